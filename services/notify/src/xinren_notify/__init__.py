@@ -1,0 +1,1 @@
+"""Xinren notify service."""

@@ -1,0 +1,1 @@
+"""Xinren quality-check service."""

@@ -1,0 +1,1 @@
+"""Infrastructure shared by the Xinren services. No business rule lives here."""

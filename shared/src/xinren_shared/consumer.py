@@ -1,0 +1,204 @@
+"""Idempotent consumer: each event's effects and its inbox row commit in one transaction.
+
+Offsets are committed only after the database commit. A handler that keeps failing sends the record to
+`<topic>.dlq` (original bytes, with the error and the original coordinates in headers) and the partition moves
+on. A record that is not a valid CloudEvent or does not fit its model goes to the dead-letter topic at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
+from aiokafka.structs import ConsumerRecord
+from pydantic import ValidationError
+from sqlalchemy import Table
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from .events import REGISTRY, Envelope, Event, dlq_topic
+from .logs import correlation_id
+from .metrics import CONSUMED, DEAD_LETTERS
+
+log = logging.getLogger("xinren.consumer")
+
+DLQ_HEADERS = ("x-dlq-error", "x-dlq-consumer", "x-dlq-topic", "x-dlq-partition", "x-dlq-offset", "x-dlq-attempts")
+
+
+@dataclass(frozen=True)
+class EventContext:
+    envelope: Envelope
+    runtime: Any  # the service runtime: settings, outbox, timers
+
+
+Handler = Callable[[AsyncSession, Any, EventContext], Awaitable[None]]
+
+
+class _Poison(Exception):
+    """A record that no retry can fix: not a CloudEvent, or data that does not fit its model."""
+
+
+class _CommitOnRevoke(ConsumerRebalanceListener):
+    def __init__(self, owner: "IdempotentConsumer"):
+        self.owner = owner
+
+    async def on_partitions_revoked(self, revoked: list[TopicPartition]) -> None:
+        await self.owner.commit_done([tp for tp in revoked])
+
+    async def on_partitions_assigned(self, assigned: list[TopicPartition]) -> None:
+        return None
+
+
+class IdempotentConsumer:
+    def __init__(
+        self,
+        *,
+        service: str,
+        name: str,
+        handlers: dict[type[Event], Handler],
+        session_factory: async_sessionmaker[AsyncSession],
+        inbox: Table,
+        bootstrap_servers: str,
+        group_id: str,
+        producer: AIOKafkaProducer,
+        runtime: Any = None,
+        max_attempts: int = 5,
+        retry_base_seconds: float = 0.2,
+        topics: list[str] | None = None,
+    ):
+        self.service = service
+        self.name = name
+        self.handlers = {cls.TYPE: h for cls, h in handlers.items()}
+        self.topics = sorted(topics or {cls.TOPIC for cls in handlers})
+        self.session_factory = session_factory
+        self.inbox = inbox
+        self.producer = producer
+        self.runtime = runtime
+        self.max_attempts = max_attempts
+        self.retry_base_seconds = retry_base_seconds
+        self.consumer = AIOKafkaConsumer(
+            bootstrap_servers=bootstrap_servers,
+            group_id=group_id,
+            client_id=f"{service}-{name}",
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            metadata_max_age_ms=30_000,
+        )
+        self._done: dict[TopicPartition, int] = {}
+        self._committed: dict[TopicPartition, int] = {}
+
+    async def start(self) -> None:
+        await self.consumer.start()
+        self.consumer.subscribe(self.topics, listener=_CommitOnRevoke(self))
+
+    async def stop(self) -> None:
+        try:
+            await self.commit_done()
+        finally:
+            await self.consumer.stop()
+
+    async def commit_done(self, partitions: list[TopicPartition] | None = None) -> None:
+        offsets = {
+            tp: off
+            for tp, off in self._done.items()
+            if (partitions is None or tp in partitions) and self._committed.get(tp) != off
+        }
+        if not offsets:
+            return
+        try:
+            await self.consumer.commit(offsets)
+            self._committed.update(offsets)
+        except Exception:
+            # Not fatal: the inbox makes a redelivery of these records harmless.
+            log.warning("offset commit failed for %s", offsets, exc_info=True)
+
+    async def run(self) -> None:
+        while True:
+            batch = await self.consumer.getmany(timeout_ms=500, max_records=200)
+            for tp, records in batch.items():
+                for record in records:
+                    await self.process(record)
+                    self._done[tp] = record.offset + 1
+            if batch:
+                await self.commit_done()
+
+    async def process(self, record: ConsumerRecord) -> None:
+        """Handles one record to completion: handled once, skipped as a duplicate, or dead-lettered."""
+        try:
+            envelope, event = self._decode(record)
+        except _Poison as exc:
+            await self._dead_letter(record, f"{exc}", attempts=1)
+            return
+        if event is None:
+            return  # a type this consumer does not handle
+        token = correlation_id.set(envelope.id)
+        try:
+            attempt = 0
+            while True:
+                attempt += 1
+                try:
+                    outcome = await self._handle_once(record, envelope, event)
+                    CONSUMED.labels(self.service, self.name, envelope.type, outcome).inc()
+                    return
+                except asyncio.CancelledError:
+                    raise
+                except Exception as exc:
+                    log.warning("handler for %s failed (attempt %d/%d): %s", envelope.type, attempt, self.max_attempts, exc)
+                    if attempt >= self.max_attempts:
+                        CONSUMED.labels(self.service, self.name, envelope.type, "dead_letter").inc()
+                        await self._dead_letter(record, f"{type(exc).__name__}: {exc}", attempts=attempt)
+                        return
+                    await asyncio.sleep(self.retry_base_seconds * 2 ** (attempt - 1))
+        finally:
+            correlation_id.reset(token)
+
+    def _decode(self, record: ConsumerRecord) -> tuple[Envelope, Event | None]:
+        try:
+            envelope = Envelope.from_kafka(record.topic, record.key, record.value, record.headers)
+        except ValueError as exc:
+            raise _Poison(str(exc)) from exc
+        if envelope.type not in self.handlers:
+            return envelope, None
+        try:
+            return envelope, REGISTRY[envelope.type].model_validate(envelope.data)
+        except ValidationError as exc:
+            raise _Poison(f"data does not fit {envelope.type}: {exc.errors(include_input=False)}") from exc
+
+    async def _handle_once(self, record: ConsumerRecord, envelope: Envelope, event: Event) -> str:
+        async with self.session_factory() as session, session.begin():
+            inserted = await session.execute(
+                insert(self.inbox)
+                .values(
+                    consumer=self.name,
+                    event_id=envelope.id,
+                    type=envelope.type,
+                    topic=record.topic,
+                    partition=record.partition,
+                    offset=record.offset,
+                )
+                .on_conflict_do_nothing(index_elements=["consumer", "event_id"])
+                .returning(self.inbox.c.event_id)
+            )
+            if inserted.first() is None:
+                return "duplicate"
+            await self.handlers[envelope.type](session, event, EventContext(envelope, self.runtime))
+            return "handled"
+
+    async def _dead_letter(self, record: ConsumerRecord, error: str, *, attempts: int) -> None:
+        headers = [(k, v) for k, v in (record.headers or []) if k not in DLQ_HEADERS]
+        headers += [
+            ("x-dlq-error", error[:4000].encode()),
+            ("x-dlq-consumer", self.name.encode()),
+            ("x-dlq-topic", record.topic.encode()),
+            ("x-dlq-partition", str(record.partition).encode()),
+            ("x-dlq-offset", str(record.offset).encode()),
+            ("x-dlq-attempts", str(attempts).encode()),
+        ]
+        # Awaited to the broker's ack: the offset moves on only once the dead letter is safe.
+        await (await self.producer.send(dlq_topic(record.topic), value=record.value, key=record.key, headers=headers))
+        DEAD_LETTERS.labels(self.service, self.name, record.topic).inc()
+        log.error("dead-lettered %s:%d@%d after %d attempt(s): %s", record.topic, record.partition, record.offset, attempts, error)

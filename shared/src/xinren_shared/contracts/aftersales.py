@@ -1,0 +1,87 @@
+"""Events of `xinren.aftersales.v1`, published by the refund service; key = order_id."""
+
+from ..events import Event, event
+from .vocabulary import AfterSaleReason, AfterSaleStatus, AfterSaleType, CompensationKind, CompensationPayer
+
+TOPIC = "xinren.aftersales.v1"
+
+
+class AfterSaleEvent(Event):
+    order_id: str
+    case_id: str
+    type: AfterSaleType
+    reason: AfterSaleReason
+    amount_fen: int
+    status: AfterSaleStatus
+    buyer_id: str | None = None
+    shop_id: str | None = None
+
+
+def _case_event(name: str):
+    return event(f"xinren.aftersale.{name}", TOPIC)
+
+
+@_case_event("requested")
+class AfterSaleRequested(AfterSaleEvent):
+    pass
+
+
+@_case_event("approved")
+class AfterSaleApproved(AfterSaleEvent):
+    pass
+
+
+@_case_event("rejected")
+class AfterSaleRejected(AfterSaleEvent):
+    pass
+
+
+@_case_event("escalated")
+class AfterSaleEscalated(AfterSaleEvent):
+    pass
+
+
+@_case_event("return_shipped")
+class AfterSaleReturnShipped(AfterSaleEvent):
+    pass
+
+
+@_case_event("return_received")
+class AfterSaleReturnReceived(AfterSaleEvent):
+    pass
+
+
+@_case_event("refunded")
+class AfterSaleRefunded(AfterSaleEvent):
+    pass
+
+
+@_case_event("closed")
+class AfterSaleClosed(AfterSaleEvent):
+    pass
+
+
+@event("xinren.refund.requested", TOPIC)
+class RefundRequested(Event):
+    """Asks the order service to move money back to the buyer; `refund_id` makes the request idempotent."""
+
+    order_id: str
+    case_id: str
+    amount_fen: int
+    buyer_id: str
+    shop_id: str
+    refund_id: str | None = None
+
+
+@event("xinren.compensation.granted", TOPIC)
+class CompensationGranted(Event):
+    """Asks the order service to pay compensation beyond the price; `compensation_id` makes it idempotent."""
+
+    order_id: str
+    compensation_id: str
+    kind: CompensationKind
+    amount_fen: int
+    payer: CompensationPayer
+    buyer_id: str | None = None
+    shop_id: str | None = None
+    case_id: str | None = None

@@ -1,0 +1,103 @@
+"""Events of `xinren.orders.v1`, published by the order service; key = order_id."""
+
+from datetime import datetime
+
+from pydantic import BaseModel, Field
+
+from ..events import Event, event
+from .vocabulary import CompensationKind, CompensationPayer, Destination, TrustRight
+
+TOPIC = "xinren.orders.v1"
+
+
+class OrderItem(BaseModel):
+    sku_id: str
+    title: str
+    category: str
+    unit_price_fen: int = Field(ge=0)
+    quantity: int = Field(ge=1)
+
+
+class OrderEvent(Event):
+    order_id: str
+    # Optional on every order event so that consumers (notify, partners) can address the parties without state.
+    buyer_id: str | None = None
+    shop_id: str | None = None
+
+
+@event("xinren.order.created", TOPIC)
+class OrderCreated(OrderEvent):
+    buyer_id: str
+    shop_id: str
+    host_id: str | None = None
+    live_room_id: str | None = None
+    items: list[OrderItem]
+    total_fen: int
+    qc_required: bool
+    trust_rights: list[TrustRight] = []
+
+
+@event("xinren.order.paid", TOPIC)
+class OrderPaid(OrderEvent):
+    buyer_id: str
+    shop_id: str
+    host_id: str | None = None
+    items: list[OrderItem]
+    paid_fen: int
+    qc_required: bool
+    category: str
+    trust_rights: list[TrustRight] = []
+    warehouse_id: str | None = None
+    paid_at: datetime | None = None
+
+
+@event("xinren.order.cancelled", TOPIC)
+class OrderCancelled(OrderEvent):
+    reason: str
+    by: str
+    was_paid: bool | None = None
+
+
+@event("xinren.order.shipped", TOPIC)
+class OrderShipped(OrderEvent):
+    destination: Destination
+    carrier: str
+    tracking_no: str
+    warehouse_id: str | None = None
+
+
+@event("xinren.order.delivered", TOPIC)
+class OrderDelivered(OrderEvent):
+    delivered_at: datetime
+
+
+@event("xinren.order.completed", TOPIC)
+class OrderCompleted(OrderEvent):
+    auto: bool
+    seller_fen: int
+    host_fen: int
+    platform_fen: int
+    host_id: str | None = None
+
+
+@event("xinren.order.shipping_late", TOPIC)
+class OrderShippingLate(OrderEvent):
+    promised_by: datetime
+    paid_fen: int | None = None
+
+
+@event("xinren.order.refunded", TOPIC)
+class OrderRefunded(OrderEvent):
+    case_id: str
+    amount_fen: int
+    refunded_total_fen: int
+    source: str
+    refund_id: str | None = None
+
+
+@event("xinren.order.compensation_paid", TOPIC)
+class OrderCompensationPaid(OrderEvent):
+    compensation_id: str
+    kind: CompensationKind
+    amount_fen: int
+    payer: CompensationPayer

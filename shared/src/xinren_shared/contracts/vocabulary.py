@@ -1,0 +1,83 @@
+"""Enumerations that events carry; they are part of the contract, not business rules."""
+
+from enum import StrEnum
+
+__all__ = [
+    "TrustRight",
+    "Destination",
+    "QcFailureReason",
+    "DispatchTarget",
+    "AfterSaleType",
+    "AfterSaleReason",
+    "AfterSaleStatus",
+    "CompensationKind",
+    "CompensationPayer",
+]
+
+
+class TrustRight(StrEnum):
+    SEVEN_DAY_RETURN = "SEVEN_DAY_RETURN"
+    RETURN_SHIPPING_SUBSIDY = "RETURN_SHIPPING_SUBSIDY"
+    FAKE_ONE_PAY_TEN = "FAKE_ONE_PAY_TEN"
+    FAST_REFUND = "FAST_REFUND"
+    REFUND_WITHOUT_RETURN = "REFUND_WITHOUT_RETURN"
+    FAST_SHIPPING = "FAST_SHIPPING"
+
+
+class Destination(StrEnum):
+    BUYER = "BUYER"
+    QC_WAREHOUSE = "QC_WAREHOUSE"
+
+
+class DispatchTarget(StrEnum):
+    BUYER = "BUYER"
+    SELLER = "SELLER"
+
+
+class QcFailureReason(StrEnum):
+    COUNTERFEIT = "COUNTERFEIT"
+    NOT_AS_DESCRIBED = "NOT_AS_DESCRIBED"
+    DAMAGED = "DAMAGED"
+
+
+class AfterSaleType(StrEnum):
+    REFUND_ONLY = "REFUND_ONLY"
+    RETURN_AND_REFUND = "RETURN_AND_REFUND"
+
+
+class AfterSaleReason(StrEnum):
+    NO_REASON_7D = "NO_REASON_7D"
+    QUALITY_ISSUE = "QUALITY_ISSUE"
+    NOT_AS_DESCRIBED = "NOT_AS_DESCRIBED"
+    COUNTERFEIT = "COUNTERFEIT"
+    NOT_RECEIVED = "NOT_RECEIVED"
+    OTHER = "OTHER"
+    # Opened by the platform itself, not by a buyer.
+    QC_FAILED = "QC_FAILED"
+    QC_EXPIRED = "QC_EXPIRED"
+    CANCELLED_BEFORE_SHIPMENT = "CANCELLED_BEFORE_SHIPMENT"
+
+
+class AfterSaleStatus(StrEnum):
+    REQUESTED = "REQUESTED"
+    APPROVED = "APPROVED"
+    REJECTED = "REJECTED"
+    ARBITRATION = "ARBITRATION"
+    AWAITING_RETURN = "AWAITING_RETURN"
+    RETURN_SHIPPED = "RETURN_SHIPPED"
+    RETURN_RECEIVED = "RETURN_RECEIVED"
+    REFUNDING = "REFUNDING"
+    REFUNDED = "REFUNDED"
+    CLOSED = "CLOSED"
+    CANCELLED = "CANCELLED"
+
+
+class CompensationKind(StrEnum):
+    COUNTERFEIT = "COUNTERFEIT"
+    RETURN_SHIPPING = "RETURN_SHIPPING"
+    LATE_SHIPMENT = "LATE_SHIPMENT"
+
+
+class CompensationPayer(StrEnum):
+    SHOP_DEPOSIT = "SHOP_DEPOSIT"
+    PLATFORM = "PLATFORM"

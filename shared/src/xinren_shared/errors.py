@@ -1,0 +1,111 @@
+"""Domain errors and the one error body every service answers with."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+log = logging.getLogger("xinren.errors")
+
+
+class DomainError(Exception):
+    """Base of every error a handler raises on purpose; `status` is the HTTP status it maps to."""
+
+    status: int = 400
+    code: str = "BAD_REQUEST"
+
+    def __init__(self, message: str, *, code: str | None = None, details: Any = None, status: int | None = None):
+        super().__init__(message)
+        self.message = message
+        if code is not None:
+            self.code = code
+        if status is not None:
+            self.status = status
+        self.details = details
+
+
+class NotFound(DomainError):
+    status, code = 404, "NOT_FOUND"
+
+
+class Forbidden(DomainError):
+    status, code = 403, "FORBIDDEN"
+
+
+class Unauthorized(DomainError):
+    status, code = 401, "UNAUTHORIZED"
+
+
+class Conflict(DomainError):
+    status, code = 409, "CONFLICT"
+
+
+class Unprocessable(DomainError):
+    status, code = 422, "UNPROCESSABLE"
+
+
+class IllegalTransition(Conflict):
+    """A state change the state machine does not allow; details carry the current status."""
+
+    code = "ILLEGAL_TRANSITION"
+
+    def __init__(self, entity: str, current: str, target: str):
+        super().__init__(
+            f"{entity} cannot go from {current} to {target}",
+            details={"current_status": current, "requested_status": target},
+        )
+        self.current = current
+        self.target = target
+
+
+_STATUS_CODES = {
+    400: "BAD_REQUEST",
+    401: "UNAUTHORIZED",
+    403: "FORBIDDEN",
+    404: "NOT_FOUND",
+    405: "METHOD_NOT_ALLOWED",
+    409: "CONFLICT",
+    413: "PAYLOAD_TOO_LARGE",
+    415: "UNSUPPORTED_MEDIA_TYPE",
+    422: "VALIDATION_ERROR",
+    429: "TOO_MANY_REQUESTS",
+}
+
+
+def error_body(code: str, message: str, details: Any = None) -> dict[str, Any]:
+    return {"error": {"code": code, "message": message, "details": details}}
+
+
+def error_response(status: int, code: str, message: str, details: Any = None, headers: dict[str, str] | None = None) -> JSONResponse:
+    return JSONResponse(error_body(code, message, details), status_code=status, headers=headers)
+
+
+def _validation_details(exc: RequestValidationError) -> list[dict[str, Any]]:
+    # The raw errors may carry the offending input (bytes, huge bodies): keep location, message and type only.
+    return [{"loc": list(e.get("loc", ())), "msg": e.get("msg", ""), "type": e.get("type", "")} for e in exc.errors()]
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(DomainError)
+    async def _domain(_: Request, exc: DomainError) -> JSONResponse:
+        return error_response(exc.status, exc.code, exc.message, exc.details)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
+        return error_response(422, "VALIDATION_ERROR", "the request is not valid", _validation_details(exc))
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        code = _STATUS_CODES.get(exc.status_code, "HTTP_ERROR")
+        message = exc.detail if isinstance(exc.detail, str) else code.lower().replace("_", " ")
+        return error_response(exc.status_code, code, message, headers=getattr(exc, "headers", None))
+
+    @app.exception_handler(Exception)
+    async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
+        log.exception("unhandled error")
+        return error_response(500, "INTERNAL", "internal error")

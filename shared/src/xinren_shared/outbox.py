@@ -1,0 +1,187 @@
+"""Transactional outbox: events are rows written with the state change; a relay publishes them in order.
+
+The relay claims rows with FOR UPDATE SKIP LOCKED under a transaction-level advisory lock, so of several
+replicas one publishes at a time and per-key order holds; it wakes on LISTEN/NOTIFY and falls back to a poll.
+Rows are marked published only after Kafka acknowledged them: a crash in between publishes them again
+(at least once), and the consumers' inbox makes the second copy harmless.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+
+import asyncpg
+from aiokafka import AIOKafkaProducer
+from sqlalchemy import Table, func, insert, select, text, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from .events import Envelope, Event
+from .metrics import OUTBOX_FAILURES, OUTBOX_PENDING, OUTBOX_PUBLISHED
+from .settings import to_plain_url
+
+log = logging.getLogger("xinren.outbox")
+
+_RELAY_LOCK = 7_301_995
+
+
+class Outbox:
+    """Adds events to the current transaction; nothing is sent until it commits and the relay picks them up."""
+
+    def __init__(self, table: Table, source: str, channel: str):
+        self.table = table
+        self.source = source
+        self.channel = channel
+
+    async def add(self, session: AsyncSession, evt: Event, *, event_id: str | None = None) -> Envelope:
+        env = Envelope.of(evt, self.source, id=event_id)
+        await session.execute(
+            insert(self.table).values(
+                event_id=env.id,
+                topic=env.topic,
+                key=env.key,
+                type=env.type,
+                source=env.source,
+                subject=env.subject,
+                data=env.data,
+                occurred_at=env.time,
+            )
+        )
+        # Delivered by PostgreSQL at commit, never for a rolled-back transaction.
+        await session.execute(text("SELECT pg_notify(:channel, '')"), {"channel": self.channel})
+        return env
+
+
+def _envelope(row) -> Envelope:
+    return Envelope(
+        type=row.type,
+        source=row.source,
+        data=row.data,
+        topic=row.topic,
+        key=row.key,
+        subject=row.subject,
+        id=row.event_id,
+        time=row.occurred_at,
+    )
+
+
+class OutboxRelay:
+    def __init__(
+        self,
+        *,
+        service: str,
+        table: Table,
+        session_factory: async_sessionmaker[AsyncSession],
+        producer: AIOKafkaProducer,
+        database_url: str,
+        channel: str,
+        poll_seconds: float = 1.0,
+        batch_size: int = 500,
+        after_publish: Callable[[list[Envelope]], Awaitable[None]] | None = None,
+    ):
+        self.service = service
+        self.table = table
+        self.session_factory = session_factory
+        self.producer = producer
+        self.database_url = to_plain_url(database_url)
+        self.channel = channel
+        self.poll_seconds = poll_seconds
+        self.batch_size = batch_size
+        # Test seam: runs after Kafka acknowledged a batch and before the rows are marked published.
+        self.after_publish = after_publish
+        self._wake = asyncio.Event()
+        self._listener: asyncpg.Connection | None = None
+        self.listening = asyncio.Event()
+
+    async def publish_batch(self) -> int:
+        """Publishes one batch of pending events; returns how many (0 when none, or another relay holds the lock)."""
+        claimed: list[int] = []
+        try:
+            async with self.session_factory() as session, session.begin():
+                locked = (await session.execute(select(func.pg_try_advisory_xact_lock(_RELAY_LOCK)))).scalar()
+                if not locked:
+                    return 0
+                rows = (
+                    await session.execute(
+                        select(self.table)
+                        .where(self.table.c.published_at.is_(None))
+                        .order_by(self.table.c.seq)
+                        .limit(self.batch_size)
+                        .with_for_update(skip_locked=True)
+                    )
+                ).all()
+                if not rows:
+                    OUTBOX_PENDING.labels(self.service).set(0)
+                    return 0
+                claimed = [r.seq for r in rows]
+                envelopes = [_envelope(r) for r in rows]
+                # send() only enqueues, in order; the idempotent producer keeps that order per partition.
+                pending = []
+                for env in envelopes:
+                    key, value, headers = env.to_kafka()
+                    pending.append(await self.producer.send(env.topic, value=value, key=key, headers=headers))
+                await asyncio.gather(*pending)
+                if self.after_publish is not None:
+                    await self.after_publish(envelopes)
+                await session.execute(
+                    update(self.table)
+                    .where(self.table.c.seq.in_(claimed))
+                    .values(published_at=datetime.now(UTC), attempts=self.table.c.attempts + 1, last_error=None)
+                )
+        except Exception as exc:
+            if claimed:
+                await self._record_failure(claimed, exc)
+            raise
+        for env in envelopes:
+            OUTBOX_PUBLISHED.labels(self.service, env.topic).inc()
+        return len(claimed)
+
+    async def _record_failure(self, seqs: list[int], exc: Exception) -> None:
+        OUTBOX_FAILURES.labels(self.service).inc()
+        async with self.session_factory() as session, session.begin():
+            await session.execute(
+                update(self.table)
+                .where(self.table.c.seq.in_(seqs))
+                .values(attempts=self.table.c.attempts + 1, last_error=f"{type(exc).__name__}: {exc}"[:2000])
+            )
+
+    async def drain(self) -> int:
+        total = 0
+        while n := await self.publish_batch():
+            total += n
+        return total
+
+    async def _listen(self) -> None:
+        if self._listener is not None and not self._listener.is_closed():
+            return
+        self._listener = await asyncpg.connect(self.database_url)
+        await self._listener.add_listener(self.channel, lambda *_: self._wake.set())
+        self.listening.set()
+
+    async def run(self) -> None:
+        backoff = 0.1
+        while True:
+            try:
+                await self._listen()
+                self._wake.clear()
+                await self.drain()
+                backoff = 0.1
+                try:
+                    await asyncio.wait_for(self._wake.wait(), self.poll_seconds)
+                except TimeoutError:
+                    pass
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("outbox relay failed; retrying in %.1fs", backoff)
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 30.0)
+
+    async def close(self) -> None:
+        if self._listener is not None and not self._listener.is_closed():
+            try:
+                await asyncio.wait_for(self._listener.close(), 5)
+            except (TimeoutError, OSError):
+                self._listener.terminate()

@@ -1,0 +1,136 @@
+"""What a service's lifespan owns: engine, producer, outbox relay, idempotent consumer, timer worker."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from . import migrate
+from .consumer import Handler, IdempotentConsumer
+from .db import make_engine, make_session_factory
+from .events import Event
+from .kafka import catalog_topics, ensure_topics, kafka_reachable, make_producer
+from .outbox import Outbox, OutboxRelay
+from .settings import ServiceSettings
+from .tables import InfraTables
+from .timers import TimerHandler, Timers, TimerWorker
+
+log = logging.getLogger("xinren.runtime")
+
+
+@dataclass
+class ServiceSpec:
+    """How one service plugs into the shared machinery."""
+
+    name: str  # e.g. "order": consumer group xinren-order, CloudEvents source /xinren/order
+    package: str  # e.g. "xinren_order": holds migrations/
+    tables: InfraTables
+    event_handlers: dict[type[Event], Handler] = field(default_factory=dict)
+    timer_handlers: dict[str, TimerHandler] = field(default_factory=dict)
+
+
+class ServiceRuntime:
+    def __init__(self, settings: ServiceSettings, spec: ServiceSpec):
+        self.settings = settings
+        self.spec = spec
+        self.tables = spec.tables
+        self.engine = make_engine(settings.database_url)
+        self.session_factory = make_session_factory(self.engine)
+        channel = f"xinren_outbox_{spec.name.replace('-', '_')}"
+        self.outbox = Outbox(spec.tables.outbox, source=f"/xinren/{spec.name}", channel=channel)
+        self.timers = Timers(spec.tables.timer)
+        self.producer = make_producer(settings.kafka_bootstrap_servers, f"xinren-{spec.name}")
+        self.relay = OutboxRelay(
+            service=spec.name,
+            table=spec.tables.outbox,
+            session_factory=self.session_factory,
+            producer=self.producer,
+            database_url=settings.database_url,
+            channel=channel,
+            poll_seconds=settings.relay_poll_seconds,
+        )
+        self.consumer: IdempotentConsumer | None = None
+        if spec.event_handlers:
+            self.consumer = IdempotentConsumer(
+                service=spec.name,
+                name=spec.name,
+                handlers=spec.event_handlers,
+                session_factory=self.session_factory,
+                inbox=spec.tables.inbox,
+                bootstrap_servers=settings.kafka_bootstrap_servers,
+                group_id=settings.consumer_group or f"xinren-{spec.name}",
+                producer=self.producer,
+                runtime=self,
+                max_attempts=settings.consumer_max_attempts,
+                retry_base_seconds=settings.consumer_retry_base_seconds,
+            )
+        self.timer_worker = TimerWorker(
+            service=spec.name,
+            table=spec.tables.timer,
+            session_factory=self.session_factory,
+            handlers=spec.timer_handlers,
+            runtime=self,
+            poll_seconds=settings.timer_poll_seconds,
+        )
+        self._tasks: list[asyncio.Task] = []
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[AsyncSession]:
+        """One unit of work: commits at the end of the block, rolls back on any exception."""
+        async with self.session_factory() as session, session.begin():
+            yield session
+
+    async def start(self) -> None:
+        s = self.settings
+        if s.run_migrations:
+            await migrate.upgrade_async(self.spec.package, s.database_url)
+        await ensure_topics(s.kafka_bootstrap_servers, catalog_topics(), s.kafka_partitions)
+        await self.producer.start()
+        if s.run_relay:
+            self._spawn(self.relay.run(), "relay")
+        if self.consumer is not None and s.run_consumers:
+            await self.consumer.start()
+            self._spawn(self.consumer.run(), "consumer")
+        if s.run_timers and self.spec.timer_handlers:
+            self._spawn(self.timer_worker.run(), "timers")
+
+    def _spawn(self, coro, name: str) -> None:
+        task = asyncio.create_task(coro, name=f"{self.spec.name}-{name}")
+        task.add_done_callback(_log_crash)
+        self._tasks.append(task)
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._tasks.clear()
+        if self.consumer is not None and self.settings.run_consumers:
+            await self.consumer.stop()
+        await self.relay.close()
+        await self.producer.stop()
+        await self.engine.dispose()
+
+    async def readiness(self) -> dict[str, Any]:
+        checks: dict[str, Any] = {}
+        try:
+            async with self.engine.connect() as conn:
+                await asyncio.wait_for(conn.execute(text("SELECT 1")), 2.0)
+            checks["database"] = "ok"
+        except Exception as exc:  # reported, not raised: /readyz answers 503
+            checks["database"] = f"unreachable: {type(exc).__name__}"
+        checks["kafka"] = "ok" if await kafka_reachable(self.producer) else "unreachable"
+        crashed = [t.get_name() for t in self._tasks if t.done()]
+        checks["workers"] = "ok" if not crashed else f"stopped: {', '.join(crashed)}"
+        return checks
+
+
+def _log_crash(task: asyncio.Task) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        log.error("background task %s stopped", task.get_name(), exc_info=task.exception())

@@ -1,0 +1,63 @@
+"""The settings base every service extends: one pydantic-settings class per service, built in create_app."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEV_JWT_SECRET = "xinren-dev-secret-do-not-use-in-production"
+
+
+class ServiceSettings(BaseSettings):
+    """Common settings; a service subclass sets `model_config = service_config("XINREN_ORDER_")`."""
+
+    model_config = SettingsConfigDict(env_prefix="XINREN_", extra="ignore")
+
+    env: Literal["dev", "test", "production"] = "dev"
+    service_name: str = "xinren"
+    database_url: str = "postgresql://postgres@127.0.0.1:5432/postgres"
+    kafka_bootstrap_servers: str = "127.0.0.1:9092"
+    kafka_partitions: int = 3
+    jwt_secret: str = DEV_JWT_SECRET
+    log_level: str = "INFO"
+    max_body_bytes: int = 1_048_576
+    run_migrations: bool = True
+    # Background machinery; the app's tests turn these off when they drive a part by hand.
+    run_relay: bool = True
+    run_consumers: bool = True
+    run_timers: bool = True
+    relay_poll_seconds: float = 1.0
+    timer_poll_seconds: float = 1.0
+    consumer_group: str = ""  # empty: xinren-<service>, shared by the service's replicas
+    consumer_max_attempts: int = 5
+    consumer_retry_base_seconds: float = 0.2
+    idempotency_lease_seconds: float = 60.0
+
+    @model_validator(mode="after")
+    def _refuse_dev_secret_outside_dev(self) -> "ServiceSettings":
+        if self.env == "production" and (self.jwt_secret == DEV_JWT_SECRET or len(self.jwt_secret) < 32):
+            raise ValueError("a production service needs its own JWT secret of at least 32 characters")
+        return self
+
+    @property
+    def async_database_url(self) -> str:
+        return to_async_url(self.database_url)
+
+
+def service_config(prefix: str) -> SettingsConfigDict:
+    return SettingsConfigDict(env_prefix=prefix, extra="ignore")
+
+
+def to_async_url(url: str) -> str:
+    """postgresql://… → postgresql+asyncpg://… (SQLAlchemy's asyncpg dialect)."""
+    for scheme in ("postgresql+asyncpg://", "postgresql://", "postgres://"):
+        if url.startswith(scheme):
+            return "postgresql+asyncpg://" + url[len(scheme):]
+    raise ValueError(f"not a PostgreSQL URL: {url!r}")
+
+
+def to_plain_url(url: str) -> str:
+    """postgresql+asyncpg://… → postgresql://… (for asyncpg itself)."""
+    return url.replace("postgresql+asyncpg://", "postgresql://", 1)

@@ -1,0 +1,24 @@
+"""Drive a service app in-process, lifespan included (relay, consumer, timers), over httpx."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import httpx
+from asgi_lifespan import LifespanManager
+from fastapi import FastAPI
+
+from ..auth import mint_token
+
+
+@asynccontextmanager
+async def serve(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    async with LifespanManager(app, startup_timeout=120, shutdown_timeout=60) as manager:
+        transport = httpx.ASGITransport(app=manager.app, raise_app_exceptions=False)
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver", timeout=30) as client:
+            yield client
+
+
+def bearer(secret: str, role: str, sub: str, **claims) -> dict[str, str]:
+    return {"Authorization": f"Bearer {mint_token(secret, sub, role, **claims)}"}

@@ -1,0 +1,103 @@
+"""The pytest plugin (entry point `xinren`): real Kafka and PostgreSQL for the session, fresh databases,
+in-process services with their lifespans, and helpers to publish and await events.
+
+Kafka and PostgreSQL come from KAFKA_BOOTSTRAP_SERVERS / DATABASE_URL when set, from testcontainers when a
+Docker engine answers, and from local processes (infra/up.sh) otherwise. If none can start, every test that
+needs them errors with the reason: nothing is skipped.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+
+import asyncpg
+import pytest
+import pytest_asyncio
+
+from ..settings import to_plain_url
+from .infra import Infra, InfrastructureUnavailable, provide
+from .kafka import EventCollector, publish_events
+
+_state: dict[str, object] = {}
+
+
+def _infra(config: pytest.Config) -> Infra:
+    if "error" in _state:
+        raise InfrastructureUnavailable(str(_state["error"]))
+    if "infra" not in _state:
+        try:
+            _state["infra"] = provide(Path(str(config.rootpath)))
+        except InfrastructureUnavailable as exc:
+            _state["error"] = exc
+            raise
+    return _state["infra"]  # type: ignore[return-value]
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    infra = _state.pop("infra", None)
+    if infra is not None:
+        infra.stop()  # type: ignore[attr-defined]
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    return "xinren: Kafka and PostgreSQL from the environment, testcontainers, or local processes (infra/up.sh)"
+
+
+@pytest.fixture(scope="session")
+def infra(request: pytest.FixtureRequest) -> Infra:
+    return _infra(request.config)
+
+
+@pytest.fixture(scope="session")
+def kafka_bootstrap(infra: Infra) -> str:
+    return infra.kafka_bootstrap
+
+
+@pytest.fixture(scope="session")
+def postgres_url(infra: Infra) -> str:
+    """The server's admin URL; tests make their own databases with `make_database`."""
+    return infra.database_url
+
+
+async def create_database(admin_url: str, prefix: str) -> str:
+    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
+    conn = await asyncpg.connect(to_plain_url(admin_url))
+    try:
+        await conn.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await conn.close()
+    base, _, _ = to_plain_url(admin_url).rpartition("/")
+    return f"{base}/{name}"
+
+
+@pytest.fixture(scope="session")
+def make_database(postgres_url: str) -> Callable:
+    """`url = await make_database("order")`: a fresh, empty database on the suite's server."""
+
+    async def make(prefix: str = "xt") -> str:
+        return await create_database(postgres_url, f"xt_{prefix}")
+
+    return make
+
+
+@pytest_asyncio.fixture(scope="session")
+async def event_collector(kafka_bootstrap: str) -> AsyncIterator[EventCollector]:
+    """Every event on the catalog's topics since the session started, to await with a deadline."""
+    collector = EventCollector(kafka_bootstrap)
+    await collector.start()
+    try:
+        yield collector
+    finally:
+        await collector.stop()
+
+
+@pytest.fixture(scope="session")
+def publish(kafka_bootstrap: str) -> Callable:
+    """`await publish(event, source="/xinren/qc")`: puts another service's event on its topic, as that service would."""
+
+    async def _publish(*evts, source: str = "/xinren/test", **kwargs):
+        return await publish_events(kafka_bootstrap, list(evts), source=source, **kwargs)
+
+    return _publish

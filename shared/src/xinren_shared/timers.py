@@ -1,0 +1,151 @@
+"""Durable timers: rows with a due time, claimed with FOR UPDATE SKIP LOCKED so that each fires once.
+
+Scheduling the same (kind, key) again moves the live timer; cancelling removes it. A handler runs in the
+claiming transaction (inside a savepoint): its writes and the timer's `fired_at` commit together.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Table, and_, func, select, text, update
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from .metrics import TIMERS_FIRED
+
+log = logging.getLogger("xinren.timers")
+
+_LIVE = text("fired_at IS NULL AND cancelled_at IS NULL")
+
+
+@dataclass(frozen=True)
+class DueTimer:
+    id: int
+    kind: str
+    key: str
+    due_at: datetime
+    payload: dict[str, Any]
+
+
+TimerHandler = Callable[[AsyncSession, DueTimer, Any], Awaitable[None]]
+
+
+class Timers:
+    """Schedules and cancels timers inside the caller's transaction."""
+
+    def __init__(self, table: Table):
+        self.table = table
+
+    async def schedule(self, session: AsyncSession, kind: str, key: str, due_at: datetime, payload: dict[str, Any] | None = None) -> None:
+        stmt = insert(self.table).values(kind=kind, key=key, due_at=due_at, payload=payload or {})
+        await session.execute(
+            stmt.on_conflict_do_update(
+                index_elements=["kind", "key"],
+                index_where=_LIVE,
+                set_={"due_at": stmt.excluded.due_at, "payload": stmt.excluded.payload},
+            )
+        )
+
+    async def cancel(self, session: AsyncSession, kind: str, key: str) -> bool:
+        t = self.table
+        result = await session.execute(
+            update(t)
+            .where(and_(t.c.kind == kind, t.c.key == key, t.c.fired_at.is_(None), t.c.cancelled_at.is_(None)))
+            .values(cancelled_at=func.now())
+        )
+        return result.rowcount > 0
+
+    async def pending(self, session: AsyncSession, kind: str, key: str) -> datetime | None:
+        t = self.table
+        return (
+            await session.execute(
+                select(t.c.due_at).where(and_(t.c.kind == kind, t.c.key == key, t.c.fired_at.is_(None), t.c.cancelled_at.is_(None)))
+            )
+        ).scalar()
+
+
+class TimerWorker:
+    def __init__(
+        self,
+        *,
+        service: str,
+        table: Table,
+        session_factory: async_sessionmaker[AsyncSession],
+        handlers: dict[str, TimerHandler],
+        runtime: Any = None,
+        poll_seconds: float = 1.0,
+        batch_size: int = 100,
+        max_backoff_seconds: float = 300.0,
+    ):
+        self.service = service
+        self.table = table
+        self.session_factory = session_factory
+        self.handlers = handlers
+        self.runtime = runtime
+        self.poll_seconds = poll_seconds
+        self.batch_size = batch_size
+        self.max_backoff_seconds = max_backoff_seconds
+
+    async def fire_due(self) -> int:
+        """Fires the timers due now (one batch); returns how many were claimed."""
+        t = self.table
+        async with self.session_factory() as session, session.begin():
+            rows = (
+                await session.execute(
+                    select(t)
+                    .where(and_(t.c.fired_at.is_(None), t.c.cancelled_at.is_(None), t.c.due_at <= func.now()))
+                    .order_by(t.c.due_at)
+                    .limit(self.batch_size)
+                    .with_for_update(skip_locked=True)
+                )
+            ).all()
+            for row in rows:
+                timer = DueTimer(row.id, row.kind, row.key, row.due_at, row.payload or {})
+                handler = self.handlers.get(row.kind)
+                try:
+                    if handler is None:
+                        raise LookupError(f"no handler for timer kind {row.kind!r}")
+                    async with session.begin_nested():
+                        await handler(session, timer, self.runtime)
+                    await session.execute(update(t).where(t.c.id == row.id).values(fired_at=func.now(), attempts=t.c.attempts + 1))
+                    TIMERS_FIRED.labels(self.service, row.kind, "fired").inc()
+                except Exception as exc:
+                    delay = min(self.max_backoff_seconds, 2 ** min(row.attempts, 16))
+                    log.warning("timer %s/%s failed (attempt %d), retry in %ss: %s", row.kind, row.key, row.attempts + 1, delay, exc)
+                    await session.execute(
+                        update(t)
+                        .where(t.c.id == row.id)
+                        .values(
+                            attempts=t.c.attempts + 1,
+                            last_error=f"{type(exc).__name__}: {exc}"[:2000],
+                            due_at=datetime.now(UTC) + timedelta(seconds=delay),
+                        )
+                    )
+                    TIMERS_FIRED.labels(self.service, row.kind, "failed").inc()
+            return len(rows)
+
+    async def next_due_in(self) -> float:
+        t = self.table
+        async with self.session_factory() as session:
+            due = (await session.execute(select(func.min(t.c.due_at)).where(_LIVE))).scalar()
+        if due is None:
+            return self.poll_seconds
+        return max(0.0, min(self.poll_seconds, (due - datetime.now(UTC)).total_seconds()))
+
+    async def run(self) -> None:
+        while True:
+            try:
+                while await self.fire_due() == self.batch_size:
+                    pass
+                await asyncio.sleep(await self.next_due_in())
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("timer worker failed")
+                await asyncio.sleep(self.poll_seconds)

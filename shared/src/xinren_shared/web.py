@@ -1,0 +1,136 @@
+"""The FastAPI app every service is built on: lifespan, error body, health, readiness, metrics, middlewares."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from contextlib import asynccontextmanager
+
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.responses import JSONResponse
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from .errors import error_response, install_error_handlers
+from .idempotency import IdempotencyMiddleware
+from .logs import configure_logging, correlation_id
+from .metrics import HttpMetricsMiddleware, metrics_response
+from .runtime import ServiceRuntime
+from .settings import ServiceSettings
+
+
+class BodySizeLimitMiddleware:
+    """Refuses bodies over the limit with 413 before anything reads them whole."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int):
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope.get("headers") or []).get(b"content-length")
+        too_large = error_response(413, "PAYLOAD_TOO_LARGE", f"the body is larger than {self.max_bytes} bytes")
+        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
+            await too_large(scope, receive, send)
+            return
+        seen = 0
+        started = False
+
+        async def limited_receive() -> Message:
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > self.max_bytes:
+                    raise _TooLarge()
+            return message
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, limited_receive, tracking_send)
+        except _TooLarge:
+            if not started:
+                await too_large(scope, receive, send)
+
+
+class _TooLarge(Exception):
+    pass
+
+
+class CorrelationIdMiddleware:
+    def __init__(self, app: ASGIApp):
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        given = dict(scope.get("headers") or []).get(b"x-request-id", b"").decode("latin-1")[:100]
+        rid = given or uuid.uuid4().hex
+        token = correlation_id.set(rid)
+
+        async def _send(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message.setdefault("headers", []).append((b"x-request-id", rid.encode("latin-1")))
+            await send(message)
+
+        try:
+            await self.app(scope, receive, _send)
+        finally:
+            correlation_id.reset(token)
+
+
+def build_app(
+    settings: ServiceSettings,
+    runtime: ServiceRuntime,
+    *,
+    title: str,
+    routers: list[APIRouter],
+    on_startup: Callable[[ServiceRuntime], object] | None = None,
+) -> FastAPI:
+    configure_logging(runtime.spec.name, settings.log_level)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        await runtime.start()
+        if on_startup is not None:
+            await on_startup(runtime)
+        try:
+            yield
+        finally:
+            await runtime.stop()
+
+    app = FastAPI(title=title, version="1.0.0", lifespan=lifespan)
+    app.state.settings = settings
+    app.state.runtime = runtime
+    install_error_handlers(app)
+
+    @app.get("/healthz", tags=["ops"])
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/readyz", tags=["ops"])
+    async def readyz(request: Request) -> JSONResponse:
+        checks = await request.app.state.runtime.readiness()
+        ok = all(v == "ok" for v in checks.values())
+        return JSONResponse({"status": "ready" if ok else "not ready", "checks": checks}, status_code=200 if ok else 503)
+
+    @app.get("/metrics", tags=["ops"], include_in_schema=False)
+    async def metrics():
+        return metrics_response()
+
+    for router in routers:
+        app.include_router(router)
+
+    # Outermost first: correlation id, metrics, body limit, idempotency (which reads the body), then the app.
+    app.add_middleware(IdempotencyMiddleware)
+    app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(HttpMetricsMiddleware, service=runtime.spec.name)
+    app.add_middleware(CorrelationIdMiddleware)
+    return app

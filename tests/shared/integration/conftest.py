@@ -1,0 +1,55 @@
+"""A small world for the backbone tests: a fresh database with the infrastructure tables and an `effect` table."""
+
+from dataclasses import dataclass
+
+import pytest_asyncio
+from sqlalchemy import Column, Integer, MetaData, String, Table, func, select
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from xinren_shared.db import make_engine, make_session_factory
+from xinren_shared.kafka import make_producer
+from xinren_shared.tables import InfraTables, define_infra_tables
+
+
+@dataclass
+class World:
+    url: str
+    engine: AsyncEngine
+    sessions: async_sessionmaker[AsyncSession]
+    tables: InfraTables
+    effect: Table
+
+    async def bump(self, session: AsyncSession, key: str) -> None:
+        """The side effect a handler has: counts how often it ran for `key`."""
+        stmt = insert(self.effect).values(key=key, n=1)
+        await session.execute(stmt.on_conflict_do_update(index_elements=["key"], set_={"n": self.effect.c.n + 1}))
+
+    async def count(self, key: str) -> int:
+        async with self.sessions() as s:
+            return (await s.execute(select(self.effect.c.n).where(self.effect.c.key == key))).scalar() or 0
+
+    async def rows(self, table: Table) -> int:
+        async with self.sessions() as s:
+            return (await s.execute(select(func.count()).select_from(table))).scalar()
+
+
+@pytest_asyncio.fixture
+async def world(make_database):
+    url = await make_database("backbone")
+    metadata = MetaData()
+    tables = define_infra_tables(metadata)
+    effect = Table("effect", metadata, Column("key", String, primary_key=True), Column("n", Integer, nullable=False))
+    engine = make_engine(url)
+    async with engine.begin() as conn:
+        await conn.run_sync(metadata.create_all)
+    yield World(url, engine, make_session_factory(engine), tables, effect)
+    await engine.dispose()
+
+
+@pytest_asyncio.fixture
+async def producer(kafka_bootstrap):
+    p = make_producer(kafka_bootstrap, "backbone-test")
+    await p.start()
+    yield p
+    await p.stop()

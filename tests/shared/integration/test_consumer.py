@@ -1,0 +1,123 @@
+"""Idempotent consumer, dead letters and replay against the real Kafka and PostgreSQL."""
+
+import asyncio
+import uuid
+
+import pytest_asyncio
+from sqlalchemy import select
+
+from xinren_shared.consumer import IdempotentConsumer
+from xinren_shared.contracts.orders import OrderCancelled, OrderDelivered
+from xinren_shared.dlq import replay_dead_letters
+from xinren_shared.events import Envelope
+from xinren_shared.testing.kafka import publish_raw
+
+
+def cancelled(order_id: str) -> OrderCancelled:
+    return OrderCancelled(order_id=order_id, reason="test", by="buyer")
+
+
+@pytest_asyncio.fixture
+async def make_consumer(world, producer, kafka_bootstrap):
+    started: list[tuple[IdempotentConsumer, asyncio.Task]] = []
+
+    async def make(handler, *, max_attempts=3) -> IdempotentConsumer:
+        consumer = IdempotentConsumer(
+            service="test",
+            name=f"c{uuid.uuid4().hex[:6]}",
+            handlers={OrderCancelled: handler, OrderDelivered: handler},
+            session_factory=world.sessions,
+            inbox=world.tables.inbox,
+            bootstrap_servers=kafka_bootstrap,
+            group_id=f"test-{uuid.uuid4().hex}",
+            producer=producer,
+            max_attempts=max_attempts,
+            retry_base_seconds=0.01,
+        )
+        await consumer.start()
+        started.append((consumer, asyncio.create_task(consumer.run())))
+        return consumer
+
+    yield make
+    for consumer, task in started:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        await consumer.stop()
+
+
+async def wait_until(condition, timeout=20.0):
+    async def poll():
+        while not await condition():
+            await asyncio.sleep(0.05)
+
+    await asyncio.wait_for(poll(), timeout)
+
+
+async def test_same_event_twice_has_one_effect(world, make_consumer, publish):
+    async def handler(session, event, ctx):
+        await world.bump(session, ctx.envelope.id)
+
+    await make_consumer(handler)
+    order_id = f"ord_{uuid.uuid4().hex}"
+    env = Envelope.of(cancelled(order_id), "/xinren/order")
+    sentinel = Envelope.of(cancelled(order_id), "/xinren/order")  # same key: same partition, after the copies
+    await publish(env, env, sentinel)
+    await wait_until(lambda: world.count(sentinel.id))
+    assert await world.count(env.id) == 1
+    async with world.sessions() as s:
+        inbox = world.tables.inbox
+        ids = (await s.execute(select(inbox.c.event_id).where(inbox.c.event_id.in_([env.id, sentinel.id])))).scalars().all()
+    assert sorted(ids) == sorted([env.id, sentinel.id])  # one inbox row each, whatever the redeliveries
+
+
+async def test_poison_event_goes_to_dead_letters_and_partition_moves_on(world, make_consumer, publish, event_collector, kafka_bootstrap):
+    broken = {"on": True}
+    order_id = f"ord_{uuid.uuid4().hex}"
+
+    async def handler(session, event, ctx):
+        if event.order_id == order_id and broken["on"] and isinstance(event, OrderCancelled):
+            raise RuntimeError("handler bug for this event")
+        await world.bump(session, ctx.envelope.id)
+
+    consumer = await make_consumer(handler, max_attempts=3)
+    poison = Envelope.of(cancelled(order_id), "/xinren/order")
+    after = Envelope.of(OrderDelivered(order_id=order_id, delivered_at="2026-11-20T10:00:00Z"), "/xinren/order")
+    await publish(poison, after)
+
+    await wait_until(lambda: world.count(after.id))  # the partition moved on
+    dead = await event_collector.wait_for_raw(
+        "xinren.orders.v1.dlq", lambda r: dict(r.headers).get("ce_id") == poison.id.encode()
+    )
+    headers = dict(dead[0].headers)
+    assert headers["x-dlq-error"].startswith(b"RuntimeError: handler bug")
+    assert headers["x-dlq-attempts"] == b"3" and headers["x-dlq-consumer"] == consumer.name.encode()
+    assert headers["x-dlq-topic"] == b"xinren.orders.v1" and headers["x-dlq-offset"].isdigit()
+    assert await world.count(poison.id) == 0
+
+    broken["on"] = False  # the bug is fixed
+    assert await replay_dead_letters(kafka_bootstrap, "xinren.orders.v1", consumer=consumer.name, event_ids={poison.id}) == 1
+    await wait_until(lambda: world.count(poison.id))
+    # A second replay of the same dead letter is harmless: the inbox skips what was handled.
+    sentinel = Envelope.of(cancelled(order_id), "/xinren/order")
+    assert await replay_dead_letters(kafka_bootstrap, "xinren.orders.v1", consumer=consumer.name, event_ids={poison.id}) == 1
+    await publish(sentinel)
+    await wait_until(lambda: world.count(sentinel.id))
+    assert await world.count(poison.id) == 1
+
+
+async def test_malformed_record_is_dead_lettered_without_crashing(world, make_consumer, publish, event_collector, kafka_bootstrap):
+    async def handler(session, event, ctx):
+        await world.bump(session, ctx.envelope.id)
+
+    await make_consumer(handler)
+    key = f"ord_{uuid.uuid4().hex}".encode()
+    marker = uuid.uuid4().hex.encode()
+    await publish_raw(kafka_bootstrap, "xinren.orders.v1", key=key, value=b"{not json", headers=[("marker", marker)])
+    bad_data = [("ce_specversion", b"1.0"), ("ce_id", marker), ("ce_source", b"/x"), ("ce_type", b"xinren.order.cancelled"), ("content-type", b"application/json")]
+    await publish_raw(kafka_bootstrap, "xinren.orders.v1", key=key, value=b'{"order_id": 5}', headers=bad_data)
+    after = Envelope.of(cancelled(key.decode()), "/xinren/order")
+    await publish(after)
+    await wait_until(lambda: world.count(after.id))
+    dead = await event_collector.wait_for_raw("xinren.orders.v1.dlq", lambda r: r.key == key, count=2)
+    errors = sorted(dict(r.headers)["x-dlq-error"].decode() for r in dead)
+    assert any("not a CloudEvent" in e for e in errors) and any("does not fit" in e for e in errors)
