@@ -95,6 +95,17 @@ class OrderRefunded(OrderEvent):
     refund_id: str | None = None
 
 
+@event("xinren.order.refund_rejected", TOPIC)
+class OrderRefundRejected(OrderEvent):
+    """The answer to a refund.requested that cannot be paid (more than remains refundable); nothing moved."""
+
+    case_id: str
+    amount_fen: int
+    refundable_fen: int
+    reason: str
+    refund_id: str | None = None
+
+
 @event("xinren.order.compensation_paid", TOPIC)
 class OrderCompensationPaid(OrderEvent):
     compensation_id: str
