@@ -1,7 +1,12 @@
 """Tables of the quality-check service's own database."""
 
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import BigInteger, Column, DateTime, ForeignKey, Index, String, Text, func
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import registry
-from sqlmodel import SQLModel
+from sqlmodel import Field, SQLModel
 
 from xinren_shared.tables import define_infra_tables
 
@@ -12,3 +17,104 @@ class QcTable(SQLModel, registry=registry()):
 
 metadata = QcTable.metadata
 infra = define_infra_tables(metadata)
+
+ID = 200  # length of ids we store, ours and other services'
+
+
+def _at(nullable: bool = True, **kw) -> Any:
+    return Field(default=None, sa_column=Column(DateTime(timezone=True), nullable=nullable, **kw))
+
+
+class Warehouse(QcTable, table=True):
+    __tablename__ = "warehouse"
+
+    warehouse_id: str = Field(sa_column=Column(String(ID), primary_key=True))
+    name: str = Field(sa_column=Column(String(200), nullable=False))
+    address: str = Field(sa_column=Column(String(500), nullable=False))
+    # Normalised (lower case) categories this warehouse's inspectors are certified for.
+    categories: list[str] = Field(sa_column=Column(ARRAY(String(100)), nullable=False))
+    created_at: datetime | None = _at(False, server_default=func.now())
+
+
+class QcCase(QcTable, table=True):
+    """One inspection case per order (unique order_id); what order.paid told us is kept for events and certificates."""
+
+    __tablename__ = "qc_case"
+    __table_args__ = (
+        Index("ix_qc_case_warehouse_status", "warehouse_id", "status"),
+        Index("ix_qc_case_status_category", "status", "category"),
+        Index("ix_qc_case_created", "created_at", "case_id"),
+        Index("ix_qc_case_shop", "shop_id"),
+    )
+
+    case_id: str = Field(sa_column=Column(String(ID), primary_key=True))
+    order_id: str = Field(sa_column=Column(String(ID), nullable=False, unique=True))
+    buyer_id: str = Field(sa_column=Column(String(ID), nullable=False))
+    shop_id: str = Field(sa_column=Column(String(ID), nullable=False))
+    category: str = Field(sa_column=Column(String(100), nullable=False))
+    items: list[dict] = Field(sa_column=Column(JSONB, nullable=False))
+    paid_fen: int = Field(sa_column=Column(BigInteger, nullable=False))
+    status: str = Field(sa_column=Column(String(32), nullable=False))
+    warehouse_id: str | None = Field(
+        default=None, sa_column=Column(String(ID), ForeignKey("warehouse.warehouse_id"), nullable=True)
+    )
+    inbound_deadline: datetime | None = _at()
+    inbound_carrier: str | None = Field(default=None, sa_column=Column(String(100)))
+    inbound_tracking_no: str | None = Field(default=None, sa_column=Column(String(100)))
+    arrival_tracking_no: str | None = Field(default=None, sa_column=Column(String(100)))
+    arrived_at: datetime | None = _at()
+    arrived_by: str | None = Field(default=None, sa_column=Column(String(ID)))
+    verdict_result: str | None = Field(default=None, sa_column=Column(String(16)))
+    failure_reason: str | None = Field(default=None, sa_column=Column(String(32)))
+    findings: str | None = Field(default=None, sa_column=Column(Text))
+    photos: list[str] | None = Field(default=None, sa_column=Column(JSONB))
+    inspector_id: str | None = Field(default=None, sa_column=Column(String(ID)))
+    verdict_at: datetime | None = _at()
+    certificate_no: str | None = Field(default=None, sa_column=Column(String(64), unique=True))
+    dispatch_to: str | None = Field(default=None, sa_column=Column(String(16)))
+    dispatch_carrier: str | None = Field(default=None, sa_column=Column(String(100)))
+    dispatch_tracking_no: str | None = Field(default=None, sa_column=Column(String(100)))
+    dispatched_at: datetime | None = _at()
+    dispatched_by: str | None = Field(default=None, sa_column=Column(String(ID)))
+    created_at: datetime | None = _at(False, server_default=func.now())
+    updated_at: datetime | None = _at(False, server_default=func.now())
+
+
+class QcCaseEvent(QcTable, table=True):
+    """The case's timeline: one row per state change."""
+
+    __tablename__ = "qc_case_event"
+    __table_args__ = (Index("ix_qc_case_event_case", "case_id", "id"),)
+
+    id: int | None = Field(default=None, sa_column=Column(BigInteger, primary_key=True, autoincrement=True))
+    case_id: str = Field(sa_column=Column(String(ID), ForeignKey("qc_case.case_id"), nullable=False))
+    at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    status: str = Field(sa_column=Column(String(32), nullable=False))
+    actor: str = Field(sa_column=Column(String(ID), nullable=False))
+    reason: str | None = Field(default=None, sa_column=Column(Text))
+
+
+class Strike(QcTable, table=True):
+    """A strike against a shop; at most one per case (a case fails or expires once)."""
+
+    __tablename__ = "strike"
+    __table_args__ = (Index("ix_strike_shop", "shop_id", "struck_at"),)
+
+    strike_id: str = Field(sa_column=Column(String(ID), primary_key=True))
+    shop_id: str = Field(sa_column=Column(String(ID), nullable=False))
+    case_id: str = Field(sa_column=Column(String(ID), ForeignKey("qc_case.case_id"), nullable=False, unique=True))
+    order_id: str = Field(sa_column=Column(String(ID), nullable=False))
+    reason: str = Field(sa_column=Column(String(32), nullable=False))
+    struck_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+
+
+class ShopEnforcement(QcTable, table=True):
+    """Per-shop enforcement state; the row is locked while a strike is counted, so a shop is suspended once."""
+
+    __tablename__ = "shop_enforcement"
+
+    shop_id: str = Field(sa_column=Column(String(ID), primary_key=True))
+    status: str = Field(sa_column=Column(String(16), nullable=False))
+    suspended_at: datetime | None = _at()
+    strikes_at_suspension: int | None = Field(default=None, sa_column=Column(BigInteger))
+    updated_at: datetime | None = _at(False, server_default=func.now())

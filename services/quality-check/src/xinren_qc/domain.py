@@ -1,0 +1,133 @@
+"""Pure rules of quality check: the case state machine, routing, verdicts, certificates, strikes. No I/O."""
+
+from __future__ import annotations
+
+import base64
+import secrets
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import StrEnum
+
+from xinren_shared.contracts.vocabulary import DispatchTarget, QcFailureReason
+from xinren_shared.errors import IllegalTransition
+
+
+class CaseStatus(StrEnum):
+    # No warehouse inspects the order's category yet: the case waits, visible, until one is created.
+    AWAITING_ROUTING = "AWAITING_ROUTING"
+    AWAITING_INBOUND = "AWAITING_INBOUND"
+    IN_TRANSIT = "IN_TRANSIT"
+    IN_INSPECTION = "IN_INSPECTION"
+    PASSED = "PASSED"
+    FAILED = "FAILED"
+    DISPATCHED = "DISPATCHED"
+    EXPIRED = "EXPIRED"
+    CANCELLED = "CANCELLED"
+
+
+S = CaseStatus
+
+TRANSITIONS: dict[CaseStatus, frozenset[CaseStatus]] = {
+    S.AWAITING_ROUTING: frozenset({S.AWAITING_INBOUND, S.CANCELLED}),
+    # Arrival may be recorded before order.shipped reaches us: the item in the warehouse is what counts.
+    S.AWAITING_INBOUND: frozenset({S.IN_TRANSIT, S.IN_INSPECTION, S.EXPIRED, S.CANCELLED}),
+    # The inbound deadline runs until arrival, so an item still on its way can expire.
+    S.IN_TRANSIT: frozenset({S.IN_INSPECTION, S.EXPIRED, S.CANCELLED}),
+    S.IN_INSPECTION: frozenset({S.PASSED, S.FAILED}),
+    S.PASSED: frozenset({S.DISPATCHED}),
+    S.FAILED: frozenset({S.DISPATCHED}),
+    S.DISPATCHED: frozenset(),
+    S.EXPIRED: frozenset(),
+    S.CANCELLED: frozenset(),
+}
+
+# The deadline timer lives while the case waits for the item.
+AWAITING_ITEM = frozenset({S.AWAITING_INBOUND, S.IN_TRANSIT})
+# Cases a warehouse still has work for (its load, for routing).
+OPEN = frozenset({S.AWAITING_INBOUND, S.IN_TRANSIT, S.IN_INSPECTION, S.PASSED, S.FAILED})
+# Before arrival an order cancellation closes the case.
+CANCELLABLE = frozenset({S.AWAITING_ROUTING, S.AWAITING_INBOUND, S.IN_TRANSIT})
+TERMINAL = frozenset(s for s, targets in TRANSITIONS.items() if not targets)
+
+
+def can_transition(current: CaseStatus, target: CaseStatus) -> bool:
+    return target in TRANSITIONS[current]
+
+
+def transition(current: CaseStatus, target: CaseStatus) -> CaseStatus:
+    """The new status, or IllegalTransition (→ 409 with the current status)."""
+    current, target = CaseStatus(current), CaseStatus(target)
+    if not can_transition(current, target):
+        raise IllegalTransition("qc case", current, target)
+    return target
+
+
+class VerdictResult(StrEnum):
+    PASSED = "PASSED"
+    FAILED = "FAILED"
+
+
+def verdict_status(result: VerdictResult) -> CaseStatus:
+    return S.PASSED if result is VerdictResult.PASSED else S.FAILED
+
+
+def dispatch_target(status: CaseStatus) -> DispatchTarget:
+    """A passed item goes on to the buyer; a failed one back to the seller."""
+    if status is S.PASSED:
+        return DispatchTarget.BUYER
+    if status is S.FAILED:
+        return DispatchTarget.SELLER
+    raise IllegalTransition("qc case", status, S.DISPATCHED)
+
+
+def normalize_category(category: str) -> str:
+    return category.strip().lower()
+
+
+@dataclass(frozen=True)
+class Candidate:
+    warehouse_id: str
+    open_cases: int
+
+
+def pick_warehouse(candidates: Iterable[Candidate], hint: str | None = None) -> str | None:
+    """The hinted warehouse when it is a candidate, else the least loaded, ties broken by id; None when none."""
+    pool = list(candidates)
+    if not pool:
+        return None
+    if hint is not None and any(c.warehouse_id == hint for c in pool):
+        return hint
+    return min(pool, key=lambda c: (c.open_cases, c.warehouse_id)).warehouse_id
+
+
+CERTIFICATE_PREFIX = "XR-"
+
+
+def new_certificate_no() -> str:
+    """`XR-` and 24 base32 characters from 120 random bits: unique in practice and not guessable."""
+    return CERTIFICATE_PREFIX + base64.b32encode(secrets.token_bytes(15)).decode()
+
+
+class StrikeReason(StrEnum):
+    COUNTERFEIT = "COUNTERFEIT"
+    EXPIRED = "EXPIRED"
+
+
+def strike_reason_for_failure(reason: QcFailureReason) -> StrikeReason | None:
+    """Only counterfeits cost the seller a strike; damage and mismatches are refunded without one."""
+    return StrikeReason.COUNTERFEIT if reason is QcFailureReason.COUNTERFEIT else None
+
+
+class ShopStatus(StrEnum):
+    ACTIVE = "ACTIVE"
+    SUSPENDED = "SUSPENDED"
+
+
+def strikes_in_window(struck_at: Sequence[datetime], now: datetime, window: timedelta) -> int:
+    return sum(1 for at in struck_at if now - window < at <= now)
+
+
+def should_suspend(status: ShopStatus, active_strikes: int, threshold: int) -> bool:
+    """Suspend once: a shop already suspended is not suspended again, however many strikes follow."""
+    return status is ShopStatus.ACTIVE and active_strikes >= threshold
