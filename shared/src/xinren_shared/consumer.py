@@ -20,7 +20,8 @@ from sqlalchemy import Table
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from .events import REGISTRY, Envelope, Event, dlq_topic
+from .events import REGISTRY, Envelope, Event, dlq_topic, logical, physical
+from .kafka import ensure_topics
 from .logs import correlation_id
 from .metrics import CONSUMED, DEAD_LETTERS
 
@@ -69,11 +70,14 @@ class IdempotentConsumer:
         max_attempts: int = 5,
         retry_base_seconds: float = 0.2,
         topics: list[str] | None = None,
+        partitions: int = 3,
     ):
         self.service = service
         self.name = name
         self.handlers = {cls.TYPE: h for cls, h in handlers.items()}
-        self.topics = sorted(topics or {cls.TOPIC for cls in handlers})
+        self.topics = sorted(physical(t) for t in (topics or {cls.TOPIC for cls in handlers}))
+        self.partitions = partitions
+        self.bootstrap_servers = bootstrap_servers
         self.session_factory = session_factory
         self.inbox = inbox
         self.producer = producer
@@ -92,6 +96,8 @@ class IdempotentConsumer:
         self._committed: dict[TopicPartition, int] = {}
 
     async def start(self) -> None:
+        # Subscribing to a topic that does not exist yet would wait for a metadata refresh: create it first.
+        await ensure_topics(self.bootstrap_servers, self.topics + [dlq_topic(t) for t in self.topics], self.partitions)
         await self.consumer.start()
         self.consumer.subscribe(self.topics, listener=_CommitOnRevoke(self))
 
@@ -158,7 +164,7 @@ class IdempotentConsumer:
 
     def _decode(self, record: ConsumerRecord) -> tuple[Envelope, Event | None]:
         try:
-            envelope = Envelope.from_kafka(record.topic, record.key, record.value, record.headers)
+            envelope = Envelope.from_kafka(logical(record.topic), record.key, record.value, record.headers)
         except ValueError as exc:
             raise _Poison(str(exc)) from exc
         if envelope.type not in self.handlers:
@@ -193,7 +199,7 @@ class IdempotentConsumer:
         headers += [
             ("x-dlq-error", error[:4000].encode()),
             ("x-dlq-consumer", self.name.encode()),
-            ("x-dlq-topic", record.topic.encode()),
+            ("x-dlq-topic", logical(record.topic).encode()),
             ("x-dlq-partition", str(record.partition).encode()),
             ("x-dlq-offset", str(record.offset).encode()),
             ("x-dlq-attempts", str(attempts).encode()),

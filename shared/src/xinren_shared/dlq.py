@@ -13,7 +13,7 @@ import os
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from .consumer import DLQ_HEADERS
-from .events import dlq_topic
+from .events import dlq_topic, physical
 from .kafka import make_producer
 
 
@@ -31,7 +31,7 @@ async def replay_dead_letters(
     letter goes back once. With `event_ids` it looks through the whole dead-letter topic for those events only and
     remembers nothing: a targeted retry, harmless to repeat since the consumers' inboxes skip what they handled.
     """
-    source = dlq_topic(topic)
+    source = physical(dlq_topic(topic))
     targeted = event_ids is not None
     reader = AIOKafkaConsumer(
         bootstrap_servers=bootstrap_servers,
@@ -65,7 +65,7 @@ async def replay_dead_letters(
                         wanted = wanted and headers.get("ce_id", b"").decode() in event_ids
                     if wanted:
                         original = [(k, v) for k, v in record.headers if k not in DLQ_HEADERS]
-                        await (await producer.send(topic, value=record.value, key=record.key, headers=original))
+                        await (await producer.send(physical(topic), value=record.value, key=record.key, headers=original))
                         replayed += 1
                     if not targeted:
                         await reader.commit({tp: record.offset + 1})

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -52,6 +53,20 @@ def topics() -> list[str]:
 
 def dlq_topic(topic: str) -> str:
     return f"{topic}.dlq"
+
+
+def physical(topic: str) -> str:
+    """The broker's name of a catalog topic: `XINREN_TOPIC_NAMESPACE` (empty in production) + the topic.
+
+    A namespace lets several independent runs (test sessions, say) share one broker without seeing each other.
+    """
+    return os.environ.get("XINREN_TOPIC_NAMESPACE", "") + topic
+
+
+def logical(topic: str) -> str:
+    """The catalog name of a broker topic (the inverse of `physical`)."""
+    namespace = os.environ.get("XINREN_TOPIC_NAMESPACE", "")
+    return topic[len(namespace):] if namespace and topic.startswith(namespace) else topic
 
 
 class UnknownEventType(Exception):

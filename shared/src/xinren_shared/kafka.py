@@ -30,7 +30,7 @@ def catalog_topics() -> list[str]:
     import xinren_shared.contracts  # noqa: F401  (registers the catalog)
 
     own = events.topics()
-    return own + [events.dlq_topic(t) for t in own]
+    return [events.physical(t) for t in own + [events.dlq_topic(t) for t in own]]
 
 
 async def ensure_topics(bootstrap_servers: str, topics: list[str], partitions: int) -> None:

@@ -18,7 +18,7 @@ from aiokafka import AIOKafkaProducer
 from sqlalchemy import Table, func, insert, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from .events import Envelope, Event
+from .events import Envelope, Event, physical
 from .metrics import OUTBOX_FAILURES, OUTBOX_PENDING, OUTBOX_PUBLISHED
 from .settings import to_plain_url
 
@@ -121,7 +121,7 @@ class OutboxRelay:
                 pending = []
                 for env in envelopes:
                     key, value, headers = env.to_kafka()
-                    pending.append(await self.producer.send(env.topic, value=value, key=key, headers=headers))
+                    pending.append(await self.producer.send(physical(env.topic), value=value, key=key, headers=headers))
                 await asyncio.gather(*pending)
                 if self.after_publish is not None:
                     await self.after_publish(envelopes)

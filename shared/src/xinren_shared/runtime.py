@@ -70,6 +70,7 @@ class ServiceRuntime:
                 runtime=self,
                 max_attempts=settings.consumer_max_attempts,
                 retry_base_seconds=settings.consumer_retry_base_seconds,
+                partitions=settings.kafka_partitions,
             )
         self.timer_worker = TimerWorker(
             service=spec.name,

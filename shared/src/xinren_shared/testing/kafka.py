@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
-from ..events import Envelope, Event
+from ..events import Envelope, Event, logical, physical
 from ..kafka import catalog_topics, ensure_topics, make_producer
 
 
@@ -19,7 +19,7 @@ async def publish_events(bootstrap: str, evts: list[Event | Envelope], *, source
         for item in evts:
             env = item if isinstance(item, Envelope) else Envelope.of(item, source)
             key, value, headers = env.to_kafka()
-            await (await producer.send(env.topic, value=value, key=key, headers=headers))
+            await (await producer.send(physical(env.topic), value=value, key=key, headers=headers))
             sent.append(env)
         return sent
     finally:
@@ -30,7 +30,7 @@ async def publish_raw(bootstrap: str, topic: str, *, key: bytes, value: bytes, h
     producer = make_producer(bootstrap, "xinren-test-publisher")
     await producer.start()
     try:
-        await (await producer.send(topic, value=value, key=key, headers=headers))
+        await (await producer.send(physical(topic), value=value, key=key, headers=headers))
     finally:
         await producer.stop()
 
@@ -79,7 +79,7 @@ class EventCollector:
             if r.topic.endswith(".dlq"):
                 continue
             try:
-                env = Envelope.from_kafka(r.topic, r.key, r.value, r.headers)
+                env = Envelope.from_kafka(logical(r.topic), r.key, r.value, r.headers)
             except ValueError:
                 continue
             if predicate(env):
@@ -102,7 +102,7 @@ class EventCollector:
             raise AssertionError(f"expected {count} matching event(s) within {timeout}s; last seen: {seen}") from None
 
     def raw(self, topic: str) -> list:
-        return [r for r in self.records if r.topic == topic]
+        return [r for r in self.records if r.topic == physical(topic)]
 
     async def wait_for_raw(self, topic: str, predicate: Callable, *, count: int = 1, timeout: float = 20.0) -> list:
         async def _await() -> list:

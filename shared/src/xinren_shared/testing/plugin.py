@@ -8,6 +8,7 @@ needs them errors with the reason: nothing is skipped.
 
 from __future__ import annotations
 
+import os
 import uuid
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
@@ -33,6 +34,13 @@ def _infra(config: pytest.Config) -> Infra:
             _state["error"] = exc
             raise
     return _state["infra"]  # type: ignore[return-value]
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # On a broker shared with other runs, this session's topics get a namespace of their own, so that no other
+    # run's services react to this run's events (and the other way round). A broker of its own needs none.
+    if os.environ.get("KAFKA_BOOTSTRAP_SERVERS") and "XINREN_TOPIC_NAMESPACE" not in os.environ:
+        os.environ["XINREN_TOPIC_NAMESPACE"] = f"test-{uuid.uuid4().hex[:8]}."
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
