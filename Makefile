@@ -27,7 +27,7 @@ run: $(STAMP)
 	bash scripts/run.sh
 
 test: $(STAMP)
-	$(BIN)/pytest $(PYTEST_ARGS)
+	bash scripts/test.sh
 
 infra-up:
 	bash infra/up.sh
