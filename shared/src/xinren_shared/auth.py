@@ -78,15 +78,19 @@ def bearer_token(request: Request) -> str | None:
     return token.strip()
 
 
+_SCOPE_KEY = "xinren.principal"
+
+
 def principal_from_request(request: Request) -> Principal:
-    cached = getattr(request.state, "principal", None)
+    # Cached on this request's own scope: request.state is shared lifespan state on some servers.
+    cached = request.scope.get(_SCOPE_KEY)
     if cached is not None:
         return cached
     token = bearer_token(request)
     if token is None:
         raise Unauthorized("a bearer token is required", code="UNAUTHENTICATED")
     principal = decode_token(request.app.state.settings.jwt_secret, token)
-    request.state.principal = principal
+    request.scope[_SCOPE_KEY] = principal
     return principal
 
 

@@ -38,6 +38,10 @@ async def client(world, kafka_bootstrap):
         await gate.wait()
         return {"done": True}
 
+    @router.post("/whoami")
+    async def whoami(principal: CurrentPrincipal):
+        return {"role": str(principal.role), "sub": principal.sub}
+
     @router.post("/boom")
     async def boom(principal: CurrentPrincipal):
         raise RuntimeError("server bug")
@@ -128,3 +132,12 @@ async def test_body_limit_and_error_bodies(client):
     assert r.status_code == 422 and r.json()["error"]["code"] == "VALIDATION_ERROR"
     r = await client.post("/things", json={"name": "n"})
     assert r.status_code == 401 and r.json()["error"]["code"] == "UNAUTHENTICATED"
+
+
+async def test_each_request_is_authorized_by_its_own_token(client):
+    """A principal never leaks from one request to the next (the server's lifespan state is shared)."""
+    who = []
+    for role, sub in [("admin", "a1"), ("buyer", "b1"), ("partner", "p1")]:
+        r = await client.post("/whoami", headers=bearer(SECRET, role, sub))
+        who.append(r.json())
+    assert who == [{"role": "admin", "sub": "a1"}, {"role": "buyer", "sub": "b1"}, {"role": "partner", "sub": "p1"}]

@@ -12,10 +12,21 @@ from fastapi import FastAPI
 from ..auth import mint_token
 
 
+def _state_per_request(app):
+    """ASGI servers give each request a shallow copy of the lifespan state; asgi-lifespan shares one dict."""
+
+    async def wrapped(scope, receive, send):
+        if scope["type"] in ("http", "websocket") and "state" in scope:
+            scope = dict(scope, state=dict(scope["state"]))
+        await app(scope, receive, send)
+
+    return wrapped
+
+
 @asynccontextmanager
 async def serve(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
     async with LifespanManager(app, startup_timeout=120, shutdown_timeout=60) as manager:
-        transport = httpx.ASGITransport(app=manager.app, raise_app_exceptions=False)
+        transport = httpx.ASGITransport(app=_state_per_request(manager.app), raise_app_exceptions=False)
         async with httpx.AsyncClient(transport=transport, base_url="http://testserver", timeout=30) as client:
             yield client
 
