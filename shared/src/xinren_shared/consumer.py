@@ -84,24 +84,28 @@ class IdempotentConsumer:
         self.runtime = runtime
         self.max_attempts = max_attempts
         self.retry_base_seconds = retry_base_seconds
-        self.consumer = AIOKafkaConsumer(
-            bootstrap_servers=bootstrap_servers,
-            group_id=group_id,
-            client_id=f"{service}-{name}",
-            enable_auto_commit=False,
-            auto_offset_reset="earliest",
-            metadata_max_age_ms=30_000,
-        )
+        self.group_id = group_id
+        self.consumer: AIOKafkaConsumer | None = None  # made in start(): an unstarted client would leak
         self._done: dict[TopicPartition, int] = {}
         self._committed: dict[TopicPartition, int] = {}
 
     async def start(self) -> None:
         # Subscribing to a topic that does not exist yet would wait for a metadata refresh: create it first.
         await ensure_topics(self.bootstrap_servers, self.topics + [dlq_topic(t) for t in self.topics], self.partitions)
+        self.consumer = AIOKafkaConsumer(
+            bootstrap_servers=self.bootstrap_servers,
+            group_id=self.group_id,
+            client_id=f"{self.service}-{self.name}",
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            metadata_max_age_ms=30_000,
+        )
         await self.consumer.start()
         self.consumer.subscribe(self.topics, listener=_CommitOnRevoke(self))
 
     async def stop(self) -> None:
+        if self.consumer is None:
+            return
         try:
             await self.commit_done()
         finally:

@@ -20,4 +20,6 @@ def create_app(settings: QcSettings | None = None) -> FastAPI:
         event_handlers=EVENT_HANDLERS,
         timer_handlers=TIMER_HANDLERS,
     )
-    return build_app(settings, ServiceRuntime(settings, spec), title="Xinren quality-check service", routers=[api.router])
+    return build_app(
+        settings, ServiceRuntime(settings, spec), title="Xinren quality-check service", routers=[api.router]
+    )

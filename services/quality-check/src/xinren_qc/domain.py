@@ -85,6 +85,11 @@ def normalize_category(category: str) -> str:
     return category.strip().lower()
 
 
+# A warehouse listing this inspects any category, but only when no warehouse lists the category itself
+# (e.g. a high-value item of a category without specialists, sent to QC by the order service's value threshold).
+ANY_CATEGORY = "*"
+
+
 @dataclass(frozen=True)
 class Candidate:
     warehouse_id: str

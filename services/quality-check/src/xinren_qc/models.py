@@ -3,7 +3,7 @@
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, Column, DateTime, ForeignKey, Index, String, Text, func
+from sqlalchemy import BigInteger, Column, DateTime, ForeignKey, Index, String, Text, UniqueConstraint, func
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import registry
 from sqlmodel import Field, SQLModel
@@ -41,6 +41,9 @@ class QcCase(QcTable, table=True):
 
     __tablename__ = "qc_case"
     __table_args__ = (
+        # One case per order, whatever the redeliveries.
+        UniqueConstraint("order_id", name="uq_qc_case_order_id"),
+        UniqueConstraint("certificate_no", name="uq_qc_case_certificate_no"),
         Index("ix_qc_case_warehouse_status", "warehouse_id", "status"),
         Index("ix_qc_case_status_category", "status", "category"),
         Index("ix_qc_case_created", "created_at", "case_id"),
@@ -48,7 +51,7 @@ class QcCase(QcTable, table=True):
     )
 
     case_id: str = Field(sa_column=Column(String(ID), primary_key=True))
-    order_id: str = Field(sa_column=Column(String(ID), nullable=False, unique=True))
+    order_id: str = Field(sa_column=Column(String(ID), nullable=False))
     buyer_id: str = Field(sa_column=Column(String(ID), nullable=False))
     shop_id: str = Field(sa_column=Column(String(ID), nullable=False))
     category: str = Field(sa_column=Column(String(100), nullable=False))
@@ -70,7 +73,7 @@ class QcCase(QcTable, table=True):
     photos: list[str] | None = Field(default=None, sa_column=Column(JSONB))
     inspector_id: str | None = Field(default=None, sa_column=Column(String(ID)))
     verdict_at: datetime | None = _at()
-    certificate_no: str | None = Field(default=None, sa_column=Column(String(64), unique=True))
+    certificate_no: str | None = Field(default=None, sa_column=Column(String(64)))
     dispatch_to: str | None = Field(default=None, sa_column=Column(String(16)))
     dispatch_carrier: str | None = Field(default=None, sa_column=Column(String(100)))
     dispatch_tracking_no: str | None = Field(default=None, sa_column=Column(String(100)))
@@ -98,11 +101,14 @@ class Strike(QcTable, table=True):
     """A strike against a shop; at most one per case (a case fails or expires once)."""
 
     __tablename__ = "strike"
-    __table_args__ = (Index("ix_strike_shop", "shop_id", "struck_at"),)
+    __table_args__ = (
+        UniqueConstraint("case_id", name="uq_strike_case_id"),
+        Index("ix_strike_shop", "shop_id", "struck_at"),
+    )
 
     strike_id: str = Field(sa_column=Column(String(ID), primary_key=True))
     shop_id: str = Field(sa_column=Column(String(ID), nullable=False))
-    case_id: str = Field(sa_column=Column(String(ID), ForeignKey("qc_case.case_id"), nullable=False, unique=True))
+    case_id: str = Field(sa_column=Column(String(ID), ForeignKey("qc_case.case_id"), nullable=False))
     order_id: str = Field(sa_column=Column(String(ID), nullable=False))
     reason: str = Field(sa_column=Column(String(32), nullable=False))
     struck_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))

@@ -2,4 +2,8 @@
 
 from xinren_shared.timers import TimerHandler
 
-TIMER_HANDLERS: dict[str, TimerHandler] = {}
+from . import handlers
+
+TIMER_HANDLERS: dict[str, TimerHandler] = {
+    handlers.INBOUND_DEADLINE: handlers.on_inbound_deadline,
+}

@@ -1,0 +1,49 @@
+"""Fixtures of the quality-check tests: the app on real PostgreSQL and Kafka, one shared, one with short deadlines."""
+
+import uuid
+
+import pytest_asyncio
+
+from xinren_qc.app import create_app
+from xinren_qc.settings import QcSettings
+from xinren_shared.testing.http import serve
+
+from .support import SECRET, Qc
+
+
+async def _start(make_database, kafka_bootstrap, **overrides) -> QcSettings:
+    return QcSettings(
+        database_url=await make_database("qc"),
+        kafka_bootstrap_servers=kafka_bootstrap,
+        env="test",
+        jwt_secret=SECRET,
+        consumer_group=f"test-qc-{uuid.uuid4().hex}",
+        timer_poll_seconds=0.2,
+        relay_poll_seconds=0.5,
+        **overrides,
+    )
+
+
+@pytest_asyncio.fixture(scope="session")
+async def qc(make_database, kafka_bootstrap, event_collector, publish):
+    """The service with its default rules (5-day inbound deadline, 3 strikes in 90 days)."""
+    app = create_app(await _start(make_database, kafka_bootstrap))
+    async with serve(app) as client:
+        yield Qc(app, client, publish, event_collector)
+
+
+@pytest_asyncio.fixture(scope="session")
+async def qc_fast(make_database, kafka_bootstrap, event_collector, publish):
+    """Its own database and consumer group: inbound deadlines of a few seconds, 2 strikes suspend."""
+    app = create_app(await _start(make_database, kafka_bootstrap, inbound_deadline_seconds=4, strike_threshold=2))
+    async with serve(app) as client:
+        yield Qc(app, client, publish, event_collector)
+
+
+@pytest_asyncio.fixture(scope="session")
+async def qc_isolated(make_database, kafka_bootstrap, event_collector, publish):
+    """No consumer: tests hand it order events directly, so warehouses for real categories ("jade", "*") can exist
+    here without the app routing the other tests' orders from the session's topics. Relay and timers run."""
+    app = create_app(await _start(make_database, kafka_bootstrap, run_consumers=False))
+    async with serve(app) as client:
+        yield Qc(app, client, publish, event_collector)

@@ -1,0 +1,129 @@
+"""Failures and expiries: qc.failed / qc.expired, strikes, and a shop suspended exactly once."""
+
+import asyncio
+
+from ..support import ORDER_SOURCE, category, rid, shipped
+
+
+async def _counterfeit(qc, cat: str, shop_id: str) -> dict:
+    case = await qc.open_case(cat, shop_id=shop_id)
+    assert (await qc.arrive(case)).status_code == 200
+    r = await qc.verdict(case, "FAILED", "COUNTERFEIT")
+    assert r.status_code == 200, r.text
+    return r.json()
+
+
+async def test_counterfeits_strike_the_shop_and_the_third_suspends_it_once(qc):
+    cat = category()
+    await qc.warehouse(cat)
+    shop_id = rid("shop")
+    seller = qc.seller(shop_id)
+
+    first = await _counterfeit(qc, cat, shop_id)
+    assert first["status"] == "FAILED" and first["certificate_no"] is None
+    assert first["verdict"]["failure_reason"] == "COUNTERFEIT"
+    failed = await qc.events.wait_for(lambda e: e.type == "xinren.qc.failed" and e.key == first["order_id"])
+    assert failed[0].data["reason"] == "COUNTERFEIT" and failed[0].data["findings"] == "COUNTERFEIT: see photos"
+    assert failed[0].data["shop_id"] == shop_id and failed[0].data["buyer_id"] == first["buyer_id"]
+
+    # A failed item goes back to the seller.
+    r = await qc.dispatch(first)
+    assert r.status_code == 200 and r.json()["dispatch"]["to"] == "SELLER"
+    sent_back = await qc.events.wait_for(lambda e: e.type == "xinren.qc.dispatched" and e.key == first["order_id"])
+    assert sent_back[0].data["to"] == "SELLER"
+
+    # Damage or a mismatch is refunded, but it is not a strike.
+    damaged = await qc.open_case(cat, shop_id=shop_id)
+    assert (await qc.arrive(damaged)).status_code == 200
+    assert (await qc.verdict(damaged, "FAILED", "DAMAGED")).status_code == 200
+
+    strikes = (await qc.client.get(f"/v1/shops/{shop_id}/strikes", headers=seller)).json()
+    assert strikes["status"] == "ACTIVE" and strikes["active_strikes"] == 1 and strikes["threshold"] == 3
+    assert [(s["case_id"], s["reason"], s["active"]) for s in strikes["strikes"]] == [
+        (first["case_id"], "COUNTERFEIT", True)
+    ]
+
+    await _counterfeit(qc, cat, shop_id)
+    assert await qc.outbox_count("xinren.qc.shop_suspended", shop_id) == 0
+    third = await _counterfeit(qc, cat, shop_id)
+    suspended = await qc.events.wait_for(lambda e: e.type == "xinren.qc.shop_suspended" and e.key == shop_id)
+    assert suspended[0].data == {"shop_id": shop_id, "strikes": 3} and suspended[0].subject == shop_id
+    fourth = await _counterfeit(qc, cat, shop_id)
+    await qc.events.wait_for(lambda e: e.type == "xinren.qc.failed" and e.key == fourth["order_id"])
+    assert await qc.outbox_count("xinren.qc.shop_suspended", shop_id) == 1
+    assert len(qc.events.envelopes(lambda e: e.type == "xinren.qc.shop_suspended" and e.key == shop_id)) == 1
+
+    record = (await qc.client.get(f"/v1/shops/{shop_id}/strikes", headers=qc.admin())).json()
+    assert record["status"] == "SUSPENDED" and record["strikes_at_suspension"] == 3 and record["suspended_at"]
+    assert record["active_strikes"] == 4 and len(record["strikes"]) == 4
+    assert third["case_id"] in {s["case_id"] for s in record["strikes"]}
+
+    assert (await qc.client.get(f"/v1/shops/{shop_id}/strikes", headers=qc.seller("other-shop"))).status_code == 403
+    assert (await qc.client.get(f"/v1/shops/{shop_id}/strikes", headers=qc.buyer("u1"))).status_code == 403
+    clean = (await qc.client.get("/v1/shops/never-struck/strikes", headers=qc.admin())).json()
+    assert clean == {
+        "shop_id": "never-struck",
+        "status": "ACTIVE",
+        "suspended_at": None,
+        "strikes_at_suspension": None,
+        "active_strikes": 0,
+        "threshold": 3,
+        "window_days": 90.0,
+        "strikes": [],
+    }
+
+
+async def test_a_missed_inbound_deadline_expires_the_case_once_with_a_strike(qc_fast):
+    qc = qc_fast  # inbound deadline 4 s, 2 strikes suspend
+    cat = category()
+    await qc.warehouse(cat)
+    shop_id = rid("shop")
+    # Opened first, so due first: it arrives in time and must never expire.
+    on_time = await qc.open_case(cat, shop_id=shop_id)
+    in_transit = await qc.open_case(cat, shop_id=shop_id)
+    assert (await qc.arrive(on_time)).status_code == 200
+    await qc.publish(shipped(in_transit["order_id"], in_transit["warehouse_id"]), source=ORDER_SOURCE)
+    await qc.case_in(in_transit["order_id"], "IN_TRANSIT")
+
+    expired = await qc.events.wait_for(
+        lambda e: e.type == "xinren.qc.expired" and e.key == in_transit["order_id"], timeout=30
+    )
+    assert expired[0].data["case_id"] == in_transit["case_id"] and expired[0].data["shop_id"] == shop_id
+    case = await qc.case_of(in_transit["order_id"])
+    assert case["status"] == "EXPIRED" and case["timeline"][-1]["actor"] == "system"
+    assert (await qc.case_of(on_time["order_id"]))["status"] == "IN_INSPECTION"
+    assert await qc.outbox_count("xinren.qc.expired", on_time["order_id"]) == 0
+    assert await qc.outbox_count("xinren.qc.expired", in_transit["order_id"]) == 1
+
+    # Too late: the warehouse cannot receive an expired case; nothing changes.
+    r = await qc.arrive(case)
+    assert r.status_code == 409 and r.json()["error"]["details"]["current_status"] == "EXPIRED"
+    record = (await qc.client.get(f"/v1/shops/{shop_id}/strikes", headers=qc.admin())).json()
+    assert [(s["case_id"], s["reason"]) for s in record["strikes"]] == [(in_transit["case_id"], "EXPIRED")]
+    assert record["status"] == "ACTIVE"
+
+    # A counterfeit on top is the second strike here: suspended, once.
+    assert (await qc.verdict(on_time, "FAILED", "COUNTERFEIT")).status_code == 200
+    suspended = await qc.events.wait_for(lambda e: e.type == "xinren.qc.shop_suspended" and e.key == shop_id)
+    assert suspended[0].data["strikes"] == 2
+    record = (await qc.client.get(f"/v1/shops/{shop_id}/strikes", headers=qc.admin())).json()
+    assert record["status"] == "SUSPENDED" and {s["reason"] for s in record["strikes"]} == {"EXPIRED", "COUNTERFEIT"}
+
+
+async def test_strikes_recorded_at_the_same_moment_still_suspend_the_shop_once(qc):
+    cat = category()
+    await qc.warehouse(cat)
+    shop_id = rid("shop")
+    cases = [await qc.open_case(cat, shop_id=shop_id) for _ in range(4)]
+    for case in cases:
+        assert (await qc.arrive(case)).status_code == 200
+    verdicts = await asyncio.gather(
+        *(
+            qc.verdict(c, "FAILED", "COUNTERFEIT", headers=qc.inspector(c["warehouse_id"], sub=f"i{i}"))
+            for i, c in enumerate(cases)
+        )
+    )
+    assert [r.status_code for r in verdicts] == [200] * 4
+    assert await qc.outbox_count("xinren.qc.shop_suspended", shop_id) == 1
+    record = (await qc.client.get(f"/v1/shops/{shop_id}/strikes", headers=qc.admin())).json()
+    assert record["status"] == "SUSPENDED" and record["strikes_at_suspension"] == 3 and len(record["strikes"]) == 4

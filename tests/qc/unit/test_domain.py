@@ -1,0 +1,111 @@
+"""Pure rules of quality check: every (from, to) pair of the case state machine, routing, certificates, strikes."""
+
+import itertools
+import re
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from xinren_qc.domain import (
+    AWAITING_ITEM,
+    CANCELLABLE,
+    TERMINAL,
+    TRANSITIONS,
+    Candidate,
+    CaseStatus,
+    ShopStatus,
+    StrikeReason,
+    VerdictResult,
+    dispatch_target,
+    new_certificate_no,
+    normalize_category,
+    pick_warehouse,
+    should_suspend,
+    strike_reason_for_failure,
+    strikes_in_window,
+    transition,
+    verdict_status,
+)
+from xinren_shared.contracts.vocabulary import DispatchTarget, QcFailureReason
+from xinren_shared.errors import IllegalTransition
+
+S = CaseStatus
+
+ALLOWED = {
+    (S.AWAITING_ROUTING, S.AWAITING_INBOUND),
+    (S.AWAITING_ROUTING, S.CANCELLED),
+    (S.AWAITING_INBOUND, S.IN_TRANSIT),
+    (S.AWAITING_INBOUND, S.IN_INSPECTION),
+    (S.AWAITING_INBOUND, S.EXPIRED),
+    (S.AWAITING_INBOUND, S.CANCELLED),
+    (S.IN_TRANSIT, S.IN_INSPECTION),
+    (S.IN_TRANSIT, S.EXPIRED),
+    (S.IN_TRANSIT, S.CANCELLED),
+    (S.IN_INSPECTION, S.PASSED),
+    (S.IN_INSPECTION, S.FAILED),
+    (S.PASSED, S.DISPATCHED),
+    (S.FAILED, S.DISPATCHED),
+}
+PAIRS = list(itertools.product(list(CaseStatus), repeat=2))
+
+
+@pytest.mark.parametrize("current,target", PAIRS, ids=[f"{a}->{b}" for a, b in PAIRS])
+def test_every_transition_pair(current, target):
+    if (current, target) in ALLOWED:
+        assert transition(current, target) is target
+    else:
+        with pytest.raises(IllegalTransition) as err:
+            transition(current, target)
+        assert err.value.status == 409
+        assert err.value.details == {"current_status": current, "requested_status": target}
+
+
+def test_the_table_is_the_specification_above():
+    assert {(a, b) for a, targets in TRANSITIONS.items() for b in targets} == ALLOWED
+    assert set(TRANSITIONS) == set(CaseStatus)
+    assert TERMINAL == {S.DISPATCHED, S.EXPIRED, S.CANCELLED}
+    # The deadline timer lives exactly while the case may still expire; cancellation only before arrival.
+    assert AWAITING_ITEM == {a for a, b in ALLOWED if b is S.EXPIRED}
+    assert CANCELLABLE == {a for a, b in ALLOWED if b is S.CANCELLED}
+
+
+def test_no_item_reaches_a_buyer_without_a_pass():
+    assert dispatch_target(S.PASSED) is DispatchTarget.BUYER
+    assert dispatch_target(S.FAILED) is DispatchTarget.SELLER
+    for status in set(CaseStatus) - {S.PASSED, S.FAILED}:
+        with pytest.raises(IllegalTransition):
+            dispatch_target(status)
+    assert verdict_status(VerdictResult.PASSED) is S.PASSED
+    assert verdict_status(VerdictResult.FAILED) is S.FAILED
+
+
+def test_routing_picks_the_hint_else_the_least_loaded_then_the_smallest_id():
+    pool = [Candidate("wh_b", 2), Candidate("wh_c", 1), Candidate("wh_a", 1)]
+    assert pick_warehouse(pool) == "wh_a"
+    assert pick_warehouse(reversed(pool)) == "wh_a"  # deterministic whatever the order
+    assert pick_warehouse(pool, hint="wh_b") == "wh_b"
+    assert pick_warehouse(pool, hint="wh_elsewhere") == "wh_a"  # a hint that does not inspect the category is ignored
+    assert pick_warehouse([]) is None
+    assert normalize_category("  Jade ") == "jade"
+
+
+def test_certificate_numbers_are_long_random_and_distinct():
+    numbers = {new_certificate_no() for _ in range(2000)}
+    assert len(numbers) == 2000
+    assert all(re.fullmatch(r"XR-[A-Z2-7]{24}", n) for n in numbers)
+
+
+def test_only_counterfeits_strike_among_failures():
+    assert strike_reason_for_failure(QcFailureReason.COUNTERFEIT) is StrikeReason.COUNTERFEIT
+    assert strike_reason_for_failure(QcFailureReason.DAMAGED) is None
+    assert strike_reason_for_failure(QcFailureReason.NOT_AS_DESCRIBED) is None
+
+
+def test_strikes_count_within_the_window_and_suspend_once():
+    now = datetime(2026, 1, 1, tzinfo=UTC)
+    window = timedelta(days=90)
+    struck = [now - timedelta(days=91), now - timedelta(days=89), now - timedelta(days=1), now]
+    assert strikes_in_window(struck, now, window) == 3
+    assert should_suspend(ShopStatus.ACTIVE, 3, 3)
+    assert not should_suspend(ShopStatus.ACTIVE, 2, 3)
+    assert not should_suspend(ShopStatus.SUSPENDED, 4, 3)
