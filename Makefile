@@ -38,6 +38,9 @@ infra-down:
 token: $(STAMP)
 	@$(BIN)/xinren-token --role "$(ROLE)" --sub "$(SUB)" $(if $(SHOP_ID),--shop-id "$(SHOP_ID)") $(if $(WAREHOUSE_ID),--warehouse-id "$(WAREHOUSE_ID)")
 
+bench: $(STAMP)
+	$(BIN)/python bench/backbone.py
+
 clean:
 	bash infra/down.sh || true
 	rm -rf .run $(VENV)

@@ -49,8 +49,11 @@ class Outbox:
                 occurred_at=env.time,
             )
         )
-        # Delivered by PostgreSQL at commit, never for a rolled-back transaction.
-        await session.execute(text("SELECT pg_notify(:channel, '')"), {"channel": self.channel})
+        # Delivered by PostgreSQL at commit, never for a rolled-back transaction; once per transaction is enough.
+        transaction = session.get_transaction()
+        if session.info.get("xinren.outbox_notified") is not transaction:
+            await session.execute(text("SELECT pg_notify(:channel, '')"), {"channel": self.channel})
+            session.info["xinren.outbox_notified"] = transaction
         return env
 
 

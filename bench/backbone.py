@@ -1,0 +1,123 @@
+"""Backbone throughput: N events written to the outbox in batches of B per transaction, published by the relay,
+handled by the idempotent consumer (one inbox row and one effect row each). Reports events/s for each stage and
+the end-to-end latency (commit → handled) percentiles."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import statistics
+import time
+import uuid
+from pathlib import Path
+
+from sqlalchemy import Column, DateTime, MetaData, String, Table, func, insert, select
+
+from xinren_shared.consumer import IdempotentConsumer
+from xinren_shared.contracts.orders import OrderCancelled
+from xinren_shared.db import make_engine, make_session_factory
+from xinren_shared.kafka import make_producer
+from xinren_shared.outbox import Outbox, OutboxRelay
+from xinren_shared.tables import define_infra_tables
+from xinren_shared.testing.infra import provide
+from xinren_shared.testing.plugin import create_database
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+async def run(events: int, batch: int, keys: int) -> dict:
+    infra = provide(ROOT)
+    os.environ.setdefault("XINREN_TOPIC_NAMESPACE", f"bench-{uuid.uuid4().hex[:8]}.")
+    try:
+        url = await create_database(infra.database_url, "bench")
+        metadata = MetaData()
+        tables = define_infra_tables(metadata)
+        effect = Table("effect", metadata, Column("event_id", String, primary_key=True), Column("handled_at", DateTime(timezone=True), server_default=func.now()))
+        engine = make_engine(url)
+        async with engine.begin() as conn:
+            await conn.run_sync(metadata.create_all)
+        sessions = make_session_factory(engine)
+        producer = make_producer(infra.kafka_bootstrap, "bench")
+        await producer.start()
+        outbox = Outbox(tables.outbox, "/xinren/bench", "xinren_outbox_bench")
+        committed_at: dict[str, float] = {}
+        handled_at: dict[str, float] = {}
+        done = asyncio.Event()
+
+        async def handler(session, event, ctx):
+            await session.execute(insert(effect).values(event_id=ctx.envelope.id))
+            handled_at[ctx.envelope.id] = time.perf_counter()
+            if len(handled_at) >= events:
+                done.set()
+
+        consumer = IdempotentConsumer(
+            service="bench", name="bench", handlers={OrderCancelled: handler}, session_factory=sessions,
+            inbox=tables.inbox, bootstrap_servers=infra.kafka_bootstrap, group_id=f"bench-{uuid.uuid4().hex}", producer=producer,
+        )
+        await consumer.start()
+        consumer_task = asyncio.create_task(consumer.run())
+        relay = OutboxRelay(service="bench", table=tables.outbox, session_factory=sessions, producer=producer,
+                            database_url=url, channel="xinren_outbox_bench", poll_seconds=0.5)
+        relay_task = asyncio.create_task(relay.run())
+
+        t0 = time.perf_counter()
+        for start in range(0, events, batch):
+            ids = []
+            async with sessions() as s, s.begin():
+                for i in range(start, min(start + batch, events)):
+                    env = await outbox.add(s, OrderCancelled(order_id=f"ord_bench_{i % keys}", reason="bench", by="bench"))
+                    ids.append(env.id)
+            now = time.perf_counter()
+            committed_at.update({i: now for i in ids})
+        t_written = time.perf_counter()
+        await asyncio.wait_for(done.wait(), 600)
+        t_handled = time.perf_counter()
+        async with sessions() as s:
+            effects = (await s.execute(select(func.count()).select_from(effect))).scalar()
+
+        latencies = sorted(handled_at[i] - committed_at[i] for i in committed_at)
+        for task in (relay_task, consumer_task):
+            task.cancel()
+        await asyncio.gather(relay_task, consumer_task, return_exceptions=True)
+        await consumer.stop()
+        await relay.close()
+        await producer.stop()
+        await engine.dispose()
+        return {
+            "events": events,
+            "batch_per_transaction": batch,
+            "keys": keys,
+            "effects": effects,
+            "write_events_per_s": round(events / (t_written - t0)),
+            "end_to_end_events_per_s": round(events / (t_handled - t0)),
+            "latency_ms": {
+                "p50": round(1000 * statistics.median(latencies), 1),
+                "p95": round(1000 * latencies[int(0.95 * (len(latencies) - 1))], 1),
+                "p99": round(1000 * latencies[int(0.99 * (len(latencies) - 1))], 1),
+                "max": round(1000 * latencies[-1], 1),
+            },
+            "infra": infra.source,
+            "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
+        }
+    finally:
+        infra.stop()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--events", type=int, default=20_000)
+    parser.add_argument("--batch", type=int, default=50)
+    parser.add_argument("--keys", type=int, default=500)
+    args = parser.parse_args()
+    result = asyncio.run(run(args.events, args.batch, args.keys))
+    out = ROOT / "bench" / "results" / "backbone.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, indent=2) + "\n")
+    print(json.dumps(result, indent=2))
+
+
+if __name__ == "__main__":
+    main()
