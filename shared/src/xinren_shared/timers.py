@@ -112,8 +112,10 @@ class TimerWorker:
                     if handler is None:
                         raise LookupError(f"no handler for timer kind {row.kind!r}")
                     async with session.begin_nested():
+                        # Marked fired first, so that a handler scheduling its own (kind, key) again makes a new
+                        # live timer instead of moving this one; a failure rolls both back with the savepoint.
+                        await session.execute(update(t).where(t.c.id == row.id).values(fired_at=func.now(), attempts=t.c.attempts + 1))
                         await handler(session, timer, self.runtime)
-                    await session.execute(update(t).where(t.c.id == row.id).values(fired_at=func.now(), attempts=t.c.attempts + 1))
                     TIMERS_FIRED.labels(self.service, row.kind, "fired").inc()
                 except Exception as exc:
                     delay = min(self.max_backoff_seconds, 2 ** min(row.attempts, 16))

@@ -72,3 +72,23 @@ async def test_a_failing_handler_is_retried_later_and_its_writes_roll_back(world
         await timers.schedule(s, "k", key, datetime.now(UTC) - timedelta(seconds=1))
     assert await w.fire_due() == 1
     assert await world.count(key) == 1
+
+
+async def test_a_handler_may_schedule_its_own_timer_again(world):
+    """A recurring reminder: firing schedules the next one under the same (kind, key); both fire."""
+    timers = Timers(world.tables.timer)
+    key = f"t-{uuid.uuid4().hex}"
+
+    async def again(session, timer, runtime):
+        await world.bump(session, timer.key)
+        if timer.payload.get("round", 1) == 1:
+            await timers.schedule(session, "k", timer.key, datetime.now(UTC) - timedelta(seconds=1), {"round": 2})
+
+    async with world.sessions() as s, s.begin():
+        await timers.schedule(s, "k", key, datetime.now(UTC) - timedelta(seconds=1), {"round": 1})
+    w = worker(world, {"k": again})
+    assert await w.fire_due() == 1
+    assert await w.fire_due() == 1
+    assert await world.count(key) == 2
+    async with world.sessions() as s:
+        assert await timers.pending(s, "k", key) is None

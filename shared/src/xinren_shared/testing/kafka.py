@@ -43,6 +43,7 @@ class EventCollector:
         self.topics = topics
         self.partitions = partitions
         self.records: list = []
+        self._parsed: list[Envelope | None] = []  # records[i] as an envelope (None: a dead letter or not a CloudEvent)
         self._changed = asyncio.Condition()
         self._consumer: AIOKafkaConsumer | None = None
         self._task: asyncio.Task | None = None
@@ -74,17 +75,15 @@ class EventCollector:
                     self._changed.notify_all()
 
     def envelopes(self, predicate: Callable[[Envelope], bool] = lambda e: True) -> list[Envelope]:
-        found = []
-        for r in self.records:
-            if r.topic.endswith(".dlq"):
-                continue
-            try:
-                env = Envelope.from_kafka(logical(r.topic), r.key, r.value, r.headers)
-            except ValueError:
-                continue
-            if predicate(env):
-                found.append(env)
-        return found
+        for r in self.records[len(self._parsed):]:
+            env = None
+            if not r.topic.endswith(".dlq"):
+                try:
+                    env = Envelope.from_kafka(logical(r.topic), r.key, r.value, r.headers)
+                except ValueError:
+                    pass
+            self._parsed.append(env)
+        return [env for env in self._parsed if env is not None and predicate(env)]
 
     async def wait_for(self, predicate: Callable[[Envelope], bool], *, count: int = 1, timeout: float = 20.0) -> list[Envelope]:
         """Awaits until `count` events match; fails with what was seen when the deadline passes."""
