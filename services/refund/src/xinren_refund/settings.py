@@ -1,6 +1,9 @@
-"""Settings of the refund service (env prefix XINREN_REFUND_)."""
+"""Settings of the refund service (env prefix XINREN_REFUND_): every number of the after-sales rules lives here."""
 
 from xinren_shared.settings import ServiceSettings, service_config
+
+DAY = 86_400.0
+HOUR = 3_600.0
 
 
 class RefundSettings(ServiceSettings):
@@ -8,3 +11,34 @@ class RefundSettings(ServiceSettings):
 
     service_name: str = "refund"
     port: int = 8002
+
+    # Seller review: a case nobody reviews within this time is approved automatically.
+    review_sla_seconds: float = 48 * HOUR
+    # Returns: the seller confirms receipt within this time of the return shipment, or the refund proceeds.
+    return_receipt_sla_seconds: float = 7 * DAY
+    # A rejected buyer may escalate within this time; afterwards the rejection is final (case CLOSED).
+    escalation_window_seconds: float = 7 * DAY
+    # SEVEN_DAY_RETURN: NO_REASON_7D is accepted within this time of delivery.
+    seven_day_return_window_seconds: float = 7 * DAY
+    # Other after-sales reasons may be raised within this time of delivery (counterfeit claims for longer).
+    claim_window_seconds: float = 15 * DAY
+    counterfeit_claim_window_seconds: float = 90 * DAY
+    # FAST_REFUND: amounts up to this threshold, for a buyer with fewer than `max_recent_refunds` refunds in the
+    # lookback, are refunded at once.
+    fast_refund_max_fen: int = 20_000
+    fast_refund_max_recent_refunds: int = 3
+    fast_refund_lookback_seconds: float = 90 * DAY
+    # REFUND_WITHOUT_RETURN: returns of at most this amount are refunded without sending the goods back.
+    refund_without_return_max_fen: int = 5_000
+    # RETURN_SHIPPING_SUBSIDY: paid by the platform on an approved return once the goods are back.
+    return_shipping_subsidy_fen: int = 1_000
+    # FAST_SHIPPING: paid from the shop's deposit when the shipping promise is missed.
+    late_shipment_compensation_fen: int = 500
+    # Counterfeits: 10x with FAKE_ONE_PAY_TEN, else 3x and at least the legal minimum (consumer law 退一赔三).
+    counterfeit_multiplier_with_right: int = 10
+    counterfeit_multiplier_by_law: int = 3
+    counterfeit_minimum_fen: int = 50_000
+    # A refund or compensation request the order service has not answered is sent again (same id) after this,
+    # doubling each time up to the maximum.
+    money_request_resend_seconds: float = 60.0
+    money_request_resend_max_seconds: float = 1 * HOUR

@@ -1,0 +1,126 @@
+"""Request and response models of the refund service's REST API (the contract of API.md, never the tables)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, Field, StringConstraints
+
+from xinren_shared.contracts.vocabulary import (
+    AfterSaleReason,
+    AfterSaleStatus,
+    AfterSaleType,
+    CompensationKind,
+    CompensationPayer,
+    TrustRight,
+)
+
+from .domain import CompensationStatus
+
+# The reasons a buyer may give; QC_FAILED, QC_EXPIRED and CANCELLED_BEFORE_SHIPMENT are the platform's own.
+BuyerReason = Literal["NO_REASON_7D", "QUALITY_ISSUE", "NOT_AS_DESCRIBED", "COUNTERFEIT", "NOT_RECEIVED", "OTHER"]
+EvidenceUrl = Annotated[str, StringConstraints(strip_whitespace=True, max_length=2000, pattern=r"^https?://\S+$")]
+Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
+Short = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+MAX_FEN = 10**13
+
+
+class CaseCreate(BaseModel):
+    order_id: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+    type: AfterSaleType
+    reason: BuyerReason
+    amount_fen: int | None = Field(default=None, ge=1, le=MAX_FEN, description="default: all that is still refundable")
+    evidence: list[EvidenceUrl] = Field(default_factory=list, max_length=20)
+    description: Text | None = None
+
+
+class ReasonBody(BaseModel):
+    reason: Text | None = None
+
+
+class RejectBody(BaseModel):
+    reason: Text
+
+
+class ReturnShipmentBody(BaseModel):
+    carrier: Short
+    tracking_no: Short
+
+
+class ArbitrateBody(BaseModel):
+    decision: Literal["REFUND", "REJECT"]
+    amount_fen: int | None = Field(default=None, ge=1, le=MAX_FEN, description="REFUND only; default: the case's")
+    reason: Text
+
+
+class TimelineEntryPublic(BaseModel):
+    at: datetime
+    status: AfterSaleStatus
+    actor: str
+    reason: str | None = None
+
+
+class CompensationPublic(BaseModel):
+    compensation_id: str
+    order_id: str
+    case_id: str | None = None
+    buyer_id: str
+    shop_id: str
+    kind: CompensationKind
+    payer: CompensationPayer
+    amount_fen: int
+    status: CompensationStatus
+    granted_at: datetime
+    paid_at: datetime | None = None
+
+
+class ReturnShipmentPublic(BaseModel):
+    carrier: str
+    tracking_no: str
+
+
+class CaseSummary(BaseModel):
+    case_id: str
+    order_id: str
+    buyer_id: str
+    shop_id: str
+    type: AfterSaleType
+    reason: AfterSaleReason
+    status: AfterSaleStatus
+    amount_fen: int
+    refunded_fen: int | None = None
+    origin: Literal["BUYER", "SYSTEM"]
+    return_required: bool
+    rules_applied: list[str]
+    refund_id: str | None = None
+    review_due_at: datetime | None = None
+    return_due_at: datetime | None = None
+    escalation_due_at: datetime | None = None
+    decision_reason: str | None = None
+    close_reason: str | None = None
+    created_at: datetime
+    updated_at: datetime
+
+
+class CasePublic(CaseSummary):
+    description: str | None = None
+    evidence: list[str]
+    return_shipment: ReturnShipmentPublic | None = None
+    compensations: list[CompensationPublic]
+    timeline: list[TimelineEntryPublic]
+
+
+class EligibilityPublic(BaseModel):
+    """What the buyer can still ask for on an order, as this service sees it."""
+
+    order_id: str
+    status: str
+    paid_fen: int
+    refunded_fen: int
+    reserved_fen: int
+    refundable_fen: int
+    trust_rights: list[TrustRight]
+    shipped_at: datetime | None = None
+    delivered_at: datetime | None = None
+    seven_day_return_ends_at: datetime | None = None

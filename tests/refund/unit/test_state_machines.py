@@ -1,0 +1,78 @@
+"""Every (from, to) pair of the after-sale case and compensation state machines."""
+
+import itertools
+
+import pytest
+
+from xinren_refund import domain
+from xinren_refund.domain import CaseStatus, CompensationStatus
+from xinren_shared.errors import IllegalTransition
+
+S = CaseStatus
+
+# Written out here on purpose, apart from the implementation's table: a change to the machine must change this too.
+ALLOWED_CASE = {
+    (S.REQUESTED, S.APPROVED),
+    (S.REQUESTED, S.REJECTED),
+    (S.REQUESTED, S.CANCELLED),
+    (S.REQUESTED, S.CLOSED),
+    (S.APPROVED, S.AWAITING_RETURN),
+    (S.APPROVED, S.REFUNDING),
+    (S.AWAITING_RETURN, S.RETURN_SHIPPED),
+    (S.AWAITING_RETURN, S.CANCELLED),
+    (S.AWAITING_RETURN, S.CLOSED),
+    (S.RETURN_SHIPPED, S.RETURN_RECEIVED),
+    (S.RETURN_RECEIVED, S.REFUNDING),
+    (S.REFUNDING, S.REFUNDED),
+    (S.REFUNDING, S.CLOSED),
+    (S.REJECTED, S.ARBITRATION),
+    (S.REJECTED, S.CLOSED),
+    (S.REJECTED, S.CANCELLED),
+    (S.ARBITRATION, S.APPROVED),
+    (S.ARBITRATION, S.CLOSED),
+    (S.ARBITRATION, S.CANCELLED),
+}
+
+
+@pytest.mark.parametrize("current,target", list(itertools.product(CaseStatus, CaseStatus)), ids=lambda s: str(s))
+def test_every_case_transition_pair(current, target):
+    if current is target:
+        assert domain.transition(current, target) is False  # entering the state it is in: a no-op
+    elif (current, target) in ALLOWED_CASE:
+        assert domain.transition(current, target) is True
+        assert domain.can_transition(current.value, target.value)
+    else:
+        with pytest.raises(IllegalTransition) as err:
+            domain.transition(current, target)
+        assert err.value.status == 409
+        assert err.value.details == {"current_status": current, "requested_status": target}
+
+
+def test_the_machine_has_exactly_the_documented_pairs():
+    actual = {(a, b) for a, targets in domain.TRANSITIONS.items() for b in targets}
+    assert actual == ALLOWED_CASE
+    assert set(domain.TRANSITIONS) == set(CaseStatus)
+
+
+def test_terminal_reserving_and_cancellable_sets():
+    assert domain.TERMINAL == {S.REFUNDED, S.CLOSED, S.CANCELLED}
+    assert domain.RESERVING == set(CaseStatus) - domain.TERMINAL
+    assert domain.CANCELLABLE == {S.REQUESTED, S.AWAITING_RETURN, S.REJECTED, S.ARBITRATION}
+    # Nothing in motion: neither goods on the way back nor money requested.
+    assert not domain.SUPERSEDABLE & {S.RETURN_SHIPPED, S.RETURN_RECEIVED, S.REFUNDING, S.APPROVED}
+
+
+ALLOWED_COMPENSATION = {(CompensationStatus.GRANTED, CompensationStatus.PAID)}
+
+
+@pytest.mark.parametrize(
+    "current,target", list(itertools.product(CompensationStatus, CompensationStatus)), ids=lambda s: str(s)
+)
+def test_every_compensation_transition_pair(current, target):
+    if current is target:
+        assert domain.compensation_transition(current, target) is False
+    elif (current, target) in ALLOWED_COMPENSATION:
+        assert domain.compensation_transition(current, target) is True
+    else:
+        with pytest.raises(IllegalTransition):
+            domain.compensation_transition(current, target)
