@@ -1,5 +1,192 @@
 """HTTP routes of the order service: parse, authorize, call a handler, shape the response."""
 
-from fastapi import APIRouter
+import uuid
+from typing import Annotated
 
-router = APIRouter(prefix="/v1")
+from fastapi import APIRouter, Depends, Header, Path, Query, Request
+from pydantic import BaseModel, Field
+from xinren_shared.auth import CurrentPrincipal, Role
+from xinren_shared.pagination import Cursor, Limit, Page
+from xinren_shared.runtime import ServiceRuntime
+
+from . import handlers, queries, schemas
+from .domain import ID_PATTERN, OrderStatus
+from .payments import PaymentProvider
+
+router = APIRouter(prefix="/v1", tags=["order"])
+
+
+def _runtime(request: Request) -> ServiceRuntime:
+    return request.app.state.runtime
+
+
+def _provider(request: Request) -> PaymentProvider:
+    return request.app.state.payment_provider
+
+
+RuntimeDep = Annotated[ServiceRuntime, Depends(_runtime)]
+ProviderDep = Annotated[PaymentProvider, Depends(_provider)]
+ShopId = Annotated[str, Path(pattern=rf"^{ID_PATTERN}$")]
+SkuId = Annotated[str, Path(pattern=rf"^{ID_PATTERN}$")]
+OrderId = Annotated[str, Path(pattern=rf"^{ID_PATTERN}$")]
+Account = Annotated[str, Path(pattern=rf"^[a-z]+:{ID_PATTERN}$")]
+FilterId = Annotated[str | None, Query(pattern=r"^[^\x00]{1,200}$")]
+IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", max_length=200)]
+
+ANY_ROLE = tuple(Role)
+
+
+# --- shops and catalog ------------------------------------------------------------------------------------
+
+
+@router.post("/shops", status_code=201, response_model=schemas.ShopPublic)
+async def create_shop(body: schemas.ShopCreate, principal: CurrentPrincipal, runtime: RuntimeDep):
+    principal.require(Role.ADMIN)
+    return await handlers.create_shop(runtime, principal, body)
+
+
+@router.get("/shops/{shop_id}", response_model=schemas.ShopPublic)
+async def get_shop(shop_id: ShopId, principal: CurrentPrincipal, runtime: RuntimeDep):
+    return await queries.get_shop(runtime, principal, shop_id)
+
+
+class DepositTopUp(BaseModel):
+    amount_fen: int = Field(gt=0, le=10**12)
+
+
+@router.post("/shops/{shop_id}/deposit", response_model=schemas.ShopPublic)
+async def top_up_deposit(
+    shop_id: ShopId, body: DepositTopUp, principal: CurrentPrincipal, runtime: RuntimeDep, key: IdempotencyKey = None
+):
+    """Adds to the shop's deposit (保证金). Send an Idempotency-Key: the same key never credits twice."""
+    principal.require(Role.ADMIN, Role.SELLER)
+    handlers.ensure_own_shop(principal, shop_id)
+    return await handlers.top_up_deposit(runtime, principal, shop_id, body.amount_fen, key or uuid.uuid4().hex)
+
+
+@router.post("/shops/{shop_id}/reinstate", response_model=schemas.ShopPublic)
+async def reinstate_shop(shop_id: ShopId, principal: CurrentPrincipal, runtime: RuntimeDep):
+    """Lifts a suspension (platform decision after review)."""
+    principal.require(Role.ADMIN)
+    return await handlers.reinstate_shop(runtime, principal, shop_id)
+
+
+@router.post("/shops/{shop_id}/products", status_code=201, response_model=schemas.ProductPublic)
+async def add_product(shop_id: ShopId, body: schemas.ProductCreate, principal: CurrentPrincipal, runtime: RuntimeDep):
+    principal.require(Role.SELLER)
+    return await handlers.add_product(runtime, principal, shop_id, body)
+
+
+@router.get("/shops/{shop_id}/products", response_model=Page[schemas.ProductPublic])
+async def list_products(
+    shop_id: ShopId, principal: CurrentPrincipal, runtime: RuntimeDep, limit: Limit = 50, cursor: Cursor = None
+):
+    items, nxt = await queries.list_products(runtime, shop_id, limit, cursor)
+    return Page(items=items, next_cursor=nxt)
+
+
+@router.get("/products/{sku_id}", response_model=schemas.ProductPublic)
+async def get_product(sku_id: SkuId, principal: CurrentPrincipal, runtime: RuntimeDep):
+    return await queries.get_product(runtime, sku_id)
+
+
+@router.post("/products/{sku_id}/stock", response_model=schemas.ProductPublic)
+async def add_stock(sku_id: SkuId, body: schemas.StockAdd, principal: CurrentPrincipal, runtime: RuntimeDep):
+    """Restocks a product (seller of its shop)."""
+    principal.require(Role.SELLER)
+    return await handlers.add_stock(runtime, principal, sku_id, body.quantity)
+
+
+# --- orders -----------------------------------------------------------------------------------------------
+
+
+@router.post("/orders", status_code=201, response_model=schemas.OrderPublic)
+async def create_order(body: schemas.OrderCreate, principal: CurrentPrincipal, runtime: RuntimeDep):
+    principal.require(Role.BUYER)
+    return await handlers.create_order(runtime, principal, body)
+
+
+@router.get("/orders", response_model=Page[schemas.OrderPublic])
+async def list_orders(
+    principal: CurrentPrincipal,
+    runtime: RuntimeDep,
+    status: OrderStatus | None = None,
+    shop_id: FilterId = None,
+    buyer_id: FilterId = None,
+    limit: Limit = 50,
+    cursor: Cursor = None,
+):
+    """Buyers see their own orders, sellers their shop's, hosts the orders attributed to them, admins all."""
+    principal.require(Role.BUYER, Role.SELLER, Role.HOST, Role.ADMIN)
+    items, nxt = await queries.list_orders(
+        runtime, principal, status=status, shop_id=shop_id, buyer_id=buyer_id, limit=limit, cursor=cursor
+    )
+    return Page(items=items, next_cursor=nxt)
+
+
+@router.get("/orders/{order_id}", response_model=schemas.OrderPublic)
+async def get_order(order_id: OrderId, principal: CurrentPrincipal, runtime: RuntimeDep):
+    principal.require(Role.BUYER, Role.SELLER, Role.HOST, Role.ADMIN)
+    return await queries.get_order(runtime, principal, order_id)
+
+
+@router.post("/orders/{order_id}/pay", response_model=schemas.OrderPublic)
+async def pay_order(
+    order_id: OrderId, body: schemas.PayRequest, principal: CurrentPrincipal, runtime: RuntimeDep, provider: ProviderDep
+):
+    principal.require(Role.BUYER)
+    return await handlers.pay_order(runtime, provider, principal, order_id, body)
+
+
+@router.post("/orders/{order_id}/cancel", response_model=schemas.OrderPublic)
+async def cancel_order(
+    order_id: OrderId, principal: CurrentPrincipal, runtime: RuntimeDep, body: schemas.CancelRequest | None = None
+):
+    principal.require(Role.BUYER, Role.SELLER)
+    return await handlers.cancel_order(runtime, principal, order_id, body.reason if body else None)
+
+
+@router.post("/orders/{order_id}/shipments", status_code=201, response_model=schemas.ShipmentPublic)
+async def ship_order(order_id: OrderId, body: schemas.ShipmentCreate, principal: CurrentPrincipal, runtime: RuntimeDep):
+    principal.require(Role.SELLER)
+    return await handlers.ship_order(runtime, principal, order_id, body)
+
+
+@router.post("/orders/{order_id}/delivery", response_model=schemas.OrderPublic)
+async def record_delivery(
+    order_id: OrderId, body: schemas.DeliveryCreate, principal: CurrentPrincipal, runtime: RuntimeDep
+):
+    principal.require(Role.PARTNER, Role.ADMIN)
+    return await handlers.record_delivery(runtime, principal, order_id, body)
+
+
+@router.post("/orders/{order_id}/confirm-receipt", response_model=schemas.OrderPublic)
+async def confirm_receipt(order_id: OrderId, principal: CurrentPrincipal, runtime: RuntimeDep):
+    principal.require(Role.BUYER)
+    return await handlers.confirm_receipt(runtime, principal, order_id)
+
+
+# --- ledger -----------------------------------------------------------------------------------------------
+
+
+@router.get("/orders/{order_id}/ledger", response_model=Page[schemas.LedgerTransactionPublic])
+async def order_ledger(
+    order_id: OrderId, principal: CurrentPrincipal, runtime: RuntimeDep, limit: Limit = 50, cursor: Cursor = None
+):
+    principal.require(Role.SELLER, Role.ADMIN)
+    items, nxt = await queries.order_ledger(runtime, principal, order_id, limit, cursor)
+    return Page(items=items, next_cursor=nxt)
+
+
+@router.get("/ledger/balances/{account}", response_model=schemas.BalancePublic)
+async def account_balance(account: Account, principal: CurrentPrincipal, runtime: RuntimeDep):
+    """Admins read any account; a seller its shop's (`seller:`, `deposit:`, `receivable:`, its orders' `escrow:`);
+    a host its own `host:` account. `receivable:{shop}` is what the shop owes the platform guarantee."""
+    principal.require(Role.ADMIN, Role.SELLER, Role.HOST)
+    return await queries.account_balance(runtime, principal, account)
+
+
+@router.get("/ledger/check", response_model=schemas.LedgerCheckPublic)
+async def ledger_check(principal: CurrentPrincipal, runtime: RuntimeDep):
+    principal.require(Role.ADMIN)
+    return await queries.check_ledger(runtime)

@@ -1,17 +1,17 @@
 """The order service app: create_app(settings) wires routes, the outbox relay, the consumer and the timers."""
 
 from fastapi import FastAPI
-
 from xinren_shared.runtime import ServiceRuntime, ServiceSpec
 from xinren_shared.web import build_app
 
 from . import api, models
 from .consumers import EVENT_HANDLERS
+from .payments import PaymentProvider, SandboxPaymentProvider
 from .settings import OrderSettings
 from .timers import TIMER_HANDLERS
 
 
-def create_app(settings: OrderSettings | None = None) -> FastAPI:
+def create_app(settings: OrderSettings | None = None, payment_provider: PaymentProvider | None = None) -> FastAPI:
     settings = settings or OrderSettings()
     spec = ServiceSpec(
         name="order",
@@ -20,4 +20,7 @@ def create_app(settings: OrderSettings | None = None) -> FastAPI:
         event_handlers=EVENT_HANDLERS,
         timer_handlers=TIMER_HANDLERS,
     )
-    return build_app(settings, ServiceRuntime(settings, spec), title="Xinren order service", routers=[api.router])
+    app = build_app(settings, ServiceRuntime(settings, spec), title="Xinren order service", routers=[api.router])
+    # The sandbox captures without moving real money; production passes a real provider here.
+    app.state.payment_provider = payment_provider or SandboxPaymentProvider()
+    return app

@@ -1,13 +1,192 @@
-"""Tables of the order service's own database."""
+"""Tables of the order service's own database: shops, products, orders and their timeline, the escrow ledger,
+and the records that make refund and compensation requests idempotent."""
 
+import copy
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import BigInteger, CheckConstraint, Column, DateTime, ForeignKey, Index, String, Text, func
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import registry
-from sqlmodel import SQLModel
-
+from sqlmodel import Field, SQLModel
 from xinren_shared.tables import define_infra_tables
 
 
 class OrderTable(SQLModel, registry=registry()):
     """Base of this service's tables: its own metadata, apart from the other services'."""
+
+
+def _ts(*, nullable: bool = True, index: bool = False) -> Any:
+    return Field(default=None, sa_type=DateTime(timezone=True), nullable=nullable, index=index)
+
+
+def _created_at() -> Any:
+    return Field(sa_column=Column(DateTime(timezone=True), nullable=False, server_default=func.now()))
+
+
+def _json(default: Any, *, nullable: bool = False) -> Any:
+    return Field(default_factory=lambda: copy.deepcopy(default), sa_column=Column(JSONB, nullable=nullable))
+
+
+def _fen(default: int = 0) -> Any:
+    return Field(default=default, sa_type=BigInteger, nullable=False)
+
+
+class Shop(OrderTable, table=True):
+    __tablename__ = "shop"
+
+    shop_id: str = Field(primary_key=True, max_length=64)
+    name: str = Field(max_length=200)
+    trust_rights: list[str] = _json([])
+    status: str = Field(default="ACTIVE", max_length=20)
+    strikes: int = 0
+    # What the shop owes the platform guarantee, which covered refunds/compensations its money did not.
+    guarantee_debt_fen: int = _fen()
+    suspended_at: datetime | None = _ts()
+    created_at: datetime | None = _created_at()
+
+
+class Product(OrderTable, table=True):
+    __tablename__ = "product"
+    __table_args__ = (CheckConstraint("stock_available >= 0", name="ck_product_stock_non_negative"),)
+
+    sku_id: str = Field(primary_key=True, max_length=64)
+    shop_id: str = Field(sa_column=Column(String(64), ForeignKey("shop.shop_id"), nullable=False, index=True))
+    title: str = Field(max_length=200)
+    category: str = Field(max_length=64)
+    price_fen: int = _fen()
+    stock_available: int = 0
+    qc_required: bool = False
+    created_at: datetime | None = _created_at()
+
+
+class SalesOrder(OrderTable, table=True):
+    """An order ("order" is an SQL keyword, hence the table name)."""
+
+    __tablename__ = "sales_order"
+    __table_args__ = (
+        Index("ix_sales_order_created", "created_at", "order_id"),
+        Index("ix_sales_order_buyer_created", "buyer_id", "created_at", "order_id"),
+        Index("ix_sales_order_shop_created", "shop_id", "created_at", "order_id"),
+        Index("ix_sales_order_host_created", "host_id", "created_at", "order_id"),
+        CheckConstraint("refunded_fen <= paid_fen", name="ck_sales_order_refunds_within_payment"),
+    )
+
+    order_id: str = Field(primary_key=True, max_length=64)
+    buyer_id: str = Field(max_length=200)
+    shop_id: str = Field(max_length=64)
+    host_id: str | None = Field(default=None, max_length=200)
+    live_room_id: str | None = Field(default=None, max_length=200)
+    status: str = Field(max_length=32, index=True)
+    items: list[dict[str, Any]] = _json([])
+    total_fen: int = _fen()
+    paid_fen: int = _fen()
+    refunded_fen: int = _fen()
+    qc_required: bool = False
+    category: str = Field(max_length=64)
+    trust_rights: list[str] = _json([])
+    shipping_address: dict[str, Any] = _json({})
+    host_commission_bps: int = 0
+    warehouse_hint: str | None = Field(default=None, max_length=200)
+    warehouse_id: str | None = Field(default=None, max_length=200)
+    warehouse_address: str | None = Field(default=None, sa_type=Text)
+    qc_case_id: str | None = Field(default=None, max_length=200)
+    certificate_no: str | None = Field(default=None, max_length=200)
+    payment_method: str | None = Field(default=None, max_length=40)
+    payment_ref: str | None = Field(default=None, max_length=100)
+    shipment_destination: str | None = Field(default=None, max_length=20)
+    carrier: str | None = Field(default=None, max_length=200)
+    tracking_no: str | None = Field(default=None, max_length=200)
+    stock_released: bool = False
+    # Auto-confirm paused by an open after-sales case: the time it still had to run.
+    auto_confirm_remaining_seconds: float | None = None
+    paid_at: datetime | None = _ts()
+    shipped_at: datetime | None = _ts()
+    delivered_at: datetime | None = _ts()
+    completed_at: datetime | None = _ts()
+    cancelled_at: datetime | None = _ts()
+    shipping_late_at: datetime | None = _ts()
+    created_at: datetime = Field(sa_type=DateTime(timezone=True), nullable=False)
+    updated_at: datetime = Field(sa_type=DateTime(timezone=True), nullable=False)
+
+
+class OrderTimelineEntry(OrderTable, table=True):
+    __tablename__ = "order_timeline_entry"
+
+    id: int | None = Field(default=None, primary_key=True, sa_type=BigInteger)
+    order_id: str = Field(max_length=64, index=True)
+    at: datetime = Field(sa_type=DateTime(timezone=True), nullable=False)
+    from_status: str | None = Field(default=None, max_length=32)
+    to_status: str = Field(max_length=32)
+    actor: str = Field(sa_type=Text)
+    reason: str | None = Field(default=None, sa_type=Text)
+
+
+class LedgerTransaction(OrderTable, table=True):
+    """One balanced money movement, written once: `idempotency_key` is unique."""
+
+    __tablename__ = "ledger_transaction"
+
+    id: int | None = Field(default=None, primary_key=True, sa_type=BigInteger)
+    idempotency_key: str = Field(max_length=300, unique=True)
+    kind: str = Field(max_length=32)
+    order_id: str | None = Field(default=None, max_length=64, index=True)
+    shop_id: str | None = Field(default=None, max_length=64, index=True)
+    memo: str | None = Field(default=None, sa_type=Text)
+    created_at: datetime | None = _created_at()
+
+
+class LedgerEntry(OrderTable, table=True):
+    __tablename__ = "ledger_entry"
+    __table_args__ = (CheckConstraint("amount_fen <> 0", name="ck_ledger_entry_non_zero"),)
+
+    id: int | None = Field(default=None, primary_key=True, sa_type=BigInteger)
+    transaction_id: int = Field(
+        sa_column=Column(BigInteger, ForeignKey("ledger_transaction.id"), nullable=False, index=True)
+    )
+    account: str = Field(max_length=100, index=True)
+    amount_fen: int = _fen()
+
+
+class RefundRecord(OrderTable, table=True):
+    """The answer given to one refund request (by refund_id, else case_id): paid once, or rejected."""
+
+    __tablename__ = "refund_record"
+
+    refund_key: str = Field(primary_key=True, max_length=200)
+    order_id: str = Field(max_length=64, index=True)
+    case_id: str = Field(max_length=200)
+    amount_fen: int = _fen()
+    outcome: str = Field(max_length=20)  # REFUNDED | REJECTED
+    source: str | None = Field(default=None, max_length=100)
+    refundable_fen: int = _fen()
+    ledger_transaction_id: int | None = Field(default=None, sa_type=BigInteger)
+    created_at: datetime | None = _created_at()
+
+
+class CompensationRecord(OrderTable, table=True):
+    __tablename__ = "compensation_record"
+
+    compensation_id: str = Field(primary_key=True, max_length=200)
+    order_id: str = Field(max_length=64, index=True)
+    kind: str = Field(max_length=32)
+    payer: str = Field(max_length=32)
+    amount_fen: int = _fen()
+    source: str | None = Field(default=None, max_length=100)
+    ledger_transaction_id: int | None = Field(default=None, sa_type=BigInteger)
+    created_at: datetime | None = _created_at()
+
+
+class AfterSaleCase(OrderTable, table=True):
+    """What the order service knows of after-sales cases: whether one is open pauses auto-confirm."""
+
+    __tablename__ = "aftersale_case"
+
+    case_id: str = Field(primary_key=True, max_length=200)
+    order_id: str = Field(max_length=64, index=True)
+    status: str = Field(max_length=32)
+    open: bool = True
+    updated_at: datetime = Field(sa_type=DateTime(timezone=True), nullable=False)
 
 
 metadata = OrderTable.metadata

@@ -1,5 +1,6 @@
-"""Settings of the order service (env prefix XINREN_ORDER_)."""
+"""Settings of the order service (env prefix XINREN_ORDER_); every duration and rate of the rules is here."""
 
+from pydantic import Field, model_validator
 from xinren_shared.settings import ServiceSettings, service_config
 
 
@@ -8,3 +9,33 @@ class OrderSettings(ServiceSettings):
 
     service_name: str = "order"
     port: int = 8001
+
+    # Timers (seconds).
+    unpaid_timeout_seconds: float = 15 * 60
+    auto_confirm_seconds: float = 10 * 24 * 3600
+    fast_shipping_seconds: float = 48 * 3600
+
+    # QC policy: these categories, and any item priced above the threshold, go through a QC warehouse.
+    qc_categories: list[str] = Field(default_factory=lambda: ["jade", "jewellery", "antiques", "luxury"])
+    qc_value_threshold_fen: int = Field(default=1_000_000, ge=0)  # ¥10,000
+    # Warehouse routing hint per category (may be empty: the QC service picks the warehouse).
+    qc_warehouse_by_category: dict[str, str] = Field(default_factory=dict)
+
+    # Commission in basis points (1/100 of a percent). Platform: per category with a "default".
+    platform_commission_bps: dict[str, int] = Field(
+        default_factory=lambda: {"default": 500, "jade": 600, "jewellery": 600, "antiques": 600, "luxury": 400}
+    )
+    # Host commission: the rate a host attribution (host_id on the order) carries, fixed on the order at creation.
+    host_commission_bps: int = Field(default=1000, ge=0, le=10_000)
+
+    # How far in the future a partner's delivered_at may lie (clock skew).
+    delivery_clock_skew_seconds: float = 300
+
+    @model_validator(mode="after")
+    def _rates_fit(self) -> "OrderSettings":
+        if "default" not in self.platform_commission_bps:
+            raise ValueError("platform_commission_bps needs a 'default' rate")
+        worst = max(self.platform_commission_bps.values()) + self.host_commission_bps
+        if min(self.platform_commission_bps.values()) < 0 or worst > 10_000:
+            raise ValueError("platform plus host commission must stay within 0..10000 bps")
+        return self

@@ -1,0 +1,259 @@
+"""Pure rules of the order service: the order state machine, QC policy, commission split, refund sourcing.
+
+No I/O here: handlers load rows, ask these functions what to do, and persist the answer.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from enum import StrEnum
+
+from xinren_shared.errors import IllegalTransition
+
+
+class OrderStatus(StrEnum):
+    CREATED = "CREATED"
+    PAID = "PAID"
+    AWAITING_QC_INBOUND = "AWAITING_QC_INBOUND"
+    IN_TRANSIT_TO_QC = "IN_TRANSIT_TO_QC"
+    IN_QC = "IN_QC"
+    QC_PASSED = "QC_PASSED"
+    QC_FAILED = "QC_FAILED"
+    SHIPPED = "SHIPPED"
+    DELIVERED = "DELIVERED"
+    COMPLETED = "COMPLETED"
+    CANCELLED = "CANCELLED"
+    REFUNDED = "REFUNDED"
+
+
+S = OrderStatus
+
+# Every allowed (from -> to). A full refund ends any paid order in REFUNDED, hence REFUNDED from every paid
+# state (and from CANCELLED: a paid order cancelled before shipment waits there for its refund).
+TRANSITIONS: dict[OrderStatus, frozenset[OrderStatus]] = {
+    S.CREATED: frozenset({S.PAID, S.CANCELLED}),
+    S.PAID: frozenset({S.AWAITING_QC_INBOUND, S.SHIPPED, S.CANCELLED, S.REFUNDED}),
+    # Arrival may be recorded before the seller's shipment reached us (parcel sent outside the app).
+    S.AWAITING_QC_INBOUND: frozenset({S.IN_TRANSIT_TO_QC, S.IN_QC, S.QC_FAILED, S.CANCELLED, S.REFUNDED}),
+    S.IN_TRANSIT_TO_QC: frozenset({S.IN_QC, S.QC_FAILED, S.REFUNDED}),
+    S.IN_QC: frozenset({S.QC_PASSED, S.QC_FAILED, S.REFUNDED}),
+    S.QC_PASSED: frozenset({S.SHIPPED, S.REFUNDED}),
+    S.QC_FAILED: frozenset({S.REFUNDED}),
+    S.SHIPPED: frozenset({S.DELIVERED, S.REFUNDED}),
+    S.DELIVERED: frozenset({S.COMPLETED, S.REFUNDED}),
+    S.COMPLETED: frozenset({S.REFUNDED}),
+    S.CANCELLED: frozenset({S.REFUNDED}),
+    S.REFUNDED: frozenset(),
+}
+
+# States in which the buyer or the seller may still cancel (nothing has left the seller yet).
+CANCELLABLE = frozenset({S.CREATED, S.PAID, S.AWAITING_QC_INBOUND})
+# States before the seller has shipped anything: the FAST_SHIPPING promise is still open.
+NOT_YET_SHIPPED = frozenset({S.PAID, S.AWAITING_QC_INBOUND})
+
+
+def transition(current: OrderStatus | str, target: OrderStatus | str) -> OrderStatus:
+    """Returns the new status, or raises IllegalTransition (409 with the current status)."""
+    current, target = OrderStatus(current), OrderStatus(target)
+    if target not in TRANSITIONS[current]:
+        raise IllegalTransition("order", current.value, target.value)
+    return target
+
+
+def can_transition(current: OrderStatus | str, target: OrderStatus | str) -> bool:
+    return OrderStatus(target) in TRANSITIONS[OrderStatus(current)]
+
+
+def is_closed(status: OrderStatus | str, paid_fen: int, refunded_fen: int) -> bool:
+    """Closed orders hold no money in escrow: completed, refunded, or cancelled with nothing left to refund."""
+    status = OrderStatus(status)
+    if status in (S.COMPLETED, S.REFUNDED):
+        return True
+    return status is S.CANCELLED and refunded_fen >= paid_fen
+
+
+# --- QC policy --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class QcPolicy:
+    categories: frozenset[str]
+    value_threshold_fen: int
+    warehouse_by_category: dict[str, str]
+
+    def requires_qc(self, category: str, unit_price_fen: int) -> bool:
+        return category in self.categories or unit_price_fen > self.value_threshold_fen
+
+    def warehouse_hint(self, category: str) -> str | None:
+        return self.warehouse_by_category.get(category) or None
+
+
+@dataclass(frozen=True)
+class Line:
+    """One order line as the rules need it."""
+
+    sku_id: str
+    category: str
+    unit_price_fen: int
+    quantity: int
+    qc_required: bool = False
+
+    @property
+    def subtotal_fen(self) -> int:
+        return self.unit_price_fen * self.quantity
+
+
+def main_category(lines: list[Line]) -> str:
+    """The category QC inspects: the most valuable line needing QC, else the most valuable line."""
+    qc_lines = [line for line in lines if line.qc_required]
+    pool = qc_lines or lines
+    return max(pool, key=lambda line: (line.subtotal_fen, line.sku_id)).category
+
+
+# --- money ------------------------------------------------------------------------------------------------
+
+BPS = 10_000
+
+
+@dataclass(frozen=True)
+class ReleaseSplit:
+    platform_fen: int
+    host_fen: int
+    seller_fen: int
+
+    @property
+    def total_fen(self) -> int:
+        return self.platform_fen + self.host_fen + self.seller_fen
+
+
+def commission_rate_bps(rates: dict[str, int], category: str) -> int:
+    return rates.get(category, rates.get("default", 0))
+
+
+def split_release(escrow_fen: int, lines: list[Line], rates: dict[str, int], host_bps: int) -> ReleaseSplit:
+    """Splits the escrow balance: platform commission per line category (pro rata of the line's share of the
+    order), host commission on the whole, the rest — including every rounding remainder — to the seller."""
+    if escrow_fen <= 0:
+        return ReleaseSplit(0, 0, 0)
+    total = sum(line.subtotal_fen for line in lines)
+    if total <= 0:
+        platform = 0
+    else:
+        # One floor over the weighted sum: never more than the exact commission.
+        weighted = sum(line.subtotal_fen * commission_rate_bps(rates, line.category) for line in lines)
+        platform = escrow_fen * weighted // (total * BPS)
+    host = escrow_fen * host_bps // BPS
+    seller = escrow_fen - platform - host
+    if seller < 0:
+        raise ValueError("commission rates exceed 100%")
+    return ReleaseSplit(platform, host, seller)
+
+
+class FundingSource(StrEnum):
+    ESCROW = "ESCROW"
+    SELLER_BALANCE = "SELLER_BALANCE"
+    SHOP_DEPOSIT = "SHOP_DEPOSIT"
+    PLATFORM_GUARANTEE = "PLATFORM_GUARANTEE"
+    PLATFORM_SUBSIDY = "PLATFORM_SUBSIDY"
+
+
+@dataclass(frozen=True)
+class FundingPlan:
+    parts: tuple[tuple[FundingSource, int], ...]
+
+    @property
+    def total_fen(self) -> int:
+        return sum(amount for _, amount in self.parts)
+
+    def amount(self, source: FundingSource) -> int:
+        return sum(a for s, a in self.parts if s is source)
+
+    @property
+    def label(self) -> str:
+        return "+".join(s.value for s, _ in self.parts)
+
+
+def refundable_fen(paid_fen: int, refunded_fen: int) -> int:
+    return max(0, paid_fen - refunded_fen)
+
+
+def plan_refund(amount_fen: int, escrow_fen: int, seller_balance_fen: int, deposit_fen: int) -> FundingPlan:
+    """Escrow first; after release the seller's balance, then the deposit, then the platform guarantee."""
+    if amount_fen <= 0:
+        raise ValueError("a refund must be positive")
+    parts: list[tuple[FundingSource, int]] = []
+    remaining = amount_fen
+    for source, available in (
+        (FundingSource.ESCROW, escrow_fen),
+        (FundingSource.SELLER_BALANCE, seller_balance_fen),
+        (FundingSource.SHOP_DEPOSIT, deposit_fen),
+    ):
+        take = min(remaining, max(0, available))
+        if take:
+            parts.append((source, take))
+            remaining -= take
+    if remaining:
+        parts.append((FundingSource.PLATFORM_GUARANTEE, remaining))
+    return FundingPlan(tuple(parts))
+
+
+def plan_compensation(amount_fen: int, payer: str, deposit_fen: int) -> FundingPlan:
+    """SHOP_DEPOSIT pays from the deposit, the platform guarantee covering a shortfall; PLATFORM from subsidy."""
+    if amount_fen <= 0:
+        raise ValueError("a compensation must be positive")
+    if payer == "PLATFORM":
+        return FundingPlan(((FundingSource.PLATFORM_SUBSIDY, amount_fen),))
+    take = min(amount_fen, max(0, deposit_fen))
+    parts: list[tuple[FundingSource, int]] = []
+    if take:
+        parts.append((FundingSource.SHOP_DEPOSIT, take))
+    if amount_fen - take:
+        parts.append((FundingSource.PLATFORM_GUARANTEE, amount_fen - take))
+    return FundingPlan(tuple(parts))
+
+
+# --- ledger accounts --------------------------------------------------------------------------------------
+
+ID_PATTERN = r"[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}"
+_ACCOUNT = re.compile(
+    rf"^(?:(?:escrow|seller|deposit|host):{ID_PATTERN}"
+    r"|platform:(?:commission|subsidy|guarantee)"
+    r"|external:(?:payments|payouts))$"
+)
+
+PLATFORM_COMMISSION = "platform:commission"
+PLATFORM_SUBSIDY = "platform:subsidy"
+PLATFORM_GUARANTEE = "platform:guarantee"
+EXTERNAL_PAYMENTS = "external:payments"
+EXTERNAL_PAYOUTS = "external:payouts"
+
+
+def escrow_account(order_id: str) -> str:
+    return f"escrow:{order_id}"
+
+
+def seller_account(shop_id: str) -> str:
+    return f"seller:{shop_id}"
+
+
+def deposit_account(shop_id: str) -> str:
+    return f"deposit:{shop_id}"
+
+
+def host_account(host_id: str) -> str:
+    return f"host:{host_id}"
+
+
+def is_account(name: str) -> bool:
+    return bool(_ACCOUNT.match(name))
+
+
+def source_account(source: FundingSource, *, order_id: str, shop_id: str) -> str:
+    return {
+        FundingSource.ESCROW: escrow_account(order_id),
+        FundingSource.SELLER_BALANCE: seller_account(shop_id),
+        FundingSource.SHOP_DEPOSIT: deposit_account(shop_id),
+        FundingSource.PLATFORM_GUARANTEE: PLATFORM_GUARANTEE,
+        FundingSource.PLATFORM_SUBSIDY: PLATFORM_SUBSIDY,
+    }[source]

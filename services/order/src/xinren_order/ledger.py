@@ -1,0 +1,189 @@
+"""The escrow ledger: double-entry transactions written once under a unique key, balances, and the invariant check.
+
+Sign convention: an entry's `amount_fen` is what flows INTO its account (positive) or OUT of it (negative); the
+entries of one transaction sum to zero, and an account's balance is the sum of its entries. So:
+- `external:payments` goes negative by what buyers (and shops, for deposits) paid in from the outside world;
+  `external:payouts` goes positive by what was paid out to buyers (refunds, compensation).
+- `escrow:{order}` holds a paid order's money until completion; `seller:{shop}` is the shop's available balance,
+  `deposit:{shop}` its 保证金, `host:{host}` a host's commission, `platform:commission` the platform's fee.
+- `platform:subsidy` and `platform:guarantee` start at zero and go negative by what the platform paid from them
+  (subsidised compensation; refunds/compensation the shop's own money did not cover). What a shop owes the
+  guarantee is kept on the shop row (`guarantee_debt_fen`, shown as the `receivable:{shop}` balance), not as a
+  ledger account: it is a claim, not a movement. It is repaid from the shop's later releases (seller balance ->
+  platform:guarantee), and `/v1/ledger/check` verifies it equals minus the guarantee entries booked for the shop.
+
+Transaction kinds: DEPOSIT, PAYMENT, RELEASE, REFUND, COMPENSATION, DEBT_REPAYMENT.
+Balances are derived from the entries; a movement that must not overdraw an account runs while its owner's row
+is locked (the order for escrow, the shop for seller and deposit balances).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import func, select, text
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from . import domain
+from .models import LedgerEntry, LedgerTransaction
+
+_txn = LedgerTransaction.__table__
+_entry = LedgerEntry.__table__
+
+
+class UnbalancedTransaction(ValueError):
+    pass
+
+
+async def post(
+    session: AsyncSession,
+    *,
+    key: str,
+    kind: str,
+    entries: Sequence[tuple[str, int]],
+    order_id: str | None = None,
+    shop_id: str | None = None,
+    memo: str | None = None,
+) -> int | None:
+    """Writes one balanced transaction; returns its id, or None when `key` was already posted (nothing written)."""
+    lines = [(account, amount) for account, amount in entries if amount != 0]
+    if not lines or sum(amount for _, amount in lines) != 0:
+        raise UnbalancedTransaction(f"transaction {key} does not balance: {lines}")
+    for account, _ in lines:
+        if not domain.is_account(account):
+            raise ValueError(f"not a ledger account: {account!r}")
+    txn_id = (
+        await session.execute(
+            insert(_txn)
+            .values(idempotency_key=key, kind=kind, order_id=order_id, shop_id=shop_id, memo=memo)
+            .on_conflict_do_nothing(index_elements=["idempotency_key"])
+            .returning(_txn.c.id)
+        )
+    ).scalar()
+    if txn_id is None:
+        return None
+    await session.execute(
+        insert(_entry),
+        [{"transaction_id": txn_id, "account": account, "amount_fen": amount} for account, amount in lines],
+    )
+    return txn_id
+
+
+async def balance(session: AsyncSession, account: str) -> int:
+    return int(
+        (
+            await session.execute(
+                select(func.coalesce(func.sum(_entry.c.amount_fen), 0)).where(_entry.c.account == account)
+            )
+        ).scalar()
+        or 0
+    )
+
+
+async def transactions_of_order(
+    session: AsyncSession, order_id: str, *, after_id: int | None, limit: int
+) -> list[dict[str, Any]]:
+    query = select(_txn).where(_txn.c.order_id == order_id).order_by(_txn.c.id).limit(limit)
+    if after_id is not None:
+        query = query.where(_txn.c.id > after_id)
+    txns = (await session.execute(query)).all()
+    if not txns:
+        return []
+    rows = (
+        await session.execute(
+            select(_entry).where(_entry.c.transaction_id.in_([t.id for t in txns])).order_by(_entry.c.id)
+        )
+    ).all()
+    by_txn: dict[int, list[dict[str, Any]]] = {}
+    for r in rows:
+        by_txn.setdefault(r.transaction_id, []).append({"account": r.account, "amount_fen": r.amount_fen})
+    return [
+        {
+            "transaction_id": t.id,
+            "key": t.idempotency_key,
+            "kind": t.kind,
+            "order_id": t.order_id,
+            "shop_id": t.shop_id,
+            "memo": t.memo,
+            "created_at": t.created_at,
+            "entries": by_txn.get(t.id, []),
+        }
+        for t in txns
+    ]
+
+
+_CLOSED_SQL = "(o.status IN ('COMPLETED', 'REFUNDED') OR (o.status = 'CANCELLED' AND o.refunded_fen >= o.paid_fen))"
+
+_CHECKS: list[tuple[str, str]] = [
+    (
+        "TRANSACTION_UNBALANCED",
+        """SELECT t.id AS transaction_id, t.idempotency_key AS key, COALESCE(SUM(e.amount_fen), 0)::bigint AS sum_fen,
+                  COUNT(e.id) AS entries
+           FROM ledger_transaction t LEFT JOIN ledger_entry e ON e.transaction_id = t.id
+           GROUP BY t.id HAVING COALESCE(SUM(e.amount_fen), 0) <> 0 OR COUNT(e.id) < 2""",
+    ),
+    (
+        "NEGATIVE_BALANCE",
+        """SELECT account, SUM(amount_fen)::bigint AS balance_fen FROM ledger_entry
+           WHERE account LIKE 'escrow:%' OR account LIKE 'seller:%' OR account LIKE 'deposit:%' OR account LIKE 'host:%'
+           GROUP BY account HAVING SUM(amount_fen) < 0""",
+    ),
+    (
+        "CLOSED_ORDER_ESCROW_NOT_ZERO",
+        f"""SELECT o.order_id, o.status, SUM(e.amount_fen)::bigint AS escrow_fen
+            FROM sales_order o JOIN ledger_entry e ON e.account = 'escrow:' || o.order_id
+            WHERE {_CLOSED_SQL} GROUP BY o.order_id, o.status HAVING SUM(e.amount_fen) <> 0""",
+    ),
+    (
+        "REFUNDS_EXCEED_PAYMENT",
+        """WITH paid AS (
+               SELECT t.order_id, SUM(e.amount_fen) AS fen FROM ledger_transaction t
+               JOIN ledger_entry e ON e.transaction_id = t.id
+               WHERE t.kind = 'PAYMENT' AND e.account = 'escrow:' || t.order_id GROUP BY t.order_id),
+           refunded AS (
+               SELECT t.order_id, SUM(e.amount_fen) AS fen FROM ledger_transaction t
+               JOIN ledger_entry e ON e.transaction_id = t.id
+               WHERE t.kind = 'REFUND' AND e.account = 'external:payouts' GROUP BY t.order_id)
+           SELECT r.order_id, COALESCE(p.fen, 0)::bigint AS paid_fen, r.fen::bigint AS refunded_fen
+           FROM refunded r LEFT JOIN paid p ON p.order_id = r.order_id
+           WHERE r.fen > COALESCE(p.fen, 0)""",
+    ),
+    (
+        "ORDER_DISAGREES_WITH_LEDGER",
+        """WITH paid AS (
+               SELECT t.order_id, SUM(e.amount_fen) AS fen FROM ledger_transaction t
+               JOIN ledger_entry e ON e.transaction_id = t.id
+               WHERE t.kind = 'PAYMENT' AND e.account = 'escrow:' || t.order_id GROUP BY t.order_id),
+           refunded AS (
+               SELECT t.order_id, SUM(e.amount_fen) AS fen FROM ledger_transaction t
+               JOIN ledger_entry e ON e.transaction_id = t.id
+               WHERE t.kind = 'REFUND' AND e.account = 'external:payouts' GROUP BY t.order_id)
+           SELECT o.order_id, o.paid_fen, COALESCE(p.fen, 0)::bigint AS ledger_paid_fen,
+                  o.refunded_fen, COALESCE(r.fen, 0)::bigint AS ledger_refunded_fen
+           FROM sales_order o
+           LEFT JOIN paid p ON p.order_id = o.order_id LEFT JOIN refunded r ON r.order_id = o.order_id
+           WHERE o.paid_fen <> COALESCE(p.fen, 0) OR o.refunded_fen <> COALESCE(r.fen, 0)""",
+    ),
+    (
+        "GUARANTEE_DEBT_MISMATCH",
+        """WITH booked AS (
+               SELECT t.shop_id, -SUM(e.amount_fen) AS fen FROM ledger_transaction t
+               JOIN ledger_entry e ON e.transaction_id = t.id
+               WHERE e.account = 'platform:guarantee' GROUP BY t.shop_id)
+           SELECT s.shop_id, s.guarantee_debt_fen, COALESCE(b.fen, 0)::bigint AS ledger_debt_fen
+           FROM shop s LEFT JOIN booked b ON b.shop_id = s.shop_id
+           WHERE s.guarantee_debt_fen <> COALESCE(b.fen, 0)""",
+    ),
+]
+
+
+async def check(session: AsyncSession) -> dict[str, Any]:
+    """Verifies every money invariant over the whole ledger; `ok` is true when no rule finds a violation."""
+    violations: list[dict[str, Any]] = []
+    for rule, sql in _CHECKS:
+        for row in (await session.execute(text(sql))).mappings():
+            violations.append({"rule": rule, **{k: v for k, v in row.items()}})
+    count = (await session.execute(select(func.count()).select_from(_txn))).scalar() or 0
+    return {"ok": not violations, "transactions": int(count), "violations": violations}

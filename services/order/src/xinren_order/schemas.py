@@ -1,0 +1,239 @@
+"""Request and response models of the order API (never the table models)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
+from xinren_shared.contracts.vocabulary import Destination, TrustRight
+
+from .domain import ID_PATTERN
+
+Id = Annotated[str, Field(pattern=rf"^{ID_PATTERN}$", description="letters, digits, _ . - (max 64)")]
+Text = Annotated[str, Field(min_length=1, max_length=200)]
+Category = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_\-]{0,63}$", description="lower-case category, e.g. jade")]
+
+
+class Request(BaseModel):
+    """Unknown fields are ignored (a client-sent price, say, never counts)."""
+
+    model_config = ConfigDict(extra="ignore", str_strip_whitespace=True)
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _no_nul(cls, v: Any) -> Any:
+        # PostgreSQL text cannot hold NUL: refuse it here as a 422, not later as a database error.
+        if isinstance(v, str) and "\x00" in v:
+            raise ValueError("NUL characters are not allowed")
+        return v
+
+
+# --- shops and products -----------------------------------------------------------------------------------
+
+
+class ShopCreate(Request):
+    shop_id: Id | None = None
+    name: Text
+    trust_rights: list[TrustRight] = Field(default_factory=list, max_length=len(TrustRight))
+    deposit_fen: int = Field(default=0, ge=0, le=10**12)
+
+    @field_validator("trust_rights")
+    @classmethod
+    def _unique(cls, v: list[TrustRight]) -> list[TrustRight]:
+        if len(set(v)) != len(v):
+            raise ValueError("trust_rights must not repeat")
+        return v
+
+
+class ShopPublic(BaseModel):
+    shop_id: str
+    name: str
+    trust_rights: list[TrustRight]
+    status: str
+    strikes: int
+    created_at: datetime | None
+    suspended_at: datetime | None = None
+    # Only for the shop's seller and admins.
+    deposit_fen: int | None = None
+    seller_balance_fen: int | None = None
+    guarantee_debt_fen: int | None = None
+
+
+class ProductCreate(Request):
+    sku_id: Id | None = None
+    title: Text
+    category: Category
+    price_fen: int = Field(gt=0, le=10**11)
+    stock: int = Field(ge=0, le=10_000_000)
+
+
+class StockAdd(Request):
+    quantity: int = Field(gt=0, le=10_000_000)
+
+
+class ProductPublic(BaseModel):
+    sku_id: str
+    shop_id: str
+    title: str
+    category: str
+    price_fen: int
+    stock_available: int
+    qc_required: bool
+    warehouse_hint: str | None
+    created_at: datetime | None
+
+
+# --- orders -----------------------------------------------------------------------------------------------
+
+
+class ShippingAddress(Request):
+    name: Annotated[str, Field(min_length=1, max_length=100)]
+    phone: Annotated[str, Field(pattern=r"^\+?[0-9][0-9 \-]{4,31}$")]
+    province: Annotated[str, Field(min_length=1, max_length=100)]
+    city: Annotated[str, Field(min_length=1, max_length=100)]
+    district: Annotated[str, Field(min_length=1, max_length=100)]
+    line1: Annotated[str, Field(min_length=1, max_length=300)]
+
+
+class OrderItemIn(Request):
+    sku_id: Id
+    quantity: int = Field(ge=1, le=999)
+
+
+class OrderCreate(Request):
+    shop_id: Id
+    items: list[OrderItemIn] = Field(min_length=1, max_length=50)
+    host_id: Annotated[str, Field(min_length=1, max_length=200)] | None = None
+    live_room_id: Annotated[str, Field(min_length=1, max_length=200)] | None = None
+    shipping_address: ShippingAddress
+
+    @field_validator("items")
+    @classmethod
+    def _unique_skus(cls, v: list[OrderItemIn]) -> list[OrderItemIn]:
+        if len({i.sku_id for i in v}) != len(v):
+            raise ValueError("each sku_id may appear once; use quantity")
+        return v
+
+
+class OrderItemPublic(BaseModel):
+    sku_id: str
+    title: str
+    category: str
+    unit_price_fen: int
+    quantity: int
+    subtotal_fen: int
+    qc_required: bool
+
+
+class TimelineEntry(BaseModel):
+    at: datetime
+    status: str
+    from_status: str | None
+    actor: str
+    reason: str | None
+
+
+class ShipmentInfo(BaseModel):
+    destination: Destination | None
+    carrier: str | None
+    tracking_no: str | None
+    shipped_at: datetime | None
+
+
+class OrderPublic(BaseModel):
+    order_id: str
+    status: str
+    buyer_id: str
+    shop_id: str
+    host_id: str | None
+    live_room_id: str | None
+    items: list[OrderItemPublic]
+    total_fen: int
+    paid_fen: int
+    refunded_fen: int
+    refundable_fen: int
+    qc_required: bool
+    category: str
+    trust_rights: list[str]
+    warehouse_id: str | None
+    warehouse_address: str | None
+    warehouse_hint: str | None
+    qc_case_id: str | None
+    certificate_no: str | None
+    shipment: ShipmentInfo
+    host_commission_bps: int
+    payment_method: str | None
+    payment_ref: str | None
+    aftersale_open: bool
+    auto_confirm_paused: bool
+    shipping_late_at: datetime | None
+    paid_at: datetime | None
+    delivered_at: datetime | None
+    completed_at: datetime | None
+    cancelled_at: datetime | None
+    created_at: datetime
+    updated_at: datetime
+    # Only for the owner buyer, the shop's seller and admins.
+    shipping_address: dict[str, Any] | None = None
+    timeline: list[TimelineEntry]
+
+
+class PayRequest(Request):
+    amount_fen: int
+    method: Annotated[str, Field(min_length=1, max_length=40)]
+
+
+class CancelRequest(Request):
+    reason: Annotated[str, Field(max_length=500)] | None = None
+
+
+class ShipmentCreate(Request):
+    carrier: Annotated[str, Field(min_length=1, max_length=64)]
+    tracking_no: Annotated[str, Field(min_length=1, max_length=100)]
+
+
+class ShipmentPublic(BaseModel):
+    order_id: str
+    status: str
+    destination: Destination
+    address: str
+    warehouse_id: str | None
+    carrier: str
+    tracking_no: str
+    shipped_at: datetime
+
+
+class DeliveryCreate(Request):
+    tracking_no: Annotated[str, Field(min_length=1, max_length=100)]
+    delivered_at: AwareDatetime | None = None
+
+
+# --- ledger -----------------------------------------------------------------------------------------------
+
+
+class LedgerEntryPublic(BaseModel):
+    account: str
+    amount_fen: int
+
+
+class LedgerTransactionPublic(BaseModel):
+    transaction_id: int
+    key: str
+    kind: str
+    order_id: str | None
+    shop_id: str | None
+    memo: str | None
+    created_at: datetime
+    entries: list[LedgerEntryPublic]
+
+
+class BalancePublic(BaseModel):
+    account: str
+    balance_fen: int
+
+
+class LedgerCheckPublic(BaseModel):
+    ok: bool
+    transactions: int
+    violations: list[dict[str, Any]]

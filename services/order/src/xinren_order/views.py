@@ -1,0 +1,143 @@
+"""Response shaping: table rows to the API's public models (what each principal may see)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+from xinren_shared.auth import Principal, Role
+from xinren_shared.contracts.vocabulary import TrustRight
+
+from . import domain, schemas
+from .models import AfterSaleCase, OrderTimelineEntry, Product, SalesOrder, Shop
+
+
+def format_address(a: dict[str, Any]) -> str:
+    """One line for a shipping label: "name phone, province city district line1"."""
+    place = " ".join(str(a.get(k, "")) for k in ("province", "city", "district", "line1"))
+    return f"{a.get('name', '')} {a.get('phone', '')}, {place}".strip()
+
+
+def order_public(
+    order: SalesOrder, principal: Principal, timeline: list[OrderTimelineEntry], case_open: bool
+) -> schemas.OrderPublic:
+    sees_address = principal.role in (Role.ADMIN, Role.SELLER, Role.BUYER)
+    return schemas.OrderPublic(
+        order_id=order.order_id,
+        status=order.status,
+        buyer_id=order.buyer_id,
+        shop_id=order.shop_id,
+        host_id=order.host_id,
+        live_room_id=order.live_room_id,
+        items=[
+            schemas.OrderItemPublic(
+                sku_id=i["sku_id"],
+                title=i["title"],
+                category=i["category"],
+                unit_price_fen=i["unit_price_fen"],
+                quantity=i["quantity"],
+                subtotal_fen=i["unit_price_fen"] * i["quantity"],
+                qc_required=i.get("qc_required", False),
+            )
+            for i in order.items
+        ],
+        total_fen=order.total_fen,
+        paid_fen=order.paid_fen,
+        refunded_fen=order.refunded_fen,
+        refundable_fen=domain.refundable_fen(order.paid_fen, order.refunded_fen),
+        qc_required=order.qc_required,
+        category=order.category,
+        trust_rights=list(order.trust_rights),
+        warehouse_id=order.warehouse_id,
+        warehouse_address=order.warehouse_address,
+        warehouse_hint=order.warehouse_hint,
+        qc_case_id=order.qc_case_id,
+        certificate_no=order.certificate_no,
+        shipment=schemas.ShipmentInfo(
+            destination=order.shipment_destination,
+            carrier=order.carrier,
+            tracking_no=order.tracking_no,
+            shipped_at=order.shipped_at,
+        ),
+        host_commission_bps=order.host_commission_bps,
+        payment_method=order.payment_method,
+        payment_ref=order.payment_ref,
+        aftersale_open=case_open,
+        auto_confirm_paused=order.auto_confirm_remaining_seconds is not None,
+        shipping_late_at=order.shipping_late_at,
+        paid_at=order.paid_at,
+        delivered_at=order.delivered_at,
+        completed_at=order.completed_at,
+        cancelled_at=order.cancelled_at,
+        created_at=order.created_at,
+        updated_at=order.updated_at,
+        shipping_address=dict(order.shipping_address) if sees_address else None,
+        timeline=[
+            schemas.TimelineEntry(
+                at=t.at, status=t.to_status, from_status=t.from_status, actor=t.actor, reason=t.reason
+            )
+            for t in timeline
+        ],
+    )
+
+
+async def order_views(
+    session: AsyncSession, principal: Principal, orders: list[SalesOrder]
+) -> list[schemas.OrderPublic]:
+    if not orders:
+        return []
+    ids = [o.order_id for o in orders]
+    entries = (
+        await session.execute(
+            select(OrderTimelineEntry).where(OrderTimelineEntry.order_id.in_(ids)).order_by(OrderTimelineEntry.id)
+        )
+    ).scalars()
+    timeline: dict[str, list[OrderTimelineEntry]] = {}
+    for e in entries:
+        timeline.setdefault(e.order_id, []).append(e)
+    open_orders = set(
+        (
+            await session.execute(
+                select(AfterSaleCase.order_id).where(AfterSaleCase.order_id.in_(ids), AfterSaleCase.open)
+            )
+        ).scalars()
+    )
+    return [order_public(o, principal, timeline.get(o.order_id, []), o.order_id in open_orders) for o in orders]
+
+
+async def order_view(session: AsyncSession, principal: Principal, order: SalesOrder) -> schemas.OrderPublic:
+    await session.flush()
+    return (await order_views(session, principal, [order]))[0]
+
+
+def shop_public(
+    shop: Shop, principal: Principal, deposit: int | None = None, seller: int | None = None
+) -> schemas.ShopPublic:
+    private = principal.is_admin or (principal.role is Role.SELLER and principal.shop_id == shop.shop_id)
+    return schemas.ShopPublic(
+        shop_id=shop.shop_id,
+        name=shop.name,
+        trust_rights=[TrustRight(r) for r in shop.trust_rights],
+        status=shop.status,
+        strikes=shop.strikes,
+        created_at=shop.created_at,
+        suspended_at=shop.suspended_at,
+        deposit_fen=deposit if private else None,
+        seller_balance_fen=seller if private else None,
+        guarantee_debt_fen=shop.guarantee_debt_fen if private else None,
+    )
+
+
+def product_public(p: Product, policy: domain.QcPolicy) -> schemas.ProductPublic:
+    return schemas.ProductPublic(
+        sku_id=p.sku_id,
+        shop_id=p.shop_id,
+        title=p.title,
+        category=p.category,
+        price_fen=p.price_fen,
+        stock_available=p.stock_available,
+        qc_required=p.qc_required,
+        warehouse_hint=policy.warehouse_hint(p.category) if p.qc_required else None,
+        created_at=p.created_at,
+    )

@@ -1,0 +1,120 @@
+"""The ledger check finds every kind of broken invariant (a ledger corrupted on purpose, in its own database)."""
+
+from datetime import UTC, datetime
+
+import pytest
+import pytest_asyncio
+from sqlalchemy import text
+from xinren_order import ledger
+from xinren_order.models import SalesOrder, Shop
+from xinren_shared import migrate
+from xinren_shared.db import make_engine, make_session_factory
+
+
+@pytest_asyncio.fixture
+async def sessions(make_database):
+    url = await make_database("order_ledger")
+    await migrate.upgrade_async("xinren_order", url)
+    engine = make_engine(url)
+    yield make_session_factory(engine)
+    await engine.dispose()
+
+
+def order(order_id: str, status: str, paid: int, refunded: int) -> SalesOrder:
+    now = datetime.now(UTC)
+    return SalesOrder(
+        order_id=order_id, buyer_id="b", shop_id="s1", status=status, category="snacks", total_fen=paid,
+        paid_fen=paid, refunded_fen=refunded, created_at=now, updated_at=now,
+    )  # fmt: skip
+
+
+async def test_a_clean_ledger_passes_and_each_broken_invariant_is_reported(sessions):
+    async with sessions() as s, s.begin():
+        s.add(Shop(shop_id="s1", name="s1", guarantee_debt_fen=0))
+        s.add(order("o_ok", "COMPLETED", 1000, 0))
+        await ledger.post(
+            s,
+            key="pay:o_ok",
+            kind="PAYMENT",
+            entries=[("external:payments", -1000), ("escrow:o_ok", 1000)],
+            order_id="o_ok",
+        )
+        await ledger.post(
+            s, key="rel:o_ok", kind="RELEASE", order_id="o_ok",
+            entries=[("escrow:o_ok", -1000), ("platform:commission", 50), ("seller:s1", 950)],
+        )  # fmt: skip
+        assert (
+            await ledger.post(
+                s, key="pay:o_ok", kind="PAYMENT", entries=[("external:payments", -5), ("escrow:o_ok", 5)]
+            )
+            is None
+        )
+    async with sessions() as s:
+        clean = await ledger.check(s)
+    assert clean == {"ok": True, "transactions": 2, "violations": []}
+
+    async with sessions() as s, s.begin():
+        s.add_all([order("o_closed", "COMPLETED", 1000, 0), order("o_over", "DELIVERED", 1000, 1000)])
+        # Closed order with money left in escrow.
+        await ledger.post(
+            s,
+            key="pay:o_closed",
+            kind="PAYMENT",
+            entries=[("external:payments", -1000), ("escrow:o_closed", 1000)],
+            order_id="o_closed",
+        )
+        # More refunded than paid, from an escrow that goes negative.
+        await ledger.post(
+            s,
+            key="pay:o_over",
+            kind="PAYMENT",
+            entries=[("external:payments", -1000), ("escrow:o_over", 1000)],
+            order_id="o_over",
+        )
+        await ledger.post(
+            s,
+            key="ref:o_over",
+            kind="REFUND",
+            entries=[("escrow:o_over", -1200), ("external:payouts", 1200)],
+            order_id="o_over",
+        )
+        # A transaction that does not balance, written behind the ledger's back.
+        await s.execute(text("INSERT INTO ledger_transaction (idempotency_key, kind) VALUES ('bad', 'PAYMENT')"))
+        await s.execute(
+            text(
+                "INSERT INTO ledger_entry (transaction_id, account, amount_fen) SELECT id, 'seller:s1', 7 FROM ledger_transaction WHERE idempotency_key = 'bad'"
+            )
+        )
+        # A guarantee payment the shop's debt does not show.
+        await ledger.post(
+            s,
+            key="comp:x",
+            kind="COMPENSATION",
+            shop_id="s1",
+            entries=[("platform:guarantee", -300), ("external:payouts", 300)],
+        )
+    async with sessions() as s:
+        report = await ledger.check(s)
+    assert report["ok"] is False and report["transactions"] == 7
+    rules = {
+        (v["rule"], v.get("order_id") or v.get("account") or v.get("key") or v.get("shop_id"))
+        for v in report["violations"]
+    }
+    assert rules == {
+        ("TRANSACTION_UNBALANCED", "bad"),
+        ("NEGATIVE_BALANCE", "escrow:o_over"),
+        ("CLOSED_ORDER_ESCROW_NOT_ZERO", "o_closed"),
+        ("REFUNDS_EXCEED_PAYMENT", "o_over"),
+        ("ORDER_DISAGREES_WITH_LEDGER", "o_over"),
+        ("GUARANTEE_DEBT_MISMATCH", "s1"),
+    }
+
+
+async def test_an_unbalanced_transaction_is_never_written(sessions):
+    async with sessions() as s, s.begin():
+        with pytest.raises(ledger.UnbalancedTransaction):
+            await ledger.post(s, key="x", kind="PAYMENT", entries=[("external:payments", -10), ("escrow:o1", 9)])
+        with pytest.raises(ValueError):
+            await ledger.post(s, key="y", kind="PAYMENT", entries=[("bank:x", -10), ("escrow:o1", 10)])
+    async with sessions() as s:
+        assert (await ledger.check(s))["transactions"] == 0

@@ -1,0 +1,138 @@
+"""A QC order driven by the QC service's events (published here to xinren.qc.v1, as that service would)."""
+
+from datetime import UTC, datetime, timedelta
+
+from xinren_shared.contracts.qc import (
+    QcCaseOpened,
+    QcDispatched,
+    QcExpired,
+    QcFailed,
+    QcItemReceived,
+    QcPassed,
+    QcShopSuspended,
+)
+
+from tests.order.conftest import ADDRESS, buyer, eventually, partner, uid
+
+QC = "/xinren/quality-check"
+
+
+async def test_qc_order_ships_to_the_warehouse_and_reaches_shipped_only_after_pass_and_dispatch(
+    api, publish, event_collector
+):
+    shop = await api.shop(rights=["FAKE_ONE_PAY_TEN"])
+    sku = await api.product(shop, category="jade", price_fen=6_000_000, stock=1)
+    me = uid("u")
+    order = await api.paid_order(shop, sku, me)
+    oid, case_id = order["order_id"], uid("qc")
+    assert order["qc_required"] is True and order["status"] == "PAID"
+    [paid] = await event_collector.wait_for(lambda e: e.key == oid and e.type == "xinren.order.paid")
+    assert (
+        paid.data["qc_required"] is True
+        and paid.data["category"] == "jade"
+        and paid.data["trust_rights"] == ["FAKE_ONE_PAY_TEN"]
+    )
+
+    early = await api.client.post(
+        f"/v1/orders/{oid}/shipments", json={"carrier": "SF", "tracking_no": "SF1"}, headers=shop.headers
+    )
+    assert early.status_code == 409 and early.json()["error"]["code"] == "QC_CASE_NOT_OPEN"
+    assert early.json()["error"]["details"]["current_status"] == "PAID"
+
+    ids = {"order_id": oid, "case_id": case_id, "buyer_id": me, "shop_id": shop.shop_id}
+    await publish(
+        QcCaseOpened(
+            **ids,
+            warehouse_id="wh_sihui",
+            warehouse_address="四会玉器城质检中心",
+            inbound_deadline=datetime.now(UTC) + timedelta(days=5),
+        ),
+        source=QC,
+    )
+    opened = await api.wait_status(oid, "AWAITING_QC_INBOUND")
+    assert opened["warehouse_id"] == "wh_sihui" and opened["warehouse_address"] == "四会玉器城质检中心"
+
+    shipped = await api.client.post(
+        f"/v1/orders/{oid}/shipments", json={"carrier": "SF", "tracking_no": "SF1"}, headers=shop.headers
+    )
+    assert shipped.status_code == 201, shipped.text
+    assert shipped.json()["destination"] == "QC_WAREHOUSE" and shipped.json()["address"] == "四会玉器城质检中心"
+    [evt] = await event_collector.wait_for(lambda e: e.key == oid and e.type == "xinren.order.shipped")
+    assert evt.data["destination"] == "QC_WAREHOUSE" and evt.data["warehouse_id"] == "wh_sihui"
+    assert (await api.get(oid))["status"] == "IN_TRANSIT_TO_QC"
+
+    await publish(QcItemReceived(**ids), source=QC)
+    await api.wait_status(oid, "IN_QC")
+    # A dispatch before the verdict is out of order: ignored, not dead-lettered.
+    await publish(QcDispatched(**ids, to="BUYER", carrier="EMS", tracking_no="EMS9"), source=QC)
+    await publish(QcPassed(**ids, certificate_no="CERT-1"), source=QC)
+    passed = await api.wait_status(oid, "QC_PASSED")
+    assert passed["certificate_no"] == "CERT-1"
+    assert (
+        await api.client.post(f"/v1/orders/{oid}/delivery", json={"tracking_no": "EMS9"}, headers=partner())
+    ).status_code == 409
+
+    await publish(QcDispatched(**ids, to="BUYER", carrier="EMS", tracking_no="EMS10"), source=QC)
+    done = await api.wait_status(oid, "SHIPPED")
+    assert done["shipment"]["tracking_no"] == "EMS10"
+    assert [t["status"] for t in done["timeline"]] == [
+        "CREATED",
+        "PAID",
+        "AWAITING_QC_INBOUND",
+        "IN_TRANSIT_TO_QC",
+        "IN_QC",
+        "QC_PASSED",
+        "SHIPPED",
+    ]
+    [to_buyer] = await event_collector.wait_for(
+        lambda e: e.key == oid and e.type == "xinren.order.shipped" and e.data["destination"] == "BUYER"
+    )
+    assert to_buyer.data["tracking_no"] == "EMS10"
+    r = await api.client.post(f"/v1/orders/{oid}/delivery", json={"tracking_no": "EMS10"}, headers=partner())
+    assert r.status_code == 200 and r.json()["status"] == "DELIVERED"
+
+
+async def test_qc_failure_and_expiry_move_the_order_to_qc_failed(api, publish):
+    shop = await api.shop()
+    sku = await api.product(shop, category="antiques", price_fen=300_000, stock=5)
+    failing, expiring = [await api.paid_order(shop, sku, uid("u")) for _ in range(2)]
+    for o in (failing, expiring):
+        ids = {"order_id": o["order_id"], "case_id": uid("qc")}
+        await publish(
+            QcCaseOpened(**ids, warehouse_id="wh_bj", warehouse_address="Beijing", inbound_deadline=datetime.now(UTC)),
+            source=QC,
+        )
+        o["ids"] = ids
+    await publish(QcItemReceived(**failing["ids"]), source=QC)
+    await publish(QcFailed(**failing["ids"], reason="COUNTERFEIT", findings="resin, not jadeite"), source=QC)
+    await publish(QcDispatched(**failing["ids"], to="SELLER", carrier="SF", tracking_no="BACK1"), source=QC)
+    await publish(QcExpired(**expiring["ids"]), source=QC)
+    failed = await api.wait_status(failing["order_id"], "QC_FAILED")
+    assert "COUNTERFEIT" in failed["timeline"][-1]["reason"]
+    await api.wait_status(expiring["order_id"], "QC_FAILED")
+    # The money follows the refund service's refund.requested; until then the escrow holds it.
+    assert await api.balance(f"escrow:{failing['order_id']}") == 300_000
+
+
+async def test_events_about_unknown_orders_are_ignored_and_a_suspended_shop_takes_no_orders(api, publish):
+    shop = await api.shop()
+    sku = await api.product(shop)
+    ghost = uid("ord")
+    [ghost_event, _] = await publish(
+        QcItemReceived(order_id=ghost, case_id=uid("qc")), QcShopSuspended(shop_id=shop.shop_id, strikes=3), source=QC
+    )
+
+    async def suspended() -> bool:
+        return (await api.client.get(f"/v1/shops/{shop.shop_id}", headers=buyer("anyone"))).json()[
+            "status"
+        ] == "SUSPENDED"
+
+    await eventually(suspended, what="shop suspended")
+    r = await api.client.post(
+        "/v1/orders",
+        json={"shop_id": shop.shop_id, "items": [{"sku_id": sku, "quantity": 1}], "shipping_address": ADDRESS},
+        headers=buyer(uid("u")),
+    )
+    assert r.status_code == 409 and r.json()["error"]["code"] == "SHOP_SUSPENDED"
+    # The event about an order never heard of was handled (its inbox row committed), not retried into the DLQ.
+    await eventually(lambda: api.handled(ghost_event.id), what="ghost event handled")

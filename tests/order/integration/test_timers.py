@@ -1,0 +1,123 @@
+"""Timers with short durations, on their own app instance (own database, own consumer group)."""
+
+import pytest_asyncio
+from xinren_order.app import create_app
+from xinren_shared.contracts.aftersales import AfterSaleClosed, AfterSaleRequested
+from xinren_shared.testing.http import serve
+
+from tests.order.conftest import Driver, buyer, order_settings, partner, uid
+
+AS = "/xinren/refund"
+
+
+@pytest_asyncio.fixture(scope="module")
+async def fast(make_database, kafka_bootstrap, event_collector):
+    settings = order_settings(
+        await make_database("order_timers"),
+        kafka_bootstrap,
+        unpaid_timeout_seconds=1.0,
+        auto_confirm_seconds=3.0,
+        fast_shipping_seconds=1.5,
+    )
+    app = create_app(settings)
+    async with serve(app) as client:
+        yield Driver(client, app)
+
+
+def case_event(cls, order: dict, case_id: str, status: str):
+    return cls(
+        order_id=order["order_id"], case_id=case_id, type="REFUND_ONLY", reason="NOT_RECEIVED", amount_fen=order["total_fen"],
+        status=status, buyer_id=order["buyer_id"], shop_id=order["shop_id"],
+    )  # fmt: skip
+
+
+async def test_an_unpaid_order_is_cancelled_by_the_timer_and_its_stock_released(fast, event_collector):
+    shop = await fast.shop()
+    sku = await fast.product(shop, stock=1)
+    order = await fast.order(shop, sku, uid("u"))
+    cancelled = await fast.wait_status(order["order_id"], "CANCELLED", timeout=15)
+    assert cancelled["timeline"][-1]["actor"] == "system" and cancelled["timeline"][-1]["reason"] == "UNPAID_TIMEOUT"
+    assert (await fast.client.get(f"/v1/products/{sku}", headers=buyer("x"))).json()["stock_available"] == 1
+    [evt] = await event_collector.wait_for(lambda e: e.key == order["order_id"] and e.type == "xinren.order.cancelled")
+    assert evt.data.items() >= {"reason": "UNPAID_TIMEOUT", "by": "system", "was_paid": False}.items()
+    late = await fast.client.post(
+        f"/v1/orders/{order['order_id']}/pay",
+        json={"amount_fen": order["total_fen"], "method": "ALIPAY"},
+        headers=buyer(order["buyer_id"]),
+    )
+    assert late.status_code == 409 and late.json()["error"]["details"]["current_status"] == "CANCELLED"
+
+
+async def test_fast_shipping_shops_that_do_not_ship_in_time_emit_shipping_late(fast, event_collector):
+    shop = await fast.shop(rights=["FAST_SHIPPING"])
+    sku = await fast.product(shop)
+    late = await fast.paid_order(shop, sku, uid("u"))
+    on_time = await fast.paid_order(shop, sku, uid("u"))
+    r = await fast.client.post(
+        f"/v1/orders/{on_time['order_id']}/shipments", json={"carrier": "SF", "tracking_no": "T"}, headers=shop.headers
+    )
+    assert r.status_code == 201
+    [evt] = await event_collector.wait_for(
+        lambda e: e.key == late["order_id"] and e.type == "xinren.order.shipping_late", timeout=15
+    )
+    assert evt.data["buyer_id"] == late["buyer_id"] and evt.data["shop_id"] == shop.shop_id and evt.data["promised_by"]
+    assert (await fast.get(late["order_id"]))["shipping_late_at"] is not None
+    await fast.wait_until(on_time["order_id"], lambda o: o["status"] == "SHIPPED")
+    assert (await fast.get(on_time["order_id"]))["shipping_late_at"] is None
+    # Paid after the promise: no second event for the late order.
+    assert (
+        len(event_collector.envelopes(lambda e: e.key == late["order_id"] and e.type == "xinren.order.shipping_late"))
+        == 1
+    )
+
+
+async def test_auto_confirm_fires_after_delivery_and_pauses_while_an_aftersale_case_is_open(
+    fast, publish, event_collector
+):
+    shop = await fast.shop()
+    sku = await fast.product(shop, price_fen=10_000)
+    before, during, control = [await fast.paid_order(shop, sku, uid("u")) for _ in range(3)]
+    case_before, case_during = uid("as"), uid("as")
+
+    # A case opened before delivery: auto-confirm never starts running.
+    await fast.client.post(
+        f"/v1/orders/{before['order_id']}/shipments", json={"carrier": "SF", "tracking_no": "B1"}, headers=shop.headers
+    )
+    await publish(case_event(AfterSaleRequested, before, case_before, "REQUESTED"), source=AS)
+    await fast.wait_until(before["order_id"], lambda o: o["aftersale_open"], what="case open")
+    await fast.client.post(f"/v1/orders/{before['order_id']}/delivery", json={"tracking_no": "B1"}, headers=partner())
+    assert (await fast.get(before["order_id"]))["auto_confirm_paused"] is True
+    refused = await fast.client.post(
+        f"/v1/orders/{before['order_id']}/confirm-receipt", headers=buyer(before["buyer_id"])
+    )
+    assert refused.status_code == 409 and refused.json()["error"]["code"] == "AFTERSALE_OPEN"
+
+    # A case opened while auto-confirm runs pauses it.
+    await fast.ship_deliver(during, shop)
+    await publish(case_event(AfterSaleRequested, during, case_during, "REQUESTED"), source=AS)
+    paused = await fast.wait_until(during["order_id"], lambda o: o["aftersale_open"], what="case open")
+    assert paused["status"] == "DELIVERED" and paused["auto_confirm_paused"] is True
+
+    await fast.ship_deliver(control, shop)
+    done = await fast.wait_status(control["order_id"], "COMPLETED", timeout=15)
+    assert done["timeline"][-1]["actor"] == "system"
+    [evt] = await event_collector.wait_for(
+        lambda e: e.key == control["order_id"] and e.type == "xinren.order.completed"
+    )
+    assert (
+        evt.data["auto"] is True and evt.data["seller_fen"] + evt.data["platform_fen"] + evt.data["host_fen"] == 10_000
+    )
+    # The control was delivered last: the paused orders would have completed before it.
+    assert (await fast.get(before["order_id"]))["status"] == "DELIVERED"
+    assert (await fast.get(during["order_id"]))["status"] == "DELIVERED"
+
+    # Ending the cases resumes auto-confirm.
+    await publish(
+        case_event(AfterSaleClosed, before, case_before, "CLOSED"),
+        case_event(AfterSaleClosed, during, case_during, "CANCELLED"),
+        source=AS,
+    )
+    for o in (before, during):
+        completed = await fast.wait_status(o["order_id"], "COMPLETED", timeout=15)
+        assert completed["aftersale_open"] is False and completed["auto_confirm_paused"] is False
+    await fast.ledger_ok()

@@ -1,0 +1,155 @@
+"""Pure rules of the order service: every (from, to) pair of the state machine, QC policy, money split and sourcing."""
+
+import itertools
+
+import pytest
+from xinren_order import domain
+from xinren_order.domain import FundingSource as F
+from xinren_order.domain import Line
+from xinren_order.domain import OrderStatus as S
+from xinren_shared.errors import IllegalTransition
+
+ALLOWED = {
+    (S.CREATED, S.PAID), (S.CREATED, S.CANCELLED),
+    (S.PAID, S.AWAITING_QC_INBOUND), (S.PAID, S.SHIPPED), (S.PAID, S.CANCELLED), (S.PAID, S.REFUNDED),
+    (S.AWAITING_QC_INBOUND, S.IN_TRANSIT_TO_QC), (S.AWAITING_QC_INBOUND, S.IN_QC), (S.AWAITING_QC_INBOUND, S.QC_FAILED),
+    (S.AWAITING_QC_INBOUND, S.CANCELLED), (S.AWAITING_QC_INBOUND, S.REFUNDED),
+    (S.IN_TRANSIT_TO_QC, S.IN_QC), (S.IN_TRANSIT_TO_QC, S.QC_FAILED), (S.IN_TRANSIT_TO_QC, S.REFUNDED),
+    (S.IN_QC, S.QC_PASSED), (S.IN_QC, S.QC_FAILED), (S.IN_QC, S.REFUNDED),
+    (S.QC_PASSED, S.SHIPPED), (S.QC_PASSED, S.REFUNDED),
+    (S.QC_FAILED, S.REFUNDED),
+    (S.SHIPPED, S.DELIVERED), (S.SHIPPED, S.REFUNDED),
+    (S.DELIVERED, S.COMPLETED), (S.DELIVERED, S.REFUNDED),
+    (S.COMPLETED, S.REFUNDED),
+    (S.CANCELLED, S.REFUNDED),
+}  # fmt: skip
+PAIRS = list(itertools.product(S, S))
+
+
+def test_the_table_is_the_design():
+    assert {(a, b) for a, targets in domain.TRANSITIONS.items() for b in targets} == ALLOWED
+    assert set(domain.TRANSITIONS) == set(S)
+
+
+@pytest.mark.parametrize("current,target", [p for p in PAIRS if p in ALLOWED], ids=lambda s: s.value)
+def test_allowed_transition(current, target):
+    assert domain.transition(current, target) is target
+    assert domain.transition(current.value, target.value) is target
+    assert domain.can_transition(current, target)
+
+
+@pytest.mark.parametrize("current,target", [p for p in PAIRS if p not in ALLOWED], ids=lambda s: s.value)
+def test_illegal_transition_is_409_with_the_current_status(current, target):
+    with pytest.raises(IllegalTransition) as err:
+        domain.transition(current, target)
+    assert err.value.status == 409
+    assert err.value.details == {"current_status": current.value, "requested_status": target.value}
+    assert not domain.can_transition(current, target)
+
+
+def test_refunded_is_final_and_cancellation_only_before_shipment():
+    assert domain.TRANSITIONS[S.REFUNDED] == frozenset()
+    assert {a for a, b in ALLOWED if b is S.CANCELLED} == set(domain.CANCELLABLE)
+
+
+@pytest.mark.parametrize(
+    "status,paid,refunded,closed",
+    [
+        (S.COMPLETED, 100, 0, True), (S.REFUNDED, 100, 100, True), (S.CANCELLED, 0, 0, True),
+        (S.CANCELLED, 100, 0, False), (S.CANCELLED, 100, 100, True), (S.PAID, 100, 0, False), (S.DELIVERED, 100, 50, False),
+    ],
+)  # fmt: skip
+def test_closed_orders(status, paid, refunded, closed):
+    assert domain.is_closed(status, paid, refunded) is closed
+
+
+POLICY = domain.QcPolicy(frozenset({"jade", "jewellery", "antiques", "luxury"}), 1_000_000, {"jade": "wh_sihui"})
+
+
+@pytest.mark.parametrize(
+    "category,price,qc",
+    [("jade", 100, True), ("jewellery", 1, True), ("antiques", 5, True), ("luxury", 9, True),
+     ("snacks", 1_000_000, False), ("snacks", 1_000_001, True), ("clothes", 9900, False)],
+)  # fmt: skip
+def test_qc_policy_by_category_and_value(category, price, qc):
+    assert POLICY.requires_qc(category, price) is qc
+
+
+def test_warehouse_hint_per_category_may_be_empty():
+    assert POLICY.warehouse_hint("jade") == "wh_sihui"
+    assert POLICY.warehouse_hint("luxury") is None
+
+
+def test_main_category_is_the_most_valuable_line_needing_qc():
+    lines = [Line("a", "snacks", 90_000, 3), Line("b", "jade", 50_000, 1, True), Line("c", "luxury", 40_000, 1, True)]
+    assert domain.main_category(lines) == "jade"
+    assert domain.main_category([Line("a", "snacks", 1, 1), Line("b", "toys", 5, 1)]) == "toys"
+
+
+RATES = {"default": 500, "jade": 600}
+
+
+@pytest.mark.parametrize("escrow", [1, 7, 99, 100, 9_999, 123_457, 6_000_000, 999_999_999])
+@pytest.mark.parametrize("host_bps", [0, 1000, 2000])
+def test_release_split_sums_exactly_and_the_remainder_goes_to_the_seller(escrow, host_bps):
+    lines = [Line("a", "jade", 33_333, 2), Line("b", "snacks", 1_001, 3)]
+    split = domain.split_release(escrow, lines, RATES, host_bps)
+    assert split.total_fen == escrow
+    assert split.platform_fen >= 0 and split.host_fen >= 0 and split.seller_fen >= 0
+    total = sum(line.subtotal_fen for line in lines)
+    exact_platform = escrow * (66_666 * 600 + 3_003 * 500) / (total * 10_000)
+    assert exact_platform - 1 < split.platform_fen <= exact_platform
+    assert escrow * host_bps / 10_000 - 1 < split.host_fen <= escrow * host_bps / 10_000
+
+
+def test_release_split_example():
+    split = domain.split_release(6_000_000, [Line("a", "jade", 6_000_000, 1)], RATES, 500)
+    assert (split.platform_fen, split.host_fen, split.seller_fen) == (360_000, 300_000, 5_340_000)
+    assert domain.split_release(0, [Line("a", "jade", 1, 1)], RATES, 500).total_fen == 0
+    with pytest.raises(ValueError):
+        domain.split_release(100, [Line("a", "jade", 100, 1)], {"default": 9_500}, 1_000)
+
+
+@pytest.mark.parametrize(
+    "amount,escrow,seller,deposit,parts",
+    [
+        (100, 500, 0, 0, [(F.ESCROW, 100)]),
+        (100, 0, 300, 900, [(F.SELLER_BALANCE, 100)]),
+        (500, 0, 300, 900, [(F.SELLER_BALANCE, 300), (F.SHOP_DEPOSIT, 200)]),
+        (1500, 0, 300, 900, [(F.SELLER_BALANCE, 300), (F.SHOP_DEPOSIT, 900), (F.PLATFORM_GUARANTEE, 300)]),
+        (50, 0, -10, 0, [(F.PLATFORM_GUARANTEE, 50)]),
+    ],
+)
+def test_refund_sources_in_order(amount, escrow, seller, deposit, parts):
+    plan = domain.plan_refund(amount, escrow, seller, deposit)
+    assert list(plan.parts) == parts
+    assert plan.total_fen == amount
+
+
+def test_refund_source_label_and_guarantee_share():
+    plan = domain.plan_refund(1500, 0, 300, 900)
+    assert plan.label == "SELLER_BALANCE+SHOP_DEPOSIT+PLATFORM_GUARANTEE"
+    assert plan.amount(F.PLATFORM_GUARANTEE) == 300
+    with pytest.raises(ValueError):
+        domain.plan_refund(0, 10, 0, 0)
+
+
+def test_compensation_sources():
+    assert list(domain.plan_compensation(500, "SHOP_DEPOSIT", 2000).parts) == [(F.SHOP_DEPOSIT, 500)]
+    assert list(domain.plan_compensation(500, "SHOP_DEPOSIT", 200).parts) == [
+        (F.SHOP_DEPOSIT, 200),
+        (F.PLATFORM_GUARANTEE, 300),
+    ]
+    assert list(domain.plan_compensation(500, "SHOP_DEPOSIT", 0).parts) == [(F.PLATFORM_GUARANTEE, 500)]
+    assert list(domain.plan_compensation(500, "PLATFORM", 2000).parts) == [(F.PLATFORM_SUBSIDY, 500)]
+
+
+@pytest.mark.parametrize(
+    "name,ok",
+    [("escrow:ord_1", True), ("seller:shop_a", True), ("deposit:shop-a.1", True), ("host:h1", True),
+     ("platform:commission", True), ("platform:subsidy", True), ("platform:guarantee", True),
+     ("external:payments", True), ("external:payouts", True),
+     ("platform:other", False), ("seller:", False), ("escrow:a:b", False), ("bank:x", False), ("receivable:shop_a", False)],
+)  # fmt: skip
+def test_account_names(name, ok):
+    assert domain.is_account(name) is ok
