@@ -1,4 +1,8 @@
-"""The notify service app: create_app(settings) wires routes, the outbox relay, the consumer and the timers."""
+"""The notify service app: create_app(settings) wires routes, the consumer, the timers, the LISTEN/NOTIFY listener
+that drives the live streams, and the webhook delivery workers."""
+
+import logging
+from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
@@ -7,8 +11,10 @@ from xinren_shared.web import build_app
 
 from . import api, models
 from .consumers import EVENT_HANDLERS
+from .listener import INBOX_CHANNEL, InboxHub, PgListener
 from .settings import NotifySettings
 from .timers import TIMER_HANDLERS
+from .webhooks import WEBHOOKS_CHANNEL, DeliveryWorkers
 
 
 def create_app(settings: NotifySettings | None = None) -> FastAPI:
@@ -20,4 +26,38 @@ def create_app(settings: NotifySettings | None = None) -> FastAPI:
         event_handlers=EVENT_HANDLERS,
         timer_handlers=TIMER_HANDLERS,
     )
-    return build_app(settings, ServiceRuntime(settings, spec), title="Xinren notify service", routers=[api.router])
+    runtime = ServiceRuntime(settings, spec)
+    hub = InboxHub()
+    workers = DeliveryWorkers(settings, runtime.session_factory)
+    listener = PgListener(
+        settings.database_url,
+        {INBOX_CHANNEL: hub.publish, WEBHOOKS_CHANNEL: workers.wake},
+        reconnect_seconds=settings.listener_reconnect_seconds,
+    )
+
+    async def start_notify_workers(rt: ServiceRuntime) -> None:
+        # ServiceRuntime has no public hook for a service's own background tasks; _spawn ties them to its
+        # lifecycle (cancelled on stop) and to /readyz (a crashed task shows under "workers").
+        rt._spawn(listener.run(), "listener")
+        if settings.run_webhook_workers:
+            for index in range(settings.webhook_workers):
+                rt._spawn(workers.run(index), f"webhooks-{index}")
+
+    # httpx logs every request URL at INFO; partners' webhook URLs may carry tokens of theirs.
+    logging.getLogger("httpx").setLevel(max(logging.WARNING, logging.getLevelName(settings.log_level)))
+    app = build_app(settings, runtime, title="Xinren notify service", routers=[api.router], on_startup=start_notify_workers)
+    inner_lifespan = app.router.lifespan_context
+
+    @asynccontextmanager
+    async def lifespan(a: FastAPI):
+        try:
+            async with inner_lifespan(a) as state:
+                yield state
+        finally:
+            await workers.close()  # after the runtime stopped the workers that use it
+
+    app.router.lifespan_context = lifespan
+    app.state.hub = hub
+    app.state.listener = listener
+    app.state.webhook_workers = workers
+    return app

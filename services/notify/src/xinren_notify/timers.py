@@ -2,4 +2,6 @@
 
 from xinren_shared.timers import TimerHandler
 
-TIMER_HANDLERS: dict[str, TimerHandler] = {}
+from .handlers import SECRET_REPLAY_TIMER, on_secret_replay_expiry
+
+TIMER_HANDLERS: dict[str, TimerHandler] = {SECRET_REPLAY_TIMER: on_secret_replay_expiry}

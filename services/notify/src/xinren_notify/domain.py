@@ -1,0 +1,212 @@
+"""Pure rules of the notify service: who is addressed, the webhook delivery state machine, the retry schedule,
+and which addresses a webhook may reach. No I/O here."""
+
+from __future__ import annotations
+
+import ipaddress
+import random
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import StrEnum
+
+from xinren_shared.auth import Principal, Role
+from xinren_shared.errors import IllegalTransition
+
+# ---------------------------------------------------------------------------------------------------------------
+# Recipients
+
+
+class Audience(StrEnum):
+    """Who a notification is addressed to. SHOP reaches every seller of the shop, WAREHOUSE its staff and
+    inspectors."""
+
+    BUYER = "buyer"
+    SHOP = "shop"
+    HOST = "host"
+    WAREHOUSE = "warehouse"
+
+
+@dataclass(frozen=True, order=True)
+class Recipient:
+    audience: Audience
+    id: str
+
+    @property
+    def key(self) -> str:
+        """The LISTEN/NOTIFY payload and the stream's address: e.g. "shop:shop_jade_lin"."""
+        return f"{self.audience}:{self.id}"
+
+
+@dataclass(frozen=True)
+class Parties:
+    """The people an event concerns, from the event itself or, failing that, from the order view."""
+
+    buyer_id: str | None = None
+    shop_id: str | None = None
+    host_id: str | None = None
+    warehouse_id: str | None = None
+
+    def merged(self, fallback: "Parties") -> "Parties":
+        """Fields the event carries win; the rest come from what earlier events told us."""
+        return Parties(
+            buyer_id=self.buyer_id or fallback.buyer_id,
+            shop_id=self.shop_id or fallback.shop_id,
+            host_id=self.host_id or fallback.host_id,
+            warehouse_id=self.warehouse_id or fallback.warehouse_id,
+        )
+
+    def recipient(self, audience: Audience) -> Recipient | None:
+        value = {
+            Audience.BUYER: self.buyer_id,
+            Audience.SHOP: self.shop_id,
+            Audience.HOST: self.host_id,
+            Audience.WAREHOUSE: self.warehouse_id,
+        }[audience]
+        return Recipient(audience, value) if value else None
+
+
+_ROLE_AUDIENCE = {
+    Role.BUYER: Audience.BUYER,
+    Role.SELLER: Audience.SHOP,
+    Role.HOST: Audience.HOST,
+    Role.WAREHOUSE: Audience.WAREHOUSE,
+    Role.INSPECTOR: Audience.WAREHOUSE,
+}
+INBOX_ROLES = tuple(_ROLE_AUDIENCE)
+
+
+def recipient_of(principal: Principal) -> Recipient | None:
+    """The inbox a token reads: its own (buyer, host), its shop's (seller), its warehouse's (staff, inspector).
+    Partners and admins have no inbox."""
+    audience = _ROLE_AUDIENCE.get(principal.role)
+    if audience is None:
+        return None
+    if audience is Audience.SHOP:
+        return Recipient(audience, principal.shop_id) if principal.shop_id else None
+    if audience is Audience.WAREHOUSE:
+        return Recipient(audience, principal.warehouse_id) if principal.warehouse_id else None
+    return Recipient(audience, principal.sub)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Webhook deliveries
+
+
+class DeliveryStatus(StrEnum):
+    PENDING = "PENDING"  # waiting for its first attempt (or a manual redelivery), or for an earlier event
+    RETRYING = "RETRYING"  # failed at least once; next_attempt_at says when it goes again
+    DELIVERED = "DELIVERED"  # the receiver answered 2xx
+    DEAD = "DEAD"  # the retry window ran out; only a manual redelivery sends it again
+    CANCELLED = "CANCELLED"  # the subscription was deleted before it went out
+
+
+D = DeliveryStatus
+DELIVERY_TRANSITIONS: frozenset[tuple[DeliveryStatus, DeliveryStatus]] = frozenset(
+    {
+        (D.PENDING, D.DELIVERED),
+        (D.PENDING, D.RETRYING),
+        (D.PENDING, D.DEAD),
+        (D.PENDING, D.CANCELLED),
+        (D.PENDING, D.PENDING),  # a redelivery of what is about to go anyway: nothing changes
+        (D.RETRYING, D.DELIVERED),
+        (D.RETRYING, D.RETRYING),  # another failed attempt
+        (D.RETRYING, D.DEAD),
+        (D.RETRYING, D.CANCELLED),
+        (D.RETRYING, D.PENDING),  # manual redelivery: go now, with a fresh retry window
+        (D.DELIVERED, D.PENDING),
+        (D.DEAD, D.PENDING),
+    }
+)
+OPEN_STATUSES = (D.PENDING, D.RETRYING)
+
+
+def transition(current: DeliveryStatus, target: DeliveryStatus) -> DeliveryStatus:
+    if (current, target) not in DELIVERY_TRANSITIONS:
+        raise IllegalTransition("webhook delivery", current, target)
+    return target
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    first_retry_seconds: float
+    factor: float
+    max_backoff_seconds: float
+    jitter: float
+    window_seconds: float
+
+    def delay(self, failures: int, rng: random.Random | None = None) -> float:
+        """Seconds to wait after the `failures`-th consecutive failure (1-based)."""
+        base = min(self.max_backoff_seconds, self.first_retry_seconds * self.factor ** max(0, failures - 1))
+        if self.jitter <= 0:
+            return base
+        spread = (rng or random).uniform(-self.jitter, self.jitter)
+        return max(0.0, base * (1 + spread))
+
+    def schedule(self) -> list[float]:
+        """The delays (without jitter) between attempts until the window closes: for docs and tests."""
+        delays, elapsed, n = [], 0.0, 1
+        while elapsed < self.window_seconds:
+            base = min(self.max_backoff_seconds, self.first_retry_seconds * self.factor ** (n - 1))
+            step = min(base, self.window_seconds - elapsed)  # the last attempt comes as the window closes
+            delays.append(step)
+            elapsed += step
+            n += 1
+        return delays
+
+
+@dataclass(frozen=True)
+class AttemptOutcome:
+    status: DeliveryStatus
+    next_attempt_at: datetime | None
+    failures: int
+
+
+def after_attempt(
+    current: DeliveryStatus,
+    *,
+    ok: bool,
+    now: datetime,
+    window_ends_at: datetime,
+    failures: int,
+    policy: RetryPolicy,
+    rng: random.Random | None = None,
+) -> AttemptOutcome:
+    """What an attempt leads to: DELIVERED on 2xx; otherwise RETRYING at the next back-off step, the last one
+    moved to the end of the retry window; a failure at or after the window's end is DEAD."""
+    if ok:
+        return AttemptOutcome(transition(current, D.DELIVERED), None, failures)
+    failures += 1
+    if now >= window_ends_at:
+        return AttemptOutcome(transition(current, D.DEAD), None, failures)
+    next_at = min(window_ends_at, now + timedelta(seconds=policy.delay(failures, rng)))
+    return AttemptOutcome(transition(current, D.RETRYING), next_at, failures)
+
+
+def is_success(status_code: int | None) -> bool:
+    return status_code is not None and 200 <= status_code < 300
+
+
+def matches(event_types: list[str], type_: str) -> bool:
+    return "*" in event_types or type_ in event_types
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Where a webhook may go
+
+
+def forbidden_address(address: str) -> str | None:
+    """Why a webhook must not be sent to this IP address, or None when it is a public one."""
+    ip = ipaddress.ip_address(address.split("%", 1)[0])
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    if ip.is_loopback:
+        return "loopback"
+    if ip.is_link_local:
+        return "link-local"
+    if ip.is_multicast:
+        return "multicast"
+    if ip.is_unspecified or ip.is_reserved:
+        return "reserved"
+    if ip.is_private or not ip.is_global:
+        return "private"
+    return None

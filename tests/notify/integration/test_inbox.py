@@ -1,0 +1,187 @@
+"""The inbox: every concerned person gets one notification per event, in Chinese, whatever the redeliveries."""
+
+import uuid
+
+from xinren_shared.contracts.orders import OrderDelivered, OrderItem, OrderPaid
+from xinren_shared.contracts.qc import QcCaseOpened, QcDispatched, QcPassed
+from xinren_shared.contracts.vocabulary import DispatchTarget
+from xinren_shared.events import Envelope
+
+from ..support import eventually
+
+
+def ids() -> dict[str, str]:
+    run = uuid.uuid4().hex[:10]
+    return {"order_id": f"ord_{run}", "buyer_id": f"u_{run}", "shop_id": f"shop_{run}", "host_id": f"host_{run}", "warehouse_id": f"wh_{run}"}
+
+
+def paid(p: dict[str, str], **extra) -> OrderPaid:
+    return OrderPaid(
+        order_id=p["order_id"],
+        buyer_id=p["buyer_id"],
+        shop_id=p["shop_id"],
+        host_id=p.get("host_id"),
+        items=[OrderItem(sku_id="sku_jade", title="冰种翡翠手镯", category="jade", unit_price_fen=128000, quantity=1)],
+        paid_fen=128000,
+        qc_required=True,
+        category="jade",
+        **extra,
+    )
+
+
+async def inbox(notify, headers, **params) -> list[dict]:
+    r = await notify.client.get("/v1/notifications", headers=headers, params=params)
+    assert r.status_code == 200, r.text
+    return r.json()["items"]
+
+
+async def wait_inbox(notify, headers, count: int, **params) -> list[dict]:
+    async def check():
+        items = await inbox(notify, headers, **params)
+        return items if len(items) >= count else None
+
+    return await eventually(check, what=f"{count} notification(s)")
+
+
+async def test_paid_then_qc_passed_notifies_buyer_and_seller_once_each_in_chinese(notify, publish):
+    p = ids()
+    buyer = notify.auth("buyer", p["buyer_id"])
+    seller = notify.auth("seller", shop_id=p["shop_id"])
+    other_seller = notify.auth("seller", shop_id=f"shop_other_{uuid.uuid4().hex[:6]}")
+    # qc.passed without buyer_id: the order view learnt from order.paid fills it in.
+    passed = Envelope.of(QcPassed(order_id=p["order_id"], case_id="qc_1", shop_id=p["shop_id"], certificate_no="XR-QC-1"), "/xinren/qc")
+    await publish(paid(p), source="/xinren/order")
+    await publish(passed, passed)  # the same event twice: a redelivery
+    # A later event of the same order (same key, same partition): once it is in, the duplicates were handled.
+    await publish(QcDispatched(order_id=p["order_id"], case_id="qc_1", to=DispatchTarget.BUYER, carrier="SF", tracking_no="SF1"), source="/xinren/qc")
+
+    items = await wait_inbox(notify, buyer, 3)
+    assert [i["event_type"] for i in items] == ["xinren.qc.dispatched", "xinren.qc.passed", "xinren.order.paid"]
+    paid_note, passed_note = items[2], items[1]
+    assert paid_note["title"] == "支付成功" and paid_note["lang"] == "zh"
+    assert "¥1,280.00" in paid_note["body"] and "质检仓" in paid_note["body"]
+    assert passed_note["title"] == "质检通过" and "XR-QC-1" in passed_note["body"]
+    assert passed_note["body_en"].startswith("Good news") and passed_note["data"]["certificate_no"] == "XR-QC-1"
+    assert all(i["order_id"] == p["order_id"] and not i["read"] for i in items)
+    assert [i["seq"] for i in items] == sorted((i["seq"] for i in items), reverse=True)
+
+    shop_items = await wait_inbox(notify, seller, 3)
+    assert [i["event_type"] for i in shop_items] == ["xinren.qc.dispatched", "xinren.qc.passed", "xinren.order.paid"]
+    assert shop_items[2]["title"] == "新订单已付款（需质检）" and shop_items[1]["title"] == "质检通过"
+    assert await inbox(notify, other_seller) == []
+
+    host_items = await wait_inbox(notify, notify.auth("host", p["host_id"]), 1)
+    assert [i["event_type"] for i in host_items] == ["xinren.order.paid"]
+
+    english = await inbox(notify, {**buyer, "Accept-Language": "en-GB,en;q=0.9,zh;q=0.5"})
+    assert english[1]["title"] == "Quality check passed" and english[1]["lang"] == "en"
+    assert english[1]["title_zh"] == "质检通过"
+
+
+async def test_warehouse_staff_and_inspectors_share_the_warehouse_inbox(notify, publish):
+    p = ids()
+    opened = QcCaseOpened(
+        order_id=p["order_id"],
+        case_id=f"qc_{p['order_id']}",
+        shop_id=p["shop_id"],
+        buyer_id=p["buyer_id"],
+        warehouse_id=p["warehouse_id"],
+        warehouse_address="广东省四会市玉器城质检中心",
+        inbound_deadline="2025-05-25T04:00:00Z",
+    )
+    await publish(opened, source="/xinren/qc")
+    staff = await wait_inbox(notify, notify.auth("warehouse", warehouse_id=p["warehouse_id"]), 1)
+    assert staff[0]["title"] == "新质检单" and "2025-05-25 12:00（北京时间）" in staff[0]["body"]
+    assert await inbox(notify, notify.auth("inspector", warehouse_id=p["warehouse_id"])) == staff
+    seller_note = (await wait_inbox(notify, notify.auth("seller", shop_id=p["shop_id"]), 1))[0]
+    assert "广东省四会市玉器城质检中心" in seller_note["body"]
+    assert await inbox(notify, notify.auth("warehouse", warehouse_id="wh_elsewhere_" + p["order_id"])) == []
+
+
+async def test_mark_read_unread_filter_and_pagination(notify, publish):
+    p = ids()
+    buyer = notify.auth("buyer", p["buyer_id"])
+    await publish(paid(p), source="/xinren/order")
+    for n in range(3):
+        await publish(QcDispatched(order_id=p["order_id"], case_id=f"qc_{n}", to=DispatchTarget.BUYER, carrier="SF", tracking_no=f"SF{n}"), source="/xinren/qc")
+    items = await wait_inbox(notify, buyer, 4)
+    first = items[-1]
+
+    r = await notify.client.post(f"/v1/notifications/{first['notification_id']}/read", headers=buyer)
+    assert r.status_code == 200 and r.json()["read"] is True and r.json()["read_at"]
+    again = await notify.client.post(f"/v1/notifications/{first['notification_id']}/read", headers=buyer)
+    assert again.status_code == 200 and again.json()["read_at"] == r.json()["read_at"]  # idempotent
+    assert [i["notification_id"] for i in await inbox(notify, buyer, unread="true")] == [i["notification_id"] for i in items[:3]]
+    assert [i["notification_id"] for i in await inbox(notify, buyer, unread="false")] == [first["notification_id"]]
+    assert (await notify.client.get("/v1/notifications/unread-count", headers=buyer)).json() == {"unread": 3}
+
+    # Someone else's notification does not exist for you.
+    stranger = notify.auth("buyer")
+    r = await notify.client.post(f"/v1/notifications/{first['notification_id']}/read", headers=stranger)
+    assert r.status_code == 404 and r.json()["error"]["code"] == "NOT_FOUND"
+    r = await notify.client.post(f"/v1/notifications/{items[0]['notification_id']}/read", headers=notify.auth("seller", shop_id="not_" + p["shop_id"]))
+    assert r.status_code == 404
+    assert (await inbox(notify, buyer, unread="true"))[0]["read"] is False  # nothing changed
+
+    pages, cursor = [], None
+    while True:
+        params = {"limit": 3} | ({"cursor": cursor} if cursor else {})
+        body = (await notify.client.get("/v1/notifications", headers=buyer, params=params)).json()
+        pages.append(body["items"])
+        cursor = body["next_cursor"]
+        if not cursor:
+            break
+    assert [len(page) for page in pages] == [3, 1]
+    assert [i["notification_id"] for page in pages for i in page] == [i["notification_id"] for i in items]
+
+    r = await notify.client.post("/v1/notifications/read-all", headers=buyer, json={"up_to_seq": items[1]["seq"]})
+    assert r.json() == {"marked": 2}
+    assert [i["notification_id"] for i in await inbox(notify, buyer, unread="true")] == [items[0]["notification_id"]]
+    assert (await notify.client.post("/v1/notifications/read-all", headers=buyer)).json() == {"marked": 1}
+
+
+async def test_inbox_errors(notify):
+    r = await notify.client.get("/v1/notifications")
+    assert r.status_code == 401 and r.json()["error"]["code"] == "UNAUTHENTICATED"
+    for role in ("partner", "admin"):
+        r = await notify.client.get("/v1/notifications", headers=notify.auth(role))
+        assert r.status_code == 403 and r.json()["error"]["code"] == "NO_INBOX"
+    buyer = notify.auth("buyer")
+    r = await notify.client.get("/v1/notifications", headers=buyer, params={"cursor": "not-a-cursor"})
+    assert r.status_code == 400 and r.json()["error"]["code"] == "INVALID_CURSOR"
+    r = await notify.client.get("/v1/notifications", headers=buyer, params={"limit": 500})
+    assert r.status_code == 422 and r.json()["error"]["code"] == "VALIDATION_ERROR"
+    r = await notify.client.post("/v1/notifications/ntf_nope/read", headers=buyer)
+    assert r.status_code == 404
+    r = await notify.client.post("/v1/notifications/read-all", headers=buyer, json={"up_to_seq": -1})
+    assert r.status_code == 422
+
+
+async def test_shop_events_without_an_order_and_events_about_unknown_orders(notify, publish):
+    from xinren_shared.contracts.qc import QcShopSuspended
+
+    p = ids()
+    seller = notify.auth("seller", shop_id=p["shop_id"])
+    # An order nobody told us about, with nobody named: nothing to address, and nothing fails.
+    await publish(OrderDelivered(order_id=p["order_id"], delivered_at="2025-05-20T08:00:00Z"), source="/xinren/order")
+    await publish(QcShopSuspended(shop_id=p["shop_id"], strikes=3), source="/xinren/qc")
+    (note,) = await wait_inbox(notify, seller, 1)
+    assert note["event_type"] == "xinren.qc.shop_suspended" and note["order_id"] is None
+    assert note["title"] == "店铺已暂停接单" and "3" in note["body"]
+
+
+async def test_one_notification_per_event_and_recipient_even_past_the_consumer_inbox(notify):
+    """The consumer's inbox drops redeliveries; the unique (event, recipient) constraint holds even without it,
+    e.g. for an event replayed under another consumer name."""
+    from xinren_notify.handlers import record_event
+
+    p = ids()
+    envelope = Envelope.of(paid(p), "/xinren/order")
+    runtime = notify.app.state.runtime
+    for _ in range(2):
+        async with runtime.transaction() as session:
+            await record_event(session, envelope)
+    buyer_items = await inbox(notify, notify.auth("buyer", p["buyer_id"]))
+    shop_items = await inbox(notify, notify.auth("seller", shop_id=p["shop_id"]))
+    assert [i["event_id"] for i in buyer_items] == [envelope.id]
+    assert [i["event_id"] for i in shop_items] == [envelope.id]

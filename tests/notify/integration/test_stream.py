@@ -1,0 +1,129 @@
+"""The live stream over a real HTTP connection: new notifications within a second, exact resume with
+Last-Event-ID, and wake-ups that come through PostgreSQL (so any replica's write reaches any replica's stream)."""
+
+import asyncio
+import json
+import time
+import uuid
+
+import httpx
+
+from xinren_notify.handlers import record_event
+from xinren_shared.contracts.orders import OrderDelivered
+from xinren_shared.db import make_engine, make_session_factory, transaction
+from xinren_shared.events import Envelope
+
+from ..support import eventually, sse_events
+
+
+def delivered(order_id: str, buyer_id: str) -> OrderDelivered:
+    return OrderDelivered(order_id=order_id, buyer_id=buyer_id, shop_id="shop_" + order_id, delivered_at="2025-05-20T08:00:00Z")
+
+
+class Stream:
+    """An SSE connection read in the background, so the test can act while it listens."""
+
+    def __init__(self, notify, headers: dict[str, str]):
+        self.notify = notify
+        self.headers = headers
+        self.events: list = []
+        self.opened = asyncio.Event()
+        self.task: asyncio.Task | None = None
+        self.status: int | None = None
+
+    async def _run(self) -> None:
+        async with httpx.AsyncClient(base_url=self.notify.url, timeout=httpx.Timeout(30, read=60)) as client:
+            async with client.stream("GET", "/v1/notifications/stream", headers=self.headers) as response:
+                self.status = response.status_code
+                self.opened.set()
+                async for event in sse_events(response):
+                    self.events.append(event)
+
+    async def __aenter__(self) -> "Stream":
+        self.task = asyncio.create_task(self._run())
+        await asyncio.wait_for(self.opened.wait(), 10)
+        assert self.status == 200
+        return self
+
+    async def __aexit__(self, *exc) -> None:
+        assert self.task is not None
+        self.task.cancel()
+        await asyncio.gather(self.task, return_exceptions=True)
+
+    async def wait(self, count: int, timeout: float = 10.0) -> list:
+        async def check():
+            return self.events if len(self.events) >= count else None
+
+        return await eventually(check, timeout=timeout, interval=0.01, what=f"{count} SSE event(s)")
+
+
+async def test_a_new_notification_reaches_the_stream_within_a_second(notify, publish):
+    buyer_id, order_id = f"u_{uuid.uuid4().hex[:10]}", f"ord_{uuid.uuid4().hex[:10]}"
+    async with Stream(notify, notify.auth("buyer", buyer_id)) as stream:
+        sent = time.monotonic()
+        await publish(delivered(order_id, buyer_id), source="/xinren/order")
+        (event,) = await stream.wait(1)
+        assert event.received_at - sent < 1.0, f"took {event.received_at - sent:.3f}s"
+        assert event.event == "notification"
+        body = json.loads(event.data)
+        assert body["event_type"] == "xinren.order.delivered" and body["order_id"] == order_id
+        assert body["title"] == "包裹已签收" and event.id == str(body["seq"])
+
+
+async def test_a_write_by_another_replica_wakes_this_replicas_stream(notify):
+    """The notification is written through a separate engine (as another replica's consumer would); only
+    PostgreSQL's NOTIFY can tell this server's stream about it (its fallback poll is 30 s in these tests)."""
+    buyer_id, order_id = f"u_{uuid.uuid4().hex[:10]}", f"ord_{uuid.uuid4().hex[:10]}"
+    engine = make_engine(notify.settings.database_url)
+    try:
+        async with Stream(notify, notify.auth("buyer", buyer_id)) as stream:
+            started = time.monotonic()
+            async with transaction(make_session_factory(engine)) as session:
+                await record_event(session, Envelope.of(delivered(order_id, buyer_id), "/xinren/order"))
+            (event,) = await stream.wait(1)
+            assert event.received_at - started < 1.0
+            assert json.loads(event.data)["order_id"] == order_id
+    finally:
+        await engine.dispose()
+
+
+async def test_reconnecting_with_last_event_id_gets_exactly_what_was_missed(notify, publish):
+    buyer_id = f"u_{uuid.uuid4().hex[:10]}"
+    headers = notify.auth("buyer", buyer_id)
+    orders = [f"ord_{uuid.uuid4().hex[:10]}" for _ in range(4)]
+    async with Stream(notify, headers) as stream:
+        await publish(delivered(orders[0], buyer_id), source="/xinren/order")
+        (first,) = await stream.wait(1)
+    # Disconnected: two more arrive meanwhile.
+    for order_id in orders[1:3]:
+        await publish(delivered(order_id, buyer_id), source="/xinren/order")
+
+    async def inbox_has_three():
+        r = await notify.client.get("/v1/notifications", headers=headers)
+        return len(r.json()["items"]) == 3
+
+    await eventually(inbox_has_three, what="3 notifications")
+
+    async with Stream(notify, {**headers, "Last-Event-ID": first.id}) as resumed:
+        missed = await resumed.wait(2)
+        assert [json.loads(e.data)["order_id"] for e in missed] == orders[1:3]
+        assert [int(e.id) for e in missed] == [int(first.id) + 1, int(first.id) + 2]
+        # ...and then it goes on live.
+        await publish(delivered(orders[3], buyer_id), source="/xinren/order")
+        events = await resumed.wait(3)
+        assert [json.loads(e.data)["order_id"] for e in events] == orders[1:]
+    # Without Last-Event-ID a stream starts with what comes next: nothing old is replayed.
+    async with Stream(notify, headers) as fresh:
+        await publish(delivered(f"ord_{uuid.uuid4().hex[:10]}", buyer_id), source="/xinren/order")
+        (only,) = await fresh.wait(1)
+        assert int(only.id) == int(first.id) + 4
+
+
+async def test_stream_errors(notify):
+    async with httpx.AsyncClient(base_url=notify.url, timeout=10) as client:
+        r = await client.get("/v1/notifications/stream")
+        assert r.status_code == 401
+        r = await client.get("/v1/notifications/stream", headers={**notify.auth("buyer"), "Last-Event-ID": "abc"})
+        assert r.status_code == 400 and r.json()["error"]["code"] == "INVALID_LAST_EVENT_ID"
+        r = await client.get("/v1/notifications/stream", headers=notify.auth("partner"))
+        assert r.status_code == 403

@@ -1,0 +1,128 @@
+"""Pure rules: the delivery state machine, the retry schedule, recipients, and which addresses are refused."""
+
+import itertools
+import random
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from xinren_notify.domain import (
+    DELIVERY_TRANSITIONS,
+    Audience,
+    DeliveryStatus,
+    Parties,
+    Recipient,
+    RetryPolicy,
+    after_attempt,
+    forbidden_address,
+    matches,
+    recipient_of,
+    transition,
+)
+from xinren_notify.settings import NotifySettings
+from xinren_notify.webhooks import retry_policy
+from xinren_shared.auth import Principal, Role
+from xinren_shared.errors import IllegalTransition
+
+PAIRS = list(itertools.product(DeliveryStatus, DeliveryStatus))
+
+
+@pytest.mark.parametrize("current,target", PAIRS, ids=[f"{a}->{b}" for a, b in PAIRS])
+def test_every_delivery_transition_is_allowed_or_refused_as_the_table_says(current, target):
+    if (current, target) in DELIVERY_TRANSITIONS:
+        assert transition(current, target) is target
+    else:
+        with pytest.raises(IllegalTransition) as err:
+            transition(current, target)
+        assert err.value.details == {"current_status": current, "requested_status": target}
+
+
+def test_the_table_is_the_one_documented():
+    # Terminal: a cancelled delivery never moves; DELIVERED and DEAD only move by a manual redelivery.
+    assert {t for (f, t) in DELIVERY_TRANSITIONS if f is DeliveryStatus.CANCELLED} == set()
+    assert {t for (f, t) in DELIVERY_TRANSITIONS if f in (DeliveryStatus.DELIVERED, DeliveryStatus.DEAD)} == {DeliveryStatus.PENDING}
+
+
+def test_default_schedule_first_retry_within_10s_grows_to_hours_and_spans_24h():
+    policy = retry_policy(NotifySettings())
+    rng = random.Random(7)
+    assert max(policy.delay(1, rng) for _ in range(1000)) <= 10.0
+    schedule = policy.schedule()
+    assert schedule[0] <= 10.0
+    assert all(b >= a for a, b in itertools.pairwise(schedule[:-1]))  # the last one is cut to the window
+    assert max(schedule) >= 3600  # hours
+    assert sum(schedule) == 24 * 3600  # the last attempt comes as the 24 h close
+    assert NotifySettings().webhook_timeout_seconds == 10.0
+
+
+def test_a_failure_retries_until_the_window_is_over_then_dead():
+    policy = RetryPolicy(first_retry_seconds=1, factor=2, max_backoff_seconds=4, jitter=0, window_seconds=10)
+    now = datetime(2025, 1, 1, tzinfo=UTC)
+    window_ends = now + timedelta(seconds=10)
+    first = after_attempt(DeliveryStatus.PENDING, ok=False, now=now, window_ends_at=window_ends, failures=0, policy=policy)
+    assert (first.status, first.next_attempt_at, first.failures) == (DeliveryStatus.RETRYING, now + timedelta(seconds=1), 1)
+    last = after_attempt(DeliveryStatus.RETRYING, ok=False, now=now + timedelta(seconds=7), window_ends_at=window_ends, failures=3, policy=policy)
+    assert (last.status, last.next_attempt_at) == (DeliveryStatus.RETRYING, window_ends)  # 7 + 4 > 10: one last try at 10
+    dead = after_attempt(DeliveryStatus.RETRYING, ok=False, now=window_ends, window_ends_at=window_ends, failures=4, policy=policy)
+    assert dead.status is DeliveryStatus.DEAD and dead.next_attempt_at is None
+    done = after_attempt(DeliveryStatus.RETRYING, ok=True, now=now, window_ends_at=window_ends, failures=3, policy=policy)
+    assert done.status is DeliveryStatus.DELIVERED
+    assert policy.schedule() == [1, 2, 4, 3]  # 1 + 2 + 4 = 7; the last try is at the window's end, 10
+
+
+def test_back_off_is_capped():
+    policy = RetryPolicy(first_retry_seconds=5, factor=4, max_backoff_seconds=60, jitter=0, window_seconds=1e9)
+    assert [policy.delay(n) for n in range(1, 6)] == [5, 20, 60, 60, 60]
+
+
+@pytest.mark.parametrize(
+    "address,reason",
+    [
+        ("127.0.0.1", "loopback"),
+        ("::1", "loopback"),
+        ("::ffff:127.0.0.1", "loopback"),
+        ("10.1.2.3", "private"),
+        ("172.16.0.9", "private"),
+        ("192.168.1.1", "private"),
+        ("100.64.0.1", "private"),
+        ("fc00::1", "private"),
+        ("169.254.169.254", "link-local"),
+        ("fe80::1", "link-local"),
+        ("224.0.0.1", "multicast"),
+        ("0.0.0.0", "reserved"),
+        ("8.8.8.8", None),
+        ("2001:4860:4860::8888", None),
+    ],
+)
+def test_only_public_addresses_are_allowed(address, reason):
+    assert forbidden_address(address) == reason
+
+
+@pytest.mark.parametrize(
+    "principal,expected",
+    [
+        (Principal("u1", Role.BUYER), Recipient(Audience.BUYER, "u1")),
+        (Principal("s-user", Role.SELLER, shop_id="shop1"), Recipient(Audience.SHOP, "shop1")),
+        (Principal("h1", Role.HOST), Recipient(Audience.HOST, "h1")),
+        (Principal("w-user", Role.WAREHOUSE, warehouse_id="wh1"), Recipient(Audience.WAREHOUSE, "wh1")),
+        (Principal("i-user", Role.INSPECTOR, warehouse_id="wh1"), Recipient(Audience.WAREHOUSE, "wh1")),
+        (Principal("p1", Role.PARTNER), None),
+        (Principal("a1", Role.ADMIN), None),
+    ],
+)
+def test_each_role_reads_its_own_inbox(principal, expected):
+    assert recipient_of(principal) == expected
+
+
+def test_parties_the_event_names_win_over_the_order_view():
+    event = Parties(buyer_id=None, shop_id="s2", warehouse_id="wh9")
+    view = Parties(buyer_id="b1", shop_id="s1", host_id="h1")
+    assert event.merged(view) == Parties(buyer_id="b1", shop_id="s2", host_id="h1", warehouse_id="wh9")
+    assert Parties().recipient(Audience.BUYER) is None
+    assert Parties(buyer_id="b1").recipient(Audience.BUYER).key == "buyer:b1"
+
+
+def test_event_type_matching():
+    assert matches(["*"], "xinren.order.paid")
+    assert matches(["xinren.order.paid"], "xinren.order.paid")
+    assert not matches(["xinren.order.shipped"], "xinren.order.paid")
