@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -81,6 +81,7 @@ class ServiceRuntime:
             poll_seconds=settings.timer_poll_seconds,
         )
         self._tasks: list[asyncio.Task] = []
+        self._on_stop: list[Callable[[], Awaitable[None]]] = []
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:
@@ -95,17 +96,23 @@ class ServiceRuntime:
         await ensure_topics(s.kafka_bootstrap_servers, catalog_topics(), s.kafka_partitions)
         await self.producer.start()
         if s.run_relay:
-            self._spawn(self.relay.run(), "relay")
+            self.spawn(self.relay.run(), "relay")
         if self.consumer is not None and s.run_consumers:
             await self.consumer.start()
-            self._spawn(self.consumer.run(), "consumer")
+            self.spawn(self.consumer.run(), "consumer")
         if s.run_timers and self.spec.timer_handlers:
-            self._spawn(self.timer_worker.run(), "timers")
+            self.spawn(self.timer_worker.run(), "timers")
 
-    def _spawn(self, coro, name: str) -> None:
+    def spawn(self, coro: Coroutine[Any, Any, Any], name: str) -> None:
+        """Runs a background task of the service for as long as the runtime: cancelled on stop, and reported by
+        /readyz under "workers" should it end early."""
         task = asyncio.create_task(coro, name=f"{self.spec.name}-{name}")
         task.add_done_callback(_log_crash)
         self._tasks.append(task)
+
+    def on_stop(self, callback: Callable[[], Awaitable[None]]) -> None:
+        """Runs `callback` on stop, once the background tasks have ended (to close what they used)."""
+        self._on_stop.append(callback)
 
     async def stop(self) -> None:
         for task in self._tasks:
@@ -114,6 +121,8 @@ class ServiceRuntime:
         self._tasks.clear()
         if self.consumer is not None and self.settings.run_consumers:
             await self.consumer.stop()
+        for callback in self._on_stop:
+            await callback()
         await self.relay.close()
         await self.producer.stop()
         await self.engine.dispose()

@@ -2,7 +2,6 @@
 that drives the live streams, and the webhook delivery workers."""
 
 import logging
-from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
@@ -36,27 +35,16 @@ def create_app(settings: NotifySettings | None = None) -> FastAPI:
     )
 
     async def start_notify_workers(rt: ServiceRuntime) -> None:
-        # ServiceRuntime has no public hook for a service's own background tasks; _spawn ties them to its
-        # lifecycle (cancelled on stop) and to /readyz (a crashed task shows under "workers").
-        rt._spawn(listener.run(), "listener")
+        rt.spawn(listener.run(), "listener")
         if settings.run_webhook_workers:
             for index in range(settings.webhook_workers):
-                rt._spawn(workers.run(index), f"webhooks-{index}")
+                rt.spawn(workers.run(index), f"webhooks-{index}")
+
+    runtime.on_stop(workers.close)  # after the runtime stopped the workers that use it
 
     # httpx logs every request URL at INFO; partners' webhook URLs may carry tokens of theirs.
     logging.getLogger("httpx").setLevel(max(logging.WARNING, logging.getLevelName(settings.log_level)))
     app = build_app(settings, runtime, title="Xinren notify service", routers=[api.router], on_startup=start_notify_workers)
-    inner_lifespan = app.router.lifespan_context
-
-    @asynccontextmanager
-    async def lifespan(a: FastAPI):
-        try:
-            async with inner_lifespan(a) as state:
-                yield state
-        finally:
-            await workers.close()  # after the runtime stopped the workers that use it
-
-    app.router.lifespan_context = lifespan
     app.state.hub = hub
     app.state.listener = listener
     app.state.webhook_workers = workers
