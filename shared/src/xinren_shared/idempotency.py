@@ -99,7 +99,9 @@ def _principal(secret: str, authorization: bytes) -> str | None:
         p = decode_token(secret, token.strip())
     except DomainError:
         return None  # the route answers 401 itself
-    return f"{p.role}:{p.sub}"
+    # The whole identity: the same user id acting for another shop or warehouse is another caller.
+    identity = "\x1f".join([str(p.role), p.sub, p.shop_id or "", p.warehouse_id or ""])
+    return hashlib.sha256(identity.encode()).hexdigest()
 
 
 async def _read_body(receive: Receive) -> bytes:

@@ -141,3 +141,13 @@ async def test_each_request_is_authorized_by_its_own_token(client):
         r = await client.post("/whoami", headers=bearer(SECRET, role, sub))
         who.append(r.json())
     assert who == [{"role": "admin", "sub": "a1"}, {"role": "buyer", "sub": "b1"}, {"role": "partner", "sub": "p1"}]
+
+
+async def test_keys_belong_to_the_whole_identity_not_just_the_user_id(client, world):
+    key, name = uuid.uuid4().hex, uuid.uuid4().hex
+    as_shop_a = {**bearer(SECRET, "seller", "s1", shop_id="shop-a"), "Idempotency-Key": key}
+    as_shop_b = {**bearer(SECRET, "seller", "s1", shop_id="shop-b"), "Idempotency-Key": key}
+    first = await client.post("/things", json={"name": name}, headers=as_shop_a)
+    other = await client.post("/things", json={"name": name}, headers=as_shop_b)
+    assert first.status_code == other.status_code == 201
+    assert "idempotent-replayed" not in other.headers and other.json()["n"] == 2
