@@ -44,6 +44,7 @@ class Stack:
     urls: dict[str, str]
     log: Path
     clients: dict[str, httpx.AsyncClient] = field(default_factory=dict)
+    databases: dict[str, str] = field(default_factory=dict)  # service -> its DATABASE_URL (for exposure checks)
 
     def token(self, role: str, sub: str | None = None, **claims: Any) -> dict[str, str]:
         return {"Authorization": f"Bearer {mint_token(SECRET, sub or f'{role}-{uuid.uuid4().hex[:8]}', role, **claims)}"}
@@ -87,11 +88,11 @@ def platform(stack):
 async def stack(make_database, kafka_bootstrap, postgres_url):
     env = dict(os.environ)
     env.update(KAFKA_BOOTSTRAP_SERVERS=kafka_bootstrap, DATABASE_URL=postgres_url, XINREN_JWT_SECRET=SECRET, XINREN_ENV="test")
-    urls = {}
+    urls, databases = {}, {}
     for name, prefix in SERVICES.items():
         port = free_port()
         env[f"XINREN_{prefix}_PORT"] = str(port)
-        env[f"XINREN_{prefix}_DATABASE_URL"] = await make_database(f"e2e_{name}")
+        env[f"XINREN_{prefix}_DATABASE_URL"] = databases[name] = await make_database(f"e2e_{name}")
         env[f"XINREN_{prefix}_LOG_LEVEL"] = "WARNING"
         env[f"XINREN_{prefix}_TIMER_POLL_SECONDS"] = "0.5"
         urls[name] = f"http://127.0.0.1:{port}"
@@ -99,7 +100,7 @@ async def stack(make_database, kafka_bootstrap, postgres_url):
     log = Path(tempfile.mkdtemp(prefix="xinren-e2e-")) / "services.log"
     with open(log, "wb") as out:
         proc = subprocess.Popen(["bash", "scripts/run.sh"], cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
-    s = Stack(urls, log)
+    s = Stack(urls, log, databases=databases)
     try:
         deadline = time.monotonic() + 120
         while not all(_ready(u) for u in urls.values()):

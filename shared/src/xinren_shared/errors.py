@@ -8,6 +8,8 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 log = logging.getLogger("xinren.errors")
@@ -77,6 +79,23 @@ _STATUS_CODES = {
 }
 
 
+class ErrorDetail(BaseModel):
+    code: str
+    message: str
+    details: Any = None
+
+
+class ErrorBody(BaseModel):
+    """The one error body, as the OpenAPI documents declare it."""
+
+    error: ErrorDetail
+
+
+def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """`responses=` for a route: the error statuses it answers, each with the error body."""
+    return {s: {"model": ErrorBody, "description": _STATUS_CODES.get(s, "error")} for s in statuses}
+
+
 def error_body(code: str, message: str, details: Any = None) -> dict[str, Any]:
     return {"error": {"code": code, "message": message, "details": details}}
 
@@ -105,7 +124,39 @@ def install_error_handlers(app: FastAPI) -> None:
         message = exc.detail if isinstance(exc.detail, str) else code.lower().replace("_", " ")
         return error_response(exc.status_code, code, message, headers=getattr(exc, "headers", None))
 
+    @app.exception_handler(DBAPIError)
+    async def _database(request: Request, exc: DBAPIError) -> JSONResponse:
+        return await _unexpected(request, exc)
+
     @app.exception_handler(Exception)
     async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
+        if (refusal := _input_postgres_refuses(exc)) is not None:
+            # A value from the request that PostgreSQL cannot take: a NUL character in text, a number or a date out
+            # of range (in a body, a query, a path or a cursor). The transaction rolled back: nothing changed.
+            log.warning("refused a request value PostgreSQL cannot take (%s): %s", type(exc).__name__, refusal)
+            message = f"the request holds a value this service cannot take: {refusal}"
+            return error_response(422, "VALIDATION_ERROR", message)
         log.exception("unhandled error")
         return error_response(500, "INTERNAL", "internal error")
+
+
+_REFUSED_BECAUSE = {
+    "22021": "text must not contain NUL characters",  # character_not_in_repertoire
+    "22P05": "text must not contain NUL characters",  # untranslatable_character (an escaped NUL in jsonb)
+    "22001": "a text is too long",  # string_data_right_truncation
+    "22003": "a number is out of range",  # numeric_value_out_of_range
+    "22008": "a date or time is out of range",  # datetime_field_overflow
+}
+
+
+def _input_postgres_refuses(exc: BaseException | None) -> str | None:
+    """What is wrong with the input when `exc` (or what caused it) is PostgreSQL refusing a value (SQLSTATE class
+    22, data exception; asyncpg raises it too for an argument it cannot encode), else None."""
+    seen = 0
+    while exc is not None and seen < 5:
+        for candidate in (exc, getattr(exc, "orig", None)):
+            sqlstate = getattr(candidate, "sqlstate", None)
+            if isinstance(sqlstate, str) and sqlstate.startswith("22"):
+                return _REFUSED_BECAUSE.get(sqlstate, "a value is invalid or out of range")
+        exc, seen = exc.__cause__ or exc.__context__, seen + 1
+    return None

@@ -7,10 +7,14 @@ from collections.abc import Callable
 from contextlib import asynccontextmanager
 
 from fastapi import APIRouter, FastAPI, Request
+from fastapi.dependencies.models import Dependant
 from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute
+from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from .errors import error_response, install_error_handlers
+from .auth import principal_from_request
+from .errors import ErrorBody, error_response, error_responses, install_error_handlers
 from .idempotency import IdempotencyMiddleware
 from .logs import configure_logging, correlation_id
 from .metrics import HttpMetricsMiddleware, metrics_response
@@ -43,7 +47,7 @@ class BodySizeLimitMiddleware:
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
                 if seen > self.max_bytes:
-                    raise _TooLarge()
+                    raise _TooLarge(self.max_bytes)
             return message
 
         async def tracking_send(message: Message) -> None:
@@ -59,8 +63,61 @@ class BodySizeLimitMiddleware:
                 await too_large(scope, receive, send)
 
 
-class _TooLarge(Exception):
-    pass
+class _TooLarge(HTTPException):
+    # An HTTPException, so that a route reading a streamed body answers it as a 413 (FastAPI turns any other
+    # error while reading the body into a 400).
+    def __init__(self, max_bytes: int):
+        super().__init__(413, f"the body is larger than {max_bytes} bytes")
+
+
+def _document_error_responses(app: FastAPI, routers: list[APIRouter]) -> None:
+    """Declares in the OpenAPI document, with the error body, the errors every route of a kind answers: 401 where a
+    token is needed; 400 (unparseable body), 413 and 422 where there is a body; 400 (bad cursor) where there is a
+    cursor; 422 where there are parameters. Routes declare their own 403/404/409 with `responses=error_responses()`."""
+    generate = app.openapi
+
+    def openapi() -> dict:
+        if app.openapi_schema is not None:
+            return app.openapi_schema
+        schema = generate()
+        error_schema = ErrorBody.model_json_schema(ref_template="#/components/schemas/{model}")
+        components = schema.setdefault("components", {}).setdefault("schemas", {})
+        components.update(error_schema.pop("$defs", {}))
+        components["ErrorBody"] = error_schema
+        for route in [*app.routes, *(r for router in routers for r in router.routes)]:
+            if not isinstance(route, APIRoute) or not route.include_in_schema:
+                continue
+            statuses = set()
+            if _needs_token(route.dependant):
+                statuses.add(401)
+            if route.body_field is not None:
+                statuses |= {400, 413, 422}
+            if any(p.name == "cursor" for p in route.dependant.query_params):
+                statuses.add(400)
+            if route.dependant.path_params or route.dependant.query_params or route.dependant.header_params:
+                statuses.add(422)
+            for method in route.methods:
+                operation = schema["paths"].get(route.path_format, {}).get(method.lower())
+                if operation is None:
+                    continue
+                responses = operation.setdefault("responses", {})
+                for status, declared in error_responses(*sorted(statuses)).items():
+                    if str(status) not in responses or "HTTPValidationError" in str(responses[str(status)]):
+                        responses[str(status)] = {
+                            "description": declared["description"],
+                            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorBody"}}},
+                        }
+                operation["responses"] = dict(sorted(responses.items()))
+        if "HTTPValidationError" not in str(schema["paths"]):
+            components.pop("HTTPValidationError", None)
+            components.pop("ValidationError", None)
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
+def _needs_token(dependant: Dependant) -> bool:
+    return dependant.call is principal_from_request or any(_needs_token(d) for d in dependant.dependencies)
 
 
 class CorrelationIdMiddleware:
@@ -127,6 +184,7 @@ def build_app(
 
     for router in routers:
         app.include_router(router)
+    _document_error_responses(app, routers)
 
     # Outermost first: correlation id, metrics, body limit, idempotency (which reads the body), then the app.
     app.add_middleware(IdempotencyMiddleware)

@@ -10,6 +10,7 @@ from sse_starlette import EventSourceResponse
 from xinren_shared import catalog
 from xinren_shared.auth import CurrentPrincipal
 from xinren_shared.errors import DomainError, NotFound
+from xinren_shared.errors import error_responses
 from xinren_shared.pagination import Cursor, Limit, Page
 
 from . import asyncapi, handlers, queries
@@ -71,7 +72,7 @@ def _runtime(request: Request) -> Any:
 # Inbox
 
 
-@router.get("/notifications", response_model=Page[NotificationPublic], tags=["inbox"])
+@router.get("/notifications", response_model=Page[NotificationPublic], tags=["inbox"], responses=error_responses(403))
 async def list_notifications(
     request: Request,
     principal: CurrentPrincipal,
@@ -88,14 +89,16 @@ async def list_notifications(
     return Page(items=[NotificationPublic.of(r, lang) for r in rows], next_cursor=next_cursor)
 
 
-@router.get("/notifications/unread-count", response_model=UnreadCount, tags=["inbox"])
+@router.get("/notifications/unread-count", response_model=UnreadCount, tags=["inbox"], responses=error_responses(403))
 async def count_unread(request: Request, principal: CurrentPrincipal) -> UnreadCount:
     recipient = handlers.inbox_of(principal)
     async with _runtime(request).transaction() as session:
         return UnreadCount(unread=await queries.unread_count(session, recipient))
 
 
-@router.get("/notifications/stream", tags=["inbox"], response_class=EventSourceResponse)
+@router.get(
+    "/notifications/stream", tags=["inbox"], response_class=EventSourceResponse, responses=error_responses(400, 403)
+)
 async def stream_notifications(
     request: Request,
     principal: CurrentPrincipal,
@@ -130,7 +133,7 @@ async def stream_notifications(
     return EventSourceResponse(events, ping=settings.sse_ping_seconds)
 
 
-@router.post("/notifications/read-all", response_model=MarkedRead, tags=["inbox"])
+@router.post("/notifications/read-all", response_model=MarkedRead, tags=["inbox"], responses=error_responses(403))
 async def read_all(
     request: Request, principal: CurrentPrincipal, body: Annotated[MarkAllRead | None, Body()] = None
 ) -> MarkedRead:
@@ -140,7 +143,12 @@ async def read_all(
     return MarkedRead(marked=marked)
 
 
-@router.post("/notifications/{notification_id}/read", response_model=NotificationPublic, tags=["inbox"])
+@router.post(
+    "/notifications/{notification_id}/read",
+    response_model=NotificationPublic,
+    tags=["inbox"],
+    responses=error_responses(403, 404),
+)
 async def read_notification(
     request: Request, principal: CurrentPrincipal, notification_id: str, accept_language: AcceptLanguage = None
 ) -> NotificationPublic:
@@ -154,7 +162,13 @@ async def read_notification(
 # Webhooks
 
 
-@router.post("/webhooks", status_code=status.HTTP_201_CREATED, response_model=WebhookCreated, tags=["webhooks"])
+@router.post(
+    "/webhooks",
+    status_code=status.HTTP_201_CREATED,
+    response_model=WebhookCreated,
+    tags=["webhooks"],
+    responses=error_responses(403, 409),
+)
 async def create_webhook(request: Request, principal: CurrentPrincipal, body: WebhookCreate) -> WebhookCreated:
     """Subscribes a URL to event types. The signing secret is in this response only."""
     runtime = _runtime(request)
@@ -164,7 +178,7 @@ async def create_webhook(request: Request, principal: CurrentPrincipal, body: We
     return WebhookCreated(**WebhookPublic.of(row).model_dump(), secret=secret)
 
 
-@router.get("/webhooks", response_model=Page[WebhookPublic], tags=["webhooks"])
+@router.get("/webhooks", response_model=Page[WebhookPublic], tags=["webhooks"], responses=error_responses(403))
 async def list_webhooks(request: Request, principal: CurrentPrincipal, limit: Limit = 50, cursor: Cursor = None) -> Page[WebhookPublic]:
     handlers.require_webhook_role(principal)
     async with _runtime(request).transaction() as session:
@@ -172,13 +186,20 @@ async def list_webhooks(request: Request, principal: CurrentPrincipal, limit: Li
     return Page(items=[WebhookPublic.of(r) for r in rows], next_cursor=next_cursor)
 
 
-@router.get("/webhooks/{webhook_id}", response_model=WebhookPublic, tags=["webhooks"])
+@router.get(
+    "/webhooks/{webhook_id}", response_model=WebhookPublic, tags=["webhooks"], responses=error_responses(403, 404)
+)
 async def get_webhook(request: Request, principal: CurrentPrincipal, webhook_id: str) -> WebhookPublic:
     async with _runtime(request).transaction() as session:
         return WebhookPublic.of(await handlers.get_subscription(session, principal, webhook_id))
 
 
-@router.delete("/webhooks/{webhook_id}", status_code=status.HTTP_204_NO_CONTENT, tags=["webhooks"])
+@router.delete(
+    "/webhooks/{webhook_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    tags=["webhooks"],
+    responses=error_responses(403, 404),
+)
 async def delete_webhook(request: Request, principal: CurrentPrincipal, webhook_id: str) -> Response:
     """Stops the subscription; deliveries not yet made are cancelled."""
     async with _runtime(request).transaction() as session:
@@ -186,7 +207,12 @@ async def delete_webhook(request: Request, principal: CurrentPrincipal, webhook_
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
-@router.get("/webhooks/{webhook_id}/deliveries", response_model=Page[DeliveryPublic], tags=["webhooks"])
+@router.get(
+    "/webhooks/{webhook_id}/deliveries",
+    response_model=Page[DeliveryPublic],
+    tags=["webhooks"],
+    responses=error_responses(403, 404),
+)
 async def list_deliveries(
     request: Request,
     principal: CurrentPrincipal,
@@ -212,7 +238,12 @@ async def list_deliveries(
     return Page(items=[DeliveryPublic.of(r) for r in rows], next_cursor=next_cursor)
 
 
-@router.get("/webhooks/{webhook_id}/deliveries/{delivery_id}", response_model=DeliveryDetail, tags=["webhooks"])
+@router.get(
+    "/webhooks/{webhook_id}/deliveries/{delivery_id}",
+    response_model=DeliveryDetail,
+    tags=["webhooks"],
+    responses=error_responses(403, 404),
+)
 async def get_delivery(request: Request, principal: CurrentPrincipal, webhook_id: str, delivery_id: str) -> DeliveryDetail:
     """One delivery with the event as sent and every attempt."""
     async with _runtime(request).transaction() as session:
@@ -230,6 +261,7 @@ async def get_delivery(request: Request, principal: CurrentPrincipal, webhook_id
     status_code=status.HTTP_202_ACCEPTED,
     response_model=DeliveryPublic,
     tags=["webhooks"],
+    responses=error_responses(403, 404, 409),
 )
 async def redeliver(request: Request, principal: CurrentPrincipal, webhook_id: str, delivery_id: str) -> DeliveryPublic:
     """Sends the event again now (same webhook-id), with a fresh retry window. 409 for a cancelled delivery."""
@@ -259,7 +291,9 @@ async def event_catalog(principal: CurrentPrincipal) -> Catalog:
     return Catalog(items=[_entry(e) for e in catalog.entries()])
 
 
-@router.get("/events/catalog/{event_type}", response_model=CatalogEntry, tags=["catalog"])
+@router.get(
+    "/events/catalog/{event_type}", response_model=CatalogEntry, tags=["catalog"], responses=error_responses(404)
+)
 async def event_catalog_entry(principal: CurrentPrincipal, event_type: str) -> CatalogEntry:
     for entry in catalog.entries():
         if entry["type"] == event_type:

@@ -20,7 +20,8 @@ def _int_cursor(cursor: str | None) -> int | None:
     if cursor is None:
         return None
     (value,) = decode_cursor(cursor, 1)
-    if not isinstance(value, int):
+    # A sequence number is a bigint: anything else (a bool, a number past 2**63) was not given out by this API.
+    if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value < 2**63:
         raise InvalidCursor("the cursor is not one this API gave out")
     return value
 

@@ -60,7 +60,17 @@ class UnreadCount(BaseModel):
 class MarkAllRead(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    up_to_seq: int | None = Field(default=None, ge=0, description="only notifications up to this seq (what was shown)")
+    up_to_seq: int | None = Field(
+        default=None, ge=0, le=2**63 - 1, description="only notifications up to this seq (what was shown)"
+    )
+
+    @field_validator("up_to_seq", mode="before")
+    @classmethod
+    def _a_number(cls, v: Any) -> Any:
+        # Lax parsing would take JSON true as 1 and "3" as 3: neither is a sequence number.
+        if isinstance(v, bool | str):
+            raise ValueError("up_to_seq must be an integer")
+        return v
 
 
 class MarkedRead(BaseModel):

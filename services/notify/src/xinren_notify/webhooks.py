@@ -88,6 +88,7 @@ class AddressRefused(Exception):
 def check_url_shape(url: str, *, require_https: bool) -> httpx.URL:
     try:
         parsed = httpx.URL(url)
+        parsed.host  # noqa: B018  (decodes the IDNA host, which may fail: "xn--", say)
     except (httpx.InvalidURL, ValueError) as exc:
         raise WebhookUrlRefused("the webhook URL is not a valid URL", details={"url": url}) from exc
     if parsed.scheme not in (("https",) if require_https else ("http", "https")):
@@ -95,6 +96,8 @@ def check_url_shape(url: str, *, require_https: bool) -> httpx.URL:
         raise WebhookUrlRefused(f"the webhook URL must use {allowed}", details={"url": url})
     if not parsed.host:
         raise WebhookUrlRefused("the webhook URL has no host", details={"url": url})
+    if parsed.port is not None and not 0 < parsed.port < 65536:
+        raise WebhookUrlRefused("the webhook URL's port is out of range", details={"url": url})
     if parsed.userinfo:
         raise WebhookUrlRefused("the webhook URL may not carry credentials; use the signature", details={"url": url})
     if parsed.fragment:
@@ -122,7 +125,7 @@ async def check_url(url: str, settings: NotifySettings) -> None:
     parsed = check_url_shape(url, require_https=settings.webhook_require_https)
     try:
         addresses = await resolve(parsed)
-    except OSError as exc:
+    except (OSError, UnicodeError) as exc:  # UnicodeError: a host no DNS name can be (an empty or 64+ label)
         raise WebhookUrlRefused("the webhook host does not resolve", code="WEBHOOK_URL_UNRESOLVABLE", details={"host": parsed.host}) from exc
     if not settings.webhook_allow_private and (bad := refusals(addresses)):
         raise WebhookUrlRefused(

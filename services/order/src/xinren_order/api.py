@@ -6,6 +6,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Header, Path, Query, Request
 from pydantic import BaseModel, Field
 from xinren_shared.auth import CurrentPrincipal, Role
+from xinren_shared.errors import error_responses
 from xinren_shared.pagination import Cursor, Limit, Page
 from xinren_shared.runtime import ServiceRuntime
 
@@ -39,22 +40,22 @@ ANY_ROLE = tuple(Role)
 # --- shops and catalog ------------------------------------------------------------------------------------
 
 
-@router.post("/shops", status_code=201, response_model=schemas.ShopPublic)
+@router.post("/shops", status_code=201, response_model=schemas.ShopPublic, responses=error_responses(403, 409))
 async def create_shop(body: schemas.ShopCreate, principal: CurrentPrincipal, runtime: RuntimeDep):
     principal.require(Role.ADMIN)
     return await handlers.create_shop(runtime, principal, body)
 
 
-@router.get("/shops/{shop_id}", response_model=schemas.ShopPublic)
+@router.get("/shops/{shop_id}", response_model=schemas.ShopPublic, responses=error_responses(404))
 async def get_shop(shop_id: ShopId, principal: CurrentPrincipal, runtime: RuntimeDep):
     return await queries.get_shop(runtime, principal, shop_id)
 
 
 class DepositTopUp(BaseModel):
-    amount_fen: int = Field(gt=0, le=10**12)
+    amount_fen: int = Field(gt=0, le=10**12, strict=True)
 
 
-@router.post("/shops/{shop_id}/deposit", response_model=schemas.ShopPublic)
+@router.post("/shops/{shop_id}/deposit", response_model=schemas.ShopPublic, responses=error_responses(403, 404, 409))
 async def top_up_deposit(
     shop_id: ShopId, body: DepositTopUp, principal: CurrentPrincipal, runtime: RuntimeDep, key: IdempotencyKey = None
 ):
@@ -64,20 +65,25 @@ async def top_up_deposit(
     return await handlers.top_up_deposit(runtime, principal, shop_id, body.amount_fen, key or uuid.uuid4().hex)
 
 
-@router.post("/shops/{shop_id}/reinstate", response_model=schemas.ShopPublic)
+@router.post("/shops/{shop_id}/reinstate", response_model=schemas.ShopPublic, responses=error_responses(403, 404))
 async def reinstate_shop(shop_id: ShopId, principal: CurrentPrincipal, runtime: RuntimeDep):
     """Lifts a suspension (platform decision after review)."""
     principal.require(Role.ADMIN)
     return await handlers.reinstate_shop(runtime, principal, shop_id)
 
 
-@router.post("/shops/{shop_id}/products", status_code=201, response_model=schemas.ProductPublic)
+@router.post(
+    "/shops/{shop_id}/products",
+    status_code=201,
+    response_model=schemas.ProductPublic,
+    responses=error_responses(403, 404, 409),
+)
 async def add_product(shop_id: ShopId, body: schemas.ProductCreate, principal: CurrentPrincipal, runtime: RuntimeDep):
     principal.require(Role.SELLER)
     return await handlers.add_product(runtime, principal, shop_id, body)
 
 
-@router.get("/shops/{shop_id}/products", response_model=Page[schemas.ProductPublic])
+@router.get("/shops/{shop_id}/products", response_model=Page[schemas.ProductPublic], responses=error_responses(404))
 async def list_products(
     shop_id: ShopId, principal: CurrentPrincipal, runtime: RuntimeDep, limit: Limit = 50, cursor: Cursor = None
 ):
@@ -85,12 +91,12 @@ async def list_products(
     return Page(items=items, next_cursor=nxt)
 
 
-@router.get("/products/{sku_id}", response_model=schemas.ProductPublic)
+@router.get("/products/{sku_id}", response_model=schemas.ProductPublic, responses=error_responses(404))
 async def get_product(sku_id: SkuId, principal: CurrentPrincipal, runtime: RuntimeDep):
     return await queries.get_product(runtime, sku_id)
 
 
-@router.post("/products/{sku_id}/stock", response_model=schemas.ProductPublic)
+@router.post("/products/{sku_id}/stock", response_model=schemas.ProductPublic, responses=error_responses(403, 404))
 async def add_stock(sku_id: SkuId, body: schemas.StockAdd, principal: CurrentPrincipal, runtime: RuntimeDep):
     """Restocks a product (seller of its shop)."""
     principal.require(Role.SELLER)
@@ -100,13 +106,13 @@ async def add_stock(sku_id: SkuId, body: schemas.StockAdd, principal: CurrentPri
 # --- orders -----------------------------------------------------------------------------------------------
 
 
-@router.post("/orders", status_code=201, response_model=schemas.OrderPublic)
+@router.post("/orders", status_code=201, response_model=schemas.OrderPublic, responses=error_responses(403, 409))
 async def create_order(body: schemas.OrderCreate, principal: CurrentPrincipal, runtime: RuntimeDep):
     principal.require(Role.BUYER)
     return await handlers.create_order(runtime, principal, body)
 
 
-@router.get("/orders", response_model=Page[schemas.OrderPublic])
+@router.get("/orders", response_model=Page[schemas.OrderPublic], responses=error_responses(403))
 async def list_orders(
     principal: CurrentPrincipal,
     runtime: RuntimeDep,
@@ -124,13 +130,13 @@ async def list_orders(
     return Page(items=items, next_cursor=nxt)
 
 
-@router.get("/orders/{order_id}", response_model=schemas.OrderPublic)
+@router.get("/orders/{order_id}", response_model=schemas.OrderPublic, responses=error_responses(403, 404))
 async def get_order(order_id: OrderId, principal: CurrentPrincipal, runtime: RuntimeDep):
     principal.require(Role.BUYER, Role.SELLER, Role.HOST, Role.ADMIN)
     return await queries.get_order(runtime, principal, order_id)
 
 
-@router.post("/orders/{order_id}/pay", response_model=schemas.OrderPublic)
+@router.post("/orders/{order_id}/pay", response_model=schemas.OrderPublic, responses=error_responses(403, 404, 409))
 async def pay_order(
     order_id: OrderId, body: schemas.PayRequest, principal: CurrentPrincipal, runtime: RuntimeDep, provider: ProviderDep
 ):
@@ -138,7 +144,7 @@ async def pay_order(
     return await handlers.pay_order(runtime, provider, principal, order_id, body)
 
 
-@router.post("/orders/{order_id}/cancel", response_model=schemas.OrderPublic)
+@router.post("/orders/{order_id}/cancel", response_model=schemas.OrderPublic, responses=error_responses(403, 404, 409))
 async def cancel_order(
     order_id: OrderId, principal: CurrentPrincipal, runtime: RuntimeDep, body: schemas.CancelRequest | None = None
 ):
@@ -146,13 +152,20 @@ async def cancel_order(
     return await handlers.cancel_order(runtime, principal, order_id, body.reason if body else None)
 
 
-@router.post("/orders/{order_id}/shipments", status_code=201, response_model=schemas.ShipmentPublic)
+@router.post(
+    "/orders/{order_id}/shipments",
+    status_code=201,
+    response_model=schemas.ShipmentPublic,
+    responses=error_responses(403, 404, 409),
+)
 async def ship_order(order_id: OrderId, body: schemas.ShipmentCreate, principal: CurrentPrincipal, runtime: RuntimeDep):
     principal.require(Role.SELLER)
     return await handlers.ship_order(runtime, principal, order_id, body)
 
 
-@router.post("/orders/{order_id}/delivery", response_model=schemas.OrderPublic)
+@router.post(
+    "/orders/{order_id}/delivery", response_model=schemas.OrderPublic, responses=error_responses(403, 404, 409)
+)
 async def record_delivery(
     order_id: OrderId, body: schemas.DeliveryCreate, principal: CurrentPrincipal, runtime: RuntimeDep
 ):
@@ -160,7 +173,9 @@ async def record_delivery(
     return await handlers.record_delivery(runtime, principal, order_id, body)
 
 
-@router.post("/orders/{order_id}/confirm-receipt", response_model=schemas.OrderPublic)
+@router.post(
+    "/orders/{order_id}/confirm-receipt", response_model=schemas.OrderPublic, responses=error_responses(403, 404, 409)
+)
 async def confirm_receipt(order_id: OrderId, principal: CurrentPrincipal, runtime: RuntimeDep):
     principal.require(Role.BUYER)
     return await handlers.confirm_receipt(runtime, principal, order_id)
@@ -169,7 +184,11 @@ async def confirm_receipt(order_id: OrderId, principal: CurrentPrincipal, runtim
 # --- ledger -----------------------------------------------------------------------------------------------
 
 
-@router.get("/orders/{order_id}/ledger", response_model=Page[schemas.LedgerTransactionPublic])
+@router.get(
+    "/orders/{order_id}/ledger",
+    response_model=Page[schemas.LedgerTransactionPublic],
+    responses=error_responses(403, 404),
+)
 async def order_ledger(
     order_id: OrderId, principal: CurrentPrincipal, runtime: RuntimeDep, limit: Limit = 50, cursor: Cursor = None
 ):
@@ -178,7 +197,7 @@ async def order_ledger(
     return Page(items=items, next_cursor=nxt)
 
 
-@router.get("/ledger/balances/{account}", response_model=schemas.BalancePublic)
+@router.get("/ledger/balances/{account}", response_model=schemas.BalancePublic, responses=error_responses(403))
 async def account_balance(account: Account, principal: CurrentPrincipal, runtime: RuntimeDep):
     """Admins read any account; a seller its shop's (`seller:`, `deposit:`, `receivable:`, its orders' `escrow:`);
     a host its own `host:` account. `receivable:{shop}` is what the shop owes the platform guarantee."""
@@ -186,7 +205,7 @@ async def account_balance(account: Account, principal: CurrentPrincipal, runtime
     return await queries.account_balance(runtime, principal, account)
 
 
-@router.get("/ledger/check", response_model=schemas.LedgerCheckPublic)
+@router.get("/ledger/check", response_model=schemas.LedgerCheckPublic, responses=error_responses(403))
 async def ledger_check(principal: CurrentPrincipal, runtime: RuntimeDep):
     principal.require(Role.ADMIN)
     return await queries.check_ledger(runtime)

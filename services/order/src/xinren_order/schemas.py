@@ -36,7 +36,7 @@ class ShopCreate(Request):
     shop_id: Id | None = None
     name: Text
     trust_rights: list[TrustRight] = Field(default_factory=list, max_length=len(TrustRight))
-    deposit_fen: int = Field(default=0, ge=0, le=10**12)
+    deposit_fen: int = Field(default=0, ge=0, le=10**12, strict=True)
 
     @field_validator("trust_rights")
     @classmethod
@@ -64,7 +64,7 @@ class ProductCreate(Request):
     sku_id: Id | None = None
     title: Text
     category: Category
-    price_fen: int = Field(gt=0, le=10**11)
+    price_fen: int = Field(gt=0, le=10**11, strict=True)
     stock: int = Field(ge=0, le=10_000_000)
 
 
@@ -180,7 +180,7 @@ class OrderPublic(BaseModel):
 
 
 class PayRequest(Request):
-    amount_fen: int
+    amount_fen: int = Field(strict=True)  # strict, as every amount a client sends: JSON true or "100" is no amount
     method: Annotated[str, Field(min_length=1, max_length=40)]
 
 

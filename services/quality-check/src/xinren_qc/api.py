@@ -5,6 +5,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query, Request
 
 from xinren_shared.auth import CurrentPrincipal
+from xinren_shared.errors import error_responses
 from xinren_shared.pagination import Cursor, Limit, Page
 
 from . import handlers
@@ -107,7 +108,13 @@ async def _case_after(request: Request, principal, case: QcCase) -> CasePublic:
 # --- warehouses ---------------------------------------------------------------------------------------------------
 
 
-@router.post("/warehouses", status_code=201, response_model=WarehouseCreated, tags=["warehouses"])
+@router.post(
+    "/warehouses",
+    status_code=201,
+    response_model=WarehouseCreated,
+    tags=["warehouses"],
+    responses=error_responses(403, 409),
+)
 async def create_warehouse(body: WarehouseCreate, request: Request, principal: CurrentPrincipal) -> WarehouseCreated:
     created = await handlers.create_warehouse(_runtime(request), principal, body)
     public = _warehouse(created.warehouse, len(created.routed_case_ids))
@@ -128,7 +135,9 @@ async def list_warehouses(
     return Page[WarehousePublic](items=[_warehouse(w, counts[w.warehouse_id]) for w in page], next_cursor=next_cursor)
 
 
-@router.get("/warehouses/{warehouse_id}", response_model=WarehousePublic, tags=["warehouses"])
+@router.get(
+    "/warehouses/{warehouse_id}", response_model=WarehousePublic, tags=["warehouses"], responses=error_responses(404)
+)
 async def get_warehouse(warehouse_id: PathId, request: Request, principal: CurrentPrincipal) -> WarehousePublic:
     warehouse, open_cases = await handlers.get_warehouse(_runtime(request), principal, warehouse_id)
     return _warehouse(warehouse, open_cases)
@@ -137,7 +146,7 @@ async def get_warehouse(warehouse_id: PathId, request: Request, principal: Curre
 # --- cases --------------------------------------------------------------------------------------------------------
 
 
-@router.get("/qc/cases", response_model=Page[CasePublic], tags=["cases"])
+@router.get("/qc/cases", response_model=Page[CasePublic], tags=["cases"], responses=error_responses(403))
 async def list_cases(
     request: Request,
     principal: CurrentPrincipal,
@@ -159,25 +168,31 @@ async def list_cases(
     return Page[CasePublic](items=[_case(c, timelines[c.case_id]) for c in page], next_cursor=next_cursor)
 
 
-@router.get("/qc/cases/{case_id}", response_model=CasePublic, tags=["cases"])
+@router.get("/qc/cases/{case_id}", response_model=CasePublic, tags=["cases"], responses=error_responses(403, 404))
 async def get_case(case_id: PathId, request: Request, principal: CurrentPrincipal) -> CasePublic:
     case, timeline = await handlers.get_case(_runtime(request), principal, case_id)
     return _case(case, timeline)
 
 
-@router.post("/qc/cases/{case_id}/arrival", response_model=CasePublic, tags=["cases"])
+@router.post(
+    "/qc/cases/{case_id}/arrival", response_model=CasePublic, tags=["cases"], responses=error_responses(403, 404, 409)
+)
 async def record_arrival(case_id: PathId, body: ArrivalIn, request: Request, principal: CurrentPrincipal) -> CasePublic:
     case = await handlers.record_arrival(_runtime(request), principal, case_id, body)
     return await _case_after(request, principal, case)
 
 
-@router.post("/qc/cases/{case_id}/verdict", response_model=CasePublic, tags=["cases"])
+@router.post(
+    "/qc/cases/{case_id}/verdict", response_model=CasePublic, tags=["cases"], responses=error_responses(403, 404, 409)
+)
 async def record_verdict(case_id: PathId, body: VerdictIn, request: Request, principal: CurrentPrincipal) -> CasePublic:
     case = await handlers.record_verdict(_runtime(request), principal, case_id, body)
     return await _case_after(request, principal, case)
 
 
-@router.post("/qc/cases/{case_id}/dispatch", response_model=CasePublic, tags=["cases"])
+@router.post(
+    "/qc/cases/{case_id}/dispatch", response_model=CasePublic, tags=["cases"], responses=error_responses(403, 404, 409)
+)
 async def record_dispatch(
     case_id: PathId, body: DispatchIn, request: Request, principal: CurrentPrincipal
 ) -> CasePublic:
@@ -185,7 +200,9 @@ async def record_dispatch(
     return await _case_after(request, principal, case)
 
 
-@router.post("/qc/cases/{case_id}/route", response_model=CasePublic, tags=["cases"])
+@router.post(
+    "/qc/cases/{case_id}/route", response_model=CasePublic, tags=["cases"], responses=error_responses(403, 404, 409)
+)
 async def route_case(case_id: PathId, body: RouteIn, request: Request, principal: CurrentPrincipal) -> CasePublic:
     """Admin: send a case that awaits routing (no warehouse inspects its category) to a named warehouse."""
     case = await handlers.route_case(_runtime(request), principal, case_id, body)
@@ -195,7 +212,12 @@ async def route_case(case_id: PathId, body: RouteIn, request: Request, principal
 # --- public certificate verification ------------------------------------------------------------------------------
 
 
-@router.get("/certificates/{certificate_no}", response_model=CertificatePublic, tags=["certificates"])
+@router.get(
+    "/certificates/{certificate_no}",
+    response_model=CertificatePublic,
+    tags=["certificates"],
+    responses=error_responses(404),
+)
 async def verify_certificate(
     certificate_no: Annotated[str, Path(min_length=1, max_length=64)], request: Request
 ) -> CertificatePublic:
@@ -221,7 +243,9 @@ async def verify_certificate(
 # --- seller enforcement -------------------------------------------------------------------------------------------
 
 
-@router.get("/shops/{shop_id}/strikes", response_model=ShopStrikes, tags=["enforcement"])
+@router.get(
+    "/shops/{shop_id}/strikes", response_model=ShopStrikes, tags=["enforcement"], responses=error_responses(403)
+)
 async def shop_strikes(shop_id: PathId, request: Request, principal: CurrentPrincipal) -> ShopStrikes:
     runtime = _runtime(request)
     record = await handlers.shop_strikes(runtime, principal, shop_id)

@@ -625,6 +625,8 @@ def _keyset(stmt, model, id_col, cursor: str | None, limit: int):
             at = datetime.fromisoformat(at_text)
         except (TypeError, ValueError) as exc:
             raise InvalidCursor("the cursor is not one this API gave out") from exc
+        if not isinstance(last_id, str):  # ids are text: a number here would fail in the database, not as a 400
+            raise InvalidCursor("the cursor is not one this API gave out")
         stmt = stmt.where(tuple_(model.created_at, id_col) < tuple_(at, last_id))
     return stmt.order_by(model.created_at.desc(), id_col.desc()).limit(limit + 1)
 

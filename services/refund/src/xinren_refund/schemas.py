@@ -30,7 +30,10 @@ class CaseCreate(BaseModel):
     order_id: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
     type: AfterSaleType
     reason: BuyerReason
-    amount_fen: int | None = Field(default=None, ge=1, le=MAX_FEN, description="default: all that is still refundable")
+    # strict: JSON true (1 fen) or "100" is no amount
+    amount_fen: int | None = Field(
+        default=None, ge=1, le=MAX_FEN, strict=True, description="default: all that is still refundable"
+    )
     evidence: list[EvidenceUrl] = Field(default_factory=list, max_length=20)
     description: Text | None = None
 
@@ -50,7 +53,9 @@ class ReturnShipmentBody(BaseModel):
 
 class ArbitrateBody(BaseModel):
     decision: Literal["REFUND", "REJECT"]
-    amount_fen: int | None = Field(default=None, ge=1, le=MAX_FEN, description="REFUND only; default: the case's")
+    amount_fen: int | None = Field(
+        default=None, ge=1, le=MAX_FEN, strict=True, description="REFUND only; default: the case's"
+    )
     reason: Text
 
 
