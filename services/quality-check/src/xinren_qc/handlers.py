@@ -165,6 +165,9 @@ async def _strike(session: AsyncSession, runtime, case: QcCase, reason: StrikeRe
     enforcement = (
         await session.execute(select(ShopEnforcement).where(ShopEnforcement.shop_id == case.shop_id).with_for_update())
     ).scalar_one()
+    # The time of the strike is taken under the lock, so strikes are counted in the order they are recorded: a
+    # moment taken before waiting for the lock could precede a strike recorded meanwhile and miss it in the window.
+    now = max(now, _now())
     inserted = await session.execute(
         insert(Strike.__table__)
         .values(
