@@ -120,7 +120,7 @@ class IdempotentConsumer:
         if not offsets:
             return
         try:
-            await self.consumer.commit(offsets)
+            await asyncio.wait_for(self.consumer.commit(offsets), 10)
             self._committed.update(offsets)
         except Exception:
             # Not fatal: the inbox makes a redelivery of these records harmless.

@@ -115,17 +115,18 @@ class ServiceRuntime:
         self._on_stop.append(callback)
 
     async def stop(self) -> None:
+        # Each step is bounded: a stuck step (a broker that does not answer, say) is logged and the rest still runs.
         for task in self._tasks:
             task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await _bounded(asyncio.gather(*self._tasks, return_exceptions=True), "background tasks")
         self._tasks.clear()
         if self.consumer is not None and self.settings.run_consumers:
-            await self.consumer.stop()
+            await _bounded(self.consumer.stop(), "consumer")
         for callback in self._on_stop:
-            await callback()
-        await self.relay.close()
-        await self.producer.stop()
-        await self.engine.dispose()
+            await _bounded(callback(), "on_stop callback")
+        await _bounded(self.relay.close(), "relay")
+        await _bounded(self.producer.stop(), "producer")
+        await _bounded(self.engine.dispose(), "database engine")
 
     async def readiness(self) -> dict[str, Any]:
         checks: dict[str, Any] = {}
@@ -139,6 +140,15 @@ class ServiceRuntime:
         crashed = [t.get_name() for t in self._tasks if t.done()]
         checks["workers"] = "ok" if not crashed else f"stopped: {', '.join(crashed)}"
         return checks
+
+
+async def _bounded(awaitable, what: str, seconds: float = 15.0) -> None:
+    try:
+        await asyncio.wait_for(awaitable, seconds)
+    except TimeoutError:
+        log.warning("stopping the %s took over %.0fs; going on without it", what, seconds)
+    except Exception:
+        log.warning("stopping the %s failed; going on", what, exc_info=True)
 
 
 def _log_crash(task: asyncio.Task) -> None:
