@@ -35,7 +35,12 @@ async def run(events: int, batch: int, keys: int) -> dict:
         url = await create_database(infra.database_url, "bench")
         metadata = MetaData()
         tables = define_infra_tables(metadata)
-        effect = Table("effect", metadata, Column("event_id", String, primary_key=True), Column("handled_at", DateTime(timezone=True), server_default=func.now()))
+        effect = Table(
+            "effect",
+            metadata,
+            Column("event_id", String, primary_key=True),
+            Column("handled_at", DateTime(timezone=True), server_default=func.now()),
+        )
         engine = make_engine(url)
         async with engine.begin() as conn:
             await conn.run_sync(metadata.create_all)
@@ -54,13 +59,26 @@ async def run(events: int, batch: int, keys: int) -> dict:
                 done.set()
 
         consumer = IdempotentConsumer(
-            service="bench", name="bench", handlers={OrderCancelled: handler}, session_factory=sessions,
-            inbox=tables.inbox, bootstrap_servers=infra.kafka_bootstrap, group_id=f"bench-{uuid.uuid4().hex}", producer=producer,
+            service="bench",
+            name="bench",
+            handlers={OrderCancelled: handler},
+            session_factory=sessions,
+            inbox=tables.inbox,
+            bootstrap_servers=infra.kafka_bootstrap,
+            group_id=f"bench-{uuid.uuid4().hex}",
+            producer=producer,
         )
         await consumer.start()
         consumer_task = asyncio.create_task(consumer.run())
-        relay = OutboxRelay(service="bench", table=tables.outbox, session_factory=sessions, producer=producer,
-                            database_url=url, channel="xinren_outbox_bench", poll_seconds=0.5)
+        relay = OutboxRelay(
+            service="bench",
+            table=tables.outbox,
+            session_factory=sessions,
+            producer=producer,
+            database_url=url,
+            channel="xinren_outbox_bench",
+            poll_seconds=0.5,
+        )
         relay_task = asyncio.create_task(relay.run())
 
         t0 = time.perf_counter()
@@ -68,7 +86,9 @@ async def run(events: int, batch: int, keys: int) -> dict:
             ids = []
             async with sessions() as s, s.begin():
                 for i in range(start, min(start + batch, events)):
-                    env = await outbox.add(s, OrderCancelled(order_id=f"ord_bench_{i % keys}", reason="bench", by="bench"))
+                    env = await outbox.add(
+                        s, OrderCancelled(order_id=f"ord_bench_{i % keys}", reason="bench", by="bench")
+                    )
                     ids.append(env.id)
             now = time.perf_counter()
             committed_at.update({i: now for i in ids})

@@ -163,7 +163,9 @@ def main() -> int:
                 return 2
         if time.monotonic() >= deadline:
             if not args.quiet:
-                print(f"kafka not ready on {args.host}:{args.port} after {args.timeout:g}s: {last_error}", file=sys.stderr)
+                print(
+                    f"kafka not ready on {args.host}:{args.port} after {args.timeout:g}s: {last_error}", file=sys.stderr
+                )
             return 1
         time.sleep(0.25)
 

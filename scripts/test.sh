@@ -24,6 +24,12 @@ if [[ -z "${KAFKA_BOOTSTRAP_SERVERS:-}" || -z "${DATABASE_URL:-}" ]] && ! docker
   set -a; source "$state/infra.env"; set +a
 fi
 
+# Static checks first: they take seconds and a failure names the line.
+echo "=== lint: ruff check, ruff format --check"
+lint_ok=1
+.venv/bin/ruff check --output-format concise . || lint_ok=0
+.venv/bin/ruff format --check . || lint_ok=0
+
 parts=("tests/shared tests/platform")
 for dir in tests/order tests/qc tests/refund tests/notify tests/e2e; do
   [[ -d "$dir" ]] && parts+=("$dir")
@@ -46,6 +52,7 @@ for part in "${parts[@]}"; do
   (( status == 0 )) || broken+=("$part (exit $status)")
 done
 
+(( lint_ok )) || broken+=("lint")
 echo
 echo "parts: ${#parts[@]}; broken: ${broken[*]:-none}"
 echo "total: $passed passed, $((failed + errors)) failed, $skipped skipped"

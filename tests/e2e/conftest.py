@@ -47,14 +47,18 @@ class Stack:
     databases: dict[str, str] = field(default_factory=dict)  # service -> its DATABASE_URL (for exposure checks)
 
     def token(self, role: str, sub: str | None = None, **claims: Any) -> dict[str, str]:
-        return {"Authorization": f"Bearer {mint_token(SECRET, sub or f'{role}-{uuid.uuid4().hex[:8]}', role, **claims)}"}
+        return {
+            "Authorization": f"Bearer {mint_token(SECRET, sub or f'{role}-{uuid.uuid4().hex[:8]}', role, **claims)}"
+        }
 
     def http(self, service: str) -> httpx.AsyncClient:
         if service not in self.clients:
             self.clients[service] = httpx.AsyncClient(base_url=self.urls[service], timeout=30)
         return self.clients[service]
 
-    async def until(self, probe: Callable[[], Awaitable[Any]], *, timeout: float = 30.0, what: str = "condition") -> Any:
+    async def until(
+        self, probe: Callable[[], Awaitable[Any]], *, timeout: float = 30.0, what: str = "condition"
+    ) -> Any:
         """Polls `probe` until it returns something truthy; fails with `what` and the last value at the deadline."""
         deadline = time.monotonic() + timeout
         last: Any = None
@@ -87,7 +91,9 @@ def platform(stack):
 @pytest_asyncio.fixture(scope="session")
 async def stack(make_database, kafka_bootstrap, postgres_url):
     env = dict(os.environ)
-    env.update(KAFKA_BOOTSTRAP_SERVERS=kafka_bootstrap, DATABASE_URL=postgres_url, XINREN_JWT_SECRET=SECRET, XINREN_ENV="test")
+    env.update(
+        KAFKA_BOOTSTRAP_SERVERS=kafka_bootstrap, DATABASE_URL=postgres_url, XINREN_JWT_SECRET=SECRET, XINREN_ENV="test"
+    )
     urls, databases = {}, {}
     for name, prefix in SERVICES.items():
         port = free_port()
@@ -99,7 +105,9 @@ async def stack(make_database, kafka_bootstrap, postgres_url):
     env.update(FAST_CLOCKS)
     log = Path(tempfile.mkdtemp(prefix="xinren-e2e-")) / "services.log"
     with open(log, "wb") as out:
-        proc = subprocess.Popen(["bash", "scripts/run.sh"], cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+        proc = subprocess.Popen(
+            ["bash", "scripts/run.sh"], cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+        )
     s = Stack(urls, log, databases=databases)
     try:
         deadline = time.monotonic() + 120

@@ -97,7 +97,10 @@ class World:
 
     async def fresh_webhook(self, side: Side) -> str:
         """A webhook of `side`'s partner for a destructive cell (DELETE)."""
-        body = {"url": f"{self.hook_url}/{side.name}-{uuid.uuid4().hex[:8]}", "event_types": ["xinren.qc.shop_suspended"]}
+        body = {
+            "url": f"{self.hook_url}/{side.name}-{uuid.uuid4().hex[:8]}",
+            "event_types": ["xinren.qc.shop_suspended"],
+        }
         created = await self.p.call("notify", "POST", "/v1/webhooks", side.partner, json=body, expect=201)
         self.created_webhooks.append(created["webhook_id"])
         return created["webhook_id"]
@@ -130,17 +133,45 @@ def _new_side(stack: Stack, name: str, shop: Shop, warehouse_id: str) -> Side:
 async def _build_side(stack: Stack, p: Platform, hook_url: str, name: str) -> Side:
     category = f"mx_{name.lower()}_{uuid.uuid4().hex[:8]}"  # only this side's warehouse inspects it
     shop = await p.shop([])
-    wh = await p.call("qc", "POST", "/v1/warehouses", p.admin, json={"warehouse_id": rid("wh"), "name": f"矩阵质检仓 {name}", "address": f"质检路 {name} 号", "categories": [category]}, expect=201)
+    wh = await p.call(
+        "qc",
+        "POST",
+        "/v1/warehouses",
+        p.admin,
+        json={
+            "warehouse_id": rid("wh"),
+            "name": f"矩阵质检仓 {name}",
+            "address": f"质检路 {name} 号",
+            "categories": [category],
+        },
+        expect=201,
+    )
     s = _new_side(stack, name, shop, wh["warehouse_id"])
     s.sku_plain = await p.product(shop, "apparel", 9_900, stock=1_000)
     s.sku_qc = await p.product(shop, category, QC_PRICE, stock=10)
     s.webhook_url = f"{hook_url}/{name}-{uuid.uuid4().hex[:8]}"
-    hook = await p.call("notify", "POST", "/v1/webhooks", s.partner, json={"url": s.webhook_url, "event_types": ["xinren.order.completed"]}, expect=201)
+    hook = await p.call(
+        "notify",
+        "POST",
+        "/v1/webhooks",
+        s.partner,
+        json={"url": s.webhook_url, "event_types": ["xinren.order.completed"]},
+        expect=201,
+    )
     s.webhook_id = hook["webhook_id"]
-    address = {"name": f"买家{name}", "phone": "+86 139 0000 0000", "province": "浙江省", "city": "杭州市", "district": "西湖区", "line1": s.address_line}
+    address = {
+        "name": f"买家{name}",
+        "phone": "+86 139 0000 0000",
+        "province": "浙江省",
+        "city": "杭州市",
+        "district": "西湖区",
+        "line1": s.address_line,
+    }
 
     async def done_order() -> str:
-        order = await p.order(s.buyer, shop, s.sku_plain, host_id=s.host_sub, live_room_id=rid("room"), shipping_address=address)
+        order = await p.order(
+            s.buyer, shop, s.sku_plain, host_id=s.host_sub, live_room_id=rid("room"), shipping_address=address
+        )
         await p.pay(s.buyer, order)
         await p.ship(shop, order["order_id"])
         await p.deliver(order["order_id"])
@@ -154,7 +185,13 @@ async def _build_side(stack: Stack, p: Platform, hook_url: str, name: str) -> Si
             passed = await p.verdict(case, "PASSED")
             s.certificate_no = passed["certificate_no"]
             await p.wait_order(order["order_id"], "QC_PASSED")
-            await p.call("qc", "POST", f"/v1/qc/cases/{case['case_id']}/dispatch", p.staff(s.warehouse_id), json={"carrier": "SF", "tracking_no": rid("SF")})
+            await p.call(
+                "qc",
+                "POST",
+                f"/v1/qc/cases/{case['case_id']}/dispatch",
+                p.staff(s.warehouse_id),
+                json={"carrier": "SF", "tracking_no": rid("SF")},
+            )
             await p.wait_order(order["order_id"], "SHIPPED")
         return order["order_id"], case
 
@@ -165,7 +202,9 @@ async def _build_side(stack: Stack, p: Platform, hook_url: str, name: str) -> Si
     await p.refund_sees_delivery(s.buyer, s.order_done)
     opened = await p.after_sale(s.buyer, s.order_done, "REFUND_ONLY", "QUALITY_ISSUE", amount_fen=100)
     s.as_case = opened["case_id"]
-    cancelled = await p.call("refund", "POST", f"/v1/after-sales/{s.as_case}/cancel", s.buyer, json={"reason": "matrix"})
+    cancelled = await p.call(
+        "refund", "POST", f"/v1/after-sales/{s.as_case}/cancel", s.buyer, json={"reason": "matrix"}
+    )
     assert cancelled["status"] == "CANCELLED", cancelled
 
     async def first_note(token: dict[str, str]) -> str | None:
@@ -173,7 +212,9 @@ async def _build_side(stack: Stack, p: Platform, hook_url: str, name: str) -> Si
         return page["items"][-1]["notification_id"] if page["items"] else None
 
     for audience, token in (("buyer", s.buyer), ("shop", s.seller), ("host", s.host), ("warehouse", s.staff)):
-        s.notes[audience] = await stack.until(lambda t=token: first_note(t), what=f"a notification in {name}'s {audience} inbox")
+        s.notes[audience] = await stack.until(
+            lambda t=token: first_note(t), what=f"a notification in {name}'s {audience} inbox"
+        )
 
     async def a_delivery() -> str | None:
         page = await p.call("notify", "GET", f"/v1/webhooks/{s.webhook_id}/deliveries", s.partner)

@@ -9,7 +9,14 @@ from typing import Any
 
 from .conftest import Stack
 
-ADDRESS = {"name": "王小明", "phone": "+86 138 0000 0000", "province": "广东省", "city": "广州市", "district": "天河区", "line1": "体育西路 1 号"}
+ADDRESS = {
+    "name": "王小明",
+    "phone": "+86 138 0000 0000",
+    "province": "广东省",
+    "city": "广州市",
+    "district": "天河区",
+    "line1": "体育西路 1 号",
+}
 
 
 def rid(prefix: str) -> str:
@@ -30,7 +37,9 @@ class Platform:
         self.orders: dict[str, str] = {}  # order_id -> the status the scenario left it in
 
     # --- helpers ---------------------------------------------------------------------------------------------
-    async def call(self, service: str, method: str, path: str, headers: dict, *, expect: int | tuple = (200, 201), **kw) -> Any:
+    async def call(
+        self, service: str, method: str, path: str, headers: dict, *, expect: int | tuple = (200, 201), **kw
+    ) -> Any:
         r = await self.s.http(service).request(method, path, headers=headers, **kw)
         expected = (expect,) if isinstance(expect, int) else expect
         assert r.status_code in expected, f"{method} {service}{path} → {r.status_code} {r.text}"
@@ -42,21 +51,46 @@ class Platform:
     # --- order service ---------------------------------------------------------------------------------------
     async def shop(self, rights: list[str], deposit_fen: int = 20_000_000) -> Shop:
         shop_id = rid("shop")
-        await self.call("order", "POST", "/v1/shops", self.admin, json={"shop_id": shop_id, "name": f"小店 {shop_id}", "trust_rights": rights, "deposit_fen": deposit_fen})
+        await self.call(
+            "order",
+            "POST",
+            "/v1/shops",
+            self.admin,
+            json={"shop_id": shop_id, "name": f"小店 {shop_id}", "trust_rights": rights, "deposit_fen": deposit_fen},
+        )
         return Shop(shop_id, self.s.token("seller", rid("seller"), shop_id=shop_id))
 
     async def product(self, shop: Shop, category: str, price_fen: int, stock: int = 20) -> str:
-        p = await self.call("order", "POST", f"/v1/shops/{shop.shop_id}/products", shop.seller, json={"title": f"{category} 直播款", "category": category, "price_fen": price_fen, "stock": stock})
+        p = await self.call(
+            "order",
+            "POST",
+            f"/v1/shops/{shop.shop_id}/products",
+            shop.seller,
+            json={"title": f"{category} 直播款", "category": category, "price_fen": price_fen, "stock": stock},
+        )
         return p["sku_id"]
 
     async def order(self, buyer: dict, shop: Shop, sku_id: str, quantity: int = 1, **extra) -> dict:
-        body = {"shop_id": shop.shop_id, "items": [{"sku_id": sku_id, "quantity": quantity}], "shipping_address": ADDRESS, **extra}
-        order = await self.call("order", "POST", "/v1/orders", {**buyer, "Idempotency-Key": rid("idem")}, json=body, expect=201)
+        body = {
+            "shop_id": shop.shop_id,
+            "items": [{"sku_id": sku_id, "quantity": quantity}],
+            "shipping_address": ADDRESS,
+            **extra,
+        }
+        order = await self.call(
+            "order", "POST", "/v1/orders", {**buyer, "Idempotency-Key": rid("idem")}, json=body, expect=201
+        )
         self.orders[order["order_id"]] = "CREATED"
         return order
 
     async def pay(self, buyer: dict, order: dict) -> dict:
-        paid = await self.call("order", "POST", f"/v1/orders/{order['order_id']}/pay", {**buyer, "Idempotency-Key": rid("idem")}, json={"amount_fen": order["total_fen"], "method": "SANDBOX"})
+        paid = await self.call(
+            "order",
+            "POST",
+            f"/v1/orders/{order['order_id']}/pay",
+            {**buyer, "Idempotency-Key": rid("idem")},
+            json={"amount_fen": order["total_fen"], "method": "SANDBOX"},
+        )
         assert paid["status"] in ("PAID", "AWAITING_QC_INBOUND")
         return paid
 
@@ -73,7 +107,14 @@ class Platform:
         return order
 
     async def ship(self, shop: Shop, order_id: str) -> dict:
-        return await self.call("order", "POST", f"/v1/orders/{order_id}/shipments", shop.seller, json={"carrier": "SF", "tracking_no": rid("SF")}, expect=201)
+        return await self.call(
+            "order",
+            "POST",
+            f"/v1/orders/{order_id}/shipments",
+            shop.seller,
+            json={"carrier": "SF", "tracking_no": rid("SF")},
+            expect=201,
+        )
 
     async def deliver(self, order_id: str) -> dict:
         """The carrier reports delivery of the parcel the order was last shipped with."""
@@ -91,7 +132,18 @@ class Platform:
 
     # --- quality check ---------------------------------------------------------------------------------------
     async def warehouse(self, categories: list[str]) -> str:
-        wh = await self.call("qc", "POST", "/v1/warehouses", self.admin, json={"warehouse_id": rid("wh"), "name": "四会玉器质检中心", "address": "广东省四会市玉器城 8 号", "categories": categories})
+        wh = await self.call(
+            "qc",
+            "POST",
+            "/v1/warehouses",
+            self.admin,
+            json={
+                "warehouse_id": rid("wh"),
+                "name": "四会玉器质检中心",
+                "address": "广东省四会市玉器城 8 号",
+                "categories": categories,
+            },
+        )
         return wh["warehouse_id"]
 
     async def qc_case(self, order_id: str) -> dict:
@@ -115,28 +167,46 @@ class Platform:
         shipment = await self.ship(shop, order["order_id"])
         assert shipment["destination"] == "QC_WAREHOUSE" and shipment["address"]
         case = await self.qc_case(order["order_id"])
-        await self.call("qc", "POST", f"/v1/qc/cases/{case['case_id']}/arrival", self.staff(case["warehouse_id"]), json={"tracking_no": shipment["tracking_no"]})
+        await self.call(
+            "qc",
+            "POST",
+            f"/v1/qc/cases/{case['case_id']}/arrival",
+            self.staff(case["warehouse_id"]),
+            json={"tracking_no": shipment["tracking_no"]},
+        )
         await self.wait_order(order["order_id"], "IN_QC")
         return order, await self.call("qc", "GET", f"/v1/qc/cases/{case['case_id']}", self.admin)
 
     async def verdict(self, case: dict, result: str, reason: str | None = None) -> dict:
-        body = {"result": result, "findings": "折射率 1.66，结构致密 / RI 1.66, dense texture", "photos": ["https://img.example/qc/1.jpg"]}
+        body = {
+            "result": result,
+            "findings": "折射率 1.66，结构致密 / RI 1.66, dense texture",
+            "photos": ["https://img.example/qc/1.jpg"],
+        }
         if reason:
             body["failure_reason"] = reason
-        return await self.call("qc", "POST", f"/v1/qc/cases/{case['case_id']}/verdict", self.inspector(case["warehouse_id"]), json=body)
+        return await self.call(
+            "qc", "POST", f"/v1/qc/cases/{case['case_id']}/verdict", self.inspector(case["warehouse_id"]), json=body
+        )
 
     # --- after-sales -----------------------------------------------------------------------------------------
-    async def after_sale(self, buyer: dict, order_id: str, type_: str, reason: str, amount_fen: int | None = None) -> dict:
+    async def after_sale(
+        self, buyer: dict, order_id: str, type_: str, reason: str, amount_fen: int | None = None
+    ) -> dict:
         body = {"order_id": order_id, "type": type_, "reason": reason, "evidence": ["https://img.example/as/1.jpg"]}
         if amount_fen is not None:
             body["amount_fen"] = amount_fen
-        return await self.call("refund", "POST", "/v1/after-sales", {**buyer, "Idempotency-Key": rid("idem")}, json=body, expect=201)
+        return await self.call(
+            "refund", "POST", "/v1/after-sales", {**buyer, "Idempotency-Key": rid("idem")}, json=body, expect=201
+        )
 
     async def refund_sees_delivery(self, buyer: dict, order_id: str) -> dict:
         """The after-sales service learns of a delivery from the order's events, a moment after the order has it."""
 
         async def probe():
-            r = await self.s.http("refund").get("/v1/after-sales/eligibility", params={"order_id": order_id}, headers=buyer)
+            r = await self.s.http("refund").get(
+                "/v1/after-sales/eligibility", params={"order_id": order_id}, headers=buyer
+            )
             return r.json() if r.status_code == 200 and r.json().get("delivered_at") else None
 
         return await self.s.until(probe, what=f"the refund service seeing {order_id} delivered")
@@ -149,7 +219,9 @@ class Platform:
         return await self.s.until(probe, timeout=timeout, what=f"after-sale {case_id} {status}")
 
     async def compensations(self, order_id: str) -> list[dict]:
-        return (await self.call("refund", "GET", "/v1/compensations", self.admin, params={"order_id": order_id}))["items"]
+        return (await self.call("refund", "GET", "/v1/compensations", self.admin, params={"order_id": order_id}))[
+            "items"
+        ]
 
     async def wait_compensation(self, order_id: str, kind: str, timeout: float = 30.0) -> dict:
         async def probe():

@@ -84,7 +84,12 @@ class Row:
 # --- targets --------------------------------------------------------------------------------------------------
 
 
-def on(body: Any = None, params: Callable[[Side, str], dict] | None = None, present: Callable[[Side, str, bool], tuple] | None = None, **path: str) -> Target:
+def on(
+    body: Any = None,
+    params: Callable[[Side, str], dict] | None = None,
+    present: Callable[[Side, str, bool], tuple] | None = None,
+    **path: str,
+) -> Target:
     """A target naming side attributes: on(order_id="order_done") → /…/{order_id} of the own or foreign side."""
 
     async def target(w: World, role: str, own: bool) -> Req:
@@ -99,9 +104,19 @@ def on(body: Any = None, params: Callable[[Side, str], dict] | None = None, pres
     return target
 
 
-def fixed(body: Callable[[World], Any] | Any = None, params: dict | None = None, present: Callable[[World, str], tuple] | None = None, **path: str) -> Target:
+def fixed(
+    body: Callable[[World], Any] | Any = None,
+    params: dict | None = None,
+    present: Callable[[World, str], tuple] | None = None,
+    **path: str,
+) -> Target:
     async def target(w: World, role: str, own: bool) -> Req:
-        return Req(path=dict(path), params=params, json=body(w) if callable(body) else body, present=present(w, role) if present else ())
+        return Req(
+            path=dict(path),
+            params=params,
+            json=body(w) if callable(body) else body,
+            present=present(w, role) if present else (),
+        )
 
     return target
 
@@ -132,12 +147,24 @@ def shop_body(w: World) -> dict:
 
 
 def order_body(w: World) -> dict:
-    address = {"name": "买家A", "phone": "+86 139 0000 0000", "province": "浙江省", "city": "杭州市", "district": "西湖区", "line1": w.A.address_line}
+    address = {
+        "name": "买家A",
+        "phone": "+86 139 0000 0000",
+        "province": "浙江省",
+        "city": "杭州市",
+        "district": "西湖区",
+        "line1": w.A.address_line,
+    }
     return {"shop_id": w.A.shop_id, "items": [{"sku_id": w.A.sku_plain, "quantity": 1}], "shipping_address": address}
 
 
 def warehouse_body(w: World) -> dict:
-    return {"warehouse_id": rid("wh"), "name": "矩阵新仓", "address": "新仓路 1 号", "categories": [f"mx_unused_{uuid.uuid4().hex[:8]}"]}
+    return {
+        "warehouse_id": rid("wh"),
+        "name": "矩阵新仓",
+        "address": "新仓路 1 号",
+        "categories": [f"mx_unused_{uuid.uuid4().hex[:8]}"],
+    }
 
 
 def hook_body(w: World) -> dict:
@@ -212,68 +239,241 @@ ROWS: list[Row] = [
     Row("order", "GET", "/v1/shops/{shop_id}", ANY, on(**ON_SHOP), kind="public", check=private_shop_fields),
     Row("order", "GET", "/v1/shops/{shop_id}/products", ANY, on(**ON_SHOP), kind="public"),
     Row("order", "GET", "/v1/products/{sku_id}", ANY, on(sku_id="sku_plain"), kind="public"),
-    Row("order", "GET", "/v1/orders", frozenset({"buyer", "seller", "host", "admin"}), on(params=orders_filter, present=lambda s, role, own: (s.order_done,) if own or role == "admin" else ()), kind="list"),
-    Row("order", "GET", "/v1/orders/{order_id}", frozenset({"buyer", "seller", "host", "admin"}), on(**ON_DONE), check=no_address_for_host),
+    Row(
+        "order",
+        "GET",
+        "/v1/orders",
+        frozenset({"buyer", "seller", "host", "admin"}),
+        on(params=orders_filter, present=lambda s, role, own: (s.order_done,) if own or role == "admin" else ()),
+        kind="list",
+    ),
+    Row(
+        "order",
+        "GET",
+        "/v1/orders/{order_id}",
+        frozenset({"buyer", "seller", "host", "admin"}),
+        on(**ON_DONE),
+        check=no_address_for_host,
+    ),
     Row("order", "GET", "/v1/orders/{order_id}/ledger", frozenset({"seller", "admin"}), on(**ON_DONE)),
-    Row("order", "GET", "/v1/ledger/balances/{account}", frozenset({"seller", "host", "admin"}), _balance, kind="object"),
+    Row(
+        "order", "GET", "/v1/ledger/balances/{account}", frozenset({"seller", "host", "admin"}), _balance, kind="object"
+    ),
     Row("order", "GET", "/v1/ledger/check", ADMIN, fixed(), kind="none"),
     Row("order", "POST", "/v1/shops", ADMIN, fixed(body=shop_body), kind="none"),
-    Row("order", "POST", "/v1/shops/{shop_id}/deposit", frozenset({"seller", "admin"}), on(body={"amount_fen": 1}, **ON_SHOP)),
+    Row(
+        "order",
+        "POST",
+        "/v1/shops/{shop_id}/deposit",
+        frozenset({"seller", "admin"}),
+        on(body={"amount_fen": 1}, **ON_SHOP),
+    ),
     Row("order", "POST", "/v1/shops/{shop_id}/reinstate", ADMIN, on(**ON_SHOP)),
-    Row("order", "POST", "/v1/shops/{shop_id}/products", frozenset({"seller"}), on(body={"title": "矩阵新品", "category": "apparel", "price_fen": 100, "stock": 1}, **ON_SHOP)),
-    Row("order", "POST", "/v1/products/{sku_id}/stock", frozenset({"seller"}), on(body={"quantity": 1}, sku_id="sku_plain")),
+    Row(
+        "order",
+        "POST",
+        "/v1/shops/{shop_id}/products",
+        frozenset({"seller"}),
+        on(body={"title": "矩阵新品", "category": "apparel", "price_fen": 100, "stock": 1}, **ON_SHOP),
+    ),
+    Row(
+        "order",
+        "POST",
+        "/v1/products/{sku_id}/stock",
+        frozenset({"seller"}),
+        on(body={"quantity": 1}, sku_id="sku_plain"),
+    ),
     Row("order", "POST", "/v1/orders", frozenset({"buyer"}), fixed(body=order_body), kind="none"),
     Row("order", "POST", "/v1/orders/{order_id}/pay", frozenset({"buyer"}), on(body=PAY, **ON_DONE)),
     Row("order", "POST", "/v1/orders/{order_id}/shipments", frozenset({"seller"}), on(body=SHIPMENT, **ON_DONE)),
-    Row("order", "POST", "/v1/orders/{order_id}/delivery", frozenset({"partner", "admin"}), on(body=DELIVERY, **ON_DONE), everywhere=frozenset({"partner", "admin"})),
+    Row(
+        "order",
+        "POST",
+        "/v1/orders/{order_id}/delivery",
+        frozenset({"partner", "admin"}),
+        on(body=DELIVERY, **ON_DONE),
+        everywhere=frozenset({"partner", "admin"}),
+    ),
     Row("order", "POST", "/v1/orders/{order_id}/confirm-receipt", frozenset({"buyer"}), on(**ON_DONE)),
-    Row("order", "POST", "/v1/orders/{order_id}/cancel", frozenset({"buyer", "seller"}), on(body={"reason": "matrix"}, **ON_DONE)),
+    Row(
+        "order",
+        "POST",
+        "/v1/orders/{order_id}/cancel",
+        frozenset({"buyer", "seller"}),
+        on(body={"reason": "matrix"}, **ON_DONE),
+    ),
     # --- quality-check service --------------------------------------------------------------------------------
     Row("qc", "GET", "/v1/warehouses", ANY, fixed(), kind="none"),
     Row("qc", "GET", "/v1/warehouses/{warehouse_id}", ANY, on(warehouse_id="warehouse_id"), kind="public"),
-    Row("qc", "GET", "/v1/qc/cases", frozenset({"buyer", "seller", "warehouse", "inspector", "admin"}), on(params=qc_filter, present=lambda s, role, own: (s.qc_case,) if own or role == "admin" else ()), kind="list"),
-    Row("qc", "GET", "/v1/qc/cases/{case_id}", frozenset({"buyer", "seller", "warehouse", "inspector", "admin"}), on(**ON_QC)),
+    Row(
+        "qc",
+        "GET",
+        "/v1/qc/cases",
+        frozenset({"buyer", "seller", "warehouse", "inspector", "admin"}),
+        on(params=qc_filter, present=lambda s, role, own: (s.qc_case,) if own or role == "admin" else ()),
+        kind="list",
+    ),
+    Row(
+        "qc",
+        "GET",
+        "/v1/qc/cases/{case_id}",
+        frozenset({"buyer", "seller", "warehouse", "inspector", "admin"}),
+        on(**ON_QC),
+    ),
     Row("qc", "GET", "/v1/certificates/{certificate_no}", EVERYONE, _certificate, kind="public"),
     Row("qc", "GET", "/v1/shops/{shop_id}/strikes", frozenset({"seller", "admin"}), on(**ON_SHOP)),
     Row("qc", "POST", "/v1/warehouses", ADMIN, fixed(body=warehouse_body), kind="none"),
-    Row("qc", "POST", "/v1/qc/cases/{case_id}/arrival", frozenset({"warehouse"}), on(body={"tracking_no": "SF-MATRIX-1"}, **ON_QC)),
+    Row(
+        "qc",
+        "POST",
+        "/v1/qc/cases/{case_id}/arrival",
+        frozenset({"warehouse"}),
+        on(body={"tracking_no": "SF-MATRIX-1"}, **ON_QC),
+    ),
     Row("qc", "POST", "/v1/qc/cases/{case_id}/verdict", frozenset({"inspector"}), on(body=VERDICT, **ON_QC)),
     Row("qc", "POST", "/v1/qc/cases/{case_id}/dispatch", frozenset({"warehouse"}), on(body=SHIPMENT, **ON_QC)),
     Row("qc", "POST", "/v1/qc/cases/{case_id}/route", ADMIN, _route),
     # --- refund service ---------------------------------------------------------------------------------------
-    Row("refund", "GET", "/v1/after-sales", frozenset({"buyer", "seller", "admin"}), on(params=lambda s, role: {"order_id": s.order_done}, present=AS_OWN_LIST), kind="list"),
-    Row("refund", "GET", "/v1/after-sales/eligibility", frozenset({"buyer", "seller", "admin"}), on(params=lambda s, role: {"order_id": s.order_done})),
+    Row(
+        "refund",
+        "GET",
+        "/v1/after-sales",
+        frozenset({"buyer", "seller", "admin"}),
+        on(params=lambda s, role: {"order_id": s.order_done}, present=AS_OWN_LIST),
+        kind="list",
+    ),
+    Row(
+        "refund",
+        "GET",
+        "/v1/after-sales/eligibility",
+        frozenset({"buyer", "seller", "admin"}),
+        on(params=lambda s, role: {"order_id": s.order_done}),
+    ),
     Row("refund", "GET", "/v1/after-sales/{case_id}", frozenset({"buyer", "seller", "admin"}), on(**ON_AS)),
-    Row("refund", "GET", "/v1/compensations", frozenset({"buyer", "seller", "admin"}), on(params=lambda s, role: {"order_id": s.order_done}), kind="list"),
+    Row(
+        "refund",
+        "GET",
+        "/v1/compensations",
+        frozenset({"buyer", "seller", "admin"}),
+        on(params=lambda s, role: {"order_id": s.order_done}),
+        kind="list",
+    ),
     # More than the order could ever refund: the owner passes authorization and meets a 422.
-    Row("refund", "POST", "/v1/after-sales", frozenset({"buyer"}), on(body=lambda s: {"order_id": s.order_done, "type": "REFUND_ONLY", "reason": "QUALITY_ISSUE", "amount_fen": 10**12, "evidence": []})),
-    Row("refund", "POST", "/v1/after-sales/{case_id}/approve", frozenset({"seller"}), on(body={"reason": "matrix"}, **ON_AS)),
-    Row("refund", "POST", "/v1/after-sales/{case_id}/reject", frozenset({"seller"}), on(body={"reason": "matrix"}, **ON_AS)),
-    Row("refund", "POST", "/v1/after-sales/{case_id}/return-shipment", frozenset({"buyer"}), on(body=SHIPMENT, **ON_AS)),
+    Row(
+        "refund",
+        "POST",
+        "/v1/after-sales",
+        frozenset({"buyer"}),
+        on(
+            body=lambda s: {
+                "order_id": s.order_done,
+                "type": "REFUND_ONLY",
+                "reason": "QUALITY_ISSUE",
+                "amount_fen": 10**12,
+                "evidence": [],
+            }
+        ),
+    ),
+    Row(
+        "refund",
+        "POST",
+        "/v1/after-sales/{case_id}/approve",
+        frozenset({"seller"}),
+        on(body={"reason": "matrix"}, **ON_AS),
+    ),
+    Row(
+        "refund",
+        "POST",
+        "/v1/after-sales/{case_id}/reject",
+        frozenset({"seller"}),
+        on(body={"reason": "matrix"}, **ON_AS),
+    ),
+    Row(
+        "refund", "POST", "/v1/after-sales/{case_id}/return-shipment", frozenset({"buyer"}), on(body=SHIPMENT, **ON_AS)
+    ),
     Row("refund", "POST", "/v1/after-sales/{case_id}/return-received", frozenset({"seller"}), on(**ON_AS)),
-    Row("refund", "POST", "/v1/after-sales/{case_id}/escalate", frozenset({"buyer"}), on(body={"reason": "matrix"}, **ON_AS)),
-    Row("refund", "POST", "/v1/after-sales/{case_id}/arbitrate", ADMIN, on(body={"decision": "REJECT", "reason": "matrix"}, **ON_AS)),
-    Row("refund", "POST", "/v1/after-sales/{case_id}/cancel", frozenset({"buyer"}), on(body={"reason": "matrix"}, **ON_AS)),
+    Row(
+        "refund",
+        "POST",
+        "/v1/after-sales/{case_id}/escalate",
+        frozenset({"buyer"}),
+        on(body={"reason": "matrix"}, **ON_AS),
+    ),
+    Row(
+        "refund",
+        "POST",
+        "/v1/after-sales/{case_id}/arbitrate",
+        ADMIN,
+        on(body={"decision": "REJECT", "reason": "matrix"}, **ON_AS),
+    ),
+    Row(
+        "refund",
+        "POST",
+        "/v1/after-sales/{case_id}/cancel",
+        frozenset({"buyer"}),
+        on(body={"reason": "matrix"}, **ON_AS),
+    ),
     # --- notify service ---------------------------------------------------------------------------------------
     Row("notify", "GET", "/v1/notifications", INBOX, _inbox, kind="none"),
     Row("notify", "GET", "/v1/notifications/unread-count", INBOX, fixed(), kind="none"),
     Row("notify", "GET", "/v1/notifications/stream", INBOX, fixed(), kind="none", stream=True),
     Row("notify", "POST", "/v1/notifications/{notification_id}/read", INBOX, _read_note),
     Row("notify", "POST", "/v1/notifications/read-all", INBOX, fixed(body={}), kind="none"),
-    Row("notify", "GET", "/v1/webhooks", frozenset({"partner", "admin"}), fixed(params={"limit": 200}, present=lambda w, role: (w.A.webhook_id,) if role == "partner" else ()), kind="none"),
+    Row(
+        "notify",
+        "GET",
+        "/v1/webhooks",
+        frozenset({"partner", "admin"}),
+        fixed(params={"limit": 200}, present=lambda w, role: (w.A.webhook_id,) if role == "partner" else ()),
+        kind="none",
+    ),
     Row("notify", "GET", "/v1/webhooks/{webhook_id}", frozenset({"partner", "admin"}), on(**ON_HOOK)),
-    Row("notify", "GET", "/v1/webhooks/{webhook_id}/deliveries", frozenset({"partner", "admin"}), on(params=lambda s, role: {"limit": 200}, present=lambda s, role, own: (s.delivery_id,), **ON_HOOK), private=Side.webhook_markers),
-    Row("notify", "GET", "/v1/webhooks/{webhook_id}/deliveries/{delivery_id}", frozenset({"partner", "admin"}), on(**ON_DELIVERY), private=Side.webhook_markers),
-    Row("notify", "POST", "/v1/webhooks/{webhook_id}/deliveries/{delivery_id}/redeliver", frozenset({"partner", "admin"}), on(**ON_DELIVERY), private=Side.webhook_markers),
-    Row("notify", "POST", "/v1/webhooks", frozenset({"partner", "admin"}), fixed(body=hook_body), kind="none", check=created_webhook),
-    Row("notify", "DELETE", "/v1/webhooks/{webhook_id}", frozenset({"partner", "admin"}), fresh_webhook_target, verify=webhook_gone_iff_allowed),
+    Row(
+        "notify",
+        "GET",
+        "/v1/webhooks/{webhook_id}/deliveries",
+        frozenset({"partner", "admin"}),
+        on(params=lambda s, role: {"limit": 200}, present=lambda s, role, own: (s.delivery_id,), **ON_HOOK),
+        private=Side.webhook_markers,
+    ),
+    Row(
+        "notify",
+        "GET",
+        "/v1/webhooks/{webhook_id}/deliveries/{delivery_id}",
+        frozenset({"partner", "admin"}),
+        on(**ON_DELIVERY),
+        private=Side.webhook_markers,
+    ),
+    Row(
+        "notify",
+        "POST",
+        "/v1/webhooks/{webhook_id}/deliveries/{delivery_id}/redeliver",
+        frozenset({"partner", "admin"}),
+        on(**ON_DELIVERY),
+        private=Side.webhook_markers,
+    ),
+    Row(
+        "notify",
+        "POST",
+        "/v1/webhooks",
+        frozenset({"partner", "admin"}),
+        fixed(body=hook_body),
+        kind="none",
+        check=created_webhook,
+    ),
+    Row(
+        "notify",
+        "DELETE",
+        "/v1/webhooks/{webhook_id}",
+        frozenset({"partner", "admin"}),
+        fresh_webhook_target,
+        verify=webhook_gone_iff_allowed,
+    ),
     # "any" in API.md: any role, with a token (only health, metrics, docs and certificates are open to all).
     Row("notify", "GET", "/v1/events/catalog", ANY, fixed(), kind="none"),
     Row("notify", "GET", "/v1/events/catalog/{event_type}", ANY, fixed(event_type="xinren.order.paid"), kind="none"),
     Row("notify", "GET", "/v1/events/asyncapi", ANY, fixed(), kind="none"),
 ]
-
-
 
 
 # --- running one cell -----------------------------------------------------------------------------------------
@@ -327,7 +527,11 @@ async def run_cell(w: World, row: Row, role: str, own: bool) -> list[str]:
     if answer.status >= 500:
         problems.append(f"{where}: server error {answer.status} {answer.text[:300]}")
     elif passes:
-        if answer.status in (401, 403, 404) or error_code(answer) == "VALIDATION_ERROR" or not (200 <= answer.status < 300 or answer.status in (409, 422)):
+        if (
+            answer.status in (401, 403, 404)
+            or error_code(answer) == "VALIDATION_ERROR"
+            or not (200 <= answer.status < 300 or answer.status in (409, 422))
+        ):
             problems.append(f"{where}: should pass authorization, got {answer.status} {answer.text[:300]}")
         else:
             problems += [f"{where}: {m!r} missing from the answer" for m in req.present if m not in answer.text]
@@ -335,7 +539,10 @@ async def run_cell(w: World, row: Row, role: str, own: bool) -> list[str]:
                 problems.append(f"{where}: {msg}")
     elif scoped_list:
         if not (200 <= answer.status < 300 or answer.status in (403, 404)):
-            problems.append(f"{where}: a foreign filter should give an empty list or 403/404, got {answer.status} {answer.text[:300]}")
+            problems.append(
+                f"{where}: a foreign filter should give an empty list or 403/404, "
+                f"got {answer.status} {answer.text[:300]}"
+            )
     elif role == "anon":
         if answer.status != 401:
             problems.append(f"{where}: no token should be 401, got {answer.status} {answer.text[:300]}")
@@ -400,7 +607,11 @@ async def test_every_route_of_every_service_has_a_row(stack):
         for path, operations in r.json()["paths"].items():
             if path in SKIPPED_PATHS or path.startswith("/docs"):
                 continue
-            documented |= {(service, method.upper(), path) for method in operations if method in ("get", "post", "put", "patch", "delete")}
+            documented |= {
+                (service, method.upper(), path)
+                for method in operations
+                if method in ("get", "post", "put", "patch", "delete")
+            }
     rows = {(r.service, r.method, r.template) for r in ROWS}
     assert len(rows) == len(ROWS), "a route has two rows"
     missing = sorted(documented - rows)
@@ -432,7 +643,9 @@ def _claims(**extra: Any) -> dict[str, Any]:
 def bad_tokens() -> dict[str, str]:
     good = jwt.encode(_claims(), SECRET, algorithm="HS256")
     return {
-        "expired": jwt.encode(_claims(iat=int(time.time()) - 7200, exp=int(time.time()) - 3600), SECRET, algorithm="HS256"),
+        "expired": jwt.encode(
+            _claims(iat=int(time.time()) - 7200, exp=int(time.time()) - 3600), SECRET, algorithm="HS256"
+        ),
         "unsigned": good.rsplit(".", 1)[0] + ".",
         "wrong-secret": jwt.encode(_claims(), "not-the-secret-" + "y" * 32, algorithm="HS256"),
         "alg-none": f"{_b64({'alg': 'none', 'typ': 'JWT'})}.{_b64(_claims(role='admin'))}.",

@@ -53,19 +53,27 @@ def cursor_of(*values: Any) -> str:
 # (service, role): admin reaches the most operations everywhere; the buyer, seller and inspector get past the role
 # checks of the operations that are theirs (body and parameter validation run for every role).
 ST_RUNS = [
-    ("order", "admin"), ("refund", "admin"), ("qc", "admin"), ("notify", "admin"),
-    ("order", "buyer"), ("refund", "buyer"), ("notify", "buyer"),
-    ("order", "seller"), ("qc", "inspector"),
+    ("order", "admin"),
+    ("refund", "admin"),
+    ("qc", "admin"),
+    ("notify", "admin"),
+    ("order", "buyer"),
+    ("refund", "buyer"),
+    ("notify", "buyer"),
+    ("order", "seller"),
+    ("qc", "inspector"),
 ]
-ST_CHECKS = ",".join([
-    "not_a_server_error",
-    "status_code_conformance",
-    "content_type_conformance",
-    "response_schema_conformance",
-    "negative_data_rejection",
-    "missing_required_header",
-    "use_after_free",
-])
+ST_CHECKS = ",".join(
+    [
+        "not_a_server_error",
+        "status_code_conformance",
+        "content_type_conformance",
+        "response_schema_conformance",
+        "negative_data_rejection",
+        "missing_required_header",
+        "use_after_free",
+    ]
+)
 ST_SECONDS = int(os.environ.get("XINREN_SCHEMATHESIS_SECONDS", "10"))
 ST_PARALLEL = 2  # runs at a time: schemathesis itself is busy generating, more would only starve each other
 ST_SEED = os.environ.get("XINREN_SCHEMATHESIS_SEED", "20261122")
@@ -85,12 +93,14 @@ def summarize_ndjson(path: Path) -> dict[str, Any]:
                         case = recorder["cases"][case_id]["value"]
                         answer = recorder.get("interactions", {}).get(case_id, {}).get("response") or {}
                         sent = f"{case['method']} {case.get('path')} query={case.get('query')} body={case.get('body')}"
-                        failures.append({
-                            "operation": recorder["label"],
-                            "check": check["name"],
-                            "request": sent[:400],
-                            "status": answer.get("status_code"),
-                        })
+                        failures.append(
+                            {
+                                "operation": recorder["label"],
+                                "check": check["name"],
+                                "request": sent[:400],
+                                "status": answer.get("status_code"),
+                            }
+                        )
         elif "NonFatalError" in event or "FatalError" in event:
             errors.append(json.dumps(event)[:500])
     return {"cases": cases, "failures": failures, "errors": errors}
@@ -144,8 +154,10 @@ async def test_schemathesis_finds_no_failure_in_any_service(stack, platform):
     lines = [f"schemathesis ({ST_CHECKS}; seed {ST_SEED}, {ST_SECONDS}s a run):"]
     for r in results:
         per_service[r["service"]] += r["cases"]
-        lines.append(f"  {r['service']:7} as {r['role']:9} {r['cases']:5} cases, {len(r['failures'])} failures, "
-                     f"{len(r['errors'])} errors, exit {r['exit']}")
+        lines.append(
+            f"  {r['service']:7} as {r['role']:9} {r['cases']:5} cases, {len(r['failures'])} failures, "
+            f"{len(r['errors'])} errors, exit {r['exit']}"
+        )
     lines.append("  cases per service: " + ", ".join(f"{s} {n}" for s, n in sorted(per_service.items())))
     print("\n".join(lines))
 
@@ -390,7 +402,11 @@ async def test_refund_service_refuses_hostile_values_and_changes_nothing(stack, 
     await refused(open_case(amount_fen=25_001), 422, None)  # more than was paid
     await refused(http.get("/v1/after-sales", headers=buyer, params={"status": "LIMBO"}))
     await refused(http.get("/v1/compensations", headers=buyer, params={"kind": "FREE_MONEY"}))
-    bad_decisions = ({"decision": "REFUND", "amount_fen": 2**63}, {"decision": "REFUND", "amount_fen": -1}, {"decision": "?"})
+    bad_decisions = (
+        {"decision": "REFUND", "amount_fen": 2**63},
+        {"decision": "REFUND", "amount_fen": -1},
+        {"decision": "?"},
+    )
     for decision in bad_decisions:
         await refused(http.post("/v1/after-sales/as_x/arbitrate", headers=p.admin, json={**decision, "reason": "x"}))
 

@@ -137,9 +137,17 @@ async def test_seven_day_return_with_subsidy_after_completion(platform):
     assert 0 < seller_before < price
 
     case = await p.after_sale(buyer, order_id, "RETURN_AND_REFUND", "NO_REASON_7D")
-    await p.call("refund", "POST", f"/v1/after-sales/{case['case_id']}/approve", shop.seller, json={"reason": "同意退货"})
+    await p.call(
+        "refund", "POST", f"/v1/after-sales/{case['case_id']}/approve", shop.seller, json={"reason": "同意退货"}
+    )
     await p.wait_case(case["case_id"], "AWAITING_RETURN")
-    await p.call("refund", "POST", f"/v1/after-sales/{case['case_id']}/return-shipment", buyer, json={"carrier": "YTO", "tracking_no": rid("YT")})
+    await p.call(
+        "refund",
+        "POST",
+        f"/v1/after-sales/{case['case_id']}/return-shipment",
+        buyer,
+        json={"carrier": "YTO", "tracking_no": rid("YT")},
+    )
     await p.call("refund", "POST", f"/v1/after-sales/{case['case_id']}/return-received", shop.seller, json={})
     await p.wait_case(case["case_id"], "REFUNDED")
     refunded = await p.wait_order(order_id, "REFUNDED")
@@ -198,10 +206,22 @@ async def test_a_rejection_escalated_and_arbitrated(platform):
     outcomes = {}
     for order_id, decision in ((refund_order, "REFUND"), (reject_order, "REJECT")):
         case = await p.after_sale(buyer, order_id, "REFUND_ONLY", "QUALITY_ISSUE", amount_fen=15_000)
-        await p.call("refund", "POST", f"/v1/after-sales/{case['case_id']}/reject", shop.seller, json={"reason": "商品无质量问题"})
+        await p.call(
+            "refund",
+            "POST",
+            f"/v1/after-sales/{case['case_id']}/reject",
+            shop.seller,
+            json={"reason": "商品无质量问题"},
+        )
         await p.call("refund", "POST", f"/v1/after-sales/{case['case_id']}/escalate", buyer, json={})
         await p.wait_case(case["case_id"], "ARBITRATION")
-        await p.call("refund", "POST", f"/v1/after-sales/{case['case_id']}/arbitrate", p.admin, json={"decision": decision, "reason": "平台介入"})
+        await p.call(
+            "refund",
+            "POST",
+            f"/v1/after-sales/{case['case_id']}/arbitrate",
+            p.admin,
+            json={"decision": decision, "reason": "平台介入"},
+        )
         outcomes[decision] = await p.wait_case(case["case_id"], "REFUNDED" if decision == "REFUND" else "CLOSED")
     assert (await p.get_order(refund_order))["refunded_fen"] == 15_000
     assert (await p.get_order(reject_order))["refunded_fen"] == 0

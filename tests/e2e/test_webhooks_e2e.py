@@ -25,7 +25,15 @@ async def receiver():
         return Response(status_code=204)
 
     port = free_port()
-    server = uvicorn.Server(uvicorn.Config(Starlette(routes=[Route("/hook", hook, methods=["POST"])]), host="127.0.0.1", port=port, log_level="warning", lifespan="off"))
+    server = uvicorn.Server(
+        uvicorn.Config(
+            Starlette(routes=[Route("/hook", hook, methods=["POST"])]),
+            host="127.0.0.1",
+            port=port,
+            log_level="warning",
+            lifespan="off",
+        )
+    )
     task = asyncio.create_task(server.serve())
     while not server.started:
         await asyncio.sleep(0.05)
@@ -38,7 +46,14 @@ async def test_partner_webhook_receives_one_orders_lifecycle_in_order(platform, 
     p = platform
     url, received = receiver
     partner = stack.token("partner", "erp-partner-1")
-    sub = await p.call("notify", "POST", "/v1/webhooks", partner, json={"url": url, "event_types": ["*"], "description": "ERP"}, expect=201)
+    sub = await p.call(
+        "notify",
+        "POST",
+        "/v1/webhooks",
+        partner,
+        json={"url": url, "event_types": ["*"], "description": "ERP"},
+        expect=201,
+    )
     secret = sub["secret"]
     assert secret.startswith("whsec_")
 
@@ -49,7 +64,13 @@ async def test_partner_webhook_receives_one_orders_lifecycle_in_order(platform, 
     await p.confirm(buyer, order_id)
     p.orders[order_id] = "COMPLETED"
 
-    expected = ["xinren.order.created", "xinren.order.paid", "xinren.order.shipped", "xinren.order.delivered", "xinren.order.completed"]
+    expected = [
+        "xinren.order.created",
+        "xinren.order.paid",
+        "xinren.order.shipped",
+        "xinren.order.delivered",
+        "xinren.order.completed",
+    ]
     verifier = Webhook(secret)
 
     def of_order():

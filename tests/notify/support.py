@@ -34,7 +34,7 @@ class LiveServer:
         self.server = uvicorn.Server(config)
         self.task: asyncio.Task | None = None
 
-    async def __aenter__(self) -> "LiveServer":
+    async def __aenter__(self) -> LiveServer:
         self.task = asyncio.create_task(self.server.serve())
         deadline = time.monotonic() + 120
         while not self.server.started:
@@ -52,7 +52,9 @@ class LiveServer:
             await asyncio.wait_for(self.task, 30)
 
 
-async def eventually(check: Callable[[], Awaitable[Any]], *, timeout: float = 15.0, interval: float = 0.05, what: str = "condition") -> Any:
+async def eventually(
+    check: Callable[[], Awaitable[Any]], *, timeout: float = 15.0, interval: float = 0.05, what: str = "condition"
+) -> Any:
     """Polls `check` until it returns something truthy; fails with the last value after the deadline."""
     deadline = time.monotonic() + timeout
     last: Any = None
@@ -139,7 +141,9 @@ class Receiver:
     def app(self) -> Starlette:
         async def hook(request: Request) -> Response:
             name = request.path_params["name"]
-            call = Call(name, {k.lower(): v for k, v in request.headers.items()}, await request.body(), time.monotonic(), None)
+            call = Call(
+                name, {k.lower(): v for k, v in request.headers.items()}, await request.body(), time.monotonic(), None
+            )
             index = self.counts.get(name, 0)
             self.counts[name] = index + 1
             behaviour = self.behaviours.get(name, ok())
@@ -167,7 +171,9 @@ class Receiver:
     def of(self, name: str, predicate: Callable[[Call], bool] = lambda c: True) -> list[Call]:
         return [c for c in self.calls if c.name == name and predicate(c)]
 
-    async def wait_for(self, name: str, predicate: Callable[[Call], bool] = lambda c: True, *, count: int = 1, timeout: float = 15.0) -> list[Call]:
+    async def wait_for(
+        self, name: str, predicate: Callable[[Call], bool] = lambda c: True, *, count: int = 1, timeout: float = 15.0
+    ) -> list[Call]:
         async def check():
             found = self.of(name, predicate)
             return found if len(found) >= count else None

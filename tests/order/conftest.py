@@ -13,6 +13,7 @@ import httpx
 import pytest_asyncio
 from fastapi import FastAPI
 from sqlalchemy import select
+
 from xinren_order.app import create_app
 from xinren_order.settings import OrderSettings
 from xinren_shared.testing.http import bearer, serve

@@ -48,14 +48,25 @@ def test_make_run_starts_everything_and_ctrl_c_stops_everything():
     ports = {f"XINREN_{s}_PORT": free_port() for s in SERVICES}
     env = {k: v for k, v in os.environ.items() if k not in ("KAFKA_BOOTSTRAP_SERVERS", "DATABASE_URL")}
     env.update({k: str(v) for k, v in ports.items()})
-    env.update(XINREN_STATE_DIR=state, KAFKA_PORT=str(free_port()), KAFKA_CONTROLLER_PORT=str(free_port()), PG_PORT=str(free_port()))
+    env.update(
+        XINREN_STATE_DIR=state,
+        KAFKA_PORT=str(free_port()),
+        KAFKA_CONTROLLER_PORT=str(free_port()),
+        PG_PORT=str(free_port()),
+    )
     log = open(Path(state) / "make-run.log", "wb")
-    proc = subprocess.Popen(["make", "-s", "run"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    proc = subprocess.Popen(
+        ["make", "-s", "run"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+    )
     try:
         deadline = time.monotonic() + 180
         while not all(ready(p) for p in ports.values()):
-            assert proc.poll() is None, f"make run exited with {proc.returncode}:\n{(Path(state) / 'make-run.log').read_text()[-4000:]}"
-            assert time.monotonic() < deadline, f"not ready in time:\n{(Path(state) / 'make-run.log').read_text()[-4000:]}"
+            assert proc.poll() is None, (
+                f"make run exited with {proc.returncode}:\n{(Path(state) / 'make-run.log').read_text()[-4000:]}"
+            )
+            assert time.monotonic() < deadline, (
+                f"not ready in time:\n{(Path(state) / 'make-run.log').read_text()[-4000:]}"
+            )
             time.sleep(0.5)
     finally:
         os.killpg(proc.pid, signal.SIGINT)  # what Ctrl-C in the terminal does

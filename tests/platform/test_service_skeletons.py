@@ -26,7 +26,10 @@ SERVICES = [
 @pytest.mark.parametrize("name,create_app,settings_cls", SERVICES, ids=[s[0] for s in SERVICES])
 async def test_service_starts_and_is_ready(name, create_app, settings_cls, make_database, kafka_bootstrap):
     settings = settings_cls(
-        database_url=await make_database(name), kafka_bootstrap_servers=kafka_bootstrap, env="test", consumer_group=f"skeleton-{name}-{uuid.uuid4().hex}"
+        database_url=await make_database(name),
+        kafka_bootstrap_servers=kafka_bootstrap,
+        env="test",
+        consumer_group=f"skeleton-{name}-{uuid.uuid4().hex}",
     )
     async with serve(create_app(settings)) as client:
         assert (await client.get("/healthz")).json() == {"status": "ok"}
@@ -47,7 +50,12 @@ async def test_service_starts_and_is_ready(name, create_app, settings_cls, make_
 
 async def test_readyz_is_503_when_the_database_is_gone(make_database, kafka_bootstrap):
     url = await make_database("order")
-    settings = OrderSettings(database_url=url, kafka_bootstrap_servers=kafka_bootstrap, env="test", consumer_group=f"skeleton-{uuid.uuid4().hex}")
+    settings = OrderSettings(
+        database_url=url,
+        kafka_bootstrap_servers=kafka_bootstrap,
+        env="test",
+        consumer_group=f"skeleton-{uuid.uuid4().hex}",
+    )
     app = order_app(settings)
     async with serve(app) as client:
         await app.state.runtime.engine.dispose()

@@ -51,7 +51,9 @@ class Service:
         """Whether the consumer has handled (committed) the event with this id."""
         table = self.runtime.tables.inbox
         async with self.runtime.session_factory() as s:
-            return (await s.execute(select(func.count()).select_from(table).where(table.c.event_id == event_id))).scalar() > 0
+            return (
+                await s.execute(select(func.count()).select_from(table).where(table.c.event_id == event_id))
+            ).scalar() > 0
 
 
 def uid(prefix: str) -> str:
@@ -116,7 +118,14 @@ async def place_order(
     common = dict(order_id=order.order_id, buyer_id=order.buyer_id, shop_id=order.shop_id)
     events: list = [
         OrderCreated(**common, items=items, total_fen=paid_fen, qc_required=qc_required, trust_rights=list(rights)),
-        OrderPaid(**common, items=items, paid_fen=paid_fen, qc_required=qc_required, category="jade", trust_rights=list(rights)),
+        OrderPaid(
+            **common,
+            items=items,
+            paid_fen=paid_fen,
+            qc_required=qc_required,
+            category="jade",
+            trust_rights=list(rights),
+        ),
     ]
     if shipped or delivered_at is not None:
         destination = Destination.QC_WAREHOUSE if qc_required else Destination.BUYER
@@ -126,7 +135,9 @@ async def place_order(
     await publish(*events, source=ORDER_SOURCE)
 
     async def known():
-        r = await svc.client.get("/v1/after-sales/eligibility", params={"order_id": order.order_id}, headers=order.buyer)
+        r = await svc.client.get(
+            "/v1/after-sales/eligibility", params={"order_id": order.order_id}, headers=order.buyer
+        )
         if r.status_code != 200:
             return None
         body = r.json()
@@ -163,7 +174,9 @@ async def case_reaches(svc: Service, case_id: str, status: str, *, timeout: floa
     return await eventually(probe, timeout=timeout, what=f"case {case_id} in {status}")
 
 
-async def command(svc: Service, case_id: str, action: str, headers: dict, body: dict | None = None, expect: int = 200) -> dict:
+async def command(
+    svc: Service, case_id: str, action: str, headers: dict, body: dict | None = None, expect: int = 200
+) -> dict:
     r = await svc.client.post(f"/v1/after-sales/{case_id}/{action}", json=body, headers=headers)
     assert r.status_code == expect, r.text
     return r.json()

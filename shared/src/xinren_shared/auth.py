@@ -38,7 +38,7 @@ class Principal:
     def is_admin(self) -> bool:
         return self.role is Role.ADMIN
 
-    def require(self, *roles: Role) -> "Principal":
+    def require(self, *roles: Role) -> Principal:
         if self.role not in roles:
             raise Forbidden(f"role {self.role} may not do this", details={"allowed_roles": [str(r) for r in roles]})
         return self
@@ -111,4 +111,8 @@ def token_cli(argv: list[str] | None = None) -> None:
         from .settings import DEV_JWT_SECRET
 
         args.secret = DEV_JWT_SECRET
-    print(mint_token(args.secret, args.sub, args.role, ttl_seconds=args.ttl, shop_id=args.shop_id, warehouse_id=args.warehouse_id))
+    print(
+        mint_token(
+            args.secret, args.sub, args.role, ttl_seconds=args.ttl, shop_id=args.shop_id, warehouse_id=args.warehouse_id
+        )
+    )

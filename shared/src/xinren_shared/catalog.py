@@ -7,7 +7,7 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
-from . import contracts  # noqa: F401  (registers every event type)
+from . import contracts
 from .events import REGISTRY
 
 

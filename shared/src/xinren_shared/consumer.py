@@ -44,7 +44,7 @@ class _Poison(Exception):
 
 
 class _CommitOnRevoke(ConsumerRebalanceListener):
-    def __init__(self, owner: "IdempotentConsumer"):
+    def __init__(self, owner: IdempotentConsumer):
         self.owner = owner
 
     async def on_partitions_revoked(self, revoked: list[TopicPartition]) -> None:
@@ -157,7 +157,9 @@ class IdempotentConsumer:
                 except asyncio.CancelledError:
                     raise
                 except Exception as exc:
-                    log.warning("handler for %s failed (attempt %d/%d): %s", envelope.type, attempt, self.max_attempts, exc)
+                    log.warning(
+                        "handler for %s failed (attempt %d/%d): %s", envelope.type, attempt, self.max_attempts, exc
+                    )
                     if attempt >= self.max_attempts:
                         CONSUMED.labels(self.service, self.name, envelope.type, "dead_letter").inc()
                         await self._dead_letter(record, f"{type(exc).__name__}: {exc}", attempts=attempt)
@@ -211,4 +213,11 @@ class IdempotentConsumer:
         # Awaited to the broker's ack: the offset moves on only once the dead letter is safe.
         await (await self.producer.send(dlq_topic(record.topic), value=record.value, key=record.key, headers=headers))
         DEAD_LETTERS.labels(self.service, self.name, record.topic).inc()
-        log.error("dead-lettered %s:%d@%d after %d attempt(s): %s", record.topic, record.partition, record.offset, attempts, error)
+        log.error(
+            "dead-lettered %s:%d@%d after %d attempt(s): %s",
+            record.topic,
+            record.partition,
+            record.offset,
+            attempts,
+            error,
+        )

@@ -44,7 +44,10 @@ async def replay_dead_letters(
     await producer.start()
     replayed = 0
     try:
-        partitions = [TopicPartition(source, p) for p in (reader.partitions_for_topic(source) or await _partitions(reader, source))]
+        partitions = [
+            TopicPartition(source, p)
+            for p in (reader.partitions_for_topic(source) or await _partitions(reader, source))
+        ]
         reader.assign(partitions)
         end = await reader.end_offsets(partitions)
         for tp in partitions:
@@ -65,7 +68,9 @@ async def replay_dead_letters(
                         wanted = wanted and headers.get("ce_id", b"").decode() in event_ids
                     if wanted:
                         original = [(k, v) for k, v in record.headers if k not in DLQ_HEADERS]
-                        await (await producer.send(physical(topic), value=record.value, key=record.key, headers=original))
+                        await (
+                            await producer.send(physical(topic), value=record.value, key=record.key, headers=original)
+                        )
                         replayed += 1
                     if not targeted:
                         await reader.commit({tp: record.offset + 1})
@@ -89,9 +94,14 @@ def main(argv: list[str] | None = None) -> None:
     replay.add_argument("--event-id", action="append", dest="event_ids", help="only this event (repeatable)")
     replay.add_argument("--bootstrap", default=os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092"))
     args = parser.parse_args(argv)
-    count = asyncio.run(replay_dead_letters(
-        args.bootstrap, args.topic, consumer=args.consumer, event_ids=set(args.event_ids) if args.event_ids else None
-    ))
+    count = asyncio.run(
+        replay_dead_letters(
+            args.bootstrap,
+            args.topic,
+            consumer=args.consumer,
+            event_ids=set(args.event_ids) if args.event_ids else None,
+        )
+    )
     print(f"replayed {count} dead letter(s) onto {args.topic}")
 
 

@@ -23,7 +23,7 @@ class Event(BaseModel):
     TOPIC: ClassVar[str]
 
     def partition_key(self) -> str:
-        return str(getattr(self, "order_id"))
+        return str(self.order_id)
 
     def subject(self) -> str | None:
         return getattr(self, "order_id", None)
@@ -66,7 +66,7 @@ def physical(topic: str) -> str:
 def logical(topic: str) -> str:
     """The catalog name of a broker topic (the inverse of `physical`)."""
     namespace = os.environ.get("XINREN_TOPIC_NAMESPACE", "")
-    return topic[len(namespace):] if namespace and topic.startswith(namespace) else topic
+    return topic[len(namespace) :] if namespace and topic.startswith(namespace) else topic
 
 
 class UnknownEventType(Exception):
@@ -87,7 +87,7 @@ class Envelope:
     time: datetime = field(default_factory=lambda: datetime.now(UTC))
 
     @classmethod
-    def of(cls, evt: Event, source: str, *, id: str | None = None, time: datetime | None = None) -> "Envelope":
+    def of(cls, evt: Event, source: str, *, id: str | None = None, time: datetime | None = None) -> Envelope:
         return cls(
             type=evt.TYPE,
             source=source,
@@ -139,7 +139,7 @@ class Envelope:
         return body
 
     @classmethod
-    def from_kafka(cls, topic: str, key: bytes | None, value: bytes | None, headers: Any) -> "Envelope":
+    def from_kafka(cls, topic: str, key: bytes | None, value: bytes | None, headers: Any) -> Envelope:
         """Parse a binary-mode record; raises ValueError for anything that is not a valid CloudEvent."""
         header_map = {k: v for k, v in (headers or [])}
         try:

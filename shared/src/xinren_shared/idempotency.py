@@ -38,7 +38,9 @@ class IdempotencyMiddleware:
             return
         key_text = key.decode("latin-1").strip()
         if not key_text or len(key_text) > MAX_KEY_LENGTH:
-            await error_response(400, "BAD_IDEMPOTENCY_KEY", f"Idempotency-Key must be 1 to {MAX_KEY_LENGTH} characters")(scope, receive, send)
+            await error_response(
+                400, "BAD_IDEMPOTENCY_KEY", f"Idempotency-Key must be 1 to {MAX_KEY_LENGTH} characters"
+            )(scope, receive, send)
             return
 
         body = await _read_body(receive)
@@ -76,7 +78,9 @@ class IdempotencyMiddleware:
         if captured["status"] >= 500:
             await _forget(runtime.session_factory, table, principal, key_text)
             return
-        content_type = next((v.decode() for k, v in captured["headers"] if k.lower() == b"content-type"), "application/json")
+        content_type = next(
+            (v.decode() for k, v in captured["headers"] if k.lower() == b"content-type"), "application/json"
+        )
         async with runtime.session_factory() as session, session.begin():
             await session.execute(
                 update(table)
@@ -122,7 +126,14 @@ async def _claim(factory, table: Table, principal: str, key: str, scope_name: st
     async with factory() as session, session.begin():
         inserted = await session.execute(
             insert(table)
-            .values(principal=principal, key=key, scope=scope_name, request_hash=digest, state="IN_FLIGHT", locked_until=now + lease)
+            .values(
+                principal=principal,
+                key=key,
+                scope=scope_name,
+                request_hash=digest,
+                state="IN_FLIGHT",
+                locked_until=now + lease,
+            )
             .on_conflict_do_nothing(index_elements=["principal", "key"])
             .returning(table.c.key)
         )
@@ -145,10 +156,14 @@ async def _claim(factory, table: Table, principal: str, key: str, scope_name: st
             headers["idempotent-replayed"] = "true"
             return _RawResponse(row.response_status, headers, row.response_body or b"")
         if row.locked_until is not None and row.locked_until > now:
-            return error_response(409, "IDEMPOTENCY_KEY_IN_FLIGHT", "a request with this Idempotency-Key is still in progress")
+            return error_response(
+                409, "IDEMPOTENCY_KEY_IN_FLIGHT", "a request with this Idempotency-Key is still in progress"
+            )
         # The first request died without an answer: this one takes the key over.
         await session.execute(
-            update(table).where(and_(table.c.principal == principal, table.c.key == key)).values(locked_until=now + lease)
+            update(table)
+            .where(and_(table.c.principal == principal, table.c.key == key))
+            .values(locked_until=now + lease)
         )
         return None
 

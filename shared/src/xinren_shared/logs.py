@@ -12,7 +12,9 @@ from pythonjsonlogger.json import JsonFormatter
 correlation_id: ContextVar[str | None] = ContextVar("correlation_id", default=None)
 
 # Bearer tokens and webhook secrets must never reach a log line, whatever a library chooses to print.
-_SECRET = re.compile(r"(Bearer\s+)[A-Za-z0-9._~+/=-]+|whsec_[A-Za-z0-9+/=]+|eyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*")
+_SECRET = re.compile(
+    r"(Bearer\s+)[A-Za-z0-9._~+/=-]+|whsec_[A-Za-z0-9+/=]+|eyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*"
+)
 
 
 def redact(text: str) -> str:
@@ -30,7 +32,11 @@ class _ContextFilter(logging.Filter):
         if isinstance(record.msg, str):
             record.msg = redact(record.msg)
         if record.args:
-            record.args = tuple(redact(a) if isinstance(a, str) else a for a in record.args) if isinstance(record.args, tuple) else record.args
+            record.args = (
+                tuple(redact(a) if isinstance(a, str) else a for a in record.args)
+                if isinstance(record.args, tuple)
+                else record.args
+            )
         return True
 
 

@@ -15,7 +15,9 @@ OUTBOX_PUBLISHED = Counter("xinren_outbox_published_total", "Outbox events publi
 OUTBOX_FAILURES = Counter("xinren_outbox_publish_failures_total", "Outbox publish attempts that failed", ["service"])
 OUTBOX_PENDING = Gauge("xinren_outbox_pending", "Outbox events not yet published (seen by the relay)", ["service"])
 CONSUMED = Counter("xinren_events_consumed_total", "Events handled", ["service", "consumer", "type", "outcome"])
-DEAD_LETTERS = Counter("xinren_dead_letters_total", "Events sent to a dead-letter topic", ["service", "consumer", "topic"])
+DEAD_LETTERS = Counter(
+    "xinren_dead_letters_total", "Events sent to a dead-letter topic", ["service", "consumer", "topic"]
+)
 TIMERS_FIRED = Counter("xinren_timers_fired_total", "Durable timers fired", ["service", "kind", "outcome"])
 
 

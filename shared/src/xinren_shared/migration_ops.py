@@ -9,62 +9,86 @@ from sqlalchemy.dialects import postgresql
 
 
 def create_infra_tables_v1() -> None:
-    op.create_table('idempotency_key',
-    sa.Column('principal', sa.String(length=200), nullable=False),
-    sa.Column('key', sa.String(length=200), nullable=False),
-    sa.Column('scope', sa.String(length=300), nullable=False),
-    sa.Column('request_hash', sa.String(length=64), nullable=False),
-    sa.Column('state', sa.String(length=20), nullable=False),
-    sa.Column('response_status', sa.Integer(), nullable=True),
-    sa.Column('response_headers', postgresql.JSONB(astext_type=sa.Text()), nullable=True),
-    sa.Column('response_body', sa.LargeBinary(), nullable=True),
-    sa.Column('created_at', sa.DateTime(timezone=True), server_default=sa.text('now()'), nullable=False),
-    sa.Column('locked_until', sa.DateTime(timezone=True), nullable=True),
-    sa.PrimaryKeyConstraint('principal', 'key', name='pk_idempotency_key')
+    op.create_table(
+        "idempotency_key",
+        sa.Column("principal", sa.String(length=200), nullable=False),
+        sa.Column("key", sa.String(length=200), nullable=False),
+        sa.Column("scope", sa.String(length=300), nullable=False),
+        sa.Column("request_hash", sa.String(length=64), nullable=False),
+        sa.Column("state", sa.String(length=20), nullable=False),
+        sa.Column("response_status", sa.Integer(), nullable=True),
+        sa.Column("response_headers", postgresql.JSONB(astext_type=sa.Text()), nullable=True),
+        sa.Column("response_body", sa.LargeBinary(), nullable=True),
+        sa.Column("created_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False),
+        sa.Column("locked_until", sa.DateTime(timezone=True), nullable=True),
+        sa.PrimaryKeyConstraint("principal", "key", name="pk_idempotency_key"),
     )
-    op.create_table('inbox_event',
-    sa.Column('consumer', sa.String(length=100), nullable=False),
-    sa.Column('event_id', sa.String(length=64), nullable=False),
-    sa.Column('type', sa.String(length=200), nullable=False),
-    sa.Column('topic', sa.String(length=200), nullable=False),
-    sa.Column('partition', sa.Integer(), nullable=False),
-    sa.Column('offset', sa.BigInteger(), nullable=False),
-    sa.Column('handled_at', sa.DateTime(timezone=True), server_default=sa.text('now()'), nullable=False),
-    sa.PrimaryKeyConstraint('consumer', 'event_id', name='pk_inbox_event')
+    op.create_table(
+        "inbox_event",
+        sa.Column("consumer", sa.String(length=100), nullable=False),
+        sa.Column("event_id", sa.String(length=64), nullable=False),
+        sa.Column("type", sa.String(length=200), nullable=False),
+        sa.Column("topic", sa.String(length=200), nullable=False),
+        sa.Column("partition", sa.Integer(), nullable=False),
+        sa.Column("offset", sa.BigInteger(), nullable=False),
+        sa.Column("handled_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False),
+        sa.PrimaryKeyConstraint("consumer", "event_id", name="pk_inbox_event"),
     )
-    op.create_table('outbox_event',
-    sa.Column('seq', sa.BigInteger(), autoincrement=True, nullable=False),
-    sa.Column('event_id', sa.String(length=64), nullable=False),
-    sa.Column('topic', sa.String(length=200), nullable=False),
-    sa.Column('key', sa.String(length=200), nullable=False),
-    sa.Column('type', sa.String(length=200), nullable=False),
-    sa.Column('source', sa.String(length=200), nullable=False),
-    sa.Column('subject', sa.String(length=200), nullable=True),
-    sa.Column('data', postgresql.JSONB(astext_type=sa.Text()), nullable=False),
-    sa.Column('occurred_at', sa.DateTime(timezone=True), nullable=False),
-    sa.Column('created_at', sa.DateTime(timezone=True), server_default=sa.text('now()'), nullable=False),
-    sa.Column('published_at', sa.DateTime(timezone=True), nullable=True),
-    sa.Column('attempts', sa.Integer(), server_default='0', nullable=False),
-    sa.Column('last_error', sa.Text(), nullable=True),
-    sa.PrimaryKeyConstraint('seq'),
-    sa.UniqueConstraint('event_id')
+    op.create_table(
+        "outbox_event",
+        sa.Column("seq", sa.BigInteger(), autoincrement=True, nullable=False),
+        sa.Column("event_id", sa.String(length=64), nullable=False),
+        sa.Column("topic", sa.String(length=200), nullable=False),
+        sa.Column("key", sa.String(length=200), nullable=False),
+        sa.Column("type", sa.String(length=200), nullable=False),
+        sa.Column("source", sa.String(length=200), nullable=False),
+        sa.Column("subject", sa.String(length=200), nullable=True),
+        sa.Column("data", postgresql.JSONB(astext_type=sa.Text()), nullable=False),
+        sa.Column("occurred_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False),
+        sa.Column("published_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("attempts", sa.Integer(), server_default="0", nullable=False),
+        sa.Column("last_error", sa.Text(), nullable=True),
+        sa.PrimaryKeyConstraint("seq"),
+        sa.UniqueConstraint("event_id"),
     )
-    op.create_index('ix_outbox_event_unpublished', 'outbox_event', ['seq'], unique=False, postgresql_where=sa.text('published_at IS NULL'))
-    op.create_table('timer',
-    sa.Column('id', sa.BigInteger(), autoincrement=True, nullable=False),
-    sa.Column('kind', sa.String(length=100), nullable=False),
-    sa.Column('key', sa.String(length=200), nullable=False),
-    sa.Column('due_at', sa.DateTime(timezone=True), nullable=False),
-    sa.Column('payload', postgresql.JSONB(astext_type=sa.Text()), server_default=sa.text("'{}'::jsonb"), nullable=False),
-    sa.Column('created_at', sa.DateTime(timezone=True), server_default=sa.text('now()'), nullable=False),
-    sa.Column('fired_at', sa.DateTime(timezone=True), nullable=True),
-    sa.Column('cancelled_at', sa.DateTime(timezone=True), nullable=True),
-    sa.Column('attempts', sa.Integer(), server_default='0', nullable=False),
-    sa.Column('last_error', sa.Text(), nullable=True),
-    sa.PrimaryKeyConstraint('id')
+    op.create_index(
+        "ix_outbox_event_unpublished",
+        "outbox_event",
+        ["seq"],
+        unique=False,
+        postgresql_where=sa.text("published_at IS NULL"),
     )
-    op.create_index('ix_timer_due', 'timer', ['due_at'], unique=False, postgresql_where=sa.text('fired_at IS NULL AND cancelled_at IS NULL'))
-    op.create_index('ux_timer_live', 'timer', ['kind', 'key'], unique=True, postgresql_where=sa.text('fired_at IS NULL AND cancelled_at IS NULL'))
+    op.create_table(
+        "timer",
+        sa.Column("id", sa.BigInteger(), autoincrement=True, nullable=False),
+        sa.Column("kind", sa.String(length=100), nullable=False),
+        sa.Column("key", sa.String(length=200), nullable=False),
+        sa.Column("due_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column(
+            "payload", postgresql.JSONB(astext_type=sa.Text()), server_default=sa.text("'{}'::jsonb"), nullable=False
+        ),
+        sa.Column("created_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False),
+        sa.Column("fired_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("cancelled_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("attempts", sa.Integer(), server_default="0", nullable=False),
+        sa.Column("last_error", sa.Text(), nullable=True),
+        sa.PrimaryKeyConstraint("id"),
+    )
+    op.create_index(
+        "ix_timer_due",
+        "timer",
+        ["due_at"],
+        unique=False,
+        postgresql_where=sa.text("fired_at IS NULL AND cancelled_at IS NULL"),
+    )
+    op.create_index(
+        "ux_timer_live",
+        "timer",
+        ["kind", "key"],
+        unique=True,
+        postgresql_where=sa.text("fired_at IS NULL AND cancelled_at IS NULL"),
+    )
 
 
 def drop_infra_tables_v1() -> None:

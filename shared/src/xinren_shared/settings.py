@@ -36,7 +36,7 @@ class ServiceSettings(BaseSettings):
     idempotency_lease_seconds: float = 60.0
 
     @model_validator(mode="after")
-    def _refuse_dev_secret_outside_dev(self) -> "ServiceSettings":
+    def _refuse_dev_secret_outside_dev(self) -> ServiceSettings:
         if self.env == "production" and (self.jwt_secret == DEV_JWT_SECRET or len(self.jwt_secret) < 32):
             raise ValueError("a production service needs its own JWT secret of at least 32 characters")
         return self
@@ -54,7 +54,7 @@ def to_async_url(url: str) -> str:
     """postgresql://… → postgresql+asyncpg://… (SQLAlchemy's asyncpg dialect)."""
     for scheme in ("postgresql+asyncpg://", "postgresql://", "postgres://"):
         if url.startswith(scheme):
-            return "postgresql+asyncpg://" + url[len(scheme):]
+            return "postgresql+asyncpg://" + url[len(scheme) :]
     raise ValueError(f"not a PostgreSQL URL: {url!r}")
 
 

@@ -42,7 +42,9 @@ class Timers:
     def __init__(self, table: Table):
         self.table = table
 
-    async def schedule(self, session: AsyncSession, kind: str, key: str, due_at: datetime, payload: dict[str, Any] | None = None) -> None:
+    async def schedule(
+        self, session: AsyncSession, kind: str, key: str, due_at: datetime, payload: dict[str, Any] | None = None
+    ) -> None:
         stmt = insert(self.table).values(kind=kind, key=key, due_at=due_at, payload=payload or {})
         await session.execute(
             stmt.on_conflict_do_update(
@@ -65,7 +67,9 @@ class Timers:
         t = self.table
         return (
             await session.execute(
-                select(t.c.due_at).where(and_(t.c.kind == kind, t.c.key == key, t.c.fired_at.is_(None), t.c.cancelled_at.is_(None)))
+                select(t.c.due_at).where(
+                    and_(t.c.kind == kind, t.c.key == key, t.c.fired_at.is_(None), t.c.cancelled_at.is_(None))
+                )
             )
         ).scalar()
 
@@ -114,12 +118,21 @@ class TimerWorker:
                     async with session.begin_nested():
                         # Marked fired first, so that a handler scheduling its own (kind, key) again makes a new
                         # live timer instead of moving this one; a failure rolls both back with the savepoint.
-                        await session.execute(update(t).where(t.c.id == row.id).values(fired_at=func.now(), attempts=t.c.attempts + 1))
+                        await session.execute(
+                            update(t).where(t.c.id == row.id).values(fired_at=func.now(), attempts=t.c.attempts + 1)
+                        )
                         await handler(session, timer, self.runtime)
                     TIMERS_FIRED.labels(self.service, row.kind, "fired").inc()
                 except Exception as exc:
                     delay = min(self.max_backoff_seconds, 2 ** min(row.attempts, 16))
-                    log.warning("timer %s/%s failed (attempt %d), retry in %ss: %s", row.kind, row.key, row.attempts + 1, delay, exc)
+                    log.warning(
+                        "timer %s/%s failed (attempt %d), retry in %ss: %s",
+                        row.kind,
+                        row.key,
+                        row.attempts + 1,
+                        delay,
+                        exc,
+                    )
                     await session.execute(
                         update(t)
                         .where(t.c.id == row.id)

@@ -176,7 +176,9 @@ def build_app(
     async def readyz(request: Request) -> JSONResponse:
         checks = await request.app.state.runtime.readiness()
         ok = all(v == "ok" for v in checks.values())
-        return JSONResponse({"status": "ready" if ok else "not ready", "checks": checks}, status_code=200 if ok else 503)
+        return JSONResponse(
+            {"status": "ready" if ok else "not ready", "checks": checks}, status_code=200 if ok else 503
+        )
 
     @app.get("/metrics", tags=["ops"], include_in_schema=False)
     async def metrics():

@@ -12,7 +12,13 @@ from ..support import eventually
 
 def ids() -> dict[str, str]:
     run = uuid.uuid4().hex[:10]
-    return {"order_id": f"ord_{run}", "buyer_id": f"u_{run}", "shop_id": f"shop_{run}", "host_id": f"host_{run}", "warehouse_id": f"wh_{run}"}
+    return {
+        "order_id": f"ord_{run}",
+        "buyer_id": f"u_{run}",
+        "shop_id": f"shop_{run}",
+        "host_id": f"host_{run}",
+        "warehouse_id": f"wh_{run}",
+    }
 
 
 def paid(p: dict[str, str], **extra) -> OrderPaid:
@@ -49,11 +55,16 @@ async def test_paid_then_qc_passed_notifies_buyer_and_seller_once_each_in_chines
     seller = notify.auth("seller", shop_id=p["shop_id"])
     other_seller = notify.auth("seller", shop_id=f"shop_other_{uuid.uuid4().hex[:6]}")
     # qc.passed without buyer_id: the order view learnt from order.paid fills it in.
-    passed = Envelope.of(QcPassed(order_id=p["order_id"], case_id="qc_1", shop_id=p["shop_id"], certificate_no="XR-QC-1"), "/xinren/qc")
+    passed = Envelope.of(
+        QcPassed(order_id=p["order_id"], case_id="qc_1", shop_id=p["shop_id"], certificate_no="XR-QC-1"), "/xinren/qc"
+    )
     await publish(paid(p), source="/xinren/order")
     await publish(passed, passed)  # the same event twice: a redelivery
     # A later event of the same order (same key, same partition): once it is in, the duplicates were handled.
-    await publish(QcDispatched(order_id=p["order_id"], case_id="qc_1", to=DispatchTarget.BUYER, carrier="SF", tracking_no="SF1"), source="/xinren/qc")
+    await publish(
+        QcDispatched(order_id=p["order_id"], case_id="qc_1", to=DispatchTarget.BUYER, carrier="SF", tracking_no="SF1"),
+        source="/xinren/qc",
+    )
 
     items = await wait_inbox(notify, buyer, 3)
     assert [i["event_type"] for i in items] == ["xinren.qc.dispatched", "xinren.qc.passed", "xinren.order.paid"]
@@ -103,7 +114,12 @@ async def test_mark_read_unread_filter_and_pagination(notify, publish):
     buyer = notify.auth("buyer", p["buyer_id"])
     await publish(paid(p), source="/xinren/order")
     for n in range(3):
-        await publish(QcDispatched(order_id=p["order_id"], case_id=f"qc_{n}", to=DispatchTarget.BUYER, carrier="SF", tracking_no=f"SF{n}"), source="/xinren/qc")
+        await publish(
+            QcDispatched(
+                order_id=p["order_id"], case_id=f"qc_{n}", to=DispatchTarget.BUYER, carrier="SF", tracking_no=f"SF{n}"
+            ),
+            source="/xinren/qc",
+        )
     items = await wait_inbox(notify, buyer, 4)
     first = items[-1]
 
@@ -111,7 +127,9 @@ async def test_mark_read_unread_filter_and_pagination(notify, publish):
     assert r.status_code == 200 and r.json()["read"] is True and r.json()["read_at"]
     again = await notify.client.post(f"/v1/notifications/{first['notification_id']}/read", headers=buyer)
     assert again.status_code == 200 and again.json()["read_at"] == r.json()["read_at"]  # idempotent
-    assert [i["notification_id"] for i in await inbox(notify, buyer, unread="true")] == [i["notification_id"] for i in items[:3]]
+    assert [i["notification_id"] for i in await inbox(notify, buyer, unread="true")] == [
+        i["notification_id"] for i in items[:3]
+    ]
     assert [i["notification_id"] for i in await inbox(notify, buyer, unread="false")] == [first["notification_id"]]
     assert (await notify.client.get("/v1/notifications/unread-count", headers=buyer)).json() == {"unread": 3}
 
@@ -119,7 +137,10 @@ async def test_mark_read_unread_filter_and_pagination(notify, publish):
     stranger = notify.auth("buyer")
     r = await notify.client.post(f"/v1/notifications/{first['notification_id']}/read", headers=stranger)
     assert r.status_code == 404 and r.json()["error"]["code"] == "NOT_FOUND"
-    r = await notify.client.post(f"/v1/notifications/{items[0]['notification_id']}/read", headers=notify.auth("seller", shop_id="not_" + p["shop_id"]))
+    r = await notify.client.post(
+        f"/v1/notifications/{items[0]['notification_id']}/read",
+        headers=notify.auth("seller", shop_id="not_" + p["shop_id"]),
+    )
     assert r.status_code == 404
     assert (await inbox(notify, buyer, unread="true"))[0]["read"] is False  # nothing changed
 

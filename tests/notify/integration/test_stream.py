@@ -17,7 +17,9 @@ from ..support import eventually, sse_events
 
 
 def delivered(order_id: str, buyer_id: str) -> OrderDelivered:
-    return OrderDelivered(order_id=order_id, buyer_id=buyer_id, shop_id="shop_" + order_id, delivered_at="2025-05-20T08:00:00Z")
+    return OrderDelivered(
+        order_id=order_id, buyer_id=buyer_id, shop_id="shop_" + order_id, delivered_at="2025-05-20T08:00:00Z"
+    )
 
 
 class Stream:

@@ -23,15 +23,21 @@ def run_id() -> str:
 
 
 def cancelled(order_id: str, shop_id: str) -> OrderCancelled:
-    return OrderCancelled(order_id=order_id, buyer_id="u_" + order_id, shop_id=shop_id, reason="buyer changed mind", by="buyer")
+    return OrderCancelled(
+        order_id=order_id, buyer_id="u_" + order_id, shop_id=shop_id, reason="buyer changed mind", by="buyer"
+    )
 
 
 def shipped(order_id: str, shop_id: str) -> OrderShipped:
-    return OrderShipped(order_id=order_id, shop_id=shop_id, destination=Destination.BUYER, carrier="SF", tracking_no="SF" + order_id)
+    return OrderShipped(
+        order_id=order_id, shop_id=shop_id, destination=Destination.BUYER, carrier="SF", tracking_no="SF" + order_id
+    )
 
 
 async def subscribe(notify, headers, url: str, event_types: list[str], **extra) -> dict:
-    r = await notify.client.post("/v1/webhooks", headers=headers, json={"url": url, "event_types": event_types, **extra})
+    r = await notify.client.post(
+        "/v1/webhooks", headers=headers, json={"url": url, "event_types": event_types, **extra}
+    )
     assert r.status_code == 201, r.text
     return r.json()
 
@@ -84,7 +90,7 @@ async def wait_delivery(notify, headers, webhook_id: str, status: str, *, timeou
 
 async def test_subscribing_shows_the_secret_once_and_guards_ownership(notify, receiver, hooks):
     partner = hooks.partner
-    created = await hooks.subscribe( receiver.url("unused-" + run_id()), [PAID, SHIPPED], description="ERP sync")
+    created = await hooks.subscribe(receiver.url("unused-" + run_id()), [PAID, SHIPPED], description="ERP sync")
     assert created["webhook_id"].startswith("wh_") and created["secret"].startswith("whsec_")
     assert created["event_types"] == [PAID, SHIPPED]
     Webhook(created["secret"])  # a valid Standard Webhooks secret
@@ -98,10 +104,16 @@ async def test_subscribing_shows_the_secret_once_and_guards_ownership(notify, re
     assert (await notify.client.get(f"/v1/webhooks/{created['webhook_id']}", headers=other)).status_code == 404
     assert (await notify.client.get("/v1/webhooks", headers=other)).json()["items"] == []
     assert (await notify.client.delete(f"/v1/webhooks/{created['webhook_id']}", headers=other)).status_code == 404
-    assert (await notify.client.get(f"/v1/webhooks/{created['webhook_id']}/deliveries", headers=other)).status_code == 404
-    assert (await notify.client.get(f"/v1/webhooks/{created['webhook_id']}", headers=notify.auth("admin"))).status_code == 200
+    assert (
+        await notify.client.get(f"/v1/webhooks/{created['webhook_id']}/deliveries", headers=other)
+    ).status_code == 404
+    assert (
+        await notify.client.get(f"/v1/webhooks/{created['webhook_id']}", headers=notify.auth("admin"))
+    ).status_code == 200
     for role, claims in (("buyer", {}), ("seller", {"shop_id": "s1"})):
-        r = await notify.client.post("/v1/webhooks", headers=notify.auth(role, **claims), json={"url": receiver.url("x"), "event_types": ["*"]})
+        r = await notify.client.post(
+            "/v1/webhooks", headers=notify.auth(role, **claims), json={"url": receiver.url("x"), "event_types": ["*"]}
+        )
         assert r.status_code == 403
     assert (await notify.client.get("/v1/webhooks", headers=notify.auth("buyer"))).status_code == 403
 
@@ -146,10 +158,18 @@ def private_addresses_forbidden(notify):
         notify.settings.webhook_allow_private = True
 
 
-async def test_private_and_loopback_addresses_are_refused_at_subscription_and_at_send_time(notify, receiver, publish, hooks):
+async def test_private_and_loopback_addresses_are_refused_at_subscription_and_at_send_time(
+    notify, receiver, publish, hooks
+):
     partner = hooks.partner
     with private_addresses_forbidden(notify):
-        for url in (receiver.url("ssrf"), "http://169.254.169.254/latest/meta-data", "http://[::1]:9/x", "http://localhost:9/x", "http://10.0.0.1/x"):
+        for url in (
+            receiver.url("ssrf"),
+            "http://169.254.169.254/latest/meta-data",
+            "http://[::1]:9/x",
+            "http://localhost:9/x",
+            "http://10.0.0.1/x",
+        ):
             r = await notify.client.post("/v1/webhooks", headers=partner, json={"url": url, "event_types": ["*"]})
             assert r.status_code == 422 and r.json()["error"]["code"] == "WEBHOOK_URL_REFUSED", url
             assert r.json()["error"]["details"]["refused"]
@@ -172,7 +192,9 @@ async def _first_attempted(notify, headers, webhook_id):
     return next((d for d in items if d["attempts"] >= 1), None)
 
 
-async def test_a_receiver_failing_three_times_gets_the_event_four_times_same_id_valid_signature(notify, receiver, publish, hooks):
+async def test_a_receiver_failing_three_times_gets_the_event_four_times_same_id_valid_signature(
+    notify, receiver, publish, hooks
+):
     name = "fail3-" + run_id()
     partner = hooks.partner
     hook = await hooks.subscribe(receiver.url(name, fail_times(3)), [CANCELLED])
@@ -193,7 +215,11 @@ async def test_a_receiver_failing_three_times_gets_the_event_four_times_same_id_
     delivery = await wait_delivery(notify, partner, hook["webhook_id"], "DELIVERED")
     assert delivery["attempts"] == 4 and delivery["last_status_code"] == 200 and delivery["event_id"] == sent.id
     assert delivery["order_id"] == order_id and delivery["next_attempt_at"] is None
-    detail = (await notify.client.get(f"/v1/webhooks/{hook['webhook_id']}/deliveries/{delivery['delivery_id']}", headers=partner)).json()
+    detail = (
+        await notify.client.get(
+            f"/v1/webhooks/{hook['webhook_id']}/deliveries/{delivery['delivery_id']}", headers=partner
+        )
+    ).json()
     assert [a["status_code"] for a in detail["attempt_log"]] == [500, 500, 500, 200]
     assert detail["event"]["id"] == sent.id
     assert len(receiver.of(name)) == 4  # and no fifth
@@ -218,10 +244,15 @@ async def test_events_of_one_order_arrive_in_order_while_other_orders_go_on(noti
             return 503 if seen["cancelled"] <= 2 else 200
         return 200
 
-    hook = await hooks.subscribe(receiver.url(name, fail_the_first_event_twice), [CANCELLED, SHIPPED, "xinren.order.delivered"])
+    hook = await hooks.subscribe(
+        receiver.url(name, fail_the_first_event_twice), [CANCELLED, SHIPPED, "xinren.order.delivered"]
+    )
     order_a, order_b = "ord_a_" + run_id(), "ord_b_" + run_id()
     await publish(hooks.cancelled(order_a), shipped(order_a, hooks.shop), source="/xinren/order")
-    await publish(OrderDelivered(order_id=order_b, shop_id=hooks.shop, delivered_at="2025-05-20T08:00:00Z"), source="/xinren/order")
+    await publish(
+        OrderDelivered(order_id=order_b, shop_id=hooks.shop, delivered_at="2025-05-20T08:00:00Z"),
+        source="/xinren/order",
+    )
 
     calls = await receiver.wait_for(name, lambda c: c.status == 200, count=3)
     of_a = [c for c in receiver.of(name) if c.subject == order_a]
@@ -245,7 +276,9 @@ async def test_a_receiver_that_never_answers_ends_dead_and_redelivery_works(noti
     assert dead["attempts"] == len(hung) >= 3  # first try, retries, and the last try as the window closes
     assert dead["last_error"].startswith("timeout") and dead["next_attempt_at"] is None
     assert {c.headers["webhook-id"] for c in hung} == {sent.id}
-    assert (await deliveries(notify, partner, hook["webhook_id"], status="DEAD"))[0]["delivery_id"] == dead["delivery_id"]
+    assert (await deliveries(notify, partner, hook["webhook_id"], status="DEAD"))[0]["delivery_id"] == dead[
+        "delivery_id"
+    ]
 
     # The partner fixes its endpoint and asks for the event again.
     receiver.behaviours[name] = ok()
@@ -255,12 +288,17 @@ async def test_a_receiver_that_never_answers_ends_dead_and_redelivery_works(noti
     done = await wait_delivery(notify, partner, hook["webhook_id"], "DELIVERED")
     assert done["delivery_id"] == dead["delivery_id"] and done["attempts"] == dead["attempts"] + 1
     last = receiver.of(name)[-1]
-    assert last.headers["webhook-id"] == sent.id and Webhook(hook["secret"]).verify(last.body, last.headers)["id"] == sent.id
+    assert (
+        last.headers["webhook-id"] == sent.id
+        and Webhook(hook["secret"]).verify(last.body, last.headers)["id"] == sent.id
+    )
 
     # A delivered event can be asked for again too; unknown deliveries and strangers get 404.
     assert (await notify.client.post(url, headers=partner)).status_code == 202
     await receiver.wait_for(name, lambda c: c.status == 200, count=2)
-    assert (await notify.client.post(f"/v1/webhooks/{hook['webhook_id']}/deliveries/dlv_nope/redeliver", headers=partner)).status_code == 404
+    assert (
+        await notify.client.post(f"/v1/webhooks/{hook['webhook_id']}/deliveries/dlv_nope/redeliver", headers=partner)
+    ).status_code == 404
     assert (await notify.client.post(url, headers=notify.auth("partner", shop_id=hooks.shop))).status_code == 404
 
 
@@ -283,7 +321,9 @@ async def test_a_partner_scoped_to_a_shop_only_gets_that_shops_events(notify, re
     assert scoped["shop_id"] == shop
     await hooks.subscribe(receiver.url(all_name, ok()), [CANCELLED], headers=notify.auth("admin"))
     mine, theirs = "ord_" + run_id(), "ord_" + run_id()
-    await publish(cancelled(mine, shop_id=shop), cancelled(theirs, shop_id="shop_other_" + run_id()), source="/xinren/order")
+    await publish(
+        cancelled(mine, shop_id=shop), cancelled(theirs, shop_id="shop_other_" + run_id()), source="/xinren/order"
+    )
     # Both events reached the unscoped subscription: their deliveries for the scoped one were decided then too.
     await receiver.wait_for(all_name, lambda c: c.subject in (mine, theirs), count=2)
     await receiver.wait_for(scoped_name, lambda c: c.subject == mine)
@@ -305,13 +345,21 @@ async def test_the_stored_create_response_with_the_secret_is_forgotten_after_the
     runtime = notify.app.state.runtime
     partner = hooks.partner
     key = {"Idempotency-Key": "forget-" + run_id()}
-    created = (await notify.client.post("/v1/webhooks", headers={**partner, **key}, json={"url": receiver.url("forget"), "event_types": ["*"]})).json()
+    created = (
+        await notify.client.post(
+            "/v1/webhooks", headers={**partner, **key}, json={"url": receiver.url("forget"), "event_types": ["*"]}
+        )
+    ).json()
     hooks.created.append((partner, created["webhook_id"]))
     table = runtime.tables.idempotency
 
     async def stored() -> int:
         async with runtime.transaction() as session:
-            return (await session.execute(select(func.count()).select_from(table).where(table.c.key == key["Idempotency-Key"]))).scalar_one()
+            return (
+                await session.execute(
+                    select(func.count()).select_from(table).where(table.c.key == key["Idempotency-Key"])
+                )
+            ).scalar_one()
 
     assert await stored() == 1
     async with runtime.transaction() as session:

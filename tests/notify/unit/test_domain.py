@@ -40,7 +40,9 @@ def test_every_delivery_transition_is_allowed_or_refused_as_the_table_says(curre
 def test_the_table_is_the_one_documented():
     # Terminal: a cancelled delivery never moves; DELIVERED and DEAD only move by a manual redelivery.
     assert {t for (f, t) in DELIVERY_TRANSITIONS if f is DeliveryStatus.CANCELLED} == set()
-    assert {t for (f, t) in DELIVERY_TRANSITIONS if f in (DeliveryStatus.DELIVERED, DeliveryStatus.DEAD)} == {DeliveryStatus.PENDING}
+    assert {t for (f, t) in DELIVERY_TRANSITIONS if f in (DeliveryStatus.DELIVERED, DeliveryStatus.DEAD)} == {
+        DeliveryStatus.PENDING
+    }
 
 
 def test_default_schedule_first_retry_within_10s_grows_to_hours_and_spans_24h():
@@ -59,13 +61,33 @@ def test_a_failure_retries_until_the_window_is_over_then_dead():
     policy = RetryPolicy(first_retry_seconds=1, factor=2, max_backoff_seconds=4, jitter=0, window_seconds=10)
     now = datetime(2025, 1, 1, tzinfo=UTC)
     window_ends = now + timedelta(seconds=10)
-    first = after_attempt(DeliveryStatus.PENDING, ok=False, now=now, window_ends_at=window_ends, failures=0, policy=policy)
-    assert (first.status, first.next_attempt_at, first.failures) == (DeliveryStatus.RETRYING, now + timedelta(seconds=1), 1)
-    last = after_attempt(DeliveryStatus.RETRYING, ok=False, now=now + timedelta(seconds=7), window_ends_at=window_ends, failures=3, policy=policy)
-    assert (last.status, last.next_attempt_at) == (DeliveryStatus.RETRYING, window_ends)  # 7 + 4 > 10: one last try at 10
-    dead = after_attempt(DeliveryStatus.RETRYING, ok=False, now=window_ends, window_ends_at=window_ends, failures=4, policy=policy)
+    first = after_attempt(
+        DeliveryStatus.PENDING, ok=False, now=now, window_ends_at=window_ends, failures=0, policy=policy
+    )
+    assert (first.status, first.next_attempt_at, first.failures) == (
+        DeliveryStatus.RETRYING,
+        now + timedelta(seconds=1),
+        1,
+    )
+    last = after_attempt(
+        DeliveryStatus.RETRYING,
+        ok=False,
+        now=now + timedelta(seconds=7),
+        window_ends_at=window_ends,
+        failures=3,
+        policy=policy,
+    )
+    assert (last.status, last.next_attempt_at) == (
+        DeliveryStatus.RETRYING,
+        window_ends,
+    )  # 7 + 4 > 10: one last try at 10
+    dead = after_attempt(
+        DeliveryStatus.RETRYING, ok=False, now=window_ends, window_ends_at=window_ends, failures=4, policy=policy
+    )
     assert dead.status is DeliveryStatus.DEAD and dead.next_attempt_at is None
-    done = after_attempt(DeliveryStatus.RETRYING, ok=True, now=now, window_ends_at=window_ends, failures=3, policy=policy)
+    done = after_attempt(
+        DeliveryStatus.RETRYING, ok=True, now=now, window_ends_at=window_ends, failures=3, policy=policy
+    )
     assert done.status is DeliveryStatus.DELIVERED
     assert policy.schedule() == [1, 2, 4, 3]  # 1 + 2 + 4 = 7; the last try is at the window's end, 10
 

@@ -22,21 +22,34 @@ def examples() -> dict[str, str]:
 def load(name: str) -> dict:
     source = examples()[name]
     namespace = {"__name__": f"partners_{name.replace('.', '_')}"}
-    exec(compile(source, name, "exec"), namespace)  # noqa: S102  (our own documentation)
+    exec(compile(source, name, "exec"), namespace)
     return namespace
 
 
 def test_the_guide_covers_topics_and_webhooks():
     text = DOC.read_text(encoding="utf-8")
-    for needle in ("consumer group", "Key = order id", "ce_id", "ce_type", "Versioning rules", ".v2", "webhook-id",
-                   "webhook-signature", "standardwebhooks", "redeliver", "DEAD"):
+    for needle in (
+        "consumer group",
+        "Key = order id",
+        "ce_id",
+        "ce_type",
+        "Versioning rules",
+        ".v2",
+        "webhook-id",
+        "webhook-signature",
+        "standardwebhooks",
+        "redeliver",
+        "DEAD",
+    ):
         assert needle.lower() in text.lower(), needle
     assert set(examples()) == {"consume.py", "receiver.py"}
 
 
 def test_the_consumer_example_decodes_a_published_record():
     decode = load("consume.py")["decode"]
-    env = Envelope.of(OrderShipped(order_id="ord_1", destination=Destination.BUYER, carrier="SF", tracking_no="SF9"), "/xinren/order")
+    env = Envelope.of(
+        OrderShipped(order_id="ord_1", destination=Destination.BUYER, carrier="SF", tracking_no="SF9"), "/xinren/order"
+    )
     key, value, headers = env.to_kafka()
     event_id, type_, order_id, data = decode(SimpleNamespace(key=key, value=value, headers=headers))
     assert (event_id, type_, order_id, data["tracking_no"]) == (env.id, "xinren.order.shipped", "ord_1", "SF9")
@@ -46,7 +59,9 @@ def test_the_consumer_example_decodes_a_published_record():
 def test_the_receiver_example_verifies_what_notify_signs():
     receiver = load("receiver.py")
     secret = derive_secret(b"k" * 32, "wh_1", new_salt())
-    env = Envelope.of(OrderShipped(order_id="ord_1", destination=Destination.BUYER, carrier="SF", tracking_no="SF9"), "/xinren/order")
+    env = Envelope.of(
+        OrderShipped(order_id="ord_1", destination=Destination.BUYER, carrier="SF", tracking_no="SF9"), "/xinren/order"
+    )
     body = body_of(env.to_structured())
     headers = {"content-type": "application/json", **sign(secret, env.id, datetime.now(UTC), body)}
     assert receiver["receive"](secret, body.encode(), headers) == 204

@@ -1,8 +1,7 @@
 """Authorization as the API table says, on every endpoint: wrong roles 403, other tenants' orders 404."""
 
-from xinren_shared.testing.http import bearer
-
 from tests.order.conftest import ADDRESS, SECRET, admin, buyer, host, partner, seller, uid
+from xinren_shared.testing.http import bearer
 
 
 def warehouse():

@@ -5,6 +5,7 @@ from datetime import UTC, datetime
 import pytest
 import pytest_asyncio
 from sqlalchemy import text
+
 from xinren_order import ledger
 from xinren_order.models import SalesOrder, Shop
 from xinren_shared import migrate
@@ -82,7 +83,8 @@ async def test_a_clean_ledger_passes_and_each_broken_invariant_is_reported(sessi
         await s.execute(text("INSERT INTO ledger_transaction (idempotency_key, kind) VALUES ('bad', 'PAYMENT')"))
         await s.execute(
             text(
-                "INSERT INTO ledger_entry (transaction_id, account, amount_fen) SELECT id, 'seller:s1', 7 FROM ledger_transaction WHERE idempotency_key = 'bad'"
+                "INSERT INTO ledger_entry (transaction_id, account, amount_fen) "
+                "SELECT id, 'seller:s1', 7 FROM ledger_transaction WHERE idempotency_key = 'bad'"
             )
         )
         # A guarantee payment the shop's debt does not show.

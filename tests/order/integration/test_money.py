@@ -1,9 +1,8 @@
 """Refunds and compensation requested by the refund service (published here to xinren.aftersales.v1)."""
 
+from tests.order.conftest import admin, buyer, eventually, uid
 from xinren_shared.contracts.aftersales import CompensationGranted, RefundRequested
 from xinren_shared.events import Envelope
-
-from tests.order.conftest import admin, buyer, eventually, uid
 
 AS = "/xinren/refund"
 
@@ -11,8 +10,8 @@ AS = "/xinren/refund"
 def refund(order: dict, amount: int, *, case_id: str | None = None, refund_id: str | None = None) -> RefundRequested:
     case_id = case_id or uid("as")
     return RefundRequested(
-        order_id=order["order_id"], case_id=case_id, amount_fen=amount, buyer_id=order["buyer_id"], shop_id=order["shop_id"],
-        refund_id=refund_id or f"rf_{case_id}",
+        order_id=order["order_id"], case_id=case_id, amount_fen=amount,
+        buyer_id=order["buyer_id"], shop_id=order["shop_id"], refund_id=refund_id or f"rf_{case_id}",
     )  # fmt: skip
 
 

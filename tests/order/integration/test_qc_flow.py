@@ -2,6 +2,7 @@
 
 from datetime import UTC, datetime, timedelta
 
+from tests.order.conftest import ADDRESS, buyer, eventually, partner, uid
 from xinren_shared.contracts.qc import (
     QcCaseOpened,
     QcDispatched,
@@ -11,8 +12,6 @@ from xinren_shared.contracts.qc import (
     QcPassed,
     QcShopSuspended,
 )
-
-from tests.order.conftest import ADDRESS, buyer, eventually, partner, uid
 
 QC = "/xinren/quality-check"
 

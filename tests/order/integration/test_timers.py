@@ -1,11 +1,11 @@
 """Timers with short durations, on their own app instance (own database, own consumer group)."""
 
 import pytest_asyncio
+
+from tests.order.conftest import Driver, buyer, order_settings, partner, uid
 from xinren_order.app import create_app
 from xinren_shared.contracts.aftersales import AfterSaleClosed, AfterSaleRequested
 from xinren_shared.testing.http import serve
-
-from tests.order.conftest import Driver, buyer, order_settings, partner, uid
 
 AS = "/xinren/refund"
 
@@ -26,8 +26,8 @@ async def fast(make_database, kafka_bootstrap, event_collector):
 
 def case_event(cls, order: dict, case_id: str, status: str):
     return cls(
-        order_id=order["order_id"], case_id=case_id, type="REFUND_ONLY", reason="NOT_RECEIVED", amount_fen=order["total_fen"],
-        status=status, buyer_id=order["buyer_id"], shop_id=order["shop_id"],
+        order_id=order["order_id"], case_id=case_id, type="REFUND_ONLY", reason="NOT_RECEIVED",
+        amount_fen=order["total_fen"], status=status, buyer_id=order["buyer_id"], shop_id=order["shop_id"],
     )  # fmt: skip
 
 

@@ -3,6 +3,7 @@
 import itertools
 
 import pytest
+
 from xinren_order import domain
 from xinren_order.domain import FundingSource as F
 from xinren_order.domain import Line
@@ -56,7 +57,8 @@ def test_refunded_is_final_and_cancellation_only_before_shipment():
     "status,paid,refunded,closed",
     [
         (S.COMPLETED, 100, 0, True), (S.REFUNDED, 100, 100, True), (S.CANCELLED, 0, 0, True),
-        (S.CANCELLED, 100, 0, False), (S.CANCELLED, 100, 100, True), (S.PAID, 100, 0, False), (S.DELIVERED, 100, 50, False),
+        (S.CANCELLED, 100, 0, False), (S.CANCELLED, 100, 100, True), (S.PAID, 100, 0, False),
+        (S.DELIVERED, 100, 50, False),
     ],
 )  # fmt: skip
 def test_closed_orders(status, paid, refunded, closed):
@@ -149,7 +151,8 @@ def test_compensation_sources():
     [("escrow:ord_1", True), ("seller:shop_a", True), ("deposit:shop-a.1", True), ("host:h1", True),
      ("platform:commission", True), ("platform:subsidy", True), ("platform:guarantee", True),
      ("external:payments", True), ("external:payouts", True),
-     ("platform:other", False), ("seller:", False), ("escrow:a:b", False), ("bank:x", False), ("receivable:shop_a", False)],
+     ("platform:other", False), ("seller:", False), ("escrow:a:b", False), ("bank:x", False),
+     ("receivable:shop_a", False)],
 )  # fmt: skip
 def test_account_names(name, ok):
     assert domain.is_account(name) is ok

@@ -7,7 +7,6 @@ from xinren_shared.contracts.vocabulary import TrustRight as TR
 from ..support import ADMIN, ORDER_SOURCE, about, command, open_case, place_order, refunded, statuses
 
 
-
 async def _rejected_and_escalated(refund, order, **body) -> str:
     case = await open_case(refund, order, **body)
     cid = case["case_id"]
@@ -24,10 +23,14 @@ async def test_arbitrated_refund_pays_the_decided_amount(refund, publish, event_
     order = await place_order(refund, publish, paid_fen=20_000, delivered_at=datetime.now(UTC) - timedelta(days=2))
     cid = await _rejected_and_escalated(refund, order, reason="QUALITY_ISSUE", amount_fen=15_000)
     await command(refund, cid, "arbitrate", order.seller, {"decision": "REFUND", "reason": "x"}, expect=403)
-    too_much = await command(refund, cid, "arbitrate", ADMIN, {"decision": "REFUND", "amount_fen": 20_001, "reason": "x"}, expect=422)
+    too_much = await command(
+        refund, cid, "arbitrate", ADMIN, {"decision": "REFUND", "amount_fen": 20_001, "reason": "x"}, expect=422
+    )
     assert too_much["error"]["code"] == "AMOUNT_EXCEEDS_REFUNDABLE"
 
-    case = await command(refund, cid, "arbitrate", ADMIN, {"decision": "REFUND", "amount_fen": 12_000, "reason": "裂纹属实，部分退款"})
+    case = await command(
+        refund, cid, "arbitrate", ADMIN, {"decision": "REFUND", "amount_fen": 12_000, "reason": "裂纹属实，部分退款"}
+    )
     assert (case["status"], case["amount_fen"], case["compensations"]) == ("REFUNDING", 12_000, [])
     assert statuses(case) == ["REQUESTED", "REJECTED", "ARBITRATION", "APPROVED", "REFUNDING"]
     assert [t["actor"] for t in case["timeline"]][3] == "admin:ops-1"
@@ -40,7 +43,9 @@ async def test_arbitrated_refund_pays_the_decided_amount(refund, publish, event_
         [evt] = await event_collector.wait_for(about(f"xinren.aftersale.{step}", case_id=cid))
         assert evt.data["case_id"] == cid
     # After the refund, 8 000 fen remain refundable.
-    eligibility = (await refund.client.get("/v1/after-sales/eligibility", params={"order_id": order.order_id}, headers=ADMIN)).json()
+    eligibility = (
+        await refund.client.get("/v1/after-sales/eligibility", params={"order_id": order.order_id}, headers=ADMIN)
+    ).json()
     assert (eligibility["refunded_fen"], eligibility["refundable_fen"]) == (12_000, 8_000)
 
 
@@ -55,13 +60,17 @@ async def test_arbitrated_rejection_closes_the_case(refund, publish, event_colle
     assert again["error"]["details"]["current_status"] == "CLOSED"
     assert await refund.outbox_count("xinren.refund.requested", order.order_id) == 0
     # The rejected amount is free again.
-    eligibility = (await refund.client.get("/v1/after-sales/eligibility", params={"order_id": order.order_id}, headers=order.buyer)).json()
+    eligibility = (
+        await refund.client.get("/v1/after-sales/eligibility", params={"order_id": order.order_id}, headers=order.buyer)
+    ).json()
     assert eligibility["refundable_fen"] == 20_000
 
 
 async def test_a_counterfeit_confirmed_by_arbitration_is_compensated(refund, publish, event_collector):
     for rights, expected in (([TR.FAKE_ONE_PAY_TEN], 80_000), ([], 50_000)):
-        order = await place_order(refund, publish, paid_fen=8_000, rights=rights, delivered_at=datetime.now(UTC) - timedelta(days=20))
+        order = await place_order(
+            refund, publish, paid_fen=8_000, rights=rights, delivered_at=datetime.now(UTC) - timedelta(days=20)
+        )
         cid = await _rejected_and_escalated(refund, order, type="REFUND_ONLY", reason="COUNTERFEIT")
         case = await command(refund, cid, "arbitrate", ADMIN, {"decision": "REFUND", "reason": "鉴定为仿品"})
         [cp] = case["compensations"]

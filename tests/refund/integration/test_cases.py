@@ -26,7 +26,6 @@ from ..support import (
 )
 
 
-
 async def test_refund_before_shipment_is_paid_without_review_and_a_retried_post_returns_the_same_case(
     refund, publish, event_collector
 ):
@@ -37,7 +36,9 @@ async def test_refund_before_shipment_is_paid_without_review_and_a_retried_post_
     again = await refund.client.post("/v1/after-sales", json=body, headers=order.buyer | {"Idempotency-Key": key})
     assert again.status_code == 201 and again.headers["idempotent-replayed"] == "true"
     assert again.json()["case_id"] == first["case_id"]
-    other = await refund.client.post("/v1/after-sales", json=body | {"amount_fen": 1}, headers=order.buyer | {"Idempotency-Key": key})
+    other = await refund.client.post(
+        "/v1/after-sales", json=body | {"amount_fen": 1}, headers=order.buyer | {"Idempotency-Key": key}
+    )
     assert other.status_code == 422 and other.json()["error"]["code"] == "IDEMPOTENCY_KEY_REUSED"
     assert first["status"] == "REFUNDING" and first["amount_fen"] == 12_800
     assert first["rules_applied"] == ["BEFORE_SHIPMENT"]
@@ -45,8 +46,12 @@ async def test_refund_before_shipment_is_paid_without_review_and_a_retried_post_
 
     [request] = await event_collector.wait_for(about("xinren.refund.requested", case_id=first["case_id"]))
     assert request.data == {
-        "order_id": order.order_id, "case_id": first["case_id"], "amount_fen": 12_800,
-        "buyer_id": order.buyer_id, "shop_id": order.shop_id, "refund_id": f"rf_{first['case_id']}",
+        "order_id": order.order_id,
+        "case_id": first["case_id"],
+        "amount_fen": 12_800,
+        "buyer_id": order.buyer_id,
+        "shop_id": order.shop_id,
+        "refund_id": f"rf_{first['case_id']}",
     }
     assert await refund.outbox_count("xinren.aftersale.requested", order.order_id) == 1  # one case, one request
 
@@ -66,13 +71,19 @@ async def test_refund_before_shipment_is_paid_without_review_and_a_retried_post_
 
 async def test_seven_day_return_goes_all_the_way_with_the_shipping_subsidy(refund, publish, event_collector):
     rights = [TR.SEVEN_DAY_RETURN, TR.RETURN_SHIPPING_SUBSIDY]
-    order = await place_order(refund, publish, paid_fen=39_900, rights=rights, delivered_at=datetime.now(UTC) - timedelta(days=6))
-    case = await open_case(refund, order, type="RETURN_AND_REFUND", reason="NO_REASON_7D", evidence=["https://img.example/1.jpg"])
+    order = await place_order(
+        refund, publish, paid_fen=39_900, rights=rights, delivered_at=datetime.now(UTC) - timedelta(days=6)
+    )
+    case = await open_case(
+        refund, order, type="RETURN_AND_REFUND", reason="NO_REASON_7D", evidence=["https://img.example/1.jpg"]
+    )
     assert case["status"] == "REQUESTED" and case["review_due_at"] is not None
     cid = case["case_id"]
 
     # The seller of another shop cannot see it; the buyer cannot approve it.
-    assert (await command(refund, cid, "approve", seller_headers(uid("shop")), expect=404))["error"]["code"] == "CASE_NOT_FOUND"
+    assert (await command(refund, cid, "approve", seller_headers(uid("shop")), expect=404))["error"][
+        "code"
+    ] == "CASE_NOT_FOUND"
     await command(refund, cid, "approve", order.buyer, expect=403)
 
     case = await command(refund, cid, "approve", order.seller, {"reason": "同意退货"})
@@ -87,7 +98,10 @@ async def test_seven_day_return_goes_all_the_way_with_the_shipping_subsidy(refun
     assert case["status"] == "REFUNDING"
     [subsidy] = case["compensations"]
     assert (subsidy["kind"], subsidy["payer"], subsidy["amount_fen"], subsidy["status"]) == (
-        "RETURN_SHIPPING", "PLATFORM", refund.settings.return_shipping_subsidy_fen, "GRANTED",
+        "RETURN_SHIPPING",
+        "PLATFORM",
+        refund.settings.return_shipping_subsidy_fen,
+        "GRANTED",
     )
 
     [request] = await event_collector.wait_for(about("xinren.refund.requested", case_id=cid))
@@ -95,14 +109,27 @@ async def test_seven_day_return_goes_all_the_way_with_the_shipping_subsidy(refun
     assert grant.data["compensation_id"] == subsidy["compensation_id"] and grant.data["payer"] == "PLATFORM"
     await publish(
         refunded(order, request.data, refunded_total_fen=39_900),
-        OrderCompensationPaid(order_id=order.order_id, buyer_id=order.buyer_id, shop_id=order.shop_id,
-                              compensation_id=subsidy["compensation_id"], kind="RETURN_SHIPPING",
-                              amount_fen=subsidy["amount_fen"], payer="PLATFORM"),
+        OrderCompensationPaid(
+            order_id=order.order_id,
+            buyer_id=order.buyer_id,
+            shop_id=order.shop_id,
+            compensation_id=subsidy["compensation_id"],
+            kind="RETURN_SHIPPING",
+            amount_fen=subsidy["amount_fen"],
+            payer="PLATFORM",
+        ),
         source=ORDER_SOURCE,
     )
     done = await case_reaches(refund, cid, "REFUNDED")
     assert statuses(done) == [
-        "REQUESTED", "APPROVED", "AWAITING_RETURN", "RETURN_SHIPPED", "RETURN_RECEIVED", "REFUNDING", "REFUNDING", "REFUNDED",
+        "REQUESTED",
+        "APPROVED",
+        "AWAITING_RETURN",
+        "RETURN_SHIPPED",
+        "RETURN_RECEIVED",
+        "REFUNDING",
+        "REFUNDING",
+        "REFUNDED",
     ]  # the second REFUNDING entry records the subsidy granted
 
     async def subsidy_paid():
@@ -116,10 +143,14 @@ async def test_seven_day_return_goes_all_the_way_with_the_shipping_subsidy(refun
 
 
 async def test_a_no_reason_return_on_day_eight_is_refused_and_nothing_is_written(refund, publish):
-    order = await place_order(refund, publish, rights=[TR.SEVEN_DAY_RETURN], delivered_at=datetime.now(UTC) - timedelta(days=8))
+    order = await place_order(
+        refund, publish, rights=[TR.SEVEN_DAY_RETURN], delivered_at=datetime.now(UTC) - timedelta(days=8)
+    )
     err = await open_case(refund, order, expect=422, type="RETURN_AND_REFUND", reason="NO_REASON_7D")
     assert err["error"]["code"] == "WINDOW_CLOSED"
-    listed = (await refund.client.get("/v1/after-sales", params={"order_id": order.order_id}, headers=order.buyer)).json()
+    listed = (
+        await refund.client.get("/v1/after-sales", params={"order_id": order.order_id}, headers=order.buyer)
+    ).json()
     assert listed["items"] == []
     assert await refund.outbox_count("xinren.aftersale.requested", order.order_id) == 0
     # Without the right there is no no-reason return at all.
@@ -130,7 +161,9 @@ async def test_a_no_reason_return_on_day_eight_is_refused_and_nothing_is_written
 
 async def test_fast_refund_and_refund_without_return_skip_review_and_the_return(refund, publish, event_collector):
     rights = [TR.FAST_REFUND, TR.REFUND_WITHOUT_RETURN, TR.RETURN_SHIPPING_SUBSIDY]
-    order = await place_order(refund, publish, paid_fen=8_000, rights=rights, delivered_at=datetime.now(UTC) - timedelta(days=1))
+    order = await place_order(
+        refund, publish, paid_fen=8_000, rights=rights, delivered_at=datetime.now(UTC) - timedelta(days=1)
+    )
     case = await open_case(refund, order, type="RETURN_AND_REFUND", reason="QUALITY_ISSUE", amount_fen=3_000)
     assert case["status"] == "REFUNDING" and case["return_required"] is False
     assert set(case["rules_applied"]) == {"FAST_REFUND", "REFUND_WITHOUT_RETURN"}
@@ -139,7 +172,9 @@ async def test_fast_refund_and_refund_without_return_skip_review_and_the_return(
     assert request.data["amount_fen"] == 3_000
 
     # Above the fast-refund threshold the seller reviews, and a return is needed.
-    rich = await place_order(refund, publish, paid_fen=90_000, rights=rights, delivered_at=datetime.now(UTC) - timedelta(days=1))
+    rich = await place_order(
+        refund, publish, paid_fen=90_000, rights=rights, delivered_at=datetime.now(UTC) - timedelta(days=1)
+    )
     case = await open_case(refund, rich, type="RETURN_AND_REFUND", reason="QUALITY_ISSUE")
     assert (case["status"], case["return_required"], case["rules_applied"]) == ("REQUESTED", True, [])
 
@@ -147,21 +182,32 @@ async def test_fast_refund_and_refund_without_return_skip_review_and_the_return(
 async def test_two_concurrent_partial_requests_never_ask_for_more_than_was_paid(refund, publish, event_collector):
     order = await place_order(refund, publish, paid_fen=10_000)
     posts = [
-        refund.client.post("/v1/after-sales", json={"order_id": order.order_id, "type": "REFUND_ONLY", "reason": "OTHER",
-                                                     "amount_fen": 6_000}, headers=order.buyer)
+        refund.client.post(
+            "/v1/after-sales",
+            json={"order_id": order.order_id, "type": "REFUND_ONLY", "reason": "OTHER", "amount_fen": 6_000},
+            headers=order.buyer,
+        )
         for _ in range(2)
     ]
     answers = await asyncio.gather(*posts)
     assert sorted(r.status_code for r in answers) == [201, 422], [r.text for r in answers]
     refused = next(r for r in answers if r.status_code == 422).json()
-    assert refused["error"]["code"] == "AMOUNT_EXCEEDS_REFUNDABLE" and refused["error"]["details"]["refundable_fen"] == 4_000
+    assert (
+        refused["error"]["code"] == "AMOUNT_EXCEEDS_REFUNDABLE"
+        and refused["error"]["details"]["refundable_fen"] == 4_000
+    )
 
     # Many at once: whatever the interleaving, the sum requested stays within the payment.
-    bursts = await asyncio.gather(*[
-        refund.client.post("/v1/after-sales", json={"order_id": order.order_id, "type": "REFUND_ONLY", "reason": "OTHER",
-                                                     "amount_fen": 1_500}, headers=order.buyer)
-        for _ in range(4)
-    ])
+    bursts = await asyncio.gather(
+        *[
+            refund.client.post(
+                "/v1/after-sales",
+                json={"order_id": order.order_id, "type": "REFUND_ONLY", "reason": "OTHER", "amount_fen": 1_500},
+                headers=order.buyer,
+            )
+            for _ in range(4)
+        ]
+    )
     assert sorted(r.status_code for r in bursts) == [201, 201, 422, 422]
     created = {r.json()["case_id"] for r in [*answers, *bursts] if r.status_code == 201}
     requests = await event_collector.wait_for(
@@ -171,20 +217,32 @@ async def test_two_concurrent_partial_requests_never_ask_for_more_than_was_paid(
     assert sum(e.data["amount_fen"] for e in requests) == 9_000 <= order.paid_fen
 
 
-async def test_a_refund_the_order_service_rejects_closes_the_case_with_its_reason_and_frees_the_amount(refund, publish, event_collector):
+async def test_a_refund_the_order_service_rejects_closes_the_case_with_its_reason_and_frees_the_amount(
+    refund, publish, event_collector
+):
     order = await place_order(refund, publish, paid_fen=5_000)
     case = await open_case(refund, order, amount_fen=5_000)
     [request] = await event_collector.wait_for(about("xinren.refund.requested", case_id=case["case_id"]))
     await publish(
-        OrderRefundRejected(order_id=order.order_id, buyer_id=order.buyer_id, shop_id=order.shop_id, case_id=case["case_id"],
-                            amount_fen=5_000, refundable_fen=0, reason="EXCEEDS_REFUNDABLE", refund_id=request.data["refund_id"]),
+        OrderRefundRejected(
+            order_id=order.order_id,
+            buyer_id=order.buyer_id,
+            shop_id=order.shop_id,
+            case_id=case["case_id"],
+            amount_fen=5_000,
+            refundable_fen=0,
+            reason="EXCEEDS_REFUNDABLE",
+            refund_id=request.data["refund_id"],
+        ),
         source=ORDER_SOURCE,
     )
     closed = await case_reaches(refund, case["case_id"], "CLOSED")
     assert "EXCEEDS_REFUNDABLE" in closed["close_reason"]
     [evt] = await event_collector.wait_for(about("xinren.aftersale.closed", case_id=case["case_id"]))
     assert evt.data["status"] == "CLOSED"
-    eligibility = (await refund.client.get("/v1/after-sales/eligibility", params={"order_id": order.order_id}, headers=order.buyer)).json()
+    eligibility = (
+        await refund.client.get("/v1/after-sales/eligibility", params={"order_id": order.order_id}, headers=order.buyer)
+    ).json()
     assert (eligibility["reserved_fen"], eligibility["refundable_fen"]) == (0, 5_000)
 
 
@@ -216,11 +274,17 @@ async def test_requests_are_checked_and_cases_are_private(refund, publish):
     for body in bad:
         r = await client.post("/v1/after-sales", json=body, headers=order.buyer)
         assert r.status_code == 422 and r.json()["error"]["code"] == "VALIDATION_ERROR", r.text
-    r = await client.post("/v1/after-sales", json={"order_id": order.order_id, "type": "REFUND_ONLY", "reason": "OTHER"},
-                          headers=buyer_headers(uid("u")))
+    r = await client.post(
+        "/v1/after-sales",
+        json={"order_id": order.order_id, "type": "REFUND_ONLY", "reason": "OTHER"},
+        headers=buyer_headers(uid("u")),
+    )
     assert r.status_code == 404 and r.json()["error"]["code"] == "ORDER_NOT_FOUND"  # someone else's order
-    r = await client.post("/v1/after-sales", json={"order_id": order.order_id, "type": "REFUND_ONLY", "reason": "OTHER"},
-                          headers=order.seller)
+    r = await client.post(
+        "/v1/after-sales",
+        json={"order_id": order.order_id, "type": "REFUND_ONLY", "reason": "OTHER"},
+        headers=order.seller,
+    )
     assert r.status_code == 403
     err = await open_case(refund, order, expect=422, amount_fen=order.paid_fen + 1)
     assert err["error"]["code"] == "AMOUNT_EXCEEDS_REFUNDABLE"
@@ -259,7 +323,9 @@ async def test_lists_are_scoped_filtered_and_paginated(refund, publish):
 
     by_shop = (await refund.client.get("/v1/after-sales", params={"status": "REJECTED"}, headers=order.seller)).json()
     assert [c["case_id"] for c in by_shop["items"]] == [ids[0]]
-    other = (await refund.client.get("/v1/after-sales", params={"order_id": order.order_id}, headers=buyer_headers(uid("u")))).json()
+    other = (
+        await refund.client.get("/v1/after-sales", params={"order_id": order.order_id}, headers=buyer_headers(uid("u")))
+    ).json()
     assert other["items"] == []
     r = await refund.client.get("/v1/after-sales", params={"cursor": "garbage!"}, headers=order.buyer)
     assert r.status_code == 400 and r.json()["error"]["code"] == "INVALID_CURSOR"

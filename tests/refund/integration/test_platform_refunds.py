@@ -27,10 +27,16 @@ from ..support import (
 )
 
 
-
 def _failed(order, reason="COUNTERFEIT") -> QcFailed:
-    return QcFailed(order_id=order.order_id, case_id=f"qc_{order.order_id}", buyer_id=order.buyer_id, shop_id=order.shop_id,
-                    warehouse_id="wh_sihui", reason=reason, findings="B货: acid-washed, polymer-filled")
+    return QcFailed(
+        order_id=order.order_id,
+        case_id=f"qc_{order.order_id}",
+        buyer_id=order.buyer_id,
+        shop_id=order.shop_id,
+        warehouse_id="wh_sihui",
+        reason=reason,
+        findings="B货: acid-washed, polymer-filled",
+    )
 
 
 async def _cases(refund, order) -> list[dict]:
@@ -44,30 +50,63 @@ async def _compensations(refund, order, headers=ADMIN) -> list[dict]:
     return r.json()["items"]
 
 
-async def test_qc_failed_counterfeit_delivered_twice_opens_one_case_and_one_tenfold_compensation(refund, publish, event_collector):
-    order = await place_order(refund, publish, paid_fen=60_000, rights=[TR.FAKE_ONE_PAY_TEN], shipped=True, qc_required=True)
+async def test_qc_failed_counterfeit_delivered_twice_opens_one_case_and_one_tenfold_compensation(
+    refund, publish, event_collector
+):
+    order = await place_order(
+        refund, publish, paid_fen=60_000, rights=[TR.FAKE_ONE_PAY_TEN], shipped=True, qc_required=True
+    )
     first, second = await publish(_failed(order), _failed(order), source=QC_SOURCE)  # two deliveries, two event ids
     await eventually(lambda: refund.handled(second.id), what="the second qc.failed handled")
 
     [case] = await _cases(refund, order)
     assert (case["type"], case["reason"], case["status"], case["amount_fen"], case["origin"]) == (
-        "REFUND_ONLY", "QC_FAILED", "REFUNDING", 60_000, "SYSTEM",
+        "REFUND_ONLY",
+        "QC_FAILED",
+        "REFUNDING",
+        60_000,
+        "SYSTEM",
     )
     [cp] = await _compensations(refund, order)
-    assert (cp["kind"], cp["payer"], cp["amount_fen"], cp["case_id"]) == ("COUNTERFEIT", "SHOP_DEPOSIT", 600_000, case["case_id"])
-    for type_ in ("xinren.aftersale.requested", "xinren.aftersale.approved", "xinren.refund.requested", "xinren.compensation.granted"):
+    assert (cp["kind"], cp["payer"], cp["amount_fen"], cp["case_id"]) == (
+        "COUNTERFEIT",
+        "SHOP_DEPOSIT",
+        600_000,
+        case["case_id"],
+    )
+    for type_ in (
+        "xinren.aftersale.requested",
+        "xinren.aftersale.approved",
+        "xinren.refund.requested",
+        "xinren.compensation.granted",
+    ):
         assert await refund.outbox_count(type_, order.order_id) == 1, type_
     [request] = await event_collector.wait_for(about("xinren.refund.requested", case_id=case["case_id"]))
     assert request.data["refund_id"] == f"rf_{case['case_id']}" and request.data["amount_fen"] == 60_000
-    [grant] = await event_collector.wait_for(about("xinren.compensation.granted", compensation_id=cp["compensation_id"]))
+    [grant] = await event_collector.wait_for(
+        about("xinren.compensation.granted", compensation_id=cp["compensation_id"])
+    )
     assert grant.data | {"compensation_id": None} == {
-        "order_id": order.order_id, "compensation_id": None, "kind": "COUNTERFEIT", "amount_fen": 600_000,
-        "payer": "SHOP_DEPOSIT", "buyer_id": order.buyer_id, "shop_id": order.shop_id, "case_id": case["case_id"],
+        "order_id": order.order_id,
+        "compensation_id": None,
+        "kind": "COUNTERFEIT",
+        "amount_fen": 600_000,
+        "payer": "SHOP_DEPOSIT",
+        "buyer_id": order.buyer_id,
+        "shop_id": order.shop_id,
+        "case_id": case["case_id"],
     }
 
     await publish(
-        OrderCompensationPaid(order_id=order.order_id, buyer_id=order.buyer_id, shop_id=order.shop_id, compensation_id=cp["compensation_id"],
-                              kind="COUNTERFEIT", amount_fen=600_000, payer="SHOP_DEPOSIT"),
+        OrderCompensationPaid(
+            order_id=order.order_id,
+            buyer_id=order.buyer_id,
+            shop_id=order.shop_id,
+            compensation_id=cp["compensation_id"],
+            kind="COUNTERFEIT",
+            amount_fen=600_000,
+            payer="SHOP_DEPOSIT",
+        ),
         source=ORDER_SOURCE,
     )
 
@@ -89,7 +128,9 @@ async def test_counterfeit_without_the_right_still_pays_three_times_and_at_least
     assert [c["amount_fen"] for c in await _compensations(refund, large)] == [90_000]
 
 
-async def test_qc_failure_for_another_reason_refunds_without_compensation_and_supersedes_the_buyers_open_case(refund, publish):
+async def test_qc_failure_for_another_reason_refunds_without_compensation_and_supersedes_the_buyers_open_case(
+    refund, publish
+):
     order = await place_order(refund, publish, paid_fen=25_000, shipped=True, qc_required=True)
     own = await open_case(refund, order, reason="NOT_RECEIVED", amount_fen=5_000)
     assert own["status"] == "REQUESTED"
@@ -104,7 +145,10 @@ async def test_qc_failure_for_another_reason_refunds_without_compensation_and_su
 
 async def test_qc_expiry_refunds_in_full(refund, publish, event_collector):
     order = await place_order(refund, publish, paid_fen=15_000, qc_required=True)
-    await publish(QcExpired(order_id=order.order_id, case_id=uid("qc"), buyer_id=order.buyer_id, shop_id=order.shop_id), source=QC_SOURCE)
+    await publish(
+        QcExpired(order_id=order.order_id, case_id=uid("qc"), buyer_id=order.buyer_id, shop_id=order.shop_id),
+        source=QC_SOURCE,
+    )
     [case] = await eventually(lambda: _cases(refund, order), what="the platform's case")
     [request] = await event_collector.wait_for(about("xinren.refund.requested", case_id=case["case_id"]))
     assert request.data["amount_fen"] == 15_000
@@ -116,8 +160,22 @@ async def test_a_paid_order_cancelled_before_shipment_is_refunded_at_once(refund
     order = await place_order(refund, publish, paid_fen=7_700)
     unpaid = await place_order(refund, publish, paid_fen=3_000)
     events = await publish(
-        OrderCancelled(order_id=unpaid.order_id, buyer_id=unpaid.buyer_id, shop_id=unpaid.shop_id, reason="UNPAID_TIMEOUT", by="system", was_paid=False),
-        OrderCancelled(order_id=order.order_id, buyer_id=order.buyer_id, shop_id=order.shop_id, reason="买家取消", by="buyer", was_paid=True),
+        OrderCancelled(
+            order_id=unpaid.order_id,
+            buyer_id=unpaid.buyer_id,
+            shop_id=unpaid.shop_id,
+            reason="UNPAID_TIMEOUT",
+            by="system",
+            was_paid=False,
+        ),
+        OrderCancelled(
+            order_id=order.order_id,
+            buyer_id=order.buyer_id,
+            shop_id=order.shop_id,
+            reason="买家取消",
+            by="buyer",
+            was_paid=True,
+        ),
         source=ORDER_SOURCE,
     )
     [case] = await eventually(lambda: _cases(refund, order), what="the platform's case")
@@ -132,7 +190,9 @@ async def test_a_late_shipment_is_compensated_once_and_compensations_are_private
     order = await place_order(refund, publish, paid_fen=9_900, rights=[TR.FAST_SHIPPING])
     plain = await place_order(refund, publish, paid_fen=9_900)
     late = [
-        OrderShippingLate(order_id=o.order_id, buyer_id=o.buyer_id, shop_id=o.shop_id, promised_by="2026-01-01T00:00:00Z")
+        OrderShippingLate(
+            order_id=o.order_id, buyer_id=o.buyer_id, shop_id=o.shop_id, promised_by="2026-01-01T00:00:00Z"
+        )
         for o in (order, order, plain)
     ]
     sent = await publish(*late, source=ORDER_SOURCE)
@@ -140,7 +200,11 @@ async def test_a_late_shipment_is_compensated_once_and_compensations_are_private
     await eventually(lambda: refund.handled(sent[2].id), what="the plain order's shipping_late handled")
     [cp] = await _compensations(refund, order, order.buyer)
     assert (cp["kind"], cp["payer"], cp["amount_fen"], cp["status"], cp["case_id"]) == (
-        "LATE_SHIPMENT", "SHOP_DEPOSIT", refund.settings.late_shipment_compensation_fen, "GRANTED", None,
+        "LATE_SHIPMENT",
+        "SHOP_DEPOSIT",
+        refund.settings.late_shipment_compensation_fen,
+        "GRANTED",
+        None,
     )
     assert await refund.outbox_count("xinren.compensation.granted", order.order_id) == 1
     assert await _compensations(refund, plain) == []
@@ -154,7 +218,9 @@ async def test_a_late_shipment_is_compensated_once_and_compensations_are_private
     assert r.status_code == 401
 
 
-async def test_a_qc_failure_seen_before_the_payment_is_applied_once_the_payment_arrives(refund, publish, event_collector):
+async def test_a_qc_failure_seen_before_the_payment_is_applied_once_the_payment_arrives(
+    refund, publish, event_collector
+):
     # qc.failed and order.paid travel on different topics: nothing orders them for this consumer.
     order = Order(uid("ord"), uid("u"), uid("shop"), 12_000, [TR.FAKE_ONE_PAY_TEN])
     [early] = await publish(_failed(order), source=QC_SOURCE)

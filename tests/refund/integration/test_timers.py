@@ -7,8 +7,18 @@ from sqlalchemy import select
 from xinren_shared.contracts.orders import OrderCompensationPaid, OrderShippingLate
 from xinren_shared.contracts.vocabulary import TrustRight as TR
 
-from ..support import ADMIN, ORDER_SOURCE, about, case_reaches, command, eventually, open_case, place_order, refunded, statuses
-
+from ..support import (
+    ADMIN,
+    ORDER_SOURCE,
+    about,
+    case_reaches,
+    command,
+    eventually,
+    open_case,
+    place_order,
+    refunded,
+    statuses,
+)
 
 
 async def _compensations(svc, order) -> list[dict]:
@@ -29,10 +39,14 @@ async def test_seller_silence_past_the_review_deadline_approves_automatically(re
 
 async def test_seller_silence_after_the_return_refunds_automatically(refund_fast, publish, event_collector):
     rights = [TR.SEVEN_DAY_RETURN, TR.RETURN_SHIPPING_SUBSIDY]
-    order = await place_order(refund_fast, publish, paid_fen=16_000, rights=rights, delivered_at=datetime.now(UTC) - timedelta(days=1))
+    order = await place_order(
+        refund_fast, publish, paid_fen=16_000, rights=rights, delivered_at=datetime.now(UTC) - timedelta(days=1)
+    )
     case = await open_case(refund_fast, order, type="RETURN_AND_REFUND", reason="NO_REASON_7D")
     await case_reaches(refund_fast, case["case_id"], "AWAITING_RETURN", timeout=15)  # approved by the review timer
-    await command(refund_fast, case["case_id"], "return-shipment", order.buyer, {"carrier": "YTO", "tracking_no": "YT9"})
+    await command(
+        refund_fast, case["case_id"], "return-shipment", order.buyer, {"carrier": "YTO", "tracking_no": "YT9"}
+    )
     done = await case_reaches(refund_fast, case["case_id"], "REFUNDING", timeout=15)
     assert statuses(done)[-3:] == ["RETURN_RECEIVED", "REFUNDING", "REFUNDING"]
     assert done["timeline"][-3]["actor"] == "system"
@@ -56,32 +70,56 @@ async def test_a_rejection_not_escalated_in_time_becomes_final(refund_fast, publ
 async def test_unanswered_money_requests_are_sent_again_under_the_same_ids(refund_fast, publish, event_collector):
     order = await place_order(refund_fast, publish, paid_fen=5_500, rights=[TR.FAST_SHIPPING])
     case = await open_case(refund_fast, order)  # before shipment: refund requested at once
-    await publish(OrderShippingLate(order_id=order.order_id, buyer_id=order.buyer_id, shop_id=order.shop_id,
-                                    promised_by=datetime.now(UTC)), source=ORDER_SOURCE)
-    requests = await event_collector.wait_for(about("xinren.refund.requested", case_id=case["case_id"]), count=2, timeout=15)
+    await publish(
+        OrderShippingLate(
+            order_id=order.order_id, buyer_id=order.buyer_id, shop_id=order.shop_id, promised_by=datetime.now(UTC)
+        ),
+        source=ORDER_SOURCE,
+    )
+    requests = await event_collector.wait_for(
+        about("xinren.refund.requested", case_id=case["case_id"]), count=2, timeout=15
+    )
     assert {e.data["refund_id"] for e in requests} == {f"rf_{case['case_id']}"}
     assert len({e.id for e in requests}) == 2  # new deliveries, one request
     [cp] = await eventually(lambda: _compensations(refund_fast, order), what="the late-shipment compensation")
-    grants = await event_collector.wait_for(about("xinren.compensation.granted", compensation_id=cp["compensation_id"]), count=2, timeout=15)
+    grants = await event_collector.wait_for(
+        about("xinren.compensation.granted", compensation_id=cp["compensation_id"]), count=2, timeout=15
+    )
     assert len({e.id for e in grants}) == 2 and grants[0].data == grants[1].data
 
     await publish(
         refunded(order, requests[0].data, refunded_total_fen=5_500),
-        OrderCompensationPaid(order_id=order.order_id, buyer_id=order.buyer_id, shop_id=order.shop_id,
-                              compensation_id=grants[0].data["compensation_id"], kind="LATE_SHIPMENT",
-                              amount_fen=grants[0].data["amount_fen"], payer="SHOP_DEPOSIT"),
+        OrderCompensationPaid(
+            order_id=order.order_id,
+            buyer_id=order.buyer_id,
+            shop_id=order.shop_id,
+            compensation_id=grants[0].data["compensation_id"],
+            kind="LATE_SHIPMENT",
+            amount_fen=grants[0].data["amount_fen"],
+            payer="SHOP_DEPOSIT",
+        ),
         source=ORDER_SOURCE,
     )
     done = await case_reaches(refund_fast, case["case_id"], "REFUNDED", timeout=15)
     assert done["refunded_fen"] == 5_500
     # Answered: no timer is left to send either request again.
     timer = refund_fast.runtime.tables.timer
+
     async def no_live_resend():
         async with refund_fast.runtime.session_factory() as s:
-            rows = (await s.execute(
-                select(timer.c.key).where(timer.c.fired_at.is_(None), timer.c.cancelled_at.is_(None),
-                                          timer.c.kind.in_(["refund_resend", "compensation_resend"]))
-            )).scalars().all()
+            rows = (
+                (
+                    await s.execute(
+                        select(timer.c.key).where(
+                            timer.c.fired_at.is_(None),
+                            timer.c.cancelled_at.is_(None),
+                            timer.c.kind.in_(["refund_resend", "compensation_resend"]),
+                        )
+                    )
+                )
+                .scalars()
+                .all()
+            )
         cp = grants[0].data["compensation_id"]
         return not [k for k in rows if k.startswith(case["case_id"]) or k.startswith(cp)]
 

@@ -9,9 +9,17 @@ from xinren_refund.domain import CaseRequest, OrderFacts, Policy
 from xinren_refund.settings import RefundSettings
 from xinren_shared.contracts.vocabulary import (
     AfterSaleReason as R,
+)
+from xinren_shared.contracts.vocabulary import (
     AfterSaleType as T,
+)
+from xinren_shared.contracts.vocabulary import (
     CompensationKind as K,
+)
+from xinren_shared.contracts.vocabulary import (
     CompensationPayer,
+)
+from xinren_shared.contracts.vocabulary import (
     TrustRight as TR,
 )
 from xinren_shared.errors import DomainError
@@ -59,7 +67,11 @@ def test_settings_give_the_policy_its_numbers():
     assert p.review_sla == timedelta(hours=48)
     assert p.return_receipt_sla == timedelta(days=7)
     assert p.seven_day_return_window == timedelta(days=7)
-    assert (p.counterfeit_multiplier_with_right, p.counterfeit_multiplier_by_law, p.counterfeit_minimum_fen) == (10, 3, 50_000)
+    assert (p.counterfeit_multiplier_with_right, p.counterfeit_multiplier_by_law, p.counterfeit_minimum_fen) == (
+        10,
+        3,
+        50_000,
+    )
     assert p.money_request_resend == timedelta(seconds=60)
 
 
@@ -78,7 +90,12 @@ def test_before_delivery_there_is_nothing_to_return():
 
 def test_after_shipment_a_refund_only_goes_to_review():
     intake = assess(facts(shipped=True, delivered_days_ago=None), reason=R.NOT_RECEIVED, amount=3_000)
-    assert (intake.amount_fen, intake.approve_at_once, intake.return_required, intake.rules) == (3_000, False, False, ())
+    assert (intake.amount_fen, intake.approve_at_once, intake.return_required, intake.rules) == (
+        3_000,
+        False,
+        False,
+        (),
+    )
 
 
 def test_an_unpaid_order_cannot_be_refunded():
@@ -232,9 +249,13 @@ def test_late_shipment_compensation_needs_fast_shipping():
 
 
 def test_compensations_are_unique_per_order_or_per_case():
-    assert domain.compensation_dedupe_key(K.COUNTERFEIT, "o1", "as1") == domain.compensation_dedupe_key(K.COUNTERFEIT, "o1", "as2")
+    assert domain.compensation_dedupe_key(K.COUNTERFEIT, "o1", "as1") == domain.compensation_dedupe_key(
+        K.COUNTERFEIT, "o1", "as2"
+    )
     assert domain.compensation_dedupe_key(K.LATE_SHIPMENT, "o1", None) == "LATE_SHIPMENT:o1"
-    assert domain.compensation_dedupe_key(K.RETURN_SHIPPING, "o1", "as1") != domain.compensation_dedupe_key(K.RETURN_SHIPPING, "o1", "as2")
+    assert domain.compensation_dedupe_key(K.RETURN_SHIPPING, "o1", "as1") != domain.compensation_dedupe_key(
+        K.RETURN_SHIPPING, "o1", "as2"
+    )
 
 
 def test_unanswered_money_requests_back_off_up_to_the_maximum():

@@ -66,11 +66,17 @@ async def test_same_event_twice_has_one_effect(world, make_consumer, publish):
     assert await world.count(env.id) == 1
     async with world.sessions() as s:
         inbox = world.tables.inbox
-        ids = (await s.execute(select(inbox.c.event_id).where(inbox.c.event_id.in_([env.id, sentinel.id])))).scalars().all()
+        ids = (
+            (await s.execute(select(inbox.c.event_id).where(inbox.c.event_id.in_([env.id, sentinel.id]))))
+            .scalars()
+            .all()
+        )
     assert sorted(ids) == sorted([env.id, sentinel.id])  # one inbox row each, whatever the redeliveries
 
 
-async def test_poison_event_goes_to_dead_letters_and_partition_moves_on(world, make_consumer, publish, event_collector, kafka_bootstrap):
+async def test_poison_event_goes_to_dead_letters_and_partition_moves_on(
+    world, make_consumer, publish, event_collector, kafka_bootstrap
+):
     broken = {"on": True}
     order_id = f"ord_{uuid.uuid4().hex}"
 
@@ -95,17 +101,25 @@ async def test_poison_event_goes_to_dead_letters_and_partition_moves_on(world, m
     assert await world.count(poison.id) == 0
 
     broken["on"] = False  # the bug is fixed
-    assert await replay_dead_letters(kafka_bootstrap, "xinren.orders.v1", consumer=consumer.name, event_ids={poison.id}) == 1
+    assert (
+        await replay_dead_letters(kafka_bootstrap, "xinren.orders.v1", consumer=consumer.name, event_ids={poison.id})
+        == 1
+    )
     await wait_until(lambda: world.count(poison.id))
     # A second replay of the same dead letter is harmless: the inbox skips what was handled.
     sentinel = Envelope.of(cancelled(order_id), "/xinren/order")
-    assert await replay_dead_letters(kafka_bootstrap, "xinren.orders.v1", consumer=consumer.name, event_ids={poison.id}) == 1
+    assert (
+        await replay_dead_letters(kafka_bootstrap, "xinren.orders.v1", consumer=consumer.name, event_ids={poison.id})
+        == 1
+    )
     await publish(sentinel)
     await wait_until(lambda: world.count(sentinel.id))
     assert await world.count(poison.id) == 1
 
 
-async def test_malformed_record_is_dead_lettered_without_crashing(world, make_consumer, publish, event_collector, kafka_bootstrap):
+async def test_malformed_record_is_dead_lettered_without_crashing(
+    world, make_consumer, publish, event_collector, kafka_bootstrap
+):
     async def handler(session, event, ctx):
         await world.bump(session, ctx.envelope.id)
 
@@ -113,7 +127,13 @@ async def test_malformed_record_is_dead_lettered_without_crashing(world, make_co
     key = f"ord_{uuid.uuid4().hex}".encode()
     marker = uuid.uuid4().hex.encode()
     await publish_raw(kafka_bootstrap, "xinren.orders.v1", key=key, value=b"{not json", headers=[("marker", marker)])
-    bad_data = [("ce_specversion", b"1.0"), ("ce_id", marker), ("ce_source", b"/x"), ("ce_type", b"xinren.order.cancelled"), ("content-type", b"application/json")]
+    bad_data = [
+        ("ce_specversion", b"1.0"),
+        ("ce_id", marker),
+        ("ce_source", b"/x"),
+        ("ce_type", b"xinren.order.cancelled"),
+        ("content-type", b"application/json"),
+    ]
     await publish_raw(kafka_bootstrap, "xinren.orders.v1", key=key, value=b'{"order_id": 5}', headers=bad_data)
     after = Envelope.of(cancelled(key.decode()), "/xinren/order")
     await publish(after)

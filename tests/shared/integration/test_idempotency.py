@@ -54,7 +54,12 @@ async def client(world, kafka_bootstrap):
         run_relay=False,
         max_body_bytes=10_000,
     )
-    app = build_app(settings, ServiceRuntime(settings, ServiceSpec("idem", "xinren_shared", world.tables)), title="t", routers=[router])
+    app = build_app(
+        settings,
+        ServiceRuntime(settings, ServiceSpec("idem", "xinren_shared", world.tables)),
+        title="t",
+        routers=[router],
+    )
     async with serve(app) as c:
         c.gate = gate
         yield c
@@ -116,7 +121,9 @@ async def test_server_error_frees_the_key(client):
     key = uuid.uuid4().hex
     for _ in range(2):
         r = await client.post("/boom", headers=headers(key))
-        assert r.status_code == 500 and r.json() == {"error": {"code": "INTERNAL", "message": "internal error", "details": None}}
+        assert r.status_code == 500 and r.json() == {
+            "error": {"code": "INTERNAL", "message": "internal error", "details": None}
+        }
 
 
 @pytest.mark.parametrize("bad", ["", "x" * 201])
@@ -126,9 +133,15 @@ async def test_bad_keys_are_400(client, bad):
 
 
 async def test_body_limit_and_error_bodies(client):
-    r = await client.post("/things", content=b'{"name": "' + b"x" * 20_000 + b'"}', headers={**headers(uuid.uuid4().hex), "content-type": "application/json"})
+    r = await client.post(
+        "/things",
+        content=b'{"name": "' + b"x" * 20_000 + b'"}',
+        headers={**headers(uuid.uuid4().hex), "content-type": "application/json"},
+    )
     assert r.status_code == 413 and r.json()["error"]["code"] == "PAYLOAD_TOO_LARGE"
-    r = await client.post("/things", content=b"{not json", headers={**headers(uuid.uuid4().hex), "content-type": "application/json"})
+    r = await client.post(
+        "/things", content=b"{not json", headers={**headers(uuid.uuid4().hex), "content-type": "application/json"}
+    )
     assert r.status_code == 422 and r.json()["error"]["code"] == "VALIDATION_ERROR"
     r = await client.post("/things", json={"name": "n"})
     assert r.status_code == 401 and r.json()["error"]["code"] == "UNAUTHENTICATED"

@@ -60,7 +60,7 @@ async def test_relay_wakes_on_notify(world, producer, event_collector):
             order_id = f"ord_{uuid.uuid4().hex}"
             async with world.sessions() as s, s.begin():
                 await outbox.add(s, cancelled(order_id))
-            await event_collector.wait_for(lambda e: e.key == order_id, timeout=10)
+            await event_collector.wait_for(lambda e, order_id=order_id: e.key == order_id, timeout=10)
     finally:
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
@@ -96,7 +96,9 @@ async def test_thousand_events_keep_per_key_order(world, producer, event_collect
     for chunk in range(10):
         async with world.sessions() as s, s.begin():
             for i in range(chunk * 100, chunk * 100 + 100):
-                await outbox.add(s, OrderShipped(order_id=keys[i % 25], destination="BUYER", carrier="SF", tracking_no=str(i)))
+                await outbox.add(
+                    s, OrderShipped(order_id=keys[i % 25], destination="BUYER", carrier="SF", tracking_no=str(i))
+                )
     relays = [relay_for(world, producer, batch_size=64) for _ in range(2)]
     # Two relays racing: the advisory lock lets one publish at a time, so order holds.
     while sum(await asyncio.gather(*(r.drain() for r in relays))):

@@ -22,7 +22,10 @@ def test_a_minted_token_decodes_to_its_principal():
     [
         pytest.param(lambda: mint_token(SECRET, "u1", "buyer", ttl_seconds=-10), id="expired"),
         pytest.param(lambda: mint_token("another-secret-" * 3, "u1", "buyer"), id="wrong-signature"),
-        pytest.param(lambda: jwt.encode({"sub": "u1", "role": "admin", "exp": time.time() + 60}, None, algorithm="none"), id="alg-none"),
+        pytest.param(
+            lambda: jwt.encode({"sub": "u1", "role": "admin", "exp": time.time() + 60}, None, algorithm="none"),
+            id="alg-none",
+        ),
         pytest.param(lambda: jwt.encode({"sub": "u1", "role": "buyer"}, SECRET, algorithm="HS256"), id="no-expiry"),
         pytest.param(lambda: mint_token(SECRET, "u1", "emperor"), id="unknown-role"),
         pytest.param(lambda: mint_token(SECRET, "u1", "seller"), id="seller-without-shop"),

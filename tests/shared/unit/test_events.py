@@ -47,7 +47,16 @@ def test_shop_suspension_is_keyed_by_shop():
     [
         ([], b"{}"),
         ([("ce_specversion", b"1.0"), ("ce_type", b"t"), ("ce_source", b"/s"), ("ce_id", b"1")], b"not json"),
-        ([("ce_specversion", b"1.0"), ("ce_type", b"t"), ("ce_source", b"/s"), ("ce_id", b"1"), ("content-type", b"application/json")], b"[1]"),
+        (
+            [
+                ("ce_specversion", b"1.0"),
+                ("ce_type", b"t"),
+                ("ce_source", b"/s"),
+                ("ce_id", b"1"),
+                ("content-type", b"application/json"),
+            ],
+            b"[1]",
+        ),
     ],
 )
 def test_malformed_records_are_refused(headers, value):

@@ -9,8 +9,7 @@ from sse_starlette import EventSourceResponse
 
 from xinren_shared import catalog
 from xinren_shared.auth import CurrentPrincipal
-from xinren_shared.errors import DomainError, NotFound
-from xinren_shared.errors import error_responses
+from xinren_shared.errors import DomainError, NotFound, error_responses
 from xinren_shared.pagination import Cursor, Limit, Page
 
 from . import asyncapi, handlers, queries
@@ -35,7 +34,9 @@ router = APIRouter(prefix="/v1")
 
 AcceptLanguage = Annotated[
     str | None,
-    Header(description="`en` for English texts in `title`/`body`; Chinese otherwise. Both are always in `*_zh`/`*_en`."),
+    Header(
+        description="`en` for English texts in `title`/`body`; Chinese otherwise. Both are always in `*_zh`/`*_en`."
+    ),
 ]
 
 
@@ -85,7 +86,9 @@ async def list_notifications(
     recipient = handlers.inbox_of(principal)
     lang = preferred_lang(accept_language)
     async with _runtime(request).transaction() as session:
-        rows, next_cursor = await queries.notifications_page(session, recipient, unread=unread, limit=limit, cursor=cursor)
+        rows, next_cursor = await queries.notifications_page(
+            session, recipient, unread=unread, limit=limit, cursor=cursor
+        )
     return Page(items=[NotificationPublic.of(r, lang) for r in rows], next_cursor=next_cursor)
 
 
@@ -179,7 +182,9 @@ async def create_webhook(request: Request, principal: CurrentPrincipal, body: We
 
 
 @router.get("/webhooks", response_model=Page[WebhookPublic], tags=["webhooks"], responses=error_responses(403))
-async def list_webhooks(request: Request, principal: CurrentPrincipal, limit: Limit = 50, cursor: Cursor = None) -> Page[WebhookPublic]:
+async def list_webhooks(
+    request: Request, principal: CurrentPrincipal, limit: Limit = 50, cursor: Cursor = None
+) -> Page[WebhookPublic]:
     handlers.require_webhook_role(principal)
     async with _runtime(request).transaction() as session:
         rows, next_cursor = await queries.subscriptions_page(session, principal, limit=limit, cursor=cursor)
@@ -244,7 +249,9 @@ async def list_deliveries(
     tags=["webhooks"],
     responses=error_responses(403, 404),
 )
-async def get_delivery(request: Request, principal: CurrentPrincipal, webhook_id: str, delivery_id: str) -> DeliveryDetail:
+async def get_delivery(
+    request: Request, principal: CurrentPrincipal, webhook_id: str, delivery_id: str
+) -> DeliveryDetail:
     """One delivery with the event as sent and every attempt."""
     async with _runtime(request).transaction() as session:
         row = await handlers.get_delivery(session, principal, webhook_id, delivery_id)

@@ -44,7 +44,9 @@ def create_app(settings: NotifySettings | None = None) -> FastAPI:
 
     # httpx logs every request URL at INFO; partners' webhook URLs may carry tokens of theirs.
     logging.getLogger("httpx").setLevel(max(logging.WARNING, logging.getLevelName(settings.log_level)))
-    app = build_app(settings, runtime, title="Xinren notify service", routers=[api.router], on_startup=start_notify_workers)
+    app = build_app(
+        settings, runtime, title="Xinren notify service", routers=[api.router], on_startup=start_notify_workers
+    )
     app.state.hub = hub
     app.state.listener = listener
     app.state.webhook_workers = workers

@@ -18,8 +18,14 @@ from xinren_shared.events import REGISTRY
 # Who publishes each topic, as the CloudEvents `source` says.
 TOPICS = {
     "xinren.orders.v1": ("/xinren/order", "The order service: orders, payment, shipping, money movements."),
-    "xinren.qc.v1": ("/xinren/qc", "The quality-check service: inspection cases, verdicts, dispatch, shop enforcement."),
-    "xinren.aftersales.v1": ("/xinren/refund", "The refund service: after-sales cases, refund and compensation requests."),
+    "xinren.qc.v1": (
+        "/xinren/qc",
+        "The quality-check service: inspection cases, verdicts, dispatch, shop enforcement.",
+    ),
+    "xinren.aftersales.v1": (
+        "/xinren/refund",
+        "The refund service: after-sales cases, refund and compensation requests.",
+    ),
 }
 
 DESCRIPTION = """\
@@ -59,13 +65,15 @@ def _channel_id(topic: str) -> str:
 def document() -> dict[str, Any]:
     entries = catalog.entries()
     classes = [REGISTRY[e["type"]] for e in entries]
-    refs, defs = models_json_schema([(cls, "validation") for cls in classes], ref_template="#/components/schemas/{model}")
+    refs, defs = models_json_schema(
+        [(cls, "validation") for cls in classes], ref_template="#/components/schemas/{model}"
+    )
     schemas: dict[str, Any] = {"CloudEventsHeaders": CE_HEADERS, **dict(sorted(defs.get("$defs", {}).items()))}
 
     messages: dict[str, Any] = {}
     channels: dict[str, Any] = {}
     operations: dict[str, Any] = {}
-    for topic, (source, about) in TOPICS.items():
+    for topic, (_source, about) in TOPICS.items():
         channels[_channel_id(topic)] = {"address": topic, "title": topic, "description": about, "messages": {}}
     for entry in entries:
         cls = REGISTRY[entry["type"]]

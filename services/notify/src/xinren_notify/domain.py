@@ -46,7 +46,7 @@ class Parties:
     host_id: str | None = None
     warehouse_id: str | None = None
 
-    def merged(self, fallback: "Parties") -> "Parties":
+    def merged(self, fallback: Parties) -> Parties:
         """Fields the event carries win; the rest come from what earlier events told us."""
         return Parties(
             buyer_id=self.buyer_id or fallback.buyer_id,

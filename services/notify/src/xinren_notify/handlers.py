@@ -133,17 +133,21 @@ async def write_notifications(session: AsyncSession, envelope: Envelope, parties
 
 async def queue_deliveries(session: AsyncSession, envelope: Envelope, shop_id: str | None) -> int:
     subscriptions = (
-        await session.execute(
-            text(
-                """
+        (
+            await session.execute(
+                text(
+                    """
                 SELECT webhook_id FROM webhook_subscription
                 WHERE deleted_at IS NULL AND event_types ?| array[:type, '*']
                   AND (shop_id IS NULL OR shop_id = :shop_id)
                 """
-            ),
-            {"type": envelope.type, "shop_id": shop_id},
+                ),
+                {"type": envelope.type, "shop_id": shop_id},
+            )
         )
-    ).scalars().all()
+        .scalars()
+        .all()
+    )
     if not subscriptions:
         return 0
     payload = envelope.to_structured()
@@ -178,7 +182,9 @@ def inbox_of(principal: Principal) -> Recipient:
     recipient = domain.recipient_of(principal)
     if recipient is None:
         raise Forbidden(
-            f"role {principal.role} has no inbox", code="NO_INBOX", details={"allowed_roles": [str(r) for r in domain.INBOX_ROLES]}
+            f"role {principal.role} has no inbox",
+            code="NO_INBOX",
+            details={"allowed_roles": [str(r) for r in domain.INBOX_ROLES]},
         )
     return recipient
 
@@ -204,7 +210,9 @@ async def mark_read(session: AsyncSession, recipient: Recipient, notification_id
 
 
 async def mark_all_read(session: AsyncSession, recipient: Recipient, up_to_seq: int | None) -> int:
-    stmt = update(notification_t).where(and_(notification_t.c.recipient == recipient.key, notification_t.c.read_at.is_(None)))
+    stmt = update(notification_t).where(
+        and_(notification_t.c.recipient == recipient.key, notification_t.c.read_at.is_(None))
+    )
     if up_to_seq is not None:
         stmt = stmt.where(notification_t.c.seq <= up_to_seq)
     return (await session.execute(stmt.values(read_at=func.now()))).rowcount
@@ -241,14 +249,16 @@ async def create_subscription(
     owner = owner_of(principal)
     count = (
         await session.execute(
-            select(func.count()).select_from(subscription_t).where(
-                and_(subscription_t.c.owner == owner, subscription_t.c.deleted_at.is_(None))
-            )
+            select(func.count())
+            .select_from(subscription_t)
+            .where(and_(subscription_t.c.owner == owner, subscription_t.c.deleted_at.is_(None)))
         )
     ).scalar_one()
     if count >= settings.webhook_max_per_owner:
         raise Conflict(
-            f"at most {settings.webhook_max_per_owner} webhooks per owner", code="TOO_MANY_WEBHOOKS", details={"count": count}
+            f"at most {settings.webhook_max_per_owner} webhooks per owner",
+            code="TOO_MANY_WEBHOOKS",
+            details={"count": count},
         )
     webhook_id = new_id("wh")
     salt = webhooks.new_salt()
@@ -275,7 +285,9 @@ async def create_subscription(
     return subscription, webhooks.derive_secret(webhooks.service_key(settings), webhook_id, salt)
 
 
-async def get_subscription(session: AsyncSession, principal: Principal, webhook_id: str, *, lock: bool = False) -> WebhookSubscription:
+async def get_subscription(
+    session: AsyncSession, principal: Principal, webhook_id: str, *, lock: bool = False
+) -> WebhookSubscription:
     require_webhook_role(principal)
     stmt = select(WebhookSubscription).where(
         and_(WebhookSubscription.webhook_id == webhook_id, WebhookSubscription.deleted_at.is_(None))
@@ -296,17 +308,23 @@ async def delete_subscription(session: AsyncSession, principal: Principal, webho
     # Open deliveries stop here; one being sent right now (locked) is cancelled by its worker when it comes back.
     open_rows = (
         select(delivery_t.c.seq)
-        .where(and_(delivery_t.c.webhook_id == webhook_id, delivery_t.c.status.in_([str(s) for s in domain.OPEN_STATUSES])))
+        .where(
+            and_(delivery_t.c.webhook_id == webhook_id, delivery_t.c.status.in_([str(s) for s in domain.OPEN_STATUSES]))
+        )
         .with_for_update(skip_locked=True)
     )
     seqs = (await session.execute(open_rows)).scalars().all()
     if seqs:
         await session.execute(
-            update(delivery_t).where(delivery_t.c.seq.in_(seqs)).values(status=str(DeliveryStatus.CANCELLED), next_attempt_at=None)
+            update(delivery_t)
+            .where(delivery_t.c.seq.in_(seqs))
+            .values(status=str(DeliveryStatus.CANCELLED), next_attempt_at=None)
         )
 
 
-async def get_delivery(session: AsyncSession, principal: Principal, webhook_id: str, delivery_id: str, *, lock: bool = False) -> WebhookDelivery:
+async def get_delivery(
+    session: AsyncSession, principal: Principal, webhook_id: str, delivery_id: str, *, lock: bool = False
+) -> WebhookDelivery:
     await get_subscription(session, principal, webhook_id)
     stmt = select(WebhookDelivery).where(
         and_(WebhookDelivery.webhook_id == webhook_id, WebhookDelivery.delivery_id == delivery_id)
@@ -344,6 +362,7 @@ async def on_secret_replay_expiry(session: AsyncSession, timer: Any, runtime: An
     table = runtime.tables.idempotency
     cutoff = datetime.now(UTC) - timedelta(seconds=runtime.settings.webhook_secret_replay_seconds)
     await session.execute(
-        delete(table).where(and_(table.c.scope == "POST /v1/webhooks", table.c.state == "DONE", table.c.created_at <= cutoff))
+        delete(table).where(
+            and_(table.c.scope == "POST /v1/webhooks", table.c.state == "DONE", table.c.created_at <= cutoff)
+        )
     )
-

@@ -49,7 +49,9 @@ class InboxHub:
 
 
 class PgListener:
-    def __init__(self, database_url: str, channels: dict[str, Callable[[str | None], None]], *, reconnect_seconds: float = 1.0):
+    def __init__(
+        self, database_url: str, channels: dict[str, Callable[[str | None], None]], *, reconnect_seconds: float = 1.0
+    ):
         self.database_url = to_plain_url(database_url)
         self.channels = channels
         self.reconnect_seconds = reconnect_seconds
@@ -70,7 +72,7 @@ class PgListener:
             try:
                 conn = await asyncpg.connect(self.database_url)
                 lost = asyncio.Event()
-                conn.add_termination_listener(lambda _c: lost.set())
+                conn.add_termination_listener(lambda _c, lost=lost: lost.set())
                 for channel in self.channels:
                     await conn.add_listener(channel, self._dispatch)
                 self.connected.set()

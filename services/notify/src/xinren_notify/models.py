@@ -3,7 +3,19 @@
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, Column, DateTime, ForeignKey, Identity, Index, String, Text, UniqueConstraint, func, text
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    DateTime,
+    ForeignKey,
+    Identity,
+    Index,
+    String,
+    Text,
+    UniqueConstraint,
+    func,
+    text,
+)
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import registry
 from sqlmodel import Field, SQLModel
@@ -92,7 +104,13 @@ class WebhookDelivery(NotifyTable, table=True):
         UniqueConstraint("webhook_id", "event_id", name="uq_webhook_delivery_event"),
         Index("ix_webhook_delivery_due", "next_attempt_at", postgresql_where=text("status IN ('PENDING', 'RETRYING')")),
         # The strict-order check: is an earlier event of this subscription and order still open?
-        Index("ix_webhook_delivery_open", "webhook_id", "order_key", "seq", postgresql_where=text("status IN ('PENDING', 'RETRYING')")),
+        Index(
+            "ix_webhook_delivery_open",
+            "webhook_id",
+            "order_key",
+            "seq",
+            postgresql_where=text("status IN ('PENDING', 'RETRYING')"),
+        ),
         Index("ix_webhook_delivery_log", "webhook_id", "seq"),
     )
 

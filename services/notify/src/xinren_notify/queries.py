@@ -54,7 +54,9 @@ async def current_seq(session: AsyncSession, recipient: Recipient) -> int:
     return (await session.execute(stmt)).scalar_one_or_none() or 0
 
 
-async def notifications_after(session: AsyncSession, recipient: Recipient, after_seq: int, limit: int) -> Sequence[Notification]:
+async def notifications_after(
+    session: AsyncSession, recipient: Recipient, after_seq: int, limit: int
+) -> Sequence[Notification]:
     """Oldest first: what a stream has not sent yet."""
     stmt = (
         select(Notification)
@@ -78,7 +80,8 @@ async def subscriptions_page(
         except ValueError as exc:
             raise InvalidCursor("the cursor is not one this API gave out") from exc
         stmt = stmt.where(
-            tuple_(WebhookSubscription.created_at, WebhookSubscription.webhook_id) < tuple_(literal(after, DateTime(timezone=True)), literal(str(webhook_id)))
+            tuple_(WebhookSubscription.created_at, WebhookSubscription.webhook_id)
+            < tuple_(literal(after, DateTime(timezone=True)), literal(str(webhook_id)))
         )
     stmt = stmt.order_by(WebhookSubscription.created_at.desc(), WebhookSubscription.webhook_id.desc()).limit(limit + 1)
     rows = (await session.execute(stmt)).scalars().all()

@@ -30,7 +30,7 @@ class NotificationPublic(BaseModel):
     read_at: datetime | None
 
     @classmethod
-    def of(cls, row: Any, lang: Lang) -> "NotificationPublic":
+    def of(cls, row: Any, lang: Lang) -> NotificationPublic:
         zh = lang == "zh"
         return cls(
             notification_id=row.notification_id,
@@ -101,7 +101,7 @@ class WebhookPublic(BaseModel):
     created_at: datetime
 
     @classmethod
-    def of(cls, row: Any) -> "WebhookPublic":
+    def of(cls, row: Any) -> WebhookPublic:
         return cls(
             webhook_id=row.webhook_id,
             url=row.url,
@@ -132,7 +132,7 @@ class DeliveryPublic(BaseModel):
     created_at: datetime
 
     @classmethod
-    def of(cls, row: Any) -> "DeliveryPublic":
+    def of(cls, row: Any) -> DeliveryPublic:
         return cls(
             delivery_id=row.delivery_id,
             webhook_id=row.webhook_id,

@@ -7,8 +7,8 @@ import asyncio
 import json
 from collections.abc import AsyncIterator
 
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from prometheus_client import Gauge
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sse_starlette import ServerSentEvent
 
 from . import queries
@@ -44,7 +44,9 @@ async def notification_events(
             for row in rows:
                 item = NotificationPublic.of(row, lang)
                 last = row.seq
-                yield ServerSentEvent(id=str(row.seq), event=EVENT_NAME, data=json.dumps(item.model_dump(mode="json"), ensure_ascii=False))
+                yield ServerSentEvent(
+                    id=str(row.seq), event=EVENT_NAME, data=json.dumps(item.model_dump(mode="json"), ensure_ascii=False)
+                )
             if len(rows) == batch_size:
                 continue
             try:

@@ -126,7 +126,9 @@ async def check_url(url: str, settings: NotifySettings) -> None:
     try:
         addresses = await resolve(parsed)
     except (OSError, UnicodeError) as exc:  # UnicodeError: a host no DNS name can be (an empty or 64+ label)
-        raise WebhookUrlRefused("the webhook host does not resolve", code="WEBHOOK_URL_UNRESOLVABLE", details={"host": parsed.host}) from exc
+        raise WebhookUrlRefused(
+            "the webhook host does not resolve", code="WEBHOOK_URL_UNRESOLVABLE", details={"host": parsed.host}
+        ) from exc
     if not settings.webhook_allow_private and (bad := refusals(addresses)):
         raise WebhookUrlRefused(
             "the webhook URL points to a private, loopback or link-local address",
@@ -172,7 +174,9 @@ async def post_signed(
             pinned = target.copy_with(host=addresses[0])
             send_headers = {**headers, "host": target.netloc.decode("ascii"), "user-agent": USER_AGENT}
             extensions = {"sni_hostname": target.host} if target.scheme == "https" else {}
-            request = client.build_request("POST", pinned, content=body.encode(), headers=send_headers, extensions=extensions)
+            request = client.build_request(
+                "POST", pinned, content=body.encode(), headers=send_headers, extensions=extensions
+            )
             response = await client.send(request, stream=True)
             try:
                 excerpt = bytearray()
@@ -196,7 +200,7 @@ async def post_signed(
 # The worker
 
 _OPEN = "d.status IN ('PENDING', 'RETRYING')"
-_NO_EARLIER_OPEN = f"""NOT EXISTS (
+_NO_EARLIER_OPEN = """NOT EXISTS (
     SELECT 1 FROM webhook_delivery e
     WHERE e.webhook_id = d.webhook_id AND e.order_key = d.order_key AND e.seq < d.seq
       AND e.status IN ('PENDING', 'RETRYING'))"""
@@ -336,7 +340,11 @@ class DeliveryWorkers:
             WEBHOOK_ATTEMPTS.labels(str(outcome.status)).inc()
             log.info(
                 "webhook %s event %s attempt %d: %s -> %s",
-                row.webhook_id, row.event_id, row.attempts + 1, error or result.status_code, outcome.status,
+                row.webhook_id,
+                row.event_id,
+                row.attempts + 1,
+                error or result.status_code,
+                outcome.status,
             )
             return True
 

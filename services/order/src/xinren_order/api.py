@@ -5,6 +5,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Header, Path, Query, Request
 from pydantic import BaseModel, Field
+
 from xinren_shared.auth import CurrentPrincipal, Role
 from xinren_shared.errors import error_responses
 from xinren_shared.pagination import Cursor, Limit, Page

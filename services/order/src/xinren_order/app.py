@@ -1,6 +1,7 @@
 """The order service app: create_app(settings) wires routes, the outbox relay, the consumer and the timers."""
 
 from fastapi import FastAPI
+
 from xinren_shared.runtime import ServiceRuntime, ServiceSpec
 from xinren_shared.web import build_app
 

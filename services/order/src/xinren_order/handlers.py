@@ -14,6 +14,7 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import exists, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+
 from xinren_shared.auth import Principal, Role
 from xinren_shared.consumer import EventContext
 from xinren_shared.contracts import aftersales as ae

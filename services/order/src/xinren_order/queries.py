@@ -6,6 +6,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import and_, or_, select
+
 from xinren_shared.auth import Principal, Role
 from xinren_shared.errors import Forbidden, NotFound, Unprocessable
 from xinren_shared.pagination import InvalidCursor, decode_cursor, encode_cursor

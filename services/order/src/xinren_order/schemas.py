@@ -6,6 +6,7 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
+
 from xinren_shared.contracts.vocabulary import Destination, TrustRight
 
 from .domain import ID_PATTERN

@@ -1,6 +1,7 @@
 """Settings of the order service (env prefix XINREN_ORDER_); every duration and rate of the rules is here."""
 
 from pydantic import Field, model_validator
+
 from xinren_shared.settings import ServiceSettings, service_config
 
 

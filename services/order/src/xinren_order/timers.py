@@ -7,5 +7,5 @@ from . import handlers as h
 TIMER_HANDLERS: dict[str, TimerHandler] = {
     h.TIMER_UNPAID: h.on_unpaid_timeout,  # unpaid after 15 min -> CANCELLED, stock released
     h.TIMER_AUTO_CONFIRM: h.on_auto_confirm,  # delivered 10 days ago, no open after-sales case -> COMPLETED
-    h.TIMER_SHIPPING_LATE: h.on_shipping_late,  # FAST_SHIPPING shop not shipped 48 h after payment -> order.shipping_late
+    h.TIMER_SHIPPING_LATE: h.on_shipping_late,  # FAST_SHIPPING shop unshipped 48 h after payment -> shipping_late
 }

@@ -6,6 +6,7 @@ from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
+
 from xinren_shared.auth import Principal, Role
 from xinren_shared.contracts.vocabulary import TrustRight
 

@@ -48,7 +48,9 @@ async def list_cases(
     limit: Limit = 50,
     cursor: Cursor = None,
 ) -> Page[CaseSummary]:
-    return await handlers.list_cases(_rt(request), principal, order_id=order_id, status=status, limit=limit, cursor=cursor)
+    return await handlers.list_cases(
+        _rt(request), principal, order_id=order_id, status=status, limit=limit, cursor=cursor
+    )
 
 
 @router.get("/after-sales/eligibility", response_model=EligibilityPublic, responses=error_responses(403, 404))
@@ -65,7 +67,9 @@ async def get_case(request: Request, case_id: str, principal: CurrentPrincipal) 
 
 
 @router.post("/after-sales/{case_id}/approve", response_model=CasePublic, responses=error_responses(403, 404, 409))
-async def approve(request: Request, case_id: str, principal: CurrentPrincipal, body: OptionalReason = None) -> CasePublic:
+async def approve(
+    request: Request, case_id: str, principal: CurrentPrincipal, body: OptionalReason = None
+) -> CasePublic:
     return await handlers.approve_case(_rt(request), principal, case_id, body.reason if body else None)
 
 
@@ -77,7 +81,9 @@ async def reject(request: Request, case_id: str, body: RejectBody, principal: Cu
 @router.post(
     "/after-sales/{case_id}/return-shipment", response_model=CasePublic, responses=error_responses(403, 404, 409)
 )
-async def return_shipment(request: Request, case_id: str, body: ReturnShipmentBody, principal: CurrentPrincipal) -> CasePublic:
+async def return_shipment(
+    request: Request, case_id: str, body: ReturnShipmentBody, principal: CurrentPrincipal
+) -> CasePublic:
     return await handlers.ship_return(_rt(request), principal, case_id, body.carrier, body.tracking_no)
 
 
@@ -89,7 +95,9 @@ async def return_received(request: Request, case_id: str, principal: CurrentPrin
 
 
 @router.post("/after-sales/{case_id}/escalate", response_model=CasePublic, responses=error_responses(403, 404, 409))
-async def escalate(request: Request, case_id: str, principal: CurrentPrincipal, body: OptionalReason = None) -> CasePublic:
+async def escalate(
+    request: Request, case_id: str, principal: CurrentPrincipal, body: OptionalReason = None
+) -> CasePublic:
     return await handlers.escalate_case(_rt(request), principal, case_id, body.reason if body else None)
 
 
@@ -99,7 +107,9 @@ async def arbitrate(request: Request, case_id: str, body: ArbitrateBody, princip
 
 
 @router.post("/after-sales/{case_id}/cancel", response_model=CasePublic, responses=error_responses(403, 404, 409))
-async def cancel(request: Request, case_id: str, principal: CurrentPrincipal, body: OptionalReason = None) -> CasePublic:
+async def cancel(
+    request: Request, case_id: str, principal: CurrentPrincipal, body: OptionalReason = None
+) -> CasePublic:
     """The buyer withdraws an open case (before any goods or money are on the way)."""
     return await handlers.cancel_case(_rt(request), principal, case_id, body.reason if body else None)
 
@@ -118,5 +128,12 @@ async def list_compensations(
     cursor: Cursor = None,
 ) -> Page[CompensationPublic]:
     return await handlers.list_compensations(
-        _rt(request), principal, order_id=order_id, case_id=case_id, kind=kind, status=status, limit=limit, cursor=cursor
+        _rt(request),
+        principal,
+        order_id=order_id,
+        case_id=case_id,
+        kind=kind,
+        status=status,
+        limit=limit,
+        cursor=cursor,
     )

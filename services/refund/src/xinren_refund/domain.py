@@ -111,7 +111,7 @@ class Policy:
     money_request_resend_max: timedelta
 
     @classmethod
-    def from_settings(cls, s) -> "Policy":
+    def from_settings(cls, s) -> Policy:
         sec = lambda v: timedelta(seconds=v)  # noqa: E731
         return cls(
             review_sla=sec(s.review_sla_seconds),
@@ -240,18 +240,26 @@ class IntakeRule:
 INTAKE_RULES: tuple[IntakeRule, ...] = (
     # Nothing shipped yet: a refund is the buyer's right, nobody needs to review it.
     IntakeRule(
-        "BEFORE_SHIPMENT", None, Effect.APPROVE_AT_ONCE,
+        "BEFORE_SHIPMENT",
+        None,
+        Effect.APPROVE_AT_ONCE,
         lambda o, t, amount, recent, p: not o.shipped and t is AfterSaleType.REFUND_ONLY,
     ),
     # 极速退款: a buyer in good standing asking little is approved before review (a return still comes back).
     IntakeRule(
-        "FAST_REFUND", TrustRight.FAST_REFUND, Effect.APPROVE_AT_ONCE,
+        "FAST_REFUND",
+        TrustRight.FAST_REFUND,
+        Effect.APPROVE_AT_ONCE,
         lambda o, t, amount, recent, p: amount <= p.fast_refund_max_fen and recent < p.fast_refund_max_recent_refunds,
     ),
     # 退款不退货: sending cheap goods back costs more than they are worth.
     IntakeRule(
-        "REFUND_WITHOUT_RETURN", TrustRight.REFUND_WITHOUT_RETURN, Effect.NO_RETURN,
-        lambda o, t, amount, recent, p: t is AfterSaleType.RETURN_AND_REFUND and amount <= p.refund_without_return_max_fen,
+        "REFUND_WITHOUT_RETURN",
+        TrustRight.REFUND_WITHOUT_RETURN,
+        Effect.NO_RETURN,
+        lambda o, t, amount, recent, p: (
+            t is AfterSaleType.RETURN_AND_REFUND and amount <= p.refund_without_return_max_fen
+        ),
     ),
 )
 
@@ -267,18 +275,24 @@ def assess_request(order: OrderFacts, req: CaseRequest, recent_refunds: int, now
     if order.shipped:
         rule = REASON_RULES[req.reason]
         if rule.right is not None and rule.right not in order.trust_rights:
-            raise RightNotHeld(f"{req.reason} needs the shop's {rule.right} right, which this order does not carry",
-                               details={"right": rule.right})
+            raise RightNotHeld(
+                f"{req.reason} needs the shop's {rule.right} right, which this order does not carry",
+                details={"right": rule.right},
+            )
         if req.type not in rule.types:
-            raise TypeNotAllowed(f"{req.reason} is handled as {', '.join(sorted(rule.types))}",
-                                 details={"allowed_types": sorted(rule.types)})
+            raise TypeNotAllowed(
+                f"{req.reason} is handled as {', '.join(sorted(rule.types))}",
+                details={"allowed_types": sorted(rule.types)},
+            )
         if rule.needs_delivery and order.delivered_at is None:
             raise NotDelivered(f"{req.reason} counts from delivery, and the order has not been delivered")
         if order.delivered_at is not None:
             ends_at = order.delivered_at + rule.window(policy)
             if now > ends_at:
-                raise WindowClosed(f"the window for {req.reason} closed at {ends_at.isoformat()}",
-                                   details={"window_ends_at": ends_at.isoformat()})
+                raise WindowClosed(
+                    f"the window for {req.reason} closed at {ends_at.isoformat()}",
+                    details={"window_ends_at": ends_at.isoformat()},
+                )
     refundable = order.refundable_fen
     amount = refundable if req.amount_fen is None else req.amount_fen
     if refundable <= 0 or amount > refundable:
@@ -289,8 +303,10 @@ def assess_request(order: OrderFacts, req: CaseRequest, recent_refunds: int, now
     if amount <= 0:
         raise Unprocessable("the amount must be positive", code="VALIDATION_ERROR")
     applied = [
-        r for r in INTAKE_RULES
-        if (r.right is None or r.right in order.trust_rights) and r.applies(order, req.type, amount, recent_refunds, policy)
+        r
+        for r in INTAKE_RULES
+        if (r.right is None or r.right in order.trust_rights)
+        and r.applies(order, req.type, amount, recent_refunds, policy)
     ]
     effects = {r.effect for r in applied}
     return Intake(
@@ -341,12 +357,16 @@ COMPENSATION_RULES: dict[CompensationKind, CompensationRule] = {
         None, CompensationPayer.SHOP_DEPOSIT, counterfeit_compensation_fen, per_case=False
     ),
     CompensationKind.RETURN_SHIPPING: CompensationRule(
-        TrustRight.RETURN_SHIPPING_SUBSIDY, CompensationPayer.PLATFORM,
-        lambda price, rights, p: p.return_shipping_subsidy_fen, per_case=True,
+        TrustRight.RETURN_SHIPPING_SUBSIDY,
+        CompensationPayer.PLATFORM,
+        lambda price, rights, p: p.return_shipping_subsidy_fen,
+        per_case=True,
     ),
     CompensationKind.LATE_SHIPMENT: CompensationRule(
-        TrustRight.FAST_SHIPPING, CompensationPayer.SHOP_DEPOSIT,
-        lambda price, rights, p: p.late_shipment_compensation_fen, per_case=False,
+        TrustRight.FAST_SHIPPING,
+        CompensationPayer.SHOP_DEPOSIT,
+        lambda price, rights, p: p.late_shipment_compensation_fen,
+        per_case=False,
     ),
 }
 

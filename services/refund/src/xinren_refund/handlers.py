@@ -56,7 +56,7 @@ from xinren_shared.pagination import InvalidCursor, Page, decode_cursor, encode_
 from xinren_shared.timers import DueTimer
 
 from . import domain
-from .domain import S, CaseStatus, CompensationStatus, Policy
+from .domain import CaseStatus, CompensationStatus, Policy, S
 from .models import AfterSaleCase, CaseTimelineEntry, Compensation, OrderView
 from .schemas import (
     ArbitrateBody,
@@ -209,7 +209,9 @@ def _note(s: AsyncSession, case: AfterSaleCase, actor: str, reason: str | None, 
     s.add(CaseTimelineEntry(case_id=case.case_id, at=at, status=case.status, actor=actor, reason=reason))
 
 
-async def _move(s: AsyncSession, rt, case: AfterSaleCase, target: CaseStatus, *, actor: str, reason: str | None, at: datetime) -> bool:
+async def _move(
+    s: AsyncSession, rt, case: AfterSaleCase, target: CaseStatus, *, actor: str, reason: str | None, at: datetime
+) -> bool:
     """One transition: guarded by the state machine, written to the timeline, announced by exactly one event."""
     if not domain.transition(case.status, target):
         return False
@@ -228,14 +230,18 @@ async def _start(s: AsyncSession, rt, case: AfterSaleCase, *, actor: str, reason
     await rt.outbox.add(s, _event(case, AfterSaleRequested))
 
 
-async def _approve(s: AsyncSession, rt, case: AfterSaleCase, view: OrderView, *, actor: str, reason: str | None, at: datetime) -> None:
+async def _approve(
+    s: AsyncSession, rt, case: AfterSaleCase, view: OrderView, *, actor: str, reason: str | None, at: datetime
+) -> None:
     await _move(s, rt, case, S.APPROVED, actor=actor, reason=reason, at=at)
     case.approved_at = at
     case.decision_reason = reason
     await rt.timers.cancel(s, TimerKind.REVIEW, case.case_id)
     nxt = domain.status_after_approval(case.return_required)
     if nxt is S.AWAITING_RETURN:
-        await _move(s, rt, case, S.AWAITING_RETURN, actor=SYSTEM, reason="waiting for the buyer to send the goods back", at=at)
+        await _move(
+            s, rt, case, S.AWAITING_RETURN, actor=SYSTEM, reason="waiting for the buyer to send the goods back", at=at
+        )
     else:
         await _request_refund(s, rt, case, at=at)
 
@@ -248,7 +254,9 @@ async def _request_refund(s: AsyncSession, rt, case: AfterSaleCase, *, at: datet
     case.refund_requested_at = at
     await rt.outbox.add(s, _refund_requested(case))
     delay = domain.resend_delay(1, policy(rt))
-    await rt.timers.schedule(s, TimerKind.REFUND_RESEND, f"{case.case_id}:1", at + delay, {"case_id": case.case_id, "attempt": 1})
+    await rt.timers.schedule(
+        s, TimerKind.REFUND_RESEND, f"{case.case_id}:1", at + delay, {"case_id": case.case_id, "attempt": 1}
+    )
 
 
 def _refund_requested(case: AfterSaleCase) -> RefundRequested:
@@ -262,7 +270,9 @@ def _refund_requested(case: AfterSaleCase) -> RefundRequested:
     )
 
 
-async def _close(s: AsyncSession, rt, case: AfterSaleCase, target: CaseStatus, *, actor: str, reason: str | None, at: datetime) -> bool:
+async def _close(
+    s: AsyncSession, rt, case: AfterSaleCase, target: CaseStatus, *, actor: str, reason: str | None, at: datetime
+) -> bool:
     """Ends a case without a refund (CLOSED or CANCELLED): its amount is no longer reserved."""
     if not domain.transition(case.status, target):
         return False
@@ -282,7 +292,14 @@ async def _after_return_received(s: AsyncSession, rt, case: AfterSaleCase, view:
 
 
 async def _grant(
-    s: AsyncSession, rt, view: OrderView, kind: CompensationKind, *, price_fen: int, case: AfterSaleCase | None, at: datetime
+    s: AsyncSession,
+    rt,
+    view: OrderView,
+    kind: CompensationKind,
+    *,
+    price_fen: int,
+    case: AfterSaleCase | None,
+    at: datetime,
 ) -> Compensation | None:
     """Grants a compensation when the order's rights (or the law) owe it, at most once per dedupe key."""
     decision = domain.compensation_for(kind, price_fen, _rights(view), policy(rt))
@@ -312,10 +329,20 @@ async def _grant(
     await rt.outbox.add(s, _compensation_granted(cp))
     delay = domain.resend_delay(1, policy(rt))
     await rt.timers.schedule(
-        s, TimerKind.COMPENSATION_RESEND, f"{cp.compensation_id}:1", at + delay, {"compensation_id": cp.compensation_id, "attempt": 1}
+        s,
+        TimerKind.COMPENSATION_RESEND,
+        f"{cp.compensation_id}:1",
+        at + delay,
+        {"compensation_id": cp.compensation_id, "attempt": 1},
     )
     if case is not None:
-        _note(s, case, SYSTEM, f"{kind} compensation of {cp.amount_fen} fen granted ({cp.compensation_id}, paid by {cp.payer})", at)
+        _note(
+            s,
+            case,
+            SYSTEM,
+            f"{kind} compensation of {cp.amount_fen} fen granted ({cp.compensation_id}, paid by {cp.payer})",
+            at,
+        )
     return cp
 
 
@@ -345,14 +372,23 @@ async def _open_full_refund(
         return None
     # The buyer's own open cases with nothing in motion are superseded: the platform refunds everything.
     open_cases = (
-        await s.execute(
-            select(AfterSaleCase)
-            .where(AfterSaleCase.order_id == view.order_id, AfterSaleCase.status.in_([x.value for x in domain.SUPERSEDABLE]))
-            .with_for_update()
+        (
+            await s.execute(
+                select(AfterSaleCase)
+                .where(
+                    AfterSaleCase.order_id == view.order_id,
+                    AfterSaleCase.status.in_([x.value for x in domain.SUPERSEDABLE]),
+                )
+                .with_for_update()
+            )
         )
-    ).scalars().all()
+        .scalars()
+        .all()
+    )
     for other in open_cases:
-        await _close(s, rt, other, S.CLOSED, actor=SYSTEM, reason=f"superseded by the platform's full refund ({reason})", at=at)
+        await _close(
+            s, rt, other, S.CLOSED, actor=SYSTEM, reason=f"superseded by the platform's full refund ({reason})", at=at
+        )
     amount = (await _facts(s, view)).refundable_fen
     if amount <= 0:
         log.info("no full refund for order %s: nothing is left to refund", view.order_id)
@@ -426,11 +462,25 @@ def _compensation_public(cp: Compensation) -> CompensationPublic:
 async def _public(s: AsyncSession, case: AfterSaleCase) -> CasePublic:
     await s.flush()
     timeline = (
-        await s.execute(select(CaseTimelineEntry).where(CaseTimelineEntry.case_id == case.case_id).order_by(CaseTimelineEntry.id))
-    ).scalars().all()
+        (
+            await s.execute(
+                select(CaseTimelineEntry)
+                .where(CaseTimelineEntry.case_id == case.case_id)
+                .order_by(CaseTimelineEntry.id)
+            )
+        )
+        .scalars()
+        .all()
+    )
     compensations = (
-        await s.execute(select(Compensation).where(Compensation.case_id == case.case_id).order_by(Compensation.created_at))
-    ).scalars().all()
+        (
+            await s.execute(
+                select(Compensation).where(Compensation.case_id == case.case_id).order_by(Compensation.created_at)
+            )
+        )
+        .scalars()
+        .all()
+    )
     shipment = None
     if case.return_carrier and case.return_tracking_no:
         shipment = ReturnShipmentPublic(carrier=case.return_carrier, tracking_no=case.return_tracking_no)
@@ -454,14 +504,18 @@ def _can_see(principal: Principal, buyer_id: str | None, shop_id: str | None) ->
         return buyer_id == principal.sub
     if principal.role is Role.SELLER:
         return shop_id == principal.shop_id
-    raise Forbidden(f"role {principal.role} has no after-sales", details={"allowed_roles": ["buyer", "seller", "admin"]})
+    raise Forbidden(
+        f"role {principal.role} has no after-sales", details={"allowed_roles": ["buyer", "seller", "admin"]}
+    )
 
 
 def _case_not_found(case_id: str) -> NotFound:
     return NotFound(f"after-sale case {case_id} not found", code="CASE_NOT_FOUND")
 
 
-async def _case_for(s: AsyncSession, principal: Principal, case_id: str, *roles: Role) -> tuple[AfterSaleCase, OrderView]:
+async def _case_for(
+    s: AsyncSession, principal: Principal, case_id: str, *roles: Role
+) -> tuple[AfterSaleCase, OrderView]:
     """Locks the case for a command by one of `roles`; another tenant's case does not exist for the caller."""
     principal.require(*roles)
     case, view = await _lock_case_with_order(s, case_id)
@@ -507,7 +561,9 @@ async def open_case(rt, principal: Principal, body: CaseCreate) -> CasePublic:
         actor = actor_of(principal)
         await _start(s, rt, case, actor=actor, reason=body.description)
         if intake.approve_at_once:
-            await _approve(s, rt, case, view, actor=SYSTEM, reason=f"approved at once: {', '.join(intake.rules)}", at=at)
+            await _approve(
+                s, rt, case, view, actor=SYSTEM, reason=f"approved at once: {', '.join(intake.rules)}", at=at
+            )
         else:
             case.review_due_at = at + pol.review_sla
             await rt.timers.schedule(s, TimerKind.REVIEW, case.case_id, case.review_due_at, {"case_id": case.case_id})
@@ -519,7 +575,9 @@ async def approve_case(rt, principal: Principal, case_id: str, reason: str | Non
     async with rt.transaction() as s:
         case, view = await _case_for(s, principal, case_id, Role.SELLER)
         if domain.transition(case.status, S.APPROVED):
-            await _approve(s, rt, case, view, actor=actor_of(principal), reason=reason or "approved by the seller", at=at)
+            await _approve(
+                s, rt, case, view, actor=actor_of(principal), reason=reason or "approved by the seller", at=at
+            )
         return await _public(s, case)
 
 
@@ -531,7 +589,9 @@ async def reject_case(rt, principal: Principal, case_id: str, reason: str) -> Ca
             case.decision_reason = reason
             case.escalation_due_at = at + policy(rt).escalation_window
             await rt.timers.cancel(s, TimerKind.REVIEW, case.case_id)
-            await rt.timers.schedule(s, TimerKind.ESCALATION, case.case_id, case.escalation_due_at, {"case_id": case.case_id})
+            await rt.timers.schedule(
+                s, TimerKind.ESCALATION, case.case_id, case.escalation_due_at, {"case_id": case.case_id}
+            )
         return await _public(s, case)
 
 
@@ -543,7 +603,9 @@ async def ship_return(rt, principal: Principal, case_id: str, carrier: str, trac
         if await _move(s, rt, case, S.RETURN_SHIPPED, actor=actor_of(principal), reason=reason, at=at):
             case.return_carrier, case.return_tracking_no = carrier, tracking_no
             case.return_due_at = at + policy(rt).return_receipt_sla
-            await rt.timers.schedule(s, TimerKind.RETURN_RECEIPT, case.case_id, case.return_due_at, {"case_id": case.case_id})
+            await rt.timers.schedule(
+                s, TimerKind.RETURN_RECEIPT, case.case_id, case.return_due_at, {"case_id": case.case_id}
+            )
         return await _public(s, case)
 
 
@@ -551,7 +613,9 @@ async def confirm_return_received(rt, principal: Principal, case_id: str) -> Cas
     at = _now()
     async with rt.transaction() as s:
         case, view = await _case_for(s, principal, case_id, Role.SELLER)
-        if await _move(s, rt, case, S.RETURN_RECEIVED, actor=actor_of(principal), reason="receipt confirmed by the seller", at=at):
+        if await _move(
+            s, rt, case, S.RETURN_RECEIVED, actor=actor_of(principal), reason="receipt confirmed by the seller", at=at
+        ):
             await _after_return_received(s, rt, case, view, at=at)
         return await _public(s, case)
 
@@ -560,7 +624,9 @@ async def escalate_case(rt, principal: Principal, case_id: str, reason: str | No
     at = _now()
     async with rt.transaction() as s:
         case, view = await _case_for(s, principal, case_id, Role.BUYER)
-        if await _move(s, rt, case, S.ARBITRATION, actor=actor_of(principal), reason=reason or "the buyer asks the platform", at=at):
+        if await _move(
+            s, rt, case, S.ARBITRATION, actor=actor_of(principal), reason=reason or "the buyer asks the platform", at=at
+        ):
             case.escalation_due_at = None
             await rt.timers.cancel(s, TimerKind.ESCALATION, case.case_id)
         return await _public(s, case)
@@ -593,7 +659,9 @@ async def cancel_case(rt, principal: Principal, case_id: str, reason: str | None
     at = _now()
     async with rt.transaction() as s:
         case, view = await _case_for(s, principal, case_id, Role.BUYER)
-        await _close(s, rt, case, S.CANCELLED, actor=actor_of(principal), reason=reason or "withdrawn by the buyer", at=at)
+        await _close(
+            s, rt, case, S.CANCELLED, actor=actor_of(principal), reason=reason or "withdrawn by the buyer", at=at
+        )
         return await _public(s, case)
 
 
@@ -615,7 +683,9 @@ def _scope(stmt, principal: Principal, model):
         return stmt.where(model.shop_id == principal.shop_id)
     if principal.role is Role.ADMIN:
         return stmt
-    raise Forbidden(f"role {principal.role} has no after-sales", details={"allowed_roles": ["buyer", "seller", "admin"]})
+    raise Forbidden(
+        f"role {principal.role} has no after-sales", details={"allowed_roles": ["buyer", "seller", "admin"]}
+    )
 
 
 def _keyset(stmt, model, id_col, cursor: str | None, limit: int):
@@ -712,7 +782,9 @@ async def _upsert_view(s: AsyncSession, order_id: str, values: dict[str, Any]) -
     """Creates the view on the first event that can (order.created / order.paid), then locks it."""
     table = OrderView.__table__
     await s.execute(
-        insert(table).values(order_id=order_id, status="CREATED", **values).on_conflict_do_nothing(index_elements=["order_id"])
+        insert(table)
+        .values(order_id=order_id, status="CREATED", **values)
+        .on_conflict_do_nothing(index_elements=["order_id"])
     )
     view = await _lock_order(s, order_id)
     assert view is not None
@@ -729,9 +801,16 @@ async def on_order_created(s: AsyncSession, event: OrderCreated, ctx: EventConte
     items = [i.model_dump(mode="json") for i in event.items]
     rights = [str(r) for r in event.trust_rights]
     view = await _upsert_view(
-        s, event.order_id,
-        dict(buyer_id=event.buyer_id, shop_id=event.shop_id, items=items, trust_rights=rights,
-             total_fen=event.total_fen, qc_required=event.qc_required),
+        s,
+        event.order_id,
+        dict(
+            buyer_id=event.buyer_id,
+            shop_id=event.shop_id,
+            items=items,
+            trust_rights=rights,
+            total_fen=event.total_fen,
+            qc_required=event.qc_required,
+        ),
     )
     view.buyer_id = view.buyer_id or event.buyer_id
     view.shop_id = view.shop_id or event.shop_id
@@ -746,9 +825,16 @@ async def on_order_paid(s: AsyncSession, event: OrderPaid, ctx: EventContext) ->
     items = [i.model_dump(mode="json") for i in event.items]
     rights = [str(r) for r in event.trust_rights]
     view = await _upsert_view(
-        s, event.order_id,
-        dict(buyer_id=event.buyer_id, shop_id=event.shop_id, items=items, trust_rights=rights,
-             total_fen=sum(i.unit_price_fen * i.quantity for i in event.items), qc_required=event.qc_required),
+        s,
+        event.order_id,
+        dict(
+            buyer_id=event.buyer_id,
+            shop_id=event.shop_id,
+            items=items,
+            trust_rights=rights,
+            total_fen=sum(i.unit_price_fen * i.quantity for i in event.items),
+            qc_required=event.qc_required,
+        ),
     )
     view.buyer_id = view.buyer_id or event.buyer_id
     view.shop_id = view.shop_id or event.shop_id
@@ -800,8 +886,12 @@ async def on_order_cancelled(s: AsyncSession, event: OrderCancelled, ctx: EventC
         # A paid order cancelled before shipment: the platform refunds it, no review (the order service moves no
         # money itself).
         await _open_full_refund(
-            s, ctx.runtime, view, AfterSaleReason.CANCELLED_BEFORE_SHIPMENT,
-            detail=f"order cancelled by {event.by}: {event.reason}", at=at,
+            s,
+            ctx.runtime,
+            view,
+            AfterSaleReason.CANCELLED_BEFORE_SHIPMENT,
+            detail=f"order cancelled by {event.by}: {event.reason}",
+            at=at,
         )
 
 
@@ -812,14 +902,22 @@ async def _qc_outcome(s: AsyncSession, rt, view: OrderView, outcome: dict[str, A
         await _grant(s, rt, view, CompensationKind.COUNTERFEIT, price_fen=view.paid_fen, case=case, at=at)
 
 
-async def _on_qc_outcome(s: AsyncSession, ctx: EventContext, order_id: str, buyer_id: str | None, shop_id: str | None,
-                         outcome: dict[str, Any]) -> None:
+async def _on_qc_outcome(
+    s: AsyncSession,
+    ctx: EventContext,
+    order_id: str,
+    buyer_id: str | None,
+    shop_id: str | None,
+    outcome: dict[str, Any],
+) -> None:
     view = await _lock_order(s, order_id)
     if view is None or view.paid_fen <= 0:
         # QC events come on another topic than order.paid: keep the outcome until the payment is known here.
         view = view or await _upsert_view(s, order_id, dict(buyer_id=buyer_id, shop_id=shop_id))
         view.pending_qc_outcome = outcome
-        log.warning("%s for order %s before its payment is known here: kept until order.paid", outcome["reason"], order_id)
+        log.warning(
+            "%s for order %s before its payment is known here: kept until order.paid", outcome["reason"], order_id
+        )
         return
     await _qc_outcome(s, ctx.runtime, view, outcome, _now())
 
@@ -863,7 +961,15 @@ async def on_order_refunded(s: AsyncSession, event: OrderRefunded, ctx: EventCon
         return
     case.refunded_fen = event.amount_fen
     case.refunded_at = at
-    await _move(s, ctx.runtime, case, S.REFUNDED, actor="order-service", reason=f"{event.amount_fen} fen refunded from {event.source}", at=at)
+    await _move(
+        s,
+        ctx.runtime,
+        case,
+        S.REFUNDED,
+        actor="order-service",
+        reason=f"{event.amount_fen} fen refunded from {event.source}",
+        at=at,
+    )
     await ctx.runtime.timers.cancel(s, TimerKind.REFUND_RESEND, f"{case.case_id}:{case.refund_attempts}")
 
 
@@ -910,7 +1016,9 @@ async def on_review_deadline(s: AsyncSession, timer: DueTimer, rt) -> None:
     case, view = await _lock_case_with_order(s, timer.key, nowait=True)
     if case is None or case.status != S.REQUESTED.value:
         return
-    await _approve(s, rt, case, view, actor=SYSTEM, reason="approved automatically: the seller did not review in time", at=_now())
+    await _approve(
+        s, rt, case, view, actor=SYSTEM, reason="approved automatically: the seller did not review in time", at=_now()
+    )
 
 
 async def on_return_receipt_deadline(s: AsyncSession, timer: DueTimer, rt) -> None:
@@ -918,7 +1026,15 @@ async def on_return_receipt_deadline(s: AsyncSession, timer: DueTimer, rt) -> No
     if case is None or case.status != S.RETURN_SHIPPED.value:
         return
     at = _now()
-    await _move(s, rt, case, S.RETURN_RECEIVED, actor=SYSTEM, reason="receipt assumed: the seller did not confirm in time", at=at)
+    await _move(
+        s,
+        rt,
+        case,
+        S.RETURN_RECEIVED,
+        actor=SYSTEM,
+        reason="receipt assumed: the seller did not confirm in time",
+        at=at,
+    )
     await _after_return_received(s, rt, case, view, at=at)
 
 
@@ -943,7 +1059,11 @@ async def on_refund_resend(s: AsyncSession, timer: DueTimer, rt) -> None:
     # would be marked fired together with it.
     due = _now() + domain.resend_delay(case.refund_attempts, policy(rt))
     await rt.timers.schedule(
-        s, TimerKind.REFUND_RESEND, f"{case.case_id}:{case.refund_attempts}", due, {"case_id": case.case_id, "attempt": case.refund_attempts}
+        s,
+        TimerKind.REFUND_RESEND,
+        f"{case.case_id}:{case.refund_attempts}",
+        due,
+        {"case_id": case.case_id, "attempt": case.refund_attempts},
     )
 
 
@@ -969,5 +1089,9 @@ async def on_compensation_resend(s: AsyncSession, timer: DueTimer, rt) -> None:
     log.warning("compensation %s unanswered: sent again (attempt %d)", cp.compensation_id, cp.attempts)
     due = _now() + domain.resend_delay(cp.attempts, policy(rt))
     await rt.timers.schedule(
-        s, TimerKind.COMPENSATION_RESEND, f"{cp.compensation_id}:{cp.attempts}", due, {"compensation_id": cp_id, "attempt": cp.attempts}
+        s,
+        TimerKind.COMPENSATION_RESEND,
+        f"{cp.compensation_id}:{cp.attempts}",
+        due,
+        {"compensation_id": cp_id, "attempt": cp.attempts},
     )

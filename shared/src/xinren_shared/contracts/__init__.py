@@ -3,7 +3,7 @@
 Importing this package registers every event type. Within a `.v1` topic only optional fields may be added.
 """
 
-from . import aftersales, orders, qc  # noqa: F401  (registration)
+from . import aftersales, orders, qc
 from .vocabulary import *  # noqa: F403
 
 ORDERS_TOPIC = orders.TOPIC

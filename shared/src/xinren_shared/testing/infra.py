@@ -7,9 +7,9 @@ import shutil
 import socket
 import subprocess
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 
 class InfrastructureUnavailable(RuntimeError):
@@ -53,7 +53,9 @@ def kafka_version(repo_root: Path) -> str:
     return pom.split("<kafka.version>", 1)[1].split("<", 1)[0]
 
 
-def start_containers(repo_root: Path, kafka_needed: bool, pg_needed: bool) -> tuple[str | None, str | None, list[Callable[[], None]]]:
+def start_containers(
+    repo_root: Path, kafka_needed: bool, pg_needed: bool
+) -> tuple[str | None, str | None, list[Callable[[], None]]]:
     stops: list[Callable[[], None]] = []
     kafka = pg = None
     try:
@@ -76,7 +78,9 @@ def start_containers(repo_root: Path, kafka_needed: bool, pg_needed: bool) -> tu
     return kafka, pg, stops
 
 
-def start_local(repo_root: Path, kafka_needed: bool, pg_needed: bool) -> tuple[str | None, str | None, list[Callable[[], None]]]:
+def start_local(
+    repo_root: Path, kafka_needed: bool, pg_needed: bool
+) -> tuple[str | None, str | None, list[Callable[[], None]]]:
     """Starts a private Kafka broker and PostgreSQL cluster as local processes on free ports (infra/up.sh)."""
     up, down = repo_root / "infra" / "up.sh", repo_root / "infra" / "down.sh"
     if not up.exists():
@@ -99,9 +103,7 @@ def start_local(repo_root: Path, kafka_needed: bool, pg_needed: bool) -> tuple[s
             "infra/up.sh failed to start Kafka/PostgreSQL "
             f"(exit {result.returncode}):\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
         )
-    values = dict(
-        line.split("=", 1) for line in (state / "infra.env").read_text().splitlines() if "=" in line
-    )
+    values = dict(line.split("=", 1) for line in (state / "infra.env").read_text().splitlines() if "=" in line)
     return values.get("KAFKA_BOOTSTRAP_SERVERS"), values.get("DATABASE_URL"), [stop]
 
 

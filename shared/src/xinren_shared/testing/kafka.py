@@ -11,7 +11,9 @@ from ..events import Envelope, Event, logical, physical
 from ..kafka import catalog_topics, ensure_topics, make_producer
 
 
-async def publish_events(bootstrap: str, evts: list[Event | Envelope], *, source: str = "/xinren/test") -> list[Envelope]:
+async def publish_events(
+    bootstrap: str, evts: list[Event | Envelope], *, source: str = "/xinren/test"
+) -> list[Envelope]:
     producer = make_producer(bootstrap, "xinren-test-publisher")
     await producer.start()
     try:
@@ -26,7 +28,9 @@ async def publish_events(bootstrap: str, evts: list[Event | Envelope], *, source
         await producer.stop()
 
 
-async def publish_raw(bootstrap: str, topic: str, *, key: bytes, value: bytes, headers: list[tuple[str, bytes]]) -> None:
+async def publish_raw(
+    bootstrap: str, topic: str, *, key: bytes, value: bytes, headers: list[tuple[str, bytes]]
+) -> None:
     producer = make_producer(bootstrap, "xinren-test-publisher")
     await producer.start()
     try:
@@ -51,7 +55,9 @@ class EventCollector:
     async def start(self) -> None:
         topics = self.topics or catalog_topics()
         await ensure_topics(self.bootstrap, topics, self.partitions)
-        self._consumer = AIOKafkaConsumer(bootstrap_servers=self.bootstrap, enable_auto_commit=False, auto_offset_reset="earliest")
+        self._consumer = AIOKafkaConsumer(
+            bootstrap_servers=self.bootstrap, enable_auto_commit=False, auto_offset_reset="earliest"
+        )
         await self._consumer.start()
         tps = []
         for topic in topics:
@@ -75,7 +81,7 @@ class EventCollector:
                     self._changed.notify_all()
 
     def envelopes(self, predicate: Callable[[Envelope], bool] = lambda e: True) -> list[Envelope]:
-        for r in self.records[len(self._parsed):]:
+        for r in self.records[len(self._parsed) :]:
             env = None
             if not r.topic.endswith(".dlq"):
                 try:
@@ -85,7 +91,9 @@ class EventCollector:
             self._parsed.append(env)
         return [env for env in self._parsed if env is not None and predicate(env)]
 
-    async def wait_for(self, predicate: Callable[[Envelope], bool], *, count: int = 1, timeout: float = 20.0) -> list[Envelope]:
+    async def wait_for(
+        self, predicate: Callable[[Envelope], bool], *, count: int = 1, timeout: float = 20.0
+    ) -> list[Envelope]:
         """Awaits until `count` events match; fails with what was seen when the deadline passes."""
 
         async def _await() -> list[Envelope]:
@@ -113,7 +121,9 @@ class EventCollector:
         try:
             return await asyncio.wait_for(_await(), timeout)
         except TimeoutError:
-            raise AssertionError(f"expected {count} record(s) on {topic} within {timeout}s; have {len(self.raw(topic))}") from None
+            raise AssertionError(
+                f"expected {count} record(s) on {topic} within {timeout}s; have {len(self.raw(topic))}"
+            ) from None
 
     async def stop(self) -> None:
         if self._task is not None:
