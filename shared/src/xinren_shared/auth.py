@@ -38,6 +38,11 @@ class Principal:
     def is_admin(self) -> bool:
         return self.role is Role.ADMIN
 
+    @property
+    def actor(self) -> str:
+        """Who did it, as timelines and events record it: `buyer:u1`, `admin:ops1`."""
+        return f"{self.role.value}:{self.sub}"
+
     def require(self, *roles: Role) -> Principal:
         if self.role not in roles:
             raise Forbidden(f"role {self.role} may not do this", details={"allowed_roles": [str(r) for r in roles]})

@@ -11,7 +11,7 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.structs import ConsumerRecord
@@ -24,19 +24,27 @@ from .events import REGISTRY, Envelope, Event, dlq_topic, logical, physical
 from .kafka import ensure_topics
 from .logs import correlation_id
 from .metrics import CONSUMED, DEAD_LETTERS
+from .settings import ServiceSettings
+
+if TYPE_CHECKING:
+    from .runtime import ServiceRuntime
 
 log = logging.getLogger("xinren.consumer")
+
+SettingsT = TypeVar("SettingsT", bound=ServiceSettings)
 
 DLQ_HEADERS = ("x-dlq-error", "x-dlq-consumer", "x-dlq-topic", "x-dlq-partition", "x-dlq-offset", "x-dlq-attempts")
 
 
 @dataclass(frozen=True)
-class EventContext:
+class EventContext(Generic[SettingsT]):
+    """What an event handler gets besides its session and event: the envelope and the service's runtime."""
+
     envelope: Envelope
-    runtime: Any  # the service runtime: settings, outbox, timers
+    runtime: ServiceRuntime[SettingsT]
 
 
-Handler = Callable[[AsyncSession, Any, EventContext], Awaitable[None]]
+Handler = Callable[[AsyncSession, Any, EventContext[Any]], Awaitable[None]]
 
 
 class _Poison(Exception):

@@ -7,7 +7,7 @@ import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -24,6 +24,8 @@ from .timers import TimerHandler, Timers, TimerWorker
 
 log = logging.getLogger("xinren.runtime")
 
+SettingsT = TypeVar("SettingsT", bound=ServiceSettings)
+
 
 @dataclass
 class ServiceSpec:
@@ -36,8 +38,10 @@ class ServiceSpec:
     timer_handlers: dict[str, TimerHandler] = field(default_factory=dict)
 
 
-class ServiceRuntime:
-    def __init__(self, settings: ServiceSettings, spec: ServiceSpec):
+class ServiceRuntime(Generic[SettingsT]):
+    """Everything one service process owns, typed by the service's settings class."""
+
+    def __init__(self, settings: SettingsT, spec: ServiceSpec):
         self.settings = settings
         self.spec = spec
         self.tables = spec.tables
@@ -80,7 +84,7 @@ class ServiceRuntime:
             runtime=self,
             poll_seconds=settings.timer_poll_seconds,
         )
-        self._tasks: list[asyncio.Task] = []
+        self._tasks: list[asyncio.Task[Any]] = []
         self._on_stop: list[Callable[[], Awaitable[None]]] = []
 
     @asynccontextmanager
@@ -142,7 +146,7 @@ class ServiceRuntime:
         return checks
 
 
-async def _bounded(awaitable, what: str, seconds: float = 15.0) -> None:
+async def _bounded(awaitable: Awaitable[Any], what: str, seconds: float = 15.0) -> None:
     try:
         await asyncio.wait_for(awaitable, seconds)
     except TimeoutError:
@@ -151,6 +155,6 @@ async def _bounded(awaitable, what: str, seconds: float = 15.0) -> None:
         log.warning("stopping the %s failed; going on", what, exc_info=True)
 
 
-def _log_crash(task: asyncio.Task) -> None:
+def _log_crash(task: asyncio.Task[Any]) -> None:
     if not task.cancelled() and task.exception() is not None:
         log.error("background task %s stopped", task.get_name(), exc_info=task.exception())

@@ -18,6 +18,7 @@ from .errors import ErrorBody, error_response, error_responses, install_error_ha
 from .idempotency import IdempotencyMiddleware
 from .logs import configure_logging, correlation_id
 from .metrics import HttpMetricsMiddleware, metrics_response
+from .pagination import cursor_key_for, reset_cursor_key, use_cursor_key
 from .runtime import ServiceRuntime
 from .settings import ServiceSettings
 
@@ -121,8 +122,11 @@ def _needs_token(dependant: Dependant) -> bool:
 
 
 class CorrelationIdMiddleware:
-    def __init__(self, app: ASGIApp):
+    """Gives each request its correlation id (x-request-id) and the service's key for signing list cursors."""
+
+    def __init__(self, app: ASGIApp, cursor_key: bytes):
         self.app = app
+        self.cursor_key = cursor_key
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -131,6 +135,7 @@ class CorrelationIdMiddleware:
         given = dict(scope.get("headers") or []).get(b"x-request-id", b"").decode("latin-1")[:100]
         rid = given or uuid.uuid4().hex
         token = correlation_id.set(rid)
+        key_token = use_cursor_key(self.cursor_key)
 
         async def _send(message: Message) -> None:
             if message["type"] == "http.response.start":
@@ -140,6 +145,7 @@ class CorrelationIdMiddleware:
         try:
             await self.app(scope, receive, _send)
         finally:
+            reset_cursor_key(key_token)
             correlation_id.reset(token)
 
 
@@ -192,5 +198,5 @@ def build_app(
     app.add_middleware(IdempotencyMiddleware)
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(HttpMetricsMiddleware, service=runtime.spec.name)
-    app.add_middleware(CorrelationIdMiddleware)
+    app.add_middleware(CorrelationIdMiddleware, cursor_key=cursor_key_for(settings.jwt_secret))
     return app
