@@ -151,6 +151,10 @@ listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT
 log.dirs=$DATA
 
 num.partitions=3
+# One broker: one replica of everything. Production clusters use replication 3 with min.insync.replicas 2
+# (deploy/docker-compose.yml and the services' KAFKA_REPLICATION_FACTOR / KAFKA_MIN_INSYNC_REPLICAS).
+default.replication.factor=1
+min.insync.replicas=1
 auto.create.topics.enable=true
 group.initial.rebalance.delay.ms=0
 offsets.topic.replication.factor=1

@@ -15,6 +15,8 @@ if [[ -z "${KAFKA_BOOTSTRAP_SERVERS:-}" || -z "${DATABASE_URL:-}" ]] && ! docker
   state="$(mktemp -d /tmp/xinren-test-XXXXXX)"
   chmod 755 "$state"  # the postgres user must reach its data directory below it
   export XINREN_STATE_DIR="$state" KAFKA_PORT="$(free_port)" KAFKA_CONTROLLER_PORT="$(free_port)" PG_PORT="$(free_port)"
+  # The suite's throw-away cluster trades durability for speed (fsync and synchronous_commit off); make run never does.
+  export XINREN_PG_DURABLE=off
   unset KAFKA_BOOTSTRAP_SERVERS DATABASE_URL
   trap 'env -u DATABASE_URL -u KAFKA_BOOTSTRAP_SERVERS bash infra/down.sh >/dev/null; rm -rf "$state"' EXIT
   if ! bash infra/up.sh; then

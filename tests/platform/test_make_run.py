@@ -1,5 +1,6 @@
 """`make run` brings Kafka, PostgreSQL and all four services to ready, and Ctrl-C leaves nothing running."""
 
+import asyncio
 import os
 import signal
 import subprocess
@@ -7,6 +8,8 @@ import tempfile
 import time
 import urllib.request
 from pathlib import Path
+
+import asyncpg
 
 from xinren_shared.testing.infra import free_port
 
@@ -42,11 +45,21 @@ def processes_mentioning(text: str) -> list[str]:
     return found
 
 
+async def pg_settings(port: int, *names: str) -> dict[str, str]:
+    conn = await asyncpg.connect(host="127.0.0.1", port=port, user="postgres", database="postgres")
+    try:
+        return {name: await conn.fetchval(f"SHOW {name}") for name in names}
+    finally:
+        await conn.close()
+
+
 def test_make_run_starts_everything_and_ctrl_c_stops_everything():
     state = tempfile.mkdtemp(prefix="xinren-make-run-")
     os.chmod(state, 0o755)
     ports = {f"XINREN_{s}_PORT": free_port() for s in SERVICES}
-    env = {k: v for k, v in os.environ.items() if k not in ("KAFKA_BOOTSTRAP_SERVERS", "DATABASE_URL")}
+    # As a user runs it: none of the suite's own settings (its servers, its non-durable cluster) carry over.
+    suite_only = ("KAFKA_BOOTSTRAP_SERVERS", "DATABASE_URL", "XINREN_PG_DURABLE")
+    env = {k: v for k, v in os.environ.items() if k not in suite_only}
     env.update({k: str(v) for k, v in ports.items()})
     env.update(
         XINREN_STATE_DIR=state,
@@ -68,6 +81,9 @@ def test_make_run_starts_everything_and_ctrl_c_stops_everything():
                 f"not ready in time:\n{(Path(state) / 'make-run.log').read_text()[-4000:]}"
             )
             time.sleep(0.5)
+        # What make run gives users is durable: an acknowledged commit survives a crash.
+        settings = asyncio.run(pg_settings(int(env["PG_PORT"]), "fsync", "synchronous_commit", "full_page_writes"))
+        assert settings == {"fsync": "on", "synchronous_commit": "on", "full_page_writes": "on"}
     finally:
         os.killpg(proc.pid, signal.SIGINT)  # what Ctrl-C in the terminal does
         try:

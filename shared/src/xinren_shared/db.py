@@ -10,9 +10,23 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from .settings import to_async_url
 
 
-def make_engine(database_url: str, *, pool_size: int = 10, max_overflow: int = 20) -> AsyncEngine:
+def make_engine(
+    database_url: str,
+    *,
+    pool_size: int = 10,
+    max_overflow: int = 20,
+    pool_timeout_seconds: float = 30.0,
+    recycle_seconds: int = 1800,
+) -> AsyncEngine:
+    # No ping before every checkout (a round trip per request): connections are recycled after `recycle_seconds`,
+    # and one that turns out dead is invalidated on its error so the next checkout opens a fresh one.
     return create_async_engine(
-        to_async_url(database_url), pool_size=pool_size, max_overflow=max_overflow, pool_pre_ping=True
+        to_async_url(database_url),
+        pool_size=pool_size,
+        max_overflow=max_overflow,
+        pool_timeout=pool_timeout_seconds,
+        pool_recycle=recycle_seconds,
+        pool_pre_ping=False,
     )
 
 

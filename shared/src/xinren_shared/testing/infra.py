@@ -89,6 +89,8 @@ def start_local(
     state.chmod(0o755)  # the postgres user must reach its data directory below it
     env = dict(os.environ, XINREN_STATE_DIR=str(state), KAFKA_PORT=str(free_port()), PG_PORT=str(free_port()))
     env["KAFKA_CONTROLLER_PORT"] = str(free_port())
+    # The tests' throw-away cluster trades durability for speed (fsync off); make run keeps it on.
+    env["XINREN_PG_DURABLE"] = "off"
     if not pg_needed:
         env["DATABASE_URL"] = os.environ["DATABASE_URL"]
 
