@@ -88,7 +88,7 @@ _SCOPE_KEY = "xinren.principal"
 
 def principal_from_request(request: Request) -> Principal:
     # Cached on this request's own scope: request.state is shared lifespan state on some servers.
-    cached = request.scope.get(_SCOPE_KEY)
+    cached: Principal | None = request.scope.get(_SCOPE_KEY)
     if cached is not None:
         return cached
     token = bearer_token(request)

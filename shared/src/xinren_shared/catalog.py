@@ -13,7 +13,8 @@ from .events import REGISTRY
 
 def example(type_: str) -> dict[str, Any]:
     text = resources.files(contracts).joinpath("examples", f"{type_}.json").read_text(encoding="utf-8")
-    return json.loads(text)
+    data: dict[str, Any] = json.loads(text)
+    return data
 
 
 @cache

@@ -64,7 +64,7 @@ async def replay_dead_letters(
                         continue
                     headers = dict(record.headers or [])
                     wanted = consumer is None or headers.get("x-dlq-consumer", b"").decode() == consumer
-                    if targeted:
+                    if event_ids is not None:  # targeted
                         wanted = wanted and headers.get("ce_id", b"").decode() in event_ids
                     if wanted:
                         original = [(k, v) for k, v in record.headers if k not in DLQ_HEADERS]

@@ -10,6 +10,7 @@ import asyncio
 import importlib
 import os
 from pathlib import Path
+from typing import cast
 
 from alembic import command, context
 from alembic.config import Config
@@ -24,7 +25,7 @@ _MIGRATION_LOCK = 7_301_994
 
 
 def alembic_config(package: str, database_url: str) -> Config:
-    location = Path(importlib.import_module(package).__file__).parent / "migrations"
+    location = Path(cast(str, importlib.import_module(package).__file__)).parent / "migrations"
     cfg = Config()
     cfg.set_main_option("script_location", str(location))
     cfg.set_main_option("path_separator", "os")

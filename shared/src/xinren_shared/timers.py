@@ -11,10 +11,11 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import Table, and_, func, select, text, update
 from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.engine import CursorResult
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from .metrics import TIMERS_FIRED
@@ -56,10 +57,13 @@ class Timers:
 
     async def cancel(self, session: AsyncSession, kind: str, key: str) -> bool:
         t = self.table
-        result = await session.execute(
-            update(t)
-            .where(and_(t.c.kind == kind, t.c.key == key, t.c.fired_at.is_(None), t.c.cancelled_at.is_(None)))
-            .values(cancelled_at=func.now())
+        result = cast(
+            "CursorResult[Any]",  # an UPDATE's result
+            await session.execute(
+                update(t)
+                .where(and_(t.c.kind == kind, t.c.key == key, t.c.fired_at.is_(None), t.c.cancelled_at.is_(None)))
+                .values(cancelled_at=func.now())
+            ),
         )
         return result.rowcount > 0
 
@@ -148,7 +152,7 @@ class TimerWorker:
     async def next_due_in(self) -> float:
         t = self.table
         async with self.session_factory() as session:
-            due = (await session.execute(select(func.min(t.c.due_at)).where(_LIVE))).scalar()
+            due: datetime | None = (await session.execute(select(func.min(t.c.due_at)).where(_LIVE))).scalar()
         if due is None:
             return self.poll_seconds
         return max(0.0, min(self.poll_seconds, (due - datetime.now(UTC)).total_seconds()))

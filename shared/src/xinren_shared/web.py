@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.dependencies.models import Dependant
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from fastapi.routing import APIRoute
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -77,7 +78,7 @@ def _document_error_responses(app: FastAPI, routers: list[APIRouter]) -> None:
     cursor; 422 where there are parameters. Routes declare their own 403/404/409 with `responses=error_responses()`."""
     generate = app.openapi
 
-    def openapi() -> dict:
+    def openapi() -> dict[str, Any]:
         if app.openapi_schema is not None:
             return app.openapi_schema
         schema = generate()
@@ -97,6 +98,7 @@ def _document_error_responses(app: FastAPI, routers: list[APIRouter]) -> None:
                 statuses.add(400)
             if route.dependant.path_params or route.dependant.query_params or route.dependant.header_params:
                 statuses.add(422)
+            assert route.methods is not None  # an APIRoute always has its methods (GET by default)
             for method in route.methods:
                 operation = schema["paths"].get(route.path_format, {}).get(method.lower())
                 if operation is None:
@@ -151,16 +153,16 @@ class CorrelationIdMiddleware:
 
 def build_app(
     settings: ServiceSettings,
-    runtime: ServiceRuntime,
+    runtime: ServiceRuntime[Any],
     *,
     title: str,
     routers: list[APIRouter],
-    on_startup: Callable[[ServiceRuntime], object] | None = None,
+    on_startup: Callable[[ServiceRuntime[Any]], Awaitable[object]] | None = None,
 ) -> FastAPI:
     configure_logging(runtime.spec.name, settings.log_level)
 
     @asynccontextmanager
-    async def lifespan(app: FastAPI):
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await runtime.start()
         if on_startup is not None:
             await on_startup(runtime)
@@ -187,7 +189,7 @@ def build_app(
         )
 
     @app.get("/metrics", tags=["ops"], include_in_schema=False)
-    async def metrics():
+    async def metrics() -> Response:
         return metrics_response()
 
     for router in routers:

@@ -1,9 +1,14 @@
 """Events of `xinren.aftersales.v1`, published by the refund service; key = order_id."""
 
+from collections.abc import Callable
+from typing import TypeVar
+
 from ..events import Event, event
 from .vocabulary import AfterSaleReason, AfterSaleStatus, AfterSaleType, CompensationKind, CompensationPayer
 
 TOPIC = "xinren.aftersales.v1"
+
+_E = TypeVar("_E", bound=type[Event])
 
 
 class AfterSaleEvent(Event):
@@ -17,7 +22,7 @@ class AfterSaleEvent(Event):
     shop_id: str | None = None
 
 
-def _case_event(name: str):
+def _case_event(name: str) -> Callable[[_E], _E]:
     return event(f"xinren.aftersale.{name}", TOPIC)
 
 

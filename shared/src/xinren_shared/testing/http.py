@@ -4,18 +4,20 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 import httpx
 from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from ..auth import mint_token
 
 
-def _state_per_request(app):
+def _state_per_request(app: ASGIApp) -> ASGIApp:
     """ASGI servers give each request a shallow copy of the lifespan state; asgi-lifespan shares one dict."""
 
-    async def wrapped(scope, receive, send):
+    async def wrapped(scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] in ("http", "websocket") and "state" in scope:
             scope = dict(scope, state=dict(scope["state"]))
         await app(scope, receive, send)
@@ -31,5 +33,5 @@ async def serve(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
             yield client
 
 
-def bearer(secret: str, role: str, sub: str, **claims) -> dict[str, str]:
+def bearer(secret: str, role: str, sub: str, **claims: Any) -> dict[str, str]:
     return {"Authorization": f"Bearer {mint_token(secret, sub, role, **claims)}"}

@@ -10,6 +10,7 @@ import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import cast
 
 
 class InfrastructureUnavailable(RuntimeError):
@@ -31,7 +32,8 @@ class Infra:
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+        port: int = s.getsockname()[1]
+        return port
 
 
 def docker_answers() -> bool:
@@ -123,7 +125,8 @@ def provide(repo_root: Path) -> Infra:
     else:
         k, p, stops = start_local(repo_root, kafka is None, pg is None)
         sources.append("local processes")
-    infra = Infra(kafka or k, pg or p, " + ".join(sources), stops)
+    # Either may still be None here; the check below stops what was started and says so.
+    infra = Infra(cast(str, kafka or k), cast(str, pg or p), " + ".join(sources), stops)
     if not infra.kafka_bootstrap or not infra.database_url:
         infra.stop()
         raise InfrastructureUnavailable("the infrastructure started but did not report its addresses")

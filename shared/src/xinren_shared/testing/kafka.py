@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
@@ -46,11 +47,11 @@ class EventCollector:
         self.bootstrap = bootstrap
         self.topics = topics
         self.partitions = partitions
-        self.records: list = []
+        self.records: list[Any] = []  # aiokafka ConsumerRecords
         self._parsed: list[Envelope | None] = []  # records[i] as an envelope (None: a dead letter or not a CloudEvent)
         self._changed = asyncio.Condition()
         self._consumer: AIOKafkaConsumer | None = None
-        self._task: asyncio.Task | None = None
+        self._task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
         topics = self.topics or catalog_topics()
@@ -108,11 +109,13 @@ class EventCollector:
             seen = [(e.type, e.key) for e in self.envelopes()][-30:]
             raise AssertionError(f"expected {count} matching event(s) within {timeout}s; last seen: {seen}") from None
 
-    def raw(self, topic: str) -> list:
+    def raw(self, topic: str) -> list[Any]:
         return [r for r in self.records if r.topic == physical(topic)]
 
-    async def wait_for_raw(self, topic: str, predicate: Callable, *, count: int = 1, timeout: float = 20.0) -> list:
-        async def _await() -> list:
+    async def wait_for_raw(
+        self, topic: str, predicate: Callable[[Any], bool], *, count: int = 1, timeout: float = 20.0
+    ) -> list[Any]:
+        async def _await() -> list[Any]:
             async with self._changed:
                 while len(found := [r for r in self.raw(topic) if predicate(r)]) < count:
                     await self._changed.wait()

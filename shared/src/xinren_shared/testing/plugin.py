@@ -10,13 +10,15 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 import pytest
 import pytest_asyncio
 
+from ..events import Envelope, Event
 from ..settings import to_plain_url
 from .infra import Infra, InfrastructureUnavailable, provide
 from .kafka import EventCollector, publish_events
@@ -81,7 +83,7 @@ async def create_database(admin_url: str, prefix: str) -> str:
 
 
 @pytest.fixture(scope="session")
-def make_database(postgres_url: str) -> Callable:
+def make_database(postgres_url: str) -> Callable[..., Awaitable[str]]:
     """`url = await make_database("order")`: a fresh, empty database on the suite's server."""
 
     async def make(prefix: str = "xt") -> str:
@@ -102,10 +104,10 @@ async def event_collector(kafka_bootstrap: str) -> AsyncIterator[EventCollector]
 
 
 @pytest.fixture(scope="session")
-def publish(kafka_bootstrap: str) -> Callable:
+def publish(kafka_bootstrap: str) -> Callable[..., Awaitable[list[Envelope]]]:
     """`await publish(event, source="/xinren/qc")`: puts another service's event on its topic, as that service would."""
 
-    async def _publish(*evts, source: str = "/xinren/test", **kwargs):
+    async def _publish(*evts: Event | Envelope, source: str = "/xinren/test", **kwargs: Any) -> list[Envelope]:
         return await publish_events(kafka_bootstrap, list(evts), source=source, **kwargs)
 
     return _publish
