@@ -34,18 +34,25 @@ ALLOWED_CASE = {
 }
 
 
-@pytest.mark.parametrize("current,target", list(itertools.product(CaseStatus, CaseStatus)), ids=lambda s: str(s))
+@pytest.mark.parametrize("current,target", domain.CASES.pairs(), ids=lambda s: str(s))
 def test_every_case_transition_pair(current, target):
     if current is target:
-        assert domain.transition(current, target) is False  # entering the state it is in: a no-op
+        assert domain.CASES.move(current, target) is False  # entering the state it is in: a no-op
+        assert not domain.CASES.can(current, target)
     elif (current, target) in ALLOWED_CASE:
-        assert domain.transition(current, target) is True
-        assert domain.can_transition(current.value, target.value)
+        assert domain.CASES.move(current, target) is True
+        assert domain.CASES.can(current.value, target.value)
     else:
+        assert not domain.CASES.can(current, target)
         with pytest.raises(IllegalTransition) as err:
-            domain.transition(current, target)
+            domain.CASES.move(current, target)
         assert err.value.status == 409
         assert err.value.details == {"current_status": current, "requested_status": target}
+
+
+def test_the_pairs_cover_every_status_twice_over():
+    assert set(domain.CASES.pairs()) == set(itertools.product(CaseStatus, CaseStatus))
+    assert set(domain.COMPENSATIONS.pairs()) == set(itertools.product(CompensationStatus, CompensationStatus))
 
 
 def test_the_machine_has_exactly_the_documented_pairs():
@@ -55,7 +62,7 @@ def test_the_machine_has_exactly_the_documented_pairs():
 
 
 def test_terminal_reserving_and_cancellable_sets():
-    assert domain.TERMINAL == {S.REFUNDED, S.CLOSED, S.CANCELLED}
+    assert domain.TERMINAL == domain.CASES.terminal == {S.REFUNDED, S.CLOSED, S.CANCELLED}
     assert domain.RESERVING == set(CaseStatus) - domain.TERMINAL
     assert domain.CANCELLABLE == {S.REQUESTED, S.AWAITING_RETURN, S.REJECTED, S.ARBITRATION}
     # Nothing in motion: neither goods on the way back nor money requested.
@@ -65,14 +72,20 @@ def test_terminal_reserving_and_cancellable_sets():
 ALLOWED_COMPENSATION = {(CompensationStatus.GRANTED, CompensationStatus.PAID)}
 
 
-@pytest.mark.parametrize(
-    "current,target", list(itertools.product(CompensationStatus, CompensationStatus)), ids=lambda s: str(s)
-)
+@pytest.mark.parametrize("current,target", domain.COMPENSATIONS.pairs(), ids=lambda s: str(s))
 def test_every_compensation_transition_pair(current, target):
     if current is target:
-        assert domain.compensation_transition(current, target) is False
+        assert domain.COMPENSATIONS.move(current, target) is False
     elif (current, target) in ALLOWED_COMPENSATION:
-        assert domain.compensation_transition(current, target) is True
+        assert domain.COMPENSATIONS.move(current, target) is True
+        assert domain.COMPENSATIONS.can(current, target)
     else:
-        with pytest.raises(IllegalTransition):
-            domain.compensation_transition(current, target)
+        with pytest.raises(IllegalTransition) as err:
+            domain.COMPENSATIONS.move(current, target)
+        assert err.value.details == {"current_status": current, "requested_status": target}
+
+
+def test_the_compensation_machine_has_exactly_the_documented_pairs():
+    actual = {(a, b) for a, targets in domain.COMPENSATION_TRANSITIONS.items() for b in targets}
+    assert actual == ALLOWED_COMPENSATION
+    assert domain.COMPENSATIONS.terminal == {CompensationStatus.PAID}

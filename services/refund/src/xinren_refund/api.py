@@ -1,16 +1,22 @@
-"""HTTP routes of the refund service: parse, authorize, call a handler, shape the response."""
+"""HTTP routes of the refund service: parse, authorize by role, run a command or a query."""
+
+from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Body, Query, Request
+from fastapi import APIRouter, Body, Depends, Query
 
-from xinren_shared.auth import CurrentPrincipal
+from xinren_shared.auth import CurrentPrincipal, Principal, Role
+from xinren_shared.commands import Commands, runtime_of
 from xinren_shared.contracts.vocabulary import AfterSaleStatus, CompensationKind
-from xinren_shared.errors import error_responses
+from xinren_shared.errors import Forbidden, error_responses
 from xinren_shared.pagination import Cursor, Limit, Page
+from xinren_shared.runtime import ServiceRuntime
 
-from . import handlers
+from . import queries
+from .access import READERS
 from .domain import CompensationStatus
+from .handlers import commands as case_commands
 from .schemas import (
     ArbitrateBody,
     CaseCreate,
@@ -22,103 +28,116 @@ from .schemas import (
     RejectBody,
     ReturnShipmentBody,
 )
+from .settings import RefundSettings
 
 router = APIRouter(prefix="/v1", tags=["after-sales"])
 
+RuntimeDep = Annotated[ServiceRuntime[RefundSettings], Depends(runtime_of)]
 OrderFilter = Annotated[str | None, Query(max_length=200)]
 OptionalReason = Annotated[ReasonBody | None, Body()]
 
 
-def _rt(request: Request):
-    return request.app.state.runtime
+def _reader(principal: Principal) -> Principal:
+    """Reads are for the parties of a case and for admins (which rows each sees is access.py's)."""
+    if principal.role not in READERS:
+        raise Forbidden(
+            f"role {principal.role} has no after-sales", details={"allowed_roles": [str(r) for r in READERS]}
+        )
+    return principal
+
+
+def _reason(body: ReasonBody | None) -> str | None:
+    return body.reason if body else None
 
 
 @router.post("/after-sales", status_code=201, response_model=CasePublic, responses=error_responses(403, 404, 409))
-async def open_case(request: Request, body: CaseCreate, principal: CurrentPrincipal) -> CasePublic:
+async def open_case(body: CaseCreate, principal: CurrentPrincipal, commands: Commands) -> CasePublic:
     """A buyer asks for a refund (or a return and refund) on own order; rules may approve it at once."""
-    return await handlers.open_case(_rt(request), principal, body)
+    return await commands.run(case_commands.open_case, principal.require(Role.BUYER), body)
 
 
 @router.get("/after-sales", response_model=Page[CaseSummary], responses=error_responses(403))
 async def list_cases(
-    request: Request,
+    runtime: RuntimeDep,
     principal: CurrentPrincipal,
     order_id: OrderFilter = None,
     status: AfterSaleStatus | None = None,
     limit: Limit = 50,
     cursor: Cursor = None,
 ) -> Page[CaseSummary]:
-    return await handlers.list_cases(
-        _rt(request), principal, order_id=order_id, status=status, limit=limit, cursor=cursor
+    return await queries.list_cases(
+        runtime, _reader(principal), order_id=order_id, status=status, limit=limit, cursor=cursor
     )
 
 
 @router.get("/after-sales/eligibility", response_model=EligibilityPublic, responses=error_responses(403, 404))
 async def eligibility(
-    request: Request, principal: CurrentPrincipal, order_id: Annotated[str, Query(min_length=1, max_length=200)]
+    runtime: RuntimeDep, principal: CurrentPrincipal, order_id: Annotated[str, Query(min_length=1, max_length=200)]
 ) -> EligibilityPublic:
     """How much of an order can still be asked for, and until when a no-reason return is possible."""
-    return await handlers.eligibility(_rt(request), principal, order_id)
+    return await queries.eligibility(runtime, _reader(principal), order_id)
 
 
 @router.get("/after-sales/{case_id}", response_model=CasePublic, responses=error_responses(403, 404))
-async def get_case(request: Request, case_id: str, principal: CurrentPrincipal) -> CasePublic:
-    return await handlers.get_case(_rt(request), principal, case_id)
+async def get_case(runtime: RuntimeDep, case_id: str, principal: CurrentPrincipal) -> CasePublic:
+    return await queries.get_case(runtime, _reader(principal), case_id)
 
 
 @router.post("/after-sales/{case_id}/approve", response_model=CasePublic, responses=error_responses(403, 404, 409))
 async def approve(
-    request: Request, case_id: str, principal: CurrentPrincipal, body: OptionalReason = None
+    case_id: str, principal: CurrentPrincipal, commands: Commands, body: OptionalReason = None
 ) -> CasePublic:
-    return await handlers.approve_case(_rt(request), principal, case_id, body.reason if body else None)
+    return await commands.run(case_commands.approve_case, principal.require(Role.SELLER), case_id, _reason(body))
 
 
 @router.post("/after-sales/{case_id}/reject", response_model=CasePublic, responses=error_responses(403, 404, 409))
-async def reject(request: Request, case_id: str, body: RejectBody, principal: CurrentPrincipal) -> CasePublic:
-    return await handlers.reject_case(_rt(request), principal, case_id, body.reason)
+async def reject(case_id: str, body: RejectBody, principal: CurrentPrincipal, commands: Commands) -> CasePublic:
+    return await commands.run(case_commands.reject_case, principal.require(Role.SELLER), case_id, body.reason)
 
 
 @router.post(
     "/after-sales/{case_id}/return-shipment", response_model=CasePublic, responses=error_responses(403, 404, 409)
 )
 async def return_shipment(
-    request: Request, case_id: str, body: ReturnShipmentBody, principal: CurrentPrincipal
+    case_id: str, body: ReturnShipmentBody, principal: CurrentPrincipal, commands: Commands
 ) -> CasePublic:
-    return await handlers.ship_return(_rt(request), principal, case_id, body.carrier, body.tracking_no)
+    return await commands.run(
+        case_commands.ship_return, principal.require(Role.BUYER), case_id, body.carrier, body.tracking_no
+    )
 
 
 @router.post(
     "/after-sales/{case_id}/return-received", response_model=CasePublic, responses=error_responses(403, 404, 409)
 )
-async def return_received(request: Request, case_id: str, principal: CurrentPrincipal) -> CasePublic:
-    return await handlers.confirm_return_received(_rt(request), principal, case_id)
+async def return_received(case_id: str, principal: CurrentPrincipal, commands: Commands) -> CasePublic:
+    return await commands.run(case_commands.confirm_return_received, principal.require(Role.SELLER), case_id)
 
 
 @router.post("/after-sales/{case_id}/escalate", response_model=CasePublic, responses=error_responses(403, 404, 409))
 async def escalate(
-    request: Request, case_id: str, principal: CurrentPrincipal, body: OptionalReason = None
+    case_id: str, principal: CurrentPrincipal, commands: Commands, body: OptionalReason = None
 ) -> CasePublic:
-    return await handlers.escalate_case(_rt(request), principal, case_id, body.reason if body else None)
+    return await commands.run(case_commands.escalate_case, principal.require(Role.BUYER), case_id, _reason(body))
 
 
 @router.post("/after-sales/{case_id}/arbitrate", response_model=CasePublic, responses=error_responses(403, 404, 409))
-async def arbitrate(request: Request, case_id: str, body: ArbitrateBody, principal: CurrentPrincipal) -> CasePublic:
-    return await handlers.arbitrate_case(_rt(request), principal, case_id, body)
+async def arbitrate(case_id: str, body: ArbitrateBody, principal: CurrentPrincipal, commands: Commands) -> CasePublic:
+    return await commands.run(case_commands.arbitrate_case, principal.require(Role.ADMIN), case_id, body)
 
 
 @router.post("/after-sales/{case_id}/cancel", response_model=CasePublic, responses=error_responses(403, 404, 409))
 async def cancel(
-    request: Request, case_id: str, principal: CurrentPrincipal, body: OptionalReason = None
+    case_id: str, principal: CurrentPrincipal, commands: Commands, body: OptionalReason = None
 ) -> CasePublic:
     """The buyer withdraws an open case (before any goods or money are on the way)."""
-    return await handlers.cancel_case(_rt(request), principal, case_id, body.reason if body else None)
+    return await commands.run(case_commands.cancel_case, principal.require(Role.BUYER), case_id, _reason(body))
 
 
 @router.get(
     "/compensations", response_model=Page[CompensationPublic], tags=["compensations"], responses=error_responses(403)
 )
 async def list_compensations(
-    request: Request,
+    runtime: RuntimeDep,
     principal: CurrentPrincipal,
     order_id: OrderFilter = None,
     case_id: OrderFilter = None,
@@ -127,9 +146,9 @@ async def list_compensations(
     limit: Limit = 50,
     cursor: Cursor = None,
 ) -> Page[CompensationPublic]:
-    return await handlers.list_compensations(
-        _rt(request),
-        principal,
+    return await queries.list_compensations(
+        runtime,
+        _reader(principal),
         order_id=order_id,
         case_id=case_id,
         kind=kind,

@@ -16,22 +16,22 @@ from xinren_shared.contracts.orders import (
 from xinren_shared.contracts.qc import QcExpired, QcFailed
 from xinren_shared.events import Event
 
-from . import handlers as h
+from .handlers import money_answers, platform_refunds, projection
 
 EVENT_HANDLERS: dict[type[Event], Handler] = {
     # The service's own view of each order.
-    OrderCreated: h.on_order_created,
-    OrderPaid: h.on_order_paid,
-    OrderShipped: h.on_order_shipped,
-    OrderDelivered: h.on_order_delivered,
-    OrderCompleted: h.on_order_completed,
-    # Platform refunds and compensation.
-    OrderCancelled: h.on_order_cancelled,
-    QcFailed: h.on_qc_failed,
-    QcExpired: h.on_qc_expired,
-    OrderShippingLate: h.on_order_shipping_late,
+    OrderCreated: projection.on_order_created,
+    OrderPaid: projection.on_order_paid,
+    OrderShipped: projection.on_order_shipped,
+    OrderDelivered: projection.on_order_delivered,
+    OrderCompleted: projection.on_order_completed,
+    # Platform refunds and compensation (a paid order's cancellation is handled with the view).
+    OrderCancelled: projection.on_order_cancelled,
+    QcFailed: platform_refunds.on_qc_failed,
+    QcExpired: platform_refunds.on_qc_expired,
+    OrderShippingLate: platform_refunds.on_order_shipping_late,
     # The order service's answers to our money requests.
-    OrderRefunded: h.on_order_refunded,
-    OrderRefundRejected: h.on_order_refund_rejected,
-    OrderCompensationPaid: h.on_order_compensation_paid,
+    OrderRefunded: money_answers.on_order_refunded,
+    OrderRefundRejected: money_answers.on_order_refund_rejected,
+    OrderCompensationPaid: money_answers.on_order_compensation_paid,
 }

@@ -15,7 +15,10 @@ from xinren_shared.contracts.vocabulary import (
     CompensationPayer,
     TrustRight,
 )
-from xinren_shared.errors import Conflict, IllegalTransition, Unprocessable
+from xinren_shared.errors import Conflict, Unprocessable
+from xinren_shared.statemachine import StateMachine
+
+from .settings import RefundSettings
 
 # ---------------------------------------------------------------------------------------------------------------
 # The after-sale case state machine (API.md). APPROVED is left at once for AWAITING_RETURN (a return is needed) or
@@ -41,29 +44,16 @@ TRANSITIONS: dict[CaseStatus, frozenset[CaseStatus]] = {
     S.CANCELLED: frozenset(),
 }
 
-TERMINAL = frozenset(s for s, targets in TRANSITIONS.items() if not targets)
+CASES = StateMachine("after-sale case", CaseStatus, TRANSITIONS)
+
+TERMINAL = CASES.terminal
 # Every open case holds its amount back from what the order can still refund (even a rejected one: it may be
 # escalated and won).
 RESERVING = frozenset(TRANSITIONS) - TERMINAL
 # Open cases with neither goods nor money on the way: a platform full refund closes them.
 SUPERSEDABLE = frozenset({S.REQUESTED, S.REJECTED, S.ARBITRATION, S.AWAITING_RETURN})
 # What the buyer may still withdraw.
-CANCELLABLE = frozenset(s for s in RESERVING if S.CANCELLED in TRANSITIONS[s])
-
-
-def can_transition(current: CaseStatus, target: CaseStatus) -> bool:
-    return CaseStatus(target) in TRANSITIONS[CaseStatus(current)]
-
-
-def transition(current: CaseStatus | str, target: CaseStatus | str) -> bool:
-    """True when the case moves; False when it is already there (a repeated request is a no-op);
-    IllegalTransition (→ 409 with the current status) otherwise."""
-    current, target = CaseStatus(current), CaseStatus(target)
-    if current is target:
-        return False
-    if target not in TRANSITIONS[current]:
-        raise IllegalTransition("after-sale case", current, target)
-    return True
+CANCELLABLE = frozenset(s for s in RESERVING if CASES.can(s, S.CANCELLED))
 
 
 class CompensationStatus(StrEnum):
@@ -76,14 +66,7 @@ COMPENSATION_TRANSITIONS: dict[CompensationStatus, frozenset[CompensationStatus]
     CompensationStatus.PAID: frozenset(),
 }
 
-
-def compensation_transition(current: CompensationStatus | str, target: CompensationStatus | str) -> bool:
-    current, target = CompensationStatus(current), CompensationStatus(target)
-    if current is target:
-        return False
-    if target not in COMPENSATION_TRANSITIONS[current]:
-        raise IllegalTransition("compensation", current, target)
-    return True
+COMPENSATIONS = StateMachine("compensation", CompensationStatus, COMPENSATION_TRANSITIONS)
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -111,8 +94,10 @@ class Policy:
     money_request_resend_max: timedelta
 
     @classmethod
-    def from_settings(cls, s) -> Policy:
-        sec = lambda v: timedelta(seconds=v)  # noqa: E731
+    def from_settings(cls, s: RefundSettings) -> Policy:
+        def sec(seconds: float) -> timedelta:
+            return timedelta(seconds=seconds)
+
         return cls(
             review_sla=sec(s.review_sla_seconds),
             return_receipt_sla=sec(s.return_receipt_sla_seconds),

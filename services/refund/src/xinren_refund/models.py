@@ -21,11 +21,11 @@ infra = define_infra_tables(metadata)
 ID = 200  # length of ids we store, ours and other services'
 
 
-def _at(nullable: bool = True, **kw) -> Any:
+def _at(nullable: bool = True, **kw: Any) -> Any:
     return Field(default=None, sa_column=Column(DateTime(timezone=True), nullable=nullable, **kw))
 
 
-def _str(length: int = ID, nullable: bool = True, **kw) -> Any:
+def _str(length: int = ID, nullable: bool = True, **kw: Any) -> Any:
     return Field(default=None, sa_column=Column(String(length), nullable=nullable, **kw))
 
 
@@ -43,7 +43,9 @@ class OrderView(RefundTable, table=True):
     buyer_id: str | None = _str()
     shop_id: str | None = _str()
     status: str = Field(sa_column=Column(String(32), nullable=False))
-    items: list[dict] = Field(default_factory=list, sa_column=Column(JSONB, nullable=False, server_default="[]"))
+    items: list[dict[str, Any]] = Field(
+        default_factory=list, sa_column=Column(JSONB, nullable=False, server_default="[]")
+    )
     # The shop's rights when the order was placed: they govern its after-sales.
     trust_rights: list[str] = Field(default_factory=list, sa_column=Column(JSONB, nullable=False, server_default="[]"))
     qc_required: bool = Field(default=False, sa_column=Column(Boolean, nullable=False, server_default="false"))
@@ -58,7 +60,7 @@ class OrderView(RefundTable, table=True):
     cancelled_at: datetime | None = _at()
     # A QC failure/expiry that arrived before this service saw the payment (another topic, so no order between
     # them): applied as soon as order.paid arrives, so no refund is lost.
-    pending_qc_outcome: dict | None = Field(default=None, sa_column=Column(JSONB))
+    pending_qc_outcome: dict[str, Any] | None = Field(default=None, sa_column=Column(JSONB))
     created_at: datetime | None = _at(False, server_default=func.now())
     updated_at: datetime | None = _at(False, server_default=func.now())
 

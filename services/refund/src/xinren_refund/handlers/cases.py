@@ -1,0 +1,200 @@
+"""The case mechanics every handler shares: move a case (timeline and event), approve, request the refund, close,
+grant a compensation."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, replace
+from datetime import datetime
+from enum import StrEnum
+
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import select
+
+from xinren_shared.commands import UnitOfWork
+from xinren_shared.contracts.vocabulary import CompensationKind
+from xinren_shared.events import Event
+from xinren_shared.ids import new_id, utcnow
+from xinren_shared.runtime import ServiceRuntime
+
+from .. import domain, events_out, repository
+from ..domain import CASES, CaseStatus, CompensationStatus, Policy, S
+from ..models import AfterSaleCase, CaseTimelineEntry, Compensation, OrderView
+from ..settings import RefundSettings
+
+log = logging.getLogger("xinren.refund")
+
+SYSTEM = "system"
+ORDER_SERVICE = "order-service"
+
+
+class TimerKind(StrEnum):
+    REVIEW = "review_deadline"
+    RETURN_RECEIPT = "return_receipt_deadline"
+    ESCALATION = "escalation_deadline"
+    REFUND_RESEND = "refund_resend"
+    COMPENSATION_RESEND = "compensation_resend"
+
+
+@dataclass(frozen=True)
+class CaseContext:
+    """One step on cases: its unit of work (session, runtime, the time it happens at) and who takes it."""
+
+    uow: UnitOfWork[RefundSettings]
+    actor: str
+
+    @classmethod
+    def of(cls, session: AsyncSession, runtime: ServiceRuntime[RefundSettings], actor: str = SYSTEM) -> CaseContext:
+        """For an event or a timer: no runner made its unit of work, so it is made here, at the current time."""
+        return cls(UnitOfWork(session, runtime, utcnow()), actor)
+
+    @property
+    def session(self) -> AsyncSession:
+        return self.uow.session
+
+    @property
+    def now(self) -> datetime:
+        return self.uow.now
+
+    @property
+    def policy(self) -> Policy:
+        return Policy.from_settings(self.uow.settings)
+
+    def by_system(self) -> CaseContext:
+        """The same step, for what the platform does on its own within it."""
+        return replace(self, actor=SYSTEM)
+
+    def note(self, case: AfterSaleCase, reason: str | None) -> None:
+        at = self.now
+        self.session.add(
+            CaseTimelineEntry(case_id=case.case_id, at=at, status=case.status, actor=self.actor, reason=reason)
+        )
+
+    async def schedule(self, kind: TimerKind, key: str, due_at: datetime, payload: dict[str, object]) -> None:
+        await self.uow.runtime.timers.schedule(self.session, kind, key, due_at, payload)
+
+    async def cancel(self, kind: TimerKind, key: str) -> None:
+        await self.uow.runtime.timers.cancel(self.session, kind, key)
+
+    async def publish(self, event: Event | None) -> None:
+        if event is not None:
+            await self.uow.runtime.outbox.add(self.session, event)
+
+
+async def start(cx: CaseContext, case: AfterSaleCase, reason: str | None) -> None:
+    """A new case: stored, its first timeline entry, aftersale.requested."""
+    cx.session.add(case)
+    cx.note(case, reason)
+    await cx.publish(events_out.case_event(case))
+
+
+async def move(cx: CaseContext, case: AfterSaleCase, target: CaseStatus, reason: str | None) -> bool:
+    """One transition: guarded by the state machine, written to the timeline, announced by exactly one event."""
+    if not CASES.move(case.status, target):
+        return False
+    await _enter(cx, case, target, reason)
+    return True
+
+
+async def _enter(cx: CaseContext, case: AfterSaleCase, target: CaseStatus, reason: str | None) -> None:
+    case.status = target.value
+    case.updated_at = cx.now
+    cx.note(case, reason)
+    await cx.publish(events_out.case_event(case))
+
+
+async def approve(cx: CaseContext, case: AfterSaleCase, reason: str | None) -> bool:
+    """Approves the case and leaves APPROVED at once: for the goods to come back, or for the money."""
+    if not CASES.move(case.status, S.APPROVED):
+        return False
+    await _enter(cx, case, S.APPROVED, reason)
+    case.approved_at = cx.now
+    case.decision_reason = reason
+    await cx.cancel(TimerKind.REVIEW, case.case_id)
+    if domain.status_after_approval(case.return_required) is S.AWAITING_RETURN:
+        await move(cx.by_system(), case, S.AWAITING_RETURN, "waiting for the buyer to send the goods back")
+    else:
+        await request_refund(cx, case)
+    return True
+
+
+async def request_refund(cx: CaseContext, case: AfterSaleCase) -> None:
+    """Money moves only through the order service: one refund.requested under a stable refund_id."""
+    await move(cx.by_system(), case, S.REFUNDING, f"refund of {case.amount_fen} fen requested")
+    case.refund_id = domain.refund_id(case.case_id)
+    case.refund_attempts = 1
+    case.refund_requested_at = cx.now
+    await cx.publish(events_out.refund_requested(case))
+    await schedule_refund_resend(cx, case)
+
+
+async def schedule_refund_resend(cx: CaseContext, case: AfterSaleCase) -> None:
+    # A new key per attempt: a resend timer is still live while its handler runs, so rescheduling its own key
+    # would be marked fired together with it.
+    attempt = case.refund_attempts
+    due = cx.now + domain.resend_delay(attempt, cx.policy)
+    payload: dict[str, object] = {"case_id": case.case_id, "attempt": attempt}
+    await cx.schedule(TimerKind.REFUND_RESEND, f"{case.case_id}:{attempt}", due, payload)
+
+
+async def close(cx: CaseContext, case: AfterSaleCase, target: CaseStatus, reason: str | None) -> bool:
+    """Ends a case without a refund (CLOSED or CANCELLED): its amount is no longer reserved."""
+    if not CASES.move(case.status, target):
+        return False
+    case.close_reason = reason
+    case.closed_at = cx.now
+    await _enter(cx, case, target, reason)
+    for kind in (TimerKind.REVIEW, TimerKind.RETURN_RECEIPT, TimerKind.ESCALATION):
+        await cx.cancel(kind, case.case_id)
+    return True
+
+
+async def after_return_received(cx: CaseContext, case: AfterSaleCase, view: OrderView) -> None:
+    await cx.cancel(TimerKind.RETURN_RECEIPT, case.case_id)
+    await request_refund(cx, case)
+    # 退货补运费: the goods came back, so the return was real; the platform pays the buyer's postage.
+    await grant(cx, view, CompensationKind.RETURN_SHIPPING, price_fen=case.amount_fen, case=case)
+
+
+async def grant(
+    cx: CaseContext, view: OrderView, kind: CompensationKind, *, price_fen: int, case: AfterSaleCase | None
+) -> Compensation | None:
+    """Grants a compensation when the order's rights (or the law) owe it, at most once per dedupe key."""
+    decision = domain.compensation_for(kind, price_fen, repository.rights(view), cx.policy)
+    if decision is None:
+        return None
+    key = domain.compensation_dedupe_key(kind, view.order_id, case.case_id if case else None)
+    existing = await cx.session.execute(select(Compensation).where(Compensation.dedupe_key == key))
+    if (found := existing.scalar_one_or_none()) is not None:
+        return found
+    at = cx.now
+    cp = Compensation(
+        compensation_id=new_id("cp"),
+        order_id=view.order_id,
+        case_id=case.case_id if case else None,
+        buyer_id=view.buyer_id or "",
+        shop_id=view.shop_id or "",
+        kind=decision.kind.value,
+        payer=decision.payer.value,
+        amount_fen=decision.amount_fen,
+        status=CompensationStatus.GRANTED.value,
+        dedupe_key=key,
+        attempts=1,
+        granted_at=at,
+        created_at=at,
+        updated_at=at,
+    )
+    cx.session.add(cp)
+    await cx.publish(events_out.compensation_granted(cp))
+    await schedule_compensation_resend(cx, cp)
+    if case is not None:
+        note = f"{kind} compensation of {cp.amount_fen} fen granted ({cp.compensation_id}, paid by {cp.payer})"
+        cx.by_system().note(case, note)
+    return cp
+
+
+async def schedule_compensation_resend(cx: CaseContext, cp: Compensation) -> None:
+    attempt = cp.attempts
+    due = cx.now + domain.resend_delay(attempt, cx.policy)
+    payload: dict[str, object] = {"compensation_id": cp.compensation_id, "attempt": attempt}
+    await cx.schedule(TimerKind.COMPENSATION_RESEND, f"{cp.compensation_id}:{attempt}", due, payload)

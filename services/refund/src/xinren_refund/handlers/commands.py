@@ -1,0 +1,150 @@
+"""The buyer's, seller's and admin's commands on cases; each runs in the unit of work the command runner gives it.
+
+The caller's role has been checked by the api layer; here a case of another buyer or shop does not exist."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import func
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col, select
+
+from xinren_shared.auth import Principal
+from xinren_shared.commands import UnitOfWork
+from xinren_shared.contracts.vocabulary import AfterSaleReason, AfterSaleType, CompensationKind, TrustRight
+from xinren_shared.errors import IllegalTransition
+from xinren_shared.ids import new_id
+
+from .. import access, domain, repository
+from ..domain import CASES, S
+from ..models import AfterSaleCase
+from ..schemas import ArbitrateBody, CaseCreate, CasePublic
+from ..settings import RefundSettings
+from ..views import case_public
+from . import cases
+from .cases import CaseContext, TimerKind
+
+Uow = UnitOfWork[RefundSettings]
+
+
+async def _recent_refunds(s: AsyncSession, buyer_id: str, since: datetime) -> int:
+    stmt = select(func.count()).where(
+        AfterSaleCase.buyer_id == buyer_id,
+        AfterSaleCase.origin == "BUYER",
+        col(AfterSaleCase.status).in_([S.REFUNDING.value, S.REFUNDED.value]),
+        col(AfterSaleCase.approved_at) >= since,
+    )
+    return int((await s.execute(stmt)).scalar() or 0)
+
+
+async def open_case(uow: Uow, principal: Principal, body: CaseCreate) -> CasePublic:
+    """A buyer asks for a refund (or a return and refund) on own order; the rules may approve it at once."""
+    cx = CaseContext(uow, principal.actor)
+    s, at, policy = uow.session, uow.now, cx.policy
+    view = await repository.lock_order(s, body.order_id)
+    if view is None or not access.ORDERS.allows(principal, view):
+        raise access.order_not_found(body.order_id)
+    facts = await repository.facts(s, view)
+    recent = 0
+    if TrustRight.FAST_REFUND in facts.trust_rights:
+        recent = await _recent_refunds(s, principal.sub, at - policy.fast_refund_lookback)
+    request = domain.CaseRequest(AfterSaleType(body.type), AfterSaleReason(body.reason), body.amount_fen)
+    intake = domain.assess_request(facts, request, recent, at, policy)
+    case = AfterSaleCase(
+        case_id=new_id("as"),
+        order_id=view.order_id,
+        buyer_id=principal.sub,
+        shop_id=view.shop_id or "",
+        type=request.type.value,
+        reason=request.reason.value,
+        status=S.REQUESTED.value,
+        amount_fen=intake.amount_fen,
+        description=body.description,
+        evidence=list(body.evidence),
+        origin="BUYER",
+        return_required=intake.return_required,
+        rules_applied=list(intake.rules),
+        created_at=at,
+        updated_at=at,
+    )
+    await cases.start(cx, case, body.description)
+    if intake.approve_at_once:
+        await cases.approve(cx.by_system(), case, f"approved at once: {', '.join(intake.rules)}")
+    else:
+        case.review_due_at = at + policy.review_sla
+        await cx.schedule(TimerKind.REVIEW, case.case_id, case.review_due_at, {"case_id": case.case_id})
+    return await case_public(s, case)
+
+
+async def approve_case(uow: Uow, principal: Principal, case_id: str, reason: str | None) -> CasePublic:
+    case, _ = await repository.case_for_command(uow.session, principal, case_id)
+    await cases.approve(CaseContext(uow, principal.actor), case, reason or "approved by the seller")
+    return await case_public(uow.session, case)
+
+
+async def reject_case(uow: Uow, principal: Principal, case_id: str, reason: str) -> CasePublic:
+    cx = CaseContext(uow, principal.actor)
+    case, _ = await repository.case_for_command(uow.session, principal, case_id)
+    if await cases.move(cx, case, S.REJECTED, reason):
+        case.decision_reason = reason
+        case.escalation_due_at = uow.now + cx.policy.escalation_window
+        await cx.cancel(TimerKind.REVIEW, case.case_id)
+        await cx.schedule(TimerKind.ESCALATION, case.case_id, case.escalation_due_at, {"case_id": case.case_id})
+    return await case_public(uow.session, case)
+
+
+async def ship_return(uow: Uow, principal: Principal, case_id: str, carrier: str, tracking_no: str) -> CasePublic:
+    cx = CaseContext(uow, principal.actor)
+    case, _ = await repository.case_for_command(uow.session, principal, case_id)
+    if await cases.move(cx, case, S.RETURN_SHIPPED, f"{carrier} {tracking_no}"):
+        case.return_carrier, case.return_tracking_no = carrier, tracking_no
+        case.return_due_at = uow.now + cx.policy.return_receipt_sla
+        await cx.schedule(TimerKind.RETURN_RECEIPT, case.case_id, case.return_due_at, {"case_id": case.case_id})
+    return await case_public(uow.session, case)
+
+
+async def confirm_return_received(uow: Uow, principal: Principal, case_id: str) -> CasePublic:
+    cx = CaseContext(uow, principal.actor)
+    case, view = await repository.case_for_command(uow.session, principal, case_id)
+    if await cases.move(cx, case, S.RETURN_RECEIVED, "receipt confirmed by the seller"):
+        await cases.after_return_received(cx, case, view)
+    return await case_public(uow.session, case)
+
+
+async def escalate_case(uow: Uow, principal: Principal, case_id: str, reason: str | None) -> CasePublic:
+    cx = CaseContext(uow, principal.actor)
+    case, _ = await repository.case_for_command(uow.session, principal, case_id)
+    if await cases.move(cx, case, S.ARBITRATION, reason or "the buyer asks the platform"):
+        case.escalation_due_at = None
+        await cx.cancel(TimerKind.ESCALATION, case.case_id)
+    return await case_public(uow.session, case)
+
+
+async def arbitrate_case(uow: Uow, principal: Principal, case_id: str, body: ArbitrateBody) -> CasePublic:
+    cx = CaseContext(uow, principal.actor)
+    case, view = await repository.case_for_command(uow.session, principal, case_id)
+    target = S.APPROVED if body.decision == "REFUND" else S.CLOSED
+    # Arbitration decides escalated cases only, although the machine lets other states close or be approved.
+    if case.status != S.ARBITRATION:
+        if target is S.CLOSED and case.status == S.CLOSED:
+            return await case_public(uow.session, case)  # the same decision again
+        raise IllegalTransition(CASES.entity, case.status, target)
+    if target is S.CLOSED:
+        await cases.close(cx, case, S.CLOSED, f"arbitration rejected: {body.reason}")
+        case.decision_reason = body.reason
+        return await case_public(uow.session, case)
+    without_case = (await repository.facts(uow.session, view, exclude_case_id=case.case_id)).refundable_fen
+    case.amount_fen = domain.arbitrated_amount(case.amount_fen, body.amount_fen, without_case)
+    await cases.approve(cx, case, f"arbitration: refund. {body.reason}")
+    if case.reason == AfterSaleReason.COUNTERFEIT.value:
+        # A counterfeit confirmed by the platform: 假一赔十 (or 退一赔三 by law) on the refunded price.
+        await cases.grant(cx, view, CompensationKind.COUNTERFEIT, price_fen=case.amount_fen, case=case)
+    return await case_public(uow.session, case)
+
+
+async def cancel_case(uow: Uow, principal: Principal, case_id: str, reason: str | None) -> CasePublic:
+    """The buyer withdraws an open case (before any goods or money are on the way)."""
+    case, _ = await repository.case_for_command(uow.session, principal, case_id)
+    await cases.close(CaseContext(uow, principal.actor), case, S.CANCELLED, reason or "withdrawn by the buyer")
+    return await case_public(uow.session, case)

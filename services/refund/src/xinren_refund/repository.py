@@ -1,0 +1,110 @@
+"""Loading and locking the service's rows, and what the service knows of an order; used by handlers and queries.
+
+Locking: whatever touches an order's cases or reservations first locks its `order_view` row (FOR UPDATE), then
+the case or compensation. Timer handlers lock it with NOWAIT: they already hold their timer row, and waiting for
+the order while a request holding the order waits to cancel that timer would deadlock; a NOWAIT failure is simply
+retried.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import func
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col, select
+
+from xinren_shared.auth import Principal
+from xinren_shared.contracts.vocabulary import TrustRight
+
+from . import access, domain
+from .models import AfterSaleCase, Compensation, OrderView
+
+
+async def lock_order(s: AsyncSession, order_id: str, *, nowait: bool = False) -> OrderView | None:
+    stmt = (
+        select(OrderView)
+        .where(OrderView.order_id == order_id)
+        .with_for_update(nowait=nowait)
+        .execution_options(populate_existing=True)
+    )
+    return (await s.execute(stmt)).scalar_one_or_none()
+
+
+async def lock_case(s: AsyncSession, case_id: str) -> AfterSaleCase | None:
+    stmt = (
+        select(AfterSaleCase)
+        .where(AfterSaleCase.case_id == case_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    return (await s.execute(stmt)).scalar_one_or_none()
+
+
+async def lock_case_with_order(
+    s: AsyncSession, case_id: str, *, nowait: bool = False
+) -> tuple[AfterSaleCase, OrderView] | tuple[None, None]:
+    """Order first, then case: the one lock order every writer follows."""
+    order_id = (await s.execute(select(AfterSaleCase.order_id).where(AfterSaleCase.case_id == case_id))).scalar()
+    if order_id is None:
+        return None, None
+    view = await lock_order(s, order_id, nowait=nowait)
+    case = await lock_case(s, case_id)
+    if view is None or case is None:
+        return None, None
+    return case, view
+
+
+async def case_for_command(s: AsyncSession, principal: Principal, case_id: str) -> tuple[AfterSaleCase, OrderView]:
+    """Locks a case the caller may act on; another tenant's case does not exist for the caller."""
+    case, view = await lock_case_with_order(s, case_id)
+    if case is None or view is None or not access.CASES.allows(principal, case):
+        raise access.case_not_found(case_id)
+    return case, view
+
+
+async def lock_compensation(
+    s: AsyncSession, compensation_id: str, *, order_id: str | None = None
+) -> Compensation | None:
+    stmt = select(Compensation).where(Compensation.compensation_id == compensation_id)
+    if order_id is not None:
+        stmt = stmt.where(Compensation.order_id == order_id)
+    stmt = stmt.with_for_update().execution_options(populate_existing=True)
+    return (await s.execute(stmt)).scalar_one_or_none()
+
+
+async def upsert_view(s: AsyncSession, order_id: str, values: dict[str, Any]) -> OrderView:
+    """Creates the view on the first event that can (order.created / order.paid, a QC outcome), then locks it."""
+    await s.execute(
+        insert(OrderView)
+        .values(order_id=order_id, status="CREATED", **values)
+        .on_conflict_do_nothing(index_elements=["order_id"])
+    )
+    view = await lock_order(s, order_id)
+    assert view is not None
+    return view
+
+
+async def reserved_fen(s: AsyncSession, order_id: str, *, exclude_case_id: str | None = None) -> int:
+    stmt = select(func.coalesce(func.sum(AfterSaleCase.amount_fen), 0)).where(
+        AfterSaleCase.order_id == order_id, col(AfterSaleCase.status).in_([str(x) for x in domain.RESERVING])
+    )
+    if exclude_case_id is not None:
+        stmt = stmt.where(AfterSaleCase.case_id != exclude_case_id)
+    return int((await s.execute(stmt)).scalar() or 0)
+
+
+def rights(view: OrderView) -> frozenset[TrustRight]:
+    return frozenset(TrustRight(r) for r in view.trust_rights if r in TrustRight.__members__)
+
+
+async def facts(s: AsyncSession, view: OrderView, *, exclude_case_id: str | None = None) -> domain.OrderFacts:
+    return domain.OrderFacts(
+        paid_fen=view.paid_fen,
+        refunded_fen=view.refunded_total_fen,
+        reserved_fen=await reserved_fen(s, view.order_id, exclude_case_id=exclude_case_id),
+        trust_rights=rights(view),
+        shipped=view.shipped_at is not None or view.delivered_at is not None,
+        delivered_at=view.delivered_at,
+    )

@@ -1,0 +1,39 @@
+"""The public shape of a case and a compensation, built from their rows (for command answers and reads alike)."""
+
+from __future__ import annotations
+
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col, select
+
+from .models import AfterSaleCase, CaseTimelineEntry, Compensation
+from .schemas import CasePublic, CaseSummary, CompensationPublic, ReturnShipmentPublic, TimelineEntryPublic
+
+
+def case_summary(case: AfterSaleCase) -> CaseSummary:
+    return CaseSummary.model_validate(case, from_attributes=True)
+
+
+def compensation_public(cp: Compensation) -> CompensationPublic:
+    return CompensationPublic.model_validate(cp, from_attributes=True)
+
+
+async def case_public(s: AsyncSession, case: AfterSaleCase) -> CasePublic:
+    """The case with its timeline and compensations, as this transaction sees them."""
+    await s.flush()
+    timeline = await s.execute(
+        select(CaseTimelineEntry).where(CaseTimelineEntry.case_id == case.case_id).order_by(col(CaseTimelineEntry.id))
+    )
+    compensations = await s.execute(
+        select(Compensation).where(Compensation.case_id == case.case_id).order_by(col(Compensation.created_at))
+    )
+    shipment = None
+    if case.return_carrier and case.return_tracking_no:
+        shipment = ReturnShipmentPublic(carrier=case.return_carrier, tracking_no=case.return_tracking_no)
+    return CasePublic(
+        **dict(case_summary(case)),
+        description=case.description,
+        evidence=list(case.evidence or []),
+        return_shipment=shipment,
+        compensations=[compensation_public(c) for c in compensations.scalars()],
+        timeline=[TimelineEntryPublic.model_validate(t, from_attributes=True) for t in timeline.scalars()],
+    )
