@@ -1,15 +1,13 @@
 """Pure rules of quality check: every (from, to) pair of the case state machine, routing, certificates, strikes."""
 
-import itertools
 import re
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from xinren_qc.domain import (
-    AWAITING_ITEM,
-    CANCELLABLE,
-    TERMINAL,
+    CASE,
+    OPEN,
     TRANSITIONS,
     Candidate,
     CaseStatus,
@@ -23,7 +21,6 @@ from xinren_qc.domain import (
     should_suspend,
     strike_reason_for_failure,
     strikes_in_window,
-    transition,
     verdict_status,
 )
 from xinren_shared.contracts.vocabulary import DispatchTarget, QcFailureReason
@@ -46,16 +43,20 @@ ALLOWED = {
     (S.PASSED, S.DISPATCHED),
     (S.FAILED, S.DISPATCHED),
 }
-PAIRS = list(itertools.product(list(CaseStatus), repeat=2))
+PAIRS = CASE.pairs()
 
 
 @pytest.mark.parametrize("current,target", PAIRS, ids=[f"{a}->{b}" for a, b in PAIRS])
 def test_every_transition_pair(current, target):
+    # Every move a handler makes goes through require: a repeat of the current status is a 409 too (handlers
+    # answer their own repeated requests before they move the case).
+    assert CASE.can(current, target) is ((current, target) in ALLOWED)
     if (current, target) in ALLOWED:
-        assert transition(current, target) is target
+        assert CASE.require(current, target) is target
+        assert CASE.move(current, target) is True
     else:
         with pytest.raises(IllegalTransition) as err:
-            transition(current, target)
+            CASE.require(current, target)
         assert err.value.status == 409
         assert err.value.details == {"current_status": current, "requested_status": target}
 
@@ -63,10 +64,12 @@ def test_every_transition_pair(current, target):
 def test_the_table_is_the_specification_above():
     assert {(a, b) for a, targets in TRANSITIONS.items() for b in targets} == ALLOWED
     assert set(TRANSITIONS) == set(CaseStatus)
-    assert TERMINAL == {S.DISPATCHED, S.EXPIRED, S.CANCELLED}
-    # The deadline timer lives exactly while the case may still expire; cancellation only before arrival.
-    assert AWAITING_ITEM == {a for a, b in ALLOWED if b is S.EXPIRED}
-    assert CANCELLABLE == {a for a, b in ALLOWED if b is S.CANCELLED}
+    assert CASE.terminal == {S.DISPATCHED, S.EXPIRED, S.CANCELLED}
+    # The deadline runs exactly while the item is awaited; cancellation only before arrival.
+    assert {a for a in CaseStatus if CASE.can(a, S.EXPIRED)} == {S.AWAITING_INBOUND, S.IN_TRANSIT}
+    assert {a for a in CaseStatus if CASE.can(a, S.CANCELLED)} == {S.AWAITING_ROUTING, S.AWAITING_INBOUND, S.IN_TRANSIT}
+    # A warehouse's load: every case routed to it that has not left it or ended.
+    assert OPEN == set(CaseStatus) - CASE.terminal - {S.AWAITING_ROUTING}
 
 
 def test_no_item_reaches_a_buyer_without_a_pass():
@@ -97,6 +100,7 @@ def test_certificate_numbers_are_long_random_and_distinct():
 
 def test_only_counterfeits_strike_among_failures():
     assert strike_reason_for_failure(QcFailureReason.COUNTERFEIT) is StrikeReason.COUNTERFEIT
+    assert strike_reason_for_failure(None) is None
     assert strike_reason_for_failure(QcFailureReason.DAMAGED) is None
     assert strike_reason_for_failure(QcFailureReason.NOT_AS_DESCRIBED) is None
 

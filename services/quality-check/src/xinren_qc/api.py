@@ -1,108 +1,37 @@
-"""HTTP routes of the quality-check service: parse, authorize, call a handler, shape the response."""
+"""HTTP routes of the quality-check service: parse, authorize, run a command or a query."""
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query, Request
+from fastapi import APIRouter, Depends, Path, Query
 
-from xinren_shared.auth import CurrentPrincipal
+from xinren_shared.auth import CurrentPrincipal, Role
+from xinren_shared.commands import Commands, runtime_of
 from xinren_shared.errors import error_responses
 from xinren_shared.pagination import Cursor, Limit, Page
+from xinren_shared.runtime import ServiceRuntime
 
-from . import handlers
-from .domain import CaseStatus, VerdictResult
-from .models import QcCase, QcCaseEvent, Warehouse
+from . import queries
+from .access import CASE_READERS
+from .domain import CaseStatus
+from .handlers import inspection, routing
 from .schemas import (
     ArrivalIn,
     CasePublic,
-    CertificateInspector,
-    CertificateItem,
     CertificatePublic,
-    CertificateWarehouse,
     DispatchIn,
-    DispatchPublic,
-    ItemPublic,
     RouteIn,
-    ShipmentPublic,
     ShopStrikes,
-    StrikePublic,
-    TimelineEntry,
     VerdictIn,
-    VerdictPublic,
     WarehouseCreate,
     WarehouseCreated,
     WarehousePublic,
 )
+from .settings import QcSettings
 
 router = APIRouter(prefix="/v1")
 
 PathId = Annotated[str, Path(min_length=1, max_length=200)]
-
-
-def _runtime(request: Request):
-    return request.app.state.runtime
-
-
-# --- shaping ------------------------------------------------------------------------------------------------------
-
-
-def _warehouse(w: Warehouse, open_cases: int) -> WarehousePublic:
-    return WarehousePublic(
-        warehouse_id=w.warehouse_id,
-        name=w.name,
-        address=w.address,
-        categories=list(w.categories),
-        open_cases=open_cases,
-        created_at=w.created_at,
-    )
-
-
-def _case(c: QcCase, timeline: list[QcCaseEvent]) -> CasePublic:
-    verdict = None
-    if c.verdict_result is not None:
-        verdict = VerdictPublic(
-            result=c.verdict_result,
-            failure_reason=c.failure_reason,
-            findings=c.findings or "",
-            photos=c.photos or [],
-            inspector_id=c.inspector_id,
-            decided_at=c.verdict_at,
-        )
-    dispatch = None
-    if c.dispatch_to is not None:
-        dispatch = DispatchPublic(
-            to=c.dispatch_to,
-            carrier=c.dispatch_carrier,
-            tracking_no=c.dispatch_tracking_no,
-            dispatched_at=c.dispatched_at,
-            dispatched_by=c.dispatched_by,
-        )
-    inbound = None
-    if c.inbound_tracking_no is not None:
-        inbound = ShipmentPublic(carrier=c.inbound_carrier, tracking_no=c.inbound_tracking_no)
-    return CasePublic(
-        case_id=c.case_id,
-        order_id=c.order_id,
-        buyer_id=c.buyer_id,
-        shop_id=c.shop_id,
-        category=c.category,
-        items=[ItemPublic.model_validate(i) for i in c.items],
-        warehouse_id=c.warehouse_id,
-        status=c.status,
-        inbound_deadline=c.inbound_deadline,
-        inbound_shipment=inbound,
-        arrived_at=c.arrived_at,
-        verdict=verdict,
-        certificate_no=c.certificate_no,
-        dispatch=dispatch,
-        created_at=c.created_at,
-        updated_at=c.updated_at,
-        timeline=[TimelineEntry(at=e.at, status=e.status, actor=e.actor, reason=e.reason) for e in timeline],
-    )
-
-
-async def _case_after(request: Request, principal, case: QcCase) -> CasePublic:
-    found, timeline = await handlers.get_case(_runtime(request), principal, case.case_id)
-    return _case(found, timeline)
+RuntimeDep = Annotated[ServiceRuntime[QcSettings], Depends(runtime_of)]
 
 
 # --- warehouses ---------------------------------------------------------------------------------------------------
@@ -115,32 +44,28 @@ async def _case_after(request: Request, principal, case: QcCase) -> CasePublic:
     tags=["warehouses"],
     responses=error_responses(403, 409),
 )
-async def create_warehouse(body: WarehouseCreate, request: Request, principal: CurrentPrincipal) -> WarehouseCreated:
-    created = await handlers.create_warehouse(_runtime(request), principal, body)
-    public = _warehouse(created.warehouse, len(created.routed_case_ids))
-    return WarehouseCreated(**public.model_dump(), routed_case_ids=created.routed_case_ids)
+async def create_warehouse(body: WarehouseCreate, principal: CurrentPrincipal, commands: Commands) -> WarehouseCreated:
+    principal.require(Role.ADMIN)
+    return await commands.run(routing.create_warehouse, principal, body)
 
 
 @router.get("/warehouses", response_model=Page[WarehousePublic], tags=["warehouses"])
 async def list_warehouses(
-    request: Request,
+    runtime: RuntimeDep,
     principal: CurrentPrincipal,
     category: Annotated[str | None, Query(max_length=100)] = None,
     limit: Limit = 50,
     cursor: Cursor = None,
 ) -> Page[WarehousePublic]:
-    page, counts, next_cursor = await handlers.list_warehouses(
-        _runtime(request), principal, category=category, limit=limit, cursor=cursor
-    )
-    return Page[WarehousePublic](items=[_warehouse(w, counts[w.warehouse_id]) for w in page], next_cursor=next_cursor)
+    """Any signed-in caller: which warehouses inspect what, and their load."""
+    return await queries.list_warehouses(runtime, category=category, limit=limit, cursor=cursor)
 
 
 @router.get(
     "/warehouses/{warehouse_id}", response_model=WarehousePublic, tags=["warehouses"], responses=error_responses(404)
 )
-async def get_warehouse(warehouse_id: PathId, request: Request, principal: CurrentPrincipal) -> WarehousePublic:
-    warehouse, open_cases = await handlers.get_warehouse(_runtime(request), principal, warehouse_id)
-    return _warehouse(warehouse, open_cases)
+async def get_warehouse(warehouse_id: PathId, runtime: RuntimeDep, principal: CurrentPrincipal) -> WarehousePublic:
+    return await queries.get_warehouse(runtime, warehouse_id)
 
 
 # --- cases --------------------------------------------------------------------------------------------------------
@@ -148,7 +73,7 @@ async def get_warehouse(warehouse_id: PathId, request: Request, principal: Curre
 
 @router.get("/qc/cases", response_model=Page[CasePublic], tags=["cases"], responses=error_responses(403))
 async def list_cases(
-    request: Request,
+    runtime: RuntimeDep,
     principal: CurrentPrincipal,
     order_id: Annotated[str | None, Query(min_length=1, max_length=200)] = None,
     status: CaseStatus | None = None,
@@ -156,57 +81,55 @@ async def list_cases(
     limit: Limit = 50,
     cursor: Cursor = None,
 ) -> Page[CasePublic]:
-    page, timelines, next_cursor = await handlers.list_cases(
-        _runtime(request),
-        principal,
-        order_id=order_id,
-        status=status,
-        warehouse_id=warehouse_id,
-        limit=limit,
-        cursor=cursor,
+    principal.require(*CASE_READERS)
+    return await queries.list_cases(
+        runtime, principal, order_id=order_id, status=status, warehouse_id=warehouse_id, limit=limit, cursor=cursor
     )
-    return Page[CasePublic](items=[_case(c, timelines[c.case_id]) for c in page], next_cursor=next_cursor)
 
 
 @router.get("/qc/cases/{case_id}", response_model=CasePublic, tags=["cases"], responses=error_responses(403, 404))
-async def get_case(case_id: PathId, request: Request, principal: CurrentPrincipal) -> CasePublic:
-    case, timeline = await handlers.get_case(_runtime(request), principal, case_id)
-    return _case(case, timeline)
+async def get_case(case_id: PathId, runtime: RuntimeDep, principal: CurrentPrincipal) -> CasePublic:
+    principal.require(*CASE_READERS)
+    return await queries.get_case(runtime, principal, case_id)
 
 
 @router.post(
     "/qc/cases/{case_id}/arrival", response_model=CasePublic, tags=["cases"], responses=error_responses(403, 404, 409)
 )
-async def record_arrival(case_id: PathId, body: ArrivalIn, request: Request, principal: CurrentPrincipal) -> CasePublic:
-    case = await handlers.record_arrival(_runtime(request), principal, case_id, body)
-    return await _case_after(request, principal, case)
+async def record_arrival(
+    case_id: PathId, body: ArrivalIn, principal: CurrentPrincipal, commands: Commands
+) -> CasePublic:
+    principal.require(Role.WAREHOUSE)
+    return await commands.run(inspection.record_arrival, principal, case_id, body)
 
 
 @router.post(
     "/qc/cases/{case_id}/verdict", response_model=CasePublic, tags=["cases"], responses=error_responses(403, 404, 409)
 )
-async def record_verdict(case_id: PathId, body: VerdictIn, request: Request, principal: CurrentPrincipal) -> CasePublic:
-    case = await handlers.record_verdict(_runtime(request), principal, case_id, body)
-    return await _case_after(request, principal, case)
+async def record_verdict(
+    case_id: PathId, body: VerdictIn, principal: CurrentPrincipal, commands: Commands
+) -> CasePublic:
+    principal.require(Role.INSPECTOR)
+    return await commands.run(inspection.record_verdict, principal, case_id, body)
 
 
 @router.post(
     "/qc/cases/{case_id}/dispatch", response_model=CasePublic, tags=["cases"], responses=error_responses(403, 404, 409)
 )
 async def record_dispatch(
-    case_id: PathId, body: DispatchIn, request: Request, principal: CurrentPrincipal
+    case_id: PathId, body: DispatchIn, principal: CurrentPrincipal, commands: Commands
 ) -> CasePublic:
-    case = await handlers.record_dispatch(_runtime(request), principal, case_id, body)
-    return await _case_after(request, principal, case)
+    principal.require(Role.WAREHOUSE)
+    return await commands.run(inspection.record_dispatch, principal, case_id, body)
 
 
 @router.post(
     "/qc/cases/{case_id}/route", response_model=CasePublic, tags=["cases"], responses=error_responses(403, 404, 409)
 )
-async def route_case(case_id: PathId, body: RouteIn, request: Request, principal: CurrentPrincipal) -> CasePublic:
+async def route_case(case_id: PathId, body: RouteIn, principal: CurrentPrincipal, commands: Commands) -> CasePublic:
     """Admin: send a case that awaits routing (no warehouse inspects its category) to a named warehouse."""
-    case = await handlers.route_case(_runtime(request), principal, case_id, body)
-    return await _case_after(request, principal, case)
+    principal.require(Role.ADMIN)
+    return await commands.run(routing.route_case, principal, case_id, body)
 
 
 # --- public certificate verification ------------------------------------------------------------------------------
@@ -219,25 +142,10 @@ async def route_case(case_id: PathId, body: RouteIn, request: Request, principal
     responses=error_responses(404),
 )
 async def verify_certificate(
-    certificate_no: Annotated[str, Path(min_length=1, max_length=64)], request: Request
+    certificate_no: Annotated[str, Path(min_length=1, max_length=64)], runtime: RuntimeDep
 ) -> CertificatePublic:
     """Anyone, without a token: what a buyer (or a later buyer) needs to trust the item, and nothing private."""
-    found = await handlers.get_certificate(_runtime(request), certificate_no)
-    c, w = found.case, found.warehouse
-    return CertificatePublic(
-        certificate_no=c.certificate_no,
-        order_id=c.order_id,
-        case_id=c.case_id,
-        verdict=VerdictResult(c.verdict_result),
-        items=[CertificateItem(title=i["title"], category=i["category"]) for i in c.items],
-        category=c.category,
-        findings=c.findings or "",
-        photos=c.photos or [],
-        warehouse=CertificateWarehouse(warehouse_id=w.warehouse_id, name=w.name),
-        inspector=CertificateInspector(inspector_id=c.inspector_id),
-        issued_at=c.verdict_at,
-        dispatched=c.dispatched_at is not None,
-    )
+    return await queries.get_certificate(runtime, certificate_no)
 
 
 # --- seller enforcement -------------------------------------------------------------------------------------------
@@ -246,26 +154,6 @@ async def verify_certificate(
 @router.get(
     "/shops/{shop_id}/strikes", response_model=ShopStrikes, tags=["enforcement"], responses=error_responses(403)
 )
-async def shop_strikes(shop_id: PathId, request: Request, principal: CurrentPrincipal) -> ShopStrikes:
-    runtime = _runtime(request)
-    record = await handlers.shop_strikes(runtime, principal, shop_id)
-    return ShopStrikes(
-        shop_id=record.shop_id,
-        status=record.status,
-        suspended_at=record.suspended_at,
-        strikes_at_suspension=record.strikes_at_suspension,
-        active_strikes=len(record.active_ids),
-        threshold=runtime.settings.strike_threshold,
-        window_days=runtime.settings.strike_window_seconds / 86_400,
-        strikes=[
-            StrikePublic(
-                strike_id=s.strike_id,
-                case_id=s.case_id,
-                order_id=s.order_id,
-                reason=s.reason,
-                struck_at=s.struck_at,
-                active=s.strike_id in record.active_ids,
-            )
-            for s in record.strikes
-        ],
-    )
+async def shop_strikes(shop_id: PathId, runtime: RuntimeDep, principal: CurrentPrincipal) -> ShopStrikes:
+    principal.require(Role.ADMIN, Role.SELLER)
+    return await queries.shop_strikes(runtime, principal, shop_id)

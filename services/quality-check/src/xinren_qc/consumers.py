@@ -4,10 +4,10 @@ from xinren_shared.consumer import Handler
 from xinren_shared.contracts.orders import OrderCancelled, OrderPaid, OrderShipped
 from xinren_shared.events import Event
 
-from . import handlers
+from .handlers import inspection
 
 EVENT_HANDLERS: dict[type[Event], Handler] = {
-    OrderPaid: handlers.on_order_paid,
-    OrderShipped: handlers.on_order_shipped,
-    OrderCancelled: handlers.on_order_cancelled,
+    OrderPaid: inspection.on_order_paid,
+    OrderShipped: inspection.on_order_shipped,
+    OrderCancelled: inspection.on_order_cancelled,
 }

@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 
 from xinren_shared.contracts.vocabulary import DispatchTarget, QcFailureReason
-from xinren_shared.errors import IllegalTransition
+from xinren_shared.statemachine import StateMachine
 
 
 class CaseStatus(StrEnum):
@@ -42,25 +42,10 @@ TRANSITIONS: dict[CaseStatus, frozenset[CaseStatus]] = {
     S.CANCELLED: frozenset(),
 }
 
-# The deadline timer lives while the case waits for the item.
-AWAITING_ITEM = frozenset({S.AWAITING_INBOUND, S.IN_TRANSIT})
+CASE = StateMachine("qc case", CaseStatus, TRANSITIONS)
+
 # Cases a warehouse still has work for (its load, for routing).
 OPEN = frozenset({S.AWAITING_INBOUND, S.IN_TRANSIT, S.IN_INSPECTION, S.PASSED, S.FAILED})
-# Before arrival an order cancellation closes the case.
-CANCELLABLE = frozenset({S.AWAITING_ROUTING, S.AWAITING_INBOUND, S.IN_TRANSIT})
-TERMINAL = frozenset(s for s, targets in TRANSITIONS.items() if not targets)
-
-
-def can_transition(current: CaseStatus, target: CaseStatus) -> bool:
-    return target in TRANSITIONS[current]
-
-
-def transition(current: CaseStatus, target: CaseStatus) -> CaseStatus:
-    """The new status, or IllegalTransition (→ 409 with the current status)."""
-    current, target = CaseStatus(current), CaseStatus(target)
-    if not can_transition(current, target):
-        raise IllegalTransition("qc case", current, target)
-    return target
 
 
 class VerdictResult(StrEnum):
@@ -73,12 +58,10 @@ def verdict_status(result: VerdictResult) -> CaseStatus:
 
 
 def dispatch_target(status: CaseStatus) -> DispatchTarget:
-    """A passed item goes on to the buyer; a failed one back to the seller."""
-    if status is S.PASSED:
-        return DispatchTarget.BUYER
-    if status is S.FAILED:
-        return DispatchTarget.SELLER
-    raise IllegalTransition("qc case", status, S.DISPATCHED)
+    """A passed item goes on to the buyer; a failed one back to the seller; nothing else leaves the warehouse
+    (IllegalTransition, as the table says)."""
+    CASE.require(status, S.DISPATCHED)
+    return DispatchTarget.BUYER if status is S.PASSED else DispatchTarget.SELLER
 
 
 def normalize_category(category: str) -> str:
@@ -119,7 +102,7 @@ class StrikeReason(StrEnum):
     EXPIRED = "EXPIRED"
 
 
-def strike_reason_for_failure(reason: QcFailureReason) -> StrikeReason | None:
+def strike_reason_for_failure(reason: QcFailureReason | None) -> StrikeReason | None:
     """Only counterfeits cost the seller a strike; damage and mismatches are refunded without one."""
     return StrikeReason.COUNTERFEIT if reason is QcFailureReason.COUNTERFEIT else None
 

@@ -21,7 +21,7 @@ infra = define_infra_tables(metadata)
 ID = 200  # length of ids we store, ours and other services'
 
 
-def _at(nullable: bool = True, **kw) -> Any:
+def _at(nullable: bool = True, **kw: Any) -> Any:
     return Field(default=None, sa_column=Column(DateTime(timezone=True), nullable=nullable, **kw))
 
 
@@ -55,7 +55,7 @@ class QcCase(QcTable, table=True):
     buyer_id: str = Field(sa_column=Column(String(ID), nullable=False))
     shop_id: str = Field(sa_column=Column(String(ID), nullable=False))
     category: str = Field(sa_column=Column(String(100), nullable=False))
-    items: list[dict] = Field(sa_column=Column(JSONB, nullable=False))
+    items: list[dict[str, Any]] = Field(sa_column=Column(JSONB, nullable=False))
     paid_fen: int = Field(sa_column=Column(BigInteger, nullable=False))
     status: str = Field(sa_column=Column(String(32), nullable=False))
     warehouse_id: str | None = Field(

@@ -2,8 +2,9 @@
 
 from xinren_shared.timers import TimerHandler
 
-from . import handlers
+from .handlers import inspection
+from .handlers.cases import INBOUND_DEADLINE
 
 TIMER_HANDLERS: dict[str, TimerHandler] = {
-    handlers.INBOUND_DEADLINE: handlers.on_inbound_deadline,
+    INBOUND_DEADLINE: inspection.on_inbound_deadline,
 }

@@ -1,0 +1,22 @@
+"""Who may see which qc case: one table gives both the check of one case and the filter of a case list."""
+
+from __future__ import annotations
+
+from xinren_shared.access import RowAccess
+from xinren_shared.auth import Role
+
+from .models import QcCase
+
+# Roles that may read cases at all; the table below narrows each to its own.
+CASE_READERS = (Role.ADMIN, Role.WAREHOUSE, Role.INSPECTOR, Role.BUYER, Role.SELLER)
+
+CASES: RowAccess[QcCase] = RowAccess(
+    QcCase,
+    {
+        Role.ADMIN: True,
+        Role.WAREHOUSE: lambda p: {"warehouse_id": p.warehouse_id},
+        Role.INSPECTOR: lambda p: {"warehouse_id": p.warehouse_id},
+        Role.BUYER: lambda p: {"buyer_id": p.sub},
+        Role.SELLER: lambda p: {"shop_id": p.shop_id},
+    },
+)

@@ -1,0 +1,194 @@
+"""A case from order.paid to dispatch: opened, in transit, arrived, judged, dispatched; or cancelled, or expired."""
+
+from __future__ import annotations
+
+import logging
+
+from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
+
+from xinren_shared.auth import Principal
+from xinren_shared.commands import UnitOfWork
+from xinren_shared.consumer import EventContext
+from xinren_shared.contracts.orders import OrderCancelled, OrderPaid, OrderShipped
+from xinren_shared.contracts.vocabulary import Destination
+from xinren_shared.ids import new_id, utcnow
+from xinren_shared.runtime import ServiceRuntime
+from xinren_shared.timers import DueTimer
+
+from .. import domain, events_out
+from ..domain import CASE, CaseStatus, StrikeReason, VerdictResult
+from ..models import QcCase, QcCaseEvent
+from ..schemas import ArrivalIn, CasePublic, DispatchIn, VerdictIn
+from ..settings import QcSettings
+from ..views import case_public
+from .cases import INBOUND_DEADLINE, ORDER_SERVICE, SYSTEM, QcUnit, enter, lock_case_of_order, lock_own_case
+from .enforcement import strike
+from .routing import announce_opened, choose_warehouse, routed_to, routing_lock
+
+log = logging.getLogger("xinren.qc")
+
+
+class CaseBusy(Exception):
+    """A timer met a case locked by a request: retried by the timer worker."""
+
+
+# --- events from the order service --------------------------------------------------------------------------------
+
+
+async def on_order_paid(session: AsyncSession, event: OrderPaid, ctx: EventContext[QcSettings]) -> None:
+    """Opens the order's one case and routes it; a redelivery (any event id) finds the case and does nothing."""
+    if not event.qc_required:
+        return
+    uow = UnitOfWork(session, ctx.runtime, utcnow())
+    await routing_lock(session, exclusive=False)
+    category = domain.normalize_category(event.category or (event.items[0].category if event.items else ""))
+    warehouse = await choose_warehouse(session, category, event.warehouse_id) if category else None
+    status = CaseStatus.AWAITING_INBOUND if warehouse else CaseStatus.AWAITING_ROUTING
+    case = (
+        await session.scalars(
+            insert(QcCase)
+            .values(
+                case_id=new_id("qc"),
+                order_id=event.order_id,
+                buyer_id=event.buyer_id,
+                shop_id=event.shop_id,
+                category=category,
+                items=[item.model_dump(mode="json") for item in event.items],
+                paid_fen=event.paid_fen,
+                status=status,
+                warehouse_id=warehouse.warehouse_id if warehouse else None,
+                inbound_deadline=uow.now + uow.settings.inbound_deadline if warehouse else None,
+                created_at=uow.now,
+                updated_at=uow.now,
+            )
+            .on_conflict_do_nothing(index_elements=["order_id"])
+            .returning(QcCase)
+        )
+    ).one_or_none()
+    if case is None:
+        log.info("order %s already has a qc case; order.paid %s ignored", event.order_id, ctx.envelope.id)
+        return
+    reason = routed_to(warehouse) if warehouse else f"no warehouse inspects category {category!r} yet"
+    session.add(QcCaseEvent(case_id=case.case_id, at=uow.now, status=status, actor=ORDER_SERVICE, reason=reason))
+    if warehouse is None:
+        log.warning(
+            "qc case %s for order %s awaits a warehouse for category %r", case.case_id, event.order_id, category
+        )
+        return
+    await announce_opened(uow, case, warehouse)
+
+
+async def on_order_shipped(session: AsyncSession, event: OrderShipped, ctx: EventContext[QcSettings]) -> None:
+    if event.destination is not Destination.QC_WAREHOUSE:
+        return
+    case = await lock_case_of_order(session, event.order_id)
+    if case is None:
+        return  # not an order we inspect
+    uow = UnitOfWork(session, ctx.runtime, utcnow())
+    if case.inbound_tracking_no is None:
+        case.inbound_carrier, case.inbound_tracking_no = event.carrier, event.tracking_no
+        case.updated_at = uow.now
+    if event.warehouse_id and case.warehouse_id and event.warehouse_id != case.warehouse_id:
+        log.warning(
+            "order %s shipped to warehouse %s, its case is at %s", event.order_id, event.warehouse_id, case.warehouse_id
+        )
+    # Any status but AWAITING_INBOUND: the item already arrived or the case ended; a stale event changes nothing.
+    if CASE.can(case.status, CaseStatus.IN_TRANSIT):
+        enter(uow, case, CaseStatus.IN_TRANSIT, ORDER_SERVICE, f"shipped by {event.carrier} {event.tracking_no}")
+
+
+async def on_order_cancelled(session: AsyncSession, event: OrderCancelled, ctx: EventContext[QcSettings]) -> None:
+    case = await lock_case_of_order(session, event.order_id)
+    if case is None or not CASE.can(case.status, CaseStatus.CANCELLED):
+        return  # no case, or the item already arrived / the case ended
+    uow = UnitOfWork(session, ctx.runtime, utcnow())
+    enter(uow, case, CaseStatus.CANCELLED, ORDER_SERVICE, f"order cancelled by {event.by}: {event.reason}")
+    await ctx.runtime.timers.cancel(session, INBOUND_DEADLINE, case.case_id)
+
+
+# --- timers -------------------------------------------------------------------------------------------------------
+
+
+async def on_inbound_deadline(session: AsyncSession, timer: DueTimer, runtime: ServiceRuntime[QcSettings]) -> None:
+    """The seller missed the inbound deadline: EXPIRED, qc.expired, a strike."""
+    # The worker already holds the timer row, and an arrival or a cancellation holds the case while it cancels
+    # this timer: waiting here for the case would deadlock. Skip a busy case; the timer is retried shortly.
+    case = (
+        await session.scalars(select(QcCase).where(col(QcCase.case_id) == timer.key).with_for_update(skip_locked=True))
+    ).one_or_none()
+    if case is None:
+        if (await session.execute(select(col(QcCase.case_id)).where(col(QcCase.case_id) == timer.key))).first():
+            raise CaseBusy(f"qc case {timer.key} is being changed; the deadline is checked again shortly")
+        return
+    if not CASE.can(case.status, CaseStatus.EXPIRED):
+        return  # the item arrived, or the case ended, before the timer fired
+    uow = UnitOfWork(session, runtime, utcnow())
+    enter(uow, case, CaseStatus.EXPIRED, SYSTEM, "the item did not reach the warehouse by the inbound deadline")
+    await runtime.outbox.add(session, events_out.expired(case))
+    await strike(uow, case, StrikeReason.EXPIRED)
+
+
+# --- commands -----------------------------------------------------------------------------------------------------
+
+
+async def record_arrival(uow: QcUnit, principal: Principal, case_id: str, body: ArrivalIn) -> CasePublic:
+    case = await lock_own_case(uow.session, principal, case_id)
+    if CaseStatus(case.status) is CaseStatus.IN_INSPECTION and case.arrival_tracking_no == body.tracking_no:
+        return await case_public(uow.session, case)  # the same arrival again
+    enter(uow, case, CaseStatus.IN_INSPECTION, principal.actor, f"arrived with tracking {body.tracking_no}")
+    case.arrival_tracking_no, case.arrived_at, case.arrived_by = body.tracking_no, uow.now, principal.sub
+    await uow.runtime.timers.cancel(uow.session, INBOUND_DEADLINE, case.case_id)
+    await uow.runtime.outbox.add(uow.session, events_out.item_received(case))
+    return await case_public(uow.session, case)
+
+
+def _same_verdict(case: QcCase, principal: Principal, body: VerdictIn) -> bool:
+    return (
+        case.verdict_result == body.result
+        and case.failure_reason == body.failure_reason
+        and case.findings == body.findings
+        and case.photos == [str(p) for p in body.photos]
+        and case.inspector_id == principal.sub
+    )
+
+
+async def record_verdict(uow: QcUnit, principal: Principal, case_id: str, body: VerdictIn) -> CasePublic:
+    """PASSED issues a certificate anyone can verify; FAILED returns the item, and a counterfeit strikes the shop."""
+    case = await lock_own_case(uow.session, principal, case_id)
+    if case.verdict_result is not None and _same_verdict(case, principal, body):
+        return await case_public(uow.session, case)  # the same verdict again
+    reason = f"{body.result}" + (f": {body.failure_reason}" if body.failure_reason else "")
+    enter(uow, case, domain.verdict_status(body.result), principal.actor, reason)
+    case.verdict_result = body.result
+    case.failure_reason = body.failure_reason
+    case.findings = body.findings
+    case.photos = [str(p) for p in body.photos]
+    case.inspector_id = principal.sub
+    case.verdict_at = uow.now
+    if body.result is VerdictResult.PASSED:
+        case.certificate_no = domain.new_certificate_no()
+        await uow.runtime.outbox.add(uow.session, events_out.passed(case))
+    else:
+        await uow.runtime.outbox.add(uow.session, events_out.failed(case))
+        strike_reason = domain.strike_reason_for_failure(body.failure_reason)
+        if strike_reason is not None:
+            await strike(uow, case, strike_reason)
+    return await case_public(uow.session, case)
+
+
+async def record_dispatch(uow: QcUnit, principal: Principal, case_id: str, body: DispatchIn) -> CasePublic:
+    """A passed item goes on to the buyer, a failed one back to the seller."""
+    case = await lock_own_case(uow.session, principal, case_id)
+    status = CaseStatus(case.status)
+    same = (case.dispatch_carrier, case.dispatch_tracking_no) == (body.carrier, body.tracking_no)
+    if status is CaseStatus.DISPATCHED and same:
+        return await case_public(uow.session, case)  # the same dispatch again
+    to = domain.dispatch_target(status)
+    enter(uow, case, CaseStatus.DISPATCHED, principal.actor, f"to {to} by {body.carrier} {body.tracking_no}")
+    case.dispatch_to, case.dispatch_carrier, case.dispatch_tracking_no = to, body.carrier, body.tracking_no
+    case.dispatched_at, case.dispatched_by = uow.now, principal.sub
+    await uow.runtime.outbox.add(uow.session, events_out.dispatched(case))
+    return await case_public(uow.session, case)

@@ -1,0 +1,121 @@
+"""Where a case is inspected: warehouses, routing a case to one, and the admin's override."""
+
+from __future__ import annotations
+
+from sqlalchemy import select, text, true
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
+
+from xinren_shared.auth import Principal
+from xinren_shared.errors import Conflict, Unprocessable
+from xinren_shared.ids import new_id
+
+from .. import domain, events_out
+from ..domain import CaseStatus
+from ..models import QcCase, Warehouse
+from ..schemas import CasePublic, RouteIn, WarehouseCreate, WarehouseCreated
+from ..views import case_public, find_warehouse, open_counts, warehouse_public
+from .cases import INBOUND_DEADLINE, QcUnit, enter, lock_case
+
+# Routing and warehouse creation meet under this lock (order.paid shared, warehouse creation exclusive), so a case
+# that finds no warehouse is always seen by the creation of the warehouse that could take it.
+_ROUTING_LOCK = 7_301_996
+
+
+async def routing_lock(session: AsyncSession, *, exclusive: bool) -> None:
+    fn = "pg_advisory_xact_lock" if exclusive else "pg_advisory_xact_lock_shared"
+    await session.execute(text(f"SELECT {fn}(:k)"), {"k": _ROUTING_LOCK})
+
+
+async def _inspecting(session: AsyncSession, category: str) -> list[Warehouse]:
+    rows = await session.execute(select(Warehouse).where(col(Warehouse.categories).contains([category])))
+    return list(rows.scalars().all())
+
+
+async def choose_warehouse(session: AsyncSession, category: str, hint: str | None) -> Warehouse | None:
+    """A warehouse inspecting the category (else one inspecting any), the hint when it fits, else the least loaded."""
+    inspecting = await _inspecting(session, category) or await _inspecting(session, domain.ANY_CATEGORY)
+    counts = await open_counts(session, [w.warehouse_id for w in inspecting])
+    chosen = domain.pick_warehouse((domain.Candidate(wid, n) for wid, n in counts.items()), hint)
+    return next((w for w in inspecting if w.warehouse_id == chosen), None)
+
+
+def routed_to(warehouse: Warehouse) -> str:
+    """The timeline's reason for a case routed to `warehouse`."""
+    return f"routed to warehouse {warehouse.warehouse_id}"
+
+
+async def announce_opened(uow: QcUnit, case: QcCase, warehouse: Warehouse) -> None:
+    """A case routed to `warehouse`: the seller's inbound deadline starts, and qc.case_opened tells everyone where."""
+    assert case.inbound_deadline is not None  # set with the warehouse
+    await uow.runtime.timers.schedule(
+        uow.session, INBOUND_DEADLINE, case.case_id, case.inbound_deadline, {"order_id": case.order_id}
+    )
+    await uow.runtime.outbox.add(uow.session, events_out.case_opened(case, warehouse))
+
+
+async def _route(uow: QcUnit, case: QcCase, warehouse: Warehouse, actor: str) -> None:
+    """AWAITING_ROUTING → AWAITING_INBOUND at `warehouse`: deadline timer and qc.case_opened."""
+    enter(uow, case, CaseStatus.AWAITING_INBOUND, actor, routed_to(warehouse))
+    case.warehouse_id = warehouse.warehouse_id
+    case.inbound_deadline = uow.now + uow.settings.inbound_deadline
+    await announce_opened(uow, case, warehouse)
+
+
+async def create_warehouse(uow: QcUnit, principal: Principal, body: WarehouseCreate) -> WarehouseCreated:
+    """A new warehouse; the cases that waited for one inspecting its categories are routed to it at once."""
+    session = uow.session
+    await routing_lock(session, exclusive=True)
+    warehouse_id = body.warehouse_id or new_id("wh")
+    warehouse = (
+        await session.scalars(
+            insert(Warehouse)
+            .values(
+                warehouse_id=warehouse_id,
+                name=body.name,
+                address=body.address,
+                categories=body.categories,
+                created_at=uow.now,
+            )
+            .on_conflict_do_nothing(index_elements=["warehouse_id"])
+            .returning(Warehouse)
+        )
+    ).one_or_none()
+    if warehouse is None:
+        raise Conflict(f"warehouse {warehouse_id} already exists", code="WAREHOUSE_EXISTS")
+    waiting = (
+        (
+            await session.execute(
+                select(QcCase)
+                .where(
+                    col(QcCase.status) == CaseStatus.AWAITING_ROUTING,
+                    true() if domain.ANY_CATEGORY in body.categories else col(QcCase.category).in_(body.categories),
+                )
+                .order_by(col(QcCase.created_at), col(QcCase.case_id))
+                .with_for_update()
+            )
+        )
+        .scalars()
+        .all()
+    )
+    routed = []
+    for case in waiting:
+        await _route(uow, case, warehouse, principal.actor)
+        routed.append(case.case_id)
+    public = warehouse_public(warehouse, len(routed))
+    return WarehouseCreated(**public.model_dump(), routed_case_ids=routed)
+
+
+async def route_case(uow: QcUnit, principal: Principal, case_id: str, body: RouteIn) -> CasePublic:
+    """Admin override for a case that waits for routing: send it to a named warehouse."""
+    session = uow.session
+    await routing_lock(session, exclusive=True)
+    case = await lock_case(session, case_id)
+    if CaseStatus(case.status) is CaseStatus.AWAITING_INBOUND and case.warehouse_id == body.warehouse_id:
+        return await case_public(session, case)  # the same request again
+    warehouse = await find_warehouse(session, body.warehouse_id)
+    if warehouse is None:
+        raise Unprocessable(f"warehouse {body.warehouse_id} does not exist", code="UNKNOWN_WAREHOUSE")
+    await _route(uow, case, warehouse, principal.actor)
+    return await case_public(session, case)

@@ -1,0 +1,167 @@
+"""Reads of quality check: cases with their timelines, warehouses with their load, certificates, a shop's strikes."""
+
+from __future__ import annotations
+
+from typing import Any, cast
+
+from sqlalchemy import select
+from sqlalchemy.orm import InstrumentedAttribute
+from sqlmodel import col
+
+from xinren_shared.auth import Principal, Role
+from xinren_shared.errors import Forbidden, NotFound, Unprocessable
+from xinren_shared.ids import utcnow
+from xinren_shared.pagination import Page, keyset_page
+from xinren_shared.runtime import ServiceRuntime
+
+from . import domain
+from .access import CASES
+from .domain import CaseStatus, ShopStatus
+from .models import QcCase, ShopEnforcement, Strike, Warehouse
+from .schemas import (
+    CasePublic,
+    CertificateInspector,
+    CertificateItem,
+    CertificatePublic,
+    CertificateWarehouse,
+    ShopStrikes,
+    StrikePublic,
+    WarehousePublic,
+)
+from .settings import QcSettings
+from .views import case_public, case_view, find_warehouse, open_counts, timelines, warehouse_public
+
+QcRuntime = ServiceRuntime[QcSettings]
+
+
+def _keys(*columns: Any) -> list[InstrumentedAttribute[Any]]:
+    """The columns a list is paged by: SQLModel types them as their Python values, keyset_page as what they are."""
+    return cast(list[InstrumentedAttribute[Any]], list(columns))
+
+
+async def get_case(runtime: QcRuntime, principal: Principal, case_id: str) -> CasePublic:
+    async with runtime.transaction() as session:
+        case = (await session.scalars(select(QcCase).where(col(QcCase.case_id) == case_id))).one_or_none()
+        # Another's case is answered as missing: its existence is not the reader's to learn.
+        if case is None or not CASES.allows(principal, case):
+            raise NotFound(f"qc case {case_id} not found", code="CASE_NOT_FOUND")
+        return await case_public(session, case)
+
+
+async def list_cases(
+    runtime: QcRuntime,
+    principal: Principal,
+    *,
+    order_id: str | None,
+    status: CaseStatus | None,
+    warehouse_id: str | None,
+    limit: int,
+    cursor: str | None,
+) -> Page[CasePublic]:
+    """Newest first, each reader's own cases; buyers and sellers name the order."""
+    if principal.role in (Role.WAREHOUSE, Role.INSPECTOR) and warehouse_id not in (None, principal.warehouse_id):
+        raise Forbidden("you may list only your own warehouse's cases", code="OTHER_WAREHOUSE")
+    if principal.role in (Role.BUYER, Role.SELLER) and order_id is None:
+        raise Unprocessable("buyers and sellers list cases by order_id", code="ORDER_ID_REQUIRED")
+    stmt = select(QcCase).where(CASES.where(principal))
+    if order_id is not None:
+        stmt = stmt.where(col(QcCase.order_id) == order_id)
+    if status is not None:
+        stmt = stmt.where(col(QcCase.status) == status)
+    if warehouse_id is not None:
+        stmt = stmt.where(col(QcCase.warehouse_id) == warehouse_id)
+    async with runtime.transaction() as session:
+        page, next_cursor = await keyset_page(
+            session, stmt, _keys(QcCase.created_at, QcCase.case_id), cursor, limit, descending=True
+        )
+        lines = await timelines(session, [c.case_id for c in page])
+    return Page[CasePublic](items=[case_view(c, lines[c.case_id]) for c in page], next_cursor=next_cursor)
+
+
+async def get_certificate(runtime: QcRuntime, certificate_no: str) -> CertificatePublic:
+    """What a buyer (or a later buyer) needs to trust the item, and nothing private."""
+    async with runtime.transaction() as session:
+        row = (
+            await session.execute(
+                select(QcCase, Warehouse)
+                .join(Warehouse, col(Warehouse.warehouse_id) == col(QcCase.warehouse_id))
+                .where(col(QcCase.certificate_no) == certificate_no)
+            )
+        ).first()
+    if row is None:
+        raise NotFound("no certificate with this number", code="CERTIFICATE_NOT_FOUND")
+    c, w = row
+    return CertificatePublic(
+        certificate_no=c.certificate_no,
+        order_id=c.order_id,
+        case_id=c.case_id,
+        verdict=c.verdict_result,
+        items=[CertificateItem(title=i["title"], category=i["category"]) for i in c.items],
+        category=c.category,
+        findings=c.findings or "",
+        photos=c.photos or [],
+        warehouse=CertificateWarehouse(warehouse_id=w.warehouse_id, name=w.name),
+        inspector=CertificateInspector(inspector_id=c.inspector_id),
+        issued_at=c.verdict_at,
+        dispatched=c.dispatched_at is not None,
+    )
+
+
+async def list_warehouses(
+    runtime: QcRuntime, *, category: str | None, limit: int, cursor: str | None
+) -> Page[WarehousePublic]:
+    stmt = select(Warehouse)
+    if category:
+        stmt = stmt.where(col(Warehouse.categories).contains([domain.normalize_category(category)]))
+    async with runtime.transaction() as session:
+        page, next_cursor = await keyset_page(session, stmt, _keys(Warehouse.warehouse_id), cursor, limit)
+        counts = await open_counts(session, [w.warehouse_id for w in page])
+    return Page[WarehousePublic](
+        items=[warehouse_public(w, counts[w.warehouse_id]) for w in page], next_cursor=next_cursor
+    )
+
+
+async def get_warehouse(runtime: QcRuntime, warehouse_id: str) -> WarehousePublic:
+    async with runtime.transaction() as session:
+        warehouse = await find_warehouse(session, warehouse_id)
+        if warehouse is None:
+            raise NotFound(f"warehouse {warehouse_id} not found", code="WAREHOUSE_NOT_FOUND")
+        return warehouse_public(warehouse, (await open_counts(session, [warehouse_id]))[warehouse_id])
+
+
+async def shop_strikes(runtime: QcRuntime, principal: Principal, shop_id: str) -> ShopStrikes:
+    if principal.role is Role.SELLER and principal.shop_id != shop_id:
+        raise Forbidden("sellers see only their own shop's strikes", code="OTHER_SHOP")
+    settings, now = runtime.settings, utcnow()
+    async with runtime.transaction() as session:
+        enforcement = (
+            await session.scalars(select(ShopEnforcement).where(col(ShopEnforcement.shop_id) == shop_id))
+        ).one_or_none()
+        strikes = (
+            await session.scalars(
+                select(Strike)
+                .where(col(Strike.shop_id) == shop_id)
+                .order_by(col(Strike.struck_at).desc(), col(Strike.strike_id))
+            )
+        ).all()
+    active = {s.strike_id for s in strikes if domain.strikes_in_window([s.struck_at], now, settings.strike_window)}
+    return ShopStrikes(
+        shop_id=shop_id,
+        status=ShopStatus(enforcement.status) if enforcement else ShopStatus.ACTIVE,
+        suspended_at=enforcement.suspended_at if enforcement else None,
+        strikes_at_suspension=enforcement.strikes_at_suspension if enforcement else None,
+        active_strikes=len(active),
+        threshold=settings.strike_threshold,
+        window_days=settings.strike_window_seconds / 86_400,
+        strikes=[
+            StrikePublic(
+                strike_id=s.strike_id,
+                case_id=s.case_id,
+                order_id=s.order_id,
+                reason=s.reason,
+                struck_at=s.struck_at,
+                active=s.strike_id in active,
+            )
+            for s in strikes
+        ],
+    )

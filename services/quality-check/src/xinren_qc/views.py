@@ -1,0 +1,114 @@
+"""Public shapes of cases and warehouses, with the reads they need: shared by commands and queries."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
+
+from .domain import OPEN
+from .models import QcCase, QcCaseEvent, Warehouse
+from .schemas import (
+    CasePublic,
+    DispatchPublic,
+    ItemPublic,
+    ShipmentPublic,
+    TimelineEntry,
+    VerdictPublic,
+    WarehousePublic,
+)
+
+
+async def timelines(session: AsyncSession, case_ids: Sequence[str]) -> dict[str, list[QcCaseEvent]]:
+    found: dict[str, list[QcCaseEvent]] = {cid: [] for cid in case_ids}
+    if case_ids:
+        rows = await session.execute(
+            select(QcCaseEvent)
+            .where(col(QcCaseEvent.case_id).in_(case_ids))
+            .order_by(col(QcCaseEvent.case_id), col(QcCaseEvent.id))
+        )
+        for entry in rows.scalars():
+            found[entry.case_id].append(entry)
+    return found
+
+
+async def open_counts(session: AsyncSession, warehouse_ids: Sequence[str]) -> dict[str, int]:
+    """Each warehouse's open cases (its load)."""
+    if not warehouse_ids:
+        return {}
+    rows = await session.execute(
+        select(col(QcCase.warehouse_id), func.count())
+        .where(col(QcCase.warehouse_id).in_(warehouse_ids), col(QcCase.status).in_([str(s) for s in OPEN]))
+        .group_by(col(QcCase.warehouse_id))
+    )
+    counts = {wid: 0 for wid in warehouse_ids}
+    counts.update({wid: n for wid, n in rows.all() if wid is not None})
+    return counts
+
+
+async def find_warehouse(session: AsyncSession, warehouse_id: str) -> Warehouse | None:
+    return (
+        await session.execute(select(Warehouse).where(col(Warehouse.warehouse_id) == warehouse_id))
+    ).scalar_one_or_none()
+
+
+def warehouse_public(w: Warehouse, open_cases: int) -> WarehousePublic:
+    return WarehousePublic(
+        warehouse_id=w.warehouse_id,
+        name=w.name,
+        address=w.address,
+        categories=list(w.categories),
+        open_cases=open_cases,
+        created_at=w.created_at,
+    )
+
+
+async def case_public(session: AsyncSession, case: QcCase) -> CasePublic:
+    """The case as its readers see it, with its timeline."""
+    return case_view(case, (await timelines(session, [case.case_id]))[case.case_id])
+
+
+def case_view(c: QcCase, timeline: Sequence[QcCaseEvent]) -> CasePublic:
+    verdict = None
+    if c.verdict_result is not None:
+        verdict = VerdictPublic(
+            result=c.verdict_result,
+            failure_reason=c.failure_reason,
+            findings=c.findings or "",
+            photos=c.photos or [],
+            inspector_id=c.inspector_id,
+            decided_at=c.verdict_at,
+        )
+    dispatch = None
+    if c.dispatch_to is not None:
+        dispatch = DispatchPublic(
+            to=c.dispatch_to,
+            carrier=c.dispatch_carrier,
+            tracking_no=c.dispatch_tracking_no,
+            dispatched_at=c.dispatched_at,
+            dispatched_by=c.dispatched_by,
+        )
+    inbound = None
+    if c.inbound_tracking_no is not None:
+        inbound = ShipmentPublic(carrier=c.inbound_carrier, tracking_no=c.inbound_tracking_no)
+    return CasePublic(
+        case_id=c.case_id,
+        order_id=c.order_id,
+        buyer_id=c.buyer_id,
+        shop_id=c.shop_id,
+        category=c.category,
+        items=[ItemPublic.model_validate(i) for i in c.items],
+        warehouse_id=c.warehouse_id,
+        status=c.status,
+        inbound_deadline=c.inbound_deadline,
+        inbound_shipment=inbound,
+        arrived_at=c.arrived_at,
+        verdict=verdict,
+        certificate_no=c.certificate_no,
+        dispatch=dispatch,
+        created_at=c.created_at,
+        updated_at=c.updated_at,
+        timeline=[TimelineEntry(at=e.at, status=e.status, actor=e.actor, reason=e.reason) for e in timeline],
+    )
