@@ -8,6 +8,7 @@ from xinren_order import domain
 from xinren_order.domain import FundingSource as F
 from xinren_order.domain import Line
 from xinren_order.domain import OrderStatus as S
+from xinren_order.handlers.qc_reactions import REACTIONS
 from xinren_shared.errors import IllegalTransition
 
 ALLOWED = {
@@ -24,33 +25,49 @@ ALLOWED = {
     (S.COMPLETED, S.REFUNDED),
     (S.CANCELLED, S.REFUNDED),
 }  # fmt: skip
-PAIRS = list(itertools.product(S, S))
+PAIRS = domain.ORDER.pairs()
 
 
 def test_the_table_is_the_design():
     assert {(a, b) for a, targets in domain.TRANSITIONS.items() for b in targets} == ALLOWED
     assert set(domain.TRANSITIONS) == set(S)
+    assert set(PAIRS) == set(itertools.product(S, S))
 
 
 @pytest.mark.parametrize("current,target", [p for p in PAIRS if p in ALLOWED], ids=lambda s: s.value)
 def test_allowed_transition(current, target):
-    assert domain.transition(current, target) is target
-    assert domain.transition(current.value, target.value) is target
-    assert domain.can_transition(current, target)
+    assert domain.ORDER.require(current, target) is target
+    assert domain.ORDER.require(current.value, target.value) is target
+    assert domain.ORDER.move(current, target) is True
+    assert domain.ORDER.can(current, target)
 
 
 @pytest.mark.parametrize("current,target", [p for p in PAIRS if p not in ALLOWED], ids=lambda s: s.value)
 def test_illegal_transition_is_409_with_the_current_status(current, target):
+    # require: staying put is illegal too (a repeated command is a 409, as every order command answers it).
     with pytest.raises(IllegalTransition) as err:
-        domain.transition(current, target)
+        domain.ORDER.require(current, target)
     assert err.value.status == 409
     assert err.value.details == {"current_status": current.value, "requested_status": target.value}
-    assert not domain.can_transition(current, target)
+    assert not domain.ORDER.can(current, target)
+    if current is target:
+        assert domain.ORDER.move(current, target) is False
+    else:
+        with pytest.raises(IllegalTransition):
+            domain.ORDER.move(current, target)
 
 
 def test_refunded_is_final_and_cancellation_only_before_shipment():
     assert domain.TRANSITIONS[S.REFUNDED] == frozenset()
-    assert {a for a, b in ALLOWED if b is S.CANCELLED} == set(domain.CANCELLABLE)
+    assert domain.ORDER.terminal == {S.REFUNDED}
+    assert {a for a, b in ALLOWED if b is S.CANCELLED} == {S.CREATED, S.PAID, S.AWAITING_QC_INBOUND}
+
+
+@pytest.mark.parametrize("event_type", list(REACTIONS), ids=lambda t: t.TYPE)
+def test_every_qc_reaction_is_a_move_the_state_machine_allows(event_type):
+    reaction = REACTIONS[event_type]
+    assert reaction.from_states
+    assert all(domain.ORDER.can(s, reaction.to) for s in reaction.from_states)
 
 
 @pytest.mark.parametrize(

@@ -6,27 +6,28 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Header, Path, Query, Request
 from pydantic import BaseModel, Field
 
-from xinren_shared.auth import CurrentPrincipal, Role
-from xinren_shared.errors import error_responses
+from xinren_shared.auth import CurrentPrincipal, Principal, Role
+from xinren_shared.commands import Commands, runtime_of
+from xinren_shared.errors import Forbidden, error_responses
 from xinren_shared.pagination import Cursor, Limit, Page
 from xinren_shared.runtime import ServiceRuntime
 
-from . import handlers, queries, schemas
+from . import queries, schemas
+from .access import SHOP_STAFF, ShopRef
 from .domain import ID_PATTERN, OrderStatus
+from .handlers import catalog, orders
 from .payments import PaymentProvider
+from .settings import OrderSettings
 
 router = APIRouter(prefix="/v1", tags=["order"])
 
 
-def _runtime(request: Request) -> ServiceRuntime:
-    return request.app.state.runtime
-
-
 def _provider(request: Request) -> PaymentProvider:
-    return request.app.state.payment_provider
+    provider: PaymentProvider = request.app.state.payment_provider
+    return provider
 
 
-RuntimeDep = Annotated[ServiceRuntime, Depends(_runtime)]
+RuntimeDep = Annotated[ServiceRuntime[OrderSettings], Depends(runtime_of)]
 ProviderDep = Annotated[PaymentProvider, Depends(_provider)]
 ShopId = Annotated[str, Path(pattern=rf"^{ID_PATTERN}$")]
 SkuId = Annotated[str, Path(pattern=rf"^{ID_PATTERN}$")]
@@ -35,20 +36,23 @@ Account = Annotated[str, Path(pattern=rf"^[a-z]+:{ID_PATTERN}$")]
 FilterId = Annotated[str | None, Query(pattern=r"^[^\x00]{1,200}$")]
 IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", max_length=200)]
 
-ANY_ROLE = tuple(Role)
+
+def _require_shop_staff(principal: Principal, shop_id: str) -> None:
+    if not SHOP_STAFF.allows(principal, ShopRef(shop_id)):
+        raise Forbidden("a seller manages only its own shop")
 
 
 # --- shops and catalog ------------------------------------------------------------------------------------
 
 
 @router.post("/shops", status_code=201, response_model=schemas.ShopPublic, responses=error_responses(403, 409))
-async def create_shop(body: schemas.ShopCreate, principal: CurrentPrincipal, runtime: RuntimeDep):
+async def create_shop(body: schemas.ShopCreate, principal: CurrentPrincipal, commands: Commands) -> schemas.ShopPublic:
     principal.require(Role.ADMIN)
-    return await handlers.create_shop(runtime, principal, body)
+    return await commands.run(catalog.create_shop, principal, body)
 
 
 @router.get("/shops/{shop_id}", response_model=schemas.ShopPublic, responses=error_responses(404))
-async def get_shop(shop_id: ShopId, principal: CurrentPrincipal, runtime: RuntimeDep):
+async def get_shop(shop_id: ShopId, principal: CurrentPrincipal, runtime: RuntimeDep) -> schemas.ShopPublic:
     return await queries.get_shop(runtime, principal, shop_id)
 
 
@@ -58,19 +62,19 @@ class DepositTopUp(BaseModel):
 
 @router.post("/shops/{shop_id}/deposit", response_model=schemas.ShopPublic, responses=error_responses(403, 404, 409))
 async def top_up_deposit(
-    shop_id: ShopId, body: DepositTopUp, principal: CurrentPrincipal, runtime: RuntimeDep, key: IdempotencyKey = None
-):
+    shop_id: ShopId, body: DepositTopUp, principal: CurrentPrincipal, commands: Commands, key: IdempotencyKey = None
+) -> schemas.ShopPublic:
     """Adds to the shop's deposit (保证金). Send an Idempotency-Key: the same key never credits twice."""
     principal.require(Role.ADMIN, Role.SELLER)
-    handlers.ensure_own_shop(principal, shop_id)
-    return await handlers.top_up_deposit(runtime, principal, shop_id, body.amount_fen, key or uuid.uuid4().hex)
+    _require_shop_staff(principal, shop_id)
+    return await commands.run(catalog.top_up_deposit, principal, shop_id, body.amount_fen, key or uuid.uuid4().hex)
 
 
 @router.post("/shops/{shop_id}/reinstate", response_model=schemas.ShopPublic, responses=error_responses(403, 404))
-async def reinstate_shop(shop_id: ShopId, principal: CurrentPrincipal, runtime: RuntimeDep):
+async def reinstate_shop(shop_id: ShopId, principal: CurrentPrincipal, commands: Commands) -> schemas.ShopPublic:
     """Lifts a suspension (platform decision after review)."""
     principal.require(Role.ADMIN)
-    return await handlers.reinstate_shop(runtime, principal, shop_id)
+    return await commands.run(catalog.reinstate_shop, principal, shop_id)
 
 
 @router.post(
@@ -79,38 +83,45 @@ async def reinstate_shop(shop_id: ShopId, principal: CurrentPrincipal, runtime: 
     response_model=schemas.ProductPublic,
     responses=error_responses(403, 404, 409),
 )
-async def add_product(shop_id: ShopId, body: schemas.ProductCreate, principal: CurrentPrincipal, runtime: RuntimeDep):
+async def add_product(
+    shop_id: ShopId, body: schemas.ProductCreate, principal: CurrentPrincipal, commands: Commands
+) -> schemas.ProductPublic:
     principal.require(Role.SELLER)
-    return await handlers.add_product(runtime, principal, shop_id, body)
+    _require_shop_staff(principal, shop_id)
+    return await commands.run(catalog.add_product, principal, shop_id, body)
 
 
 @router.get("/shops/{shop_id}/products", response_model=Page[schemas.ProductPublic], responses=error_responses(404))
 async def list_products(
     shop_id: ShopId, principal: CurrentPrincipal, runtime: RuntimeDep, limit: Limit = 50, cursor: Cursor = None
-):
+) -> Page[schemas.ProductPublic]:
     items, nxt = await queries.list_products(runtime, shop_id, limit, cursor)
     return Page(items=items, next_cursor=nxt)
 
 
 @router.get("/products/{sku_id}", response_model=schemas.ProductPublic, responses=error_responses(404))
-async def get_product(sku_id: SkuId, principal: CurrentPrincipal, runtime: RuntimeDep):
+async def get_product(sku_id: SkuId, principal: CurrentPrincipal, runtime: RuntimeDep) -> schemas.ProductPublic:
     return await queries.get_product(runtime, sku_id)
 
 
 @router.post("/products/{sku_id}/stock", response_model=schemas.ProductPublic, responses=error_responses(403, 404))
-async def add_stock(sku_id: SkuId, body: schemas.StockAdd, principal: CurrentPrincipal, runtime: RuntimeDep):
+async def add_stock(
+    sku_id: SkuId, body: schemas.StockAdd, principal: CurrentPrincipal, commands: Commands
+) -> schemas.ProductPublic:
     """Restocks a product (seller of its shop)."""
     principal.require(Role.SELLER)
-    return await handlers.add_stock(runtime, principal, sku_id, body.quantity)
+    return await commands.run(catalog.add_stock, principal, sku_id, body.quantity)
 
 
 # --- orders -----------------------------------------------------------------------------------------------
 
 
 @router.post("/orders", status_code=201, response_model=schemas.OrderPublic, responses=error_responses(403, 409))
-async def create_order(body: schemas.OrderCreate, principal: CurrentPrincipal, runtime: RuntimeDep):
+async def create_order(
+    body: schemas.OrderCreate, principal: CurrentPrincipal, commands: Commands
+) -> schemas.OrderPublic:
     principal.require(Role.BUYER)
-    return await handlers.create_order(runtime, principal, body)
+    return await commands.run(orders.create_order, principal, body)
 
 
 @router.get("/orders", response_model=Page[schemas.OrderPublic], responses=error_responses(403))
@@ -122,7 +133,7 @@ async def list_orders(
     buyer_id: FilterId = None,
     limit: Limit = 50,
     cursor: Cursor = None,
-):
+) -> Page[schemas.OrderPublic]:
     """Buyers see their own orders, sellers their shop's, hosts the orders attributed to them, admins all."""
     principal.require(Role.BUYER, Role.SELLER, Role.HOST, Role.ADMIN)
     items, nxt = await queries.list_orders(
@@ -132,25 +143,25 @@ async def list_orders(
 
 
 @router.get("/orders/{order_id}", response_model=schemas.OrderPublic, responses=error_responses(403, 404))
-async def get_order(order_id: OrderId, principal: CurrentPrincipal, runtime: RuntimeDep):
+async def get_order(order_id: OrderId, principal: CurrentPrincipal, runtime: RuntimeDep) -> schemas.OrderPublic:
     principal.require(Role.BUYER, Role.SELLER, Role.HOST, Role.ADMIN)
     return await queries.get_order(runtime, principal, order_id)
 
 
 @router.post("/orders/{order_id}/pay", response_model=schemas.OrderPublic, responses=error_responses(403, 404, 409))
 async def pay_order(
-    order_id: OrderId, body: schemas.PayRequest, principal: CurrentPrincipal, runtime: RuntimeDep, provider: ProviderDep
-):
+    order_id: OrderId, body: schemas.PayRequest, principal: CurrentPrincipal, commands: Commands, provider: ProviderDep
+) -> schemas.OrderPublic:
     principal.require(Role.BUYER)
-    return await handlers.pay_order(runtime, provider, principal, order_id, body)
+    return await commands.run(orders.pay_order, provider, principal, order_id, body)
 
 
 @router.post("/orders/{order_id}/cancel", response_model=schemas.OrderPublic, responses=error_responses(403, 404, 409))
 async def cancel_order(
-    order_id: OrderId, principal: CurrentPrincipal, runtime: RuntimeDep, body: schemas.CancelRequest | None = None
-):
+    order_id: OrderId, principal: CurrentPrincipal, commands: Commands, body: schemas.CancelRequest | None = None
+) -> schemas.OrderPublic:
     principal.require(Role.BUYER, Role.SELLER)
-    return await handlers.cancel_order(runtime, principal, order_id, body.reason if body else None)
+    return await commands.run(orders.cancel_order, principal, order_id, body.reason if body else None)
 
 
 @router.post(
@@ -159,27 +170,29 @@ async def cancel_order(
     response_model=schemas.ShipmentPublic,
     responses=error_responses(403, 404, 409),
 )
-async def ship_order(order_id: OrderId, body: schemas.ShipmentCreate, principal: CurrentPrincipal, runtime: RuntimeDep):
+async def ship_order(
+    order_id: OrderId, body: schemas.ShipmentCreate, principal: CurrentPrincipal, commands: Commands
+) -> schemas.ShipmentPublic:
     principal.require(Role.SELLER)
-    return await handlers.ship_order(runtime, principal, order_id, body)
+    return await commands.run(orders.ship_order, principal, order_id, body)
 
 
 @router.post(
     "/orders/{order_id}/delivery", response_model=schemas.OrderPublic, responses=error_responses(403, 404, 409)
 )
 async def record_delivery(
-    order_id: OrderId, body: schemas.DeliveryCreate, principal: CurrentPrincipal, runtime: RuntimeDep
-):
+    order_id: OrderId, body: schemas.DeliveryCreate, principal: CurrentPrincipal, commands: Commands
+) -> schemas.OrderPublic:
     principal.require(Role.PARTNER, Role.ADMIN)
-    return await handlers.record_delivery(runtime, principal, order_id, body)
+    return await commands.run(orders.record_delivery, principal, order_id, body)
 
 
 @router.post(
     "/orders/{order_id}/confirm-receipt", response_model=schemas.OrderPublic, responses=error_responses(403, 404, 409)
 )
-async def confirm_receipt(order_id: OrderId, principal: CurrentPrincipal, runtime: RuntimeDep):
+async def confirm_receipt(order_id: OrderId, principal: CurrentPrincipal, commands: Commands) -> schemas.OrderPublic:
     principal.require(Role.BUYER)
-    return await handlers.confirm_receipt(runtime, principal, order_id)
+    return await commands.run(orders.confirm_receipt, principal, order_id)
 
 
 # --- ledger -----------------------------------------------------------------------------------------------
@@ -192,14 +205,14 @@ async def confirm_receipt(order_id: OrderId, principal: CurrentPrincipal, runtim
 )
 async def order_ledger(
     order_id: OrderId, principal: CurrentPrincipal, runtime: RuntimeDep, limit: Limit = 50, cursor: Cursor = None
-):
+) -> Page[schemas.LedgerTransactionPublic]:
     principal.require(Role.SELLER, Role.ADMIN)
     items, nxt = await queries.order_ledger(runtime, principal, order_id, limit, cursor)
     return Page(items=items, next_cursor=nxt)
 
 
 @router.get("/ledger/balances/{account}", response_model=schemas.BalancePublic, responses=error_responses(403))
-async def account_balance(account: Account, principal: CurrentPrincipal, runtime: RuntimeDep):
+async def account_balance(account: Account, principal: CurrentPrincipal, runtime: RuntimeDep) -> schemas.BalancePublic:
     """Admins read any account; a seller its shop's (`seller:`, `deposit:`, `receivable:`, its orders' `escrow:`);
     a host its own `host:` account. `receivable:{shop}` is what the shop owes the platform guarantee."""
     principal.require(Role.ADMIN, Role.SELLER, Role.HOST)
@@ -207,6 +220,6 @@ async def account_balance(account: Account, principal: CurrentPrincipal, runtime
 
 
 @router.get("/ledger/check", response_model=schemas.LedgerCheckPublic, responses=error_responses(403))
-async def ledger_check(principal: CurrentPrincipal, runtime: RuntimeDep):
+async def ledger_check(principal: CurrentPrincipal, runtime: RuntimeDep) -> schemas.LedgerCheckPublic:
     principal.require(Role.ADMIN)
     return await queries.check_ledger(runtime)

@@ -5,27 +5,22 @@ from xinren_shared.contracts import aftersales as ae
 from xinren_shared.contracts import qc as qe
 from xinren_shared.events import Event
 
-from . import handlers as h
+from .handlers import aftersales, catalog, money, qc_reactions
 
 EVENT_HANDLERS: dict[type[Event], Handler] = {
-    # xinren.qc.v1
-    qe.QcCaseOpened: h.on_qc_case_opened,
-    qe.QcItemReceived: h.on_qc_item_received,
-    qe.QcPassed: h.on_qc_passed,
-    qe.QcFailed: h.on_qc_failed,
-    qe.QcDispatched: h.on_qc_dispatched,
-    qe.QcExpired: h.on_qc_expired,
-    qe.QcShopSuspended: h.on_shop_suspended,
+    # xinren.qc.v1: the order follows the case (qc_reactions.REACTIONS says how), and a suspension stops the shop
+    **{event_type: qc_reactions.on_qc_event for event_type in qc_reactions.REACTIONS},
+    qe.QcShopSuspended: catalog.on_shop_suspended,
     # xinren.aftersales.v1: money requests
-    ae.RefundRequested: h.on_refund_requested,
-    ae.CompensationGranted: h.on_compensation_granted,
+    ae.RefundRequested: money.on_refund_requested,
+    ae.CompensationGranted: money.on_compensation_granted,
     # xinren.aftersales.v1: case lifecycle (an open case pauses auto-confirm)
-    ae.AfterSaleRequested: h.on_aftersale_event,
-    ae.AfterSaleApproved: h.on_aftersale_event,
-    ae.AfterSaleRejected: h.on_aftersale_event,
-    ae.AfterSaleEscalated: h.on_aftersale_event,
-    ae.AfterSaleReturnShipped: h.on_aftersale_event,
-    ae.AfterSaleReturnReceived: h.on_aftersale_event,
-    ae.AfterSaleRefunded: h.on_aftersale_event,
-    ae.AfterSaleClosed: h.on_aftersale_event,
+    ae.AfterSaleRequested: aftersales.on_aftersale_event,
+    ae.AfterSaleApproved: aftersales.on_aftersale_event,
+    ae.AfterSaleRejected: aftersales.on_aftersale_event,
+    ae.AfterSaleEscalated: aftersales.on_aftersale_event,
+    ae.AfterSaleReturnShipped: aftersales.on_aftersale_event,
+    ae.AfterSaleReturnReceived: aftersales.on_aftersale_event,
+    ae.AfterSaleRefunded: aftersales.on_aftersale_event,
+    ae.AfterSaleClosed: aftersales.on_aftersale_event,
 }

@@ -9,7 +9,7 @@ import re
 from dataclasses import dataclass
 from enum import StrEnum
 
-from xinren_shared.errors import IllegalTransition
+from xinren_shared.statemachine import StateMachine
 
 
 class OrderStatus(StrEnum):
@@ -47,22 +47,15 @@ TRANSITIONS: dict[OrderStatus, frozenset[OrderStatus]] = {
     S.REFUNDED: frozenset(),
 }
 
-# States in which the buyer or the seller may still cancel (nothing has left the seller yet).
-CANCELLABLE = frozenset({S.CREATED, S.PAID, S.AWAITING_QC_INBOUND})
+ORDER = StateMachine("order", OrderStatus, TRANSITIONS)
+
 # States before the seller has shipped anything: the FAST_SHIPPING promise is still open.
 NOT_YET_SHIPPED = frozenset({S.PAID, S.AWAITING_QC_INBOUND})
 
 
-def transition(current: OrderStatus | str, target: OrderStatus | str) -> OrderStatus:
-    """Returns the new status, or raises IllegalTransition (409 with the current status)."""
-    current, target = OrderStatus(current), OrderStatus(target)
-    if target not in TRANSITIONS[current]:
-        raise IllegalTransition("order", current.value, target.value)
-    return target
-
-
-def can_transition(current: OrderStatus | str, target: OrderStatus | str) -> bool:
-    return OrderStatus(target) in TRANSITIONS[OrderStatus(current)]
+class ShopStatus(StrEnum):
+    ACTIVE = "ACTIVE"
+    SUSPENDED = "SUSPENDED"
 
 
 def is_closed(status: OrderStatus | str, paid_fen: int, refunded_fen: int) -> bool:

@@ -27,10 +27,10 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from . import domain
-from .models import LedgerEntry, LedgerTransaction
+from .models import metadata
 
-_txn = LedgerTransaction.__table__
-_entry = LedgerEntry.__table__
+_txn = metadata.tables["ledger_transaction"]
+_entry = metadata.tables["ledger_entry"]
 
 
 class UnbalancedTransaction(ValueError):
@@ -54,7 +54,7 @@ async def post(
     for account, _ in lines:
         if not domain.is_account(account):
             raise ValueError(f"not a ledger account: {account!r}")
-    txn_id = (
+    txn_id: int | None = (
         await session.execute(
             insert(_txn)
             .values(idempotency_key=key, kind=kind, order_id=order_id, shop_id=shop_id, memo=memo)
@@ -82,36 +82,17 @@ async def balance(session: AsyncSession, account: str) -> int:
     )
 
 
-async def transactions_of_order(
-    session: AsyncSession, order_id: str, *, after_id: int | None, limit: int
-) -> list[dict[str, Any]]:
-    query = select(_txn).where(_txn.c.order_id == order_id).order_by(_txn.c.id).limit(limit)
-    if after_id is not None:
-        query = query.where(_txn.c.id > after_id)
-    txns = (await session.execute(query)).all()
-    if not txns:
-        return []
+async def entries_of(session: AsyncSession, transaction_ids: Sequence[int]) -> dict[int, list[tuple[str, int]]]:
+    """The (account, amount) entries of each transaction, in the order they were written."""
+    if not transaction_ids:
+        return {}
     rows = (
-        await session.execute(
-            select(_entry).where(_entry.c.transaction_id.in_([t.id for t in txns])).order_by(_entry.c.id)
-        )
+        await session.execute(select(_entry).where(_entry.c.transaction_id.in_(transaction_ids)).order_by(_entry.c.id))
     ).all()
-    by_txn: dict[int, list[dict[str, Any]]] = {}
+    by_txn: dict[int, list[tuple[str, int]]] = {}
     for r in rows:
-        by_txn.setdefault(r.transaction_id, []).append({"account": r.account, "amount_fen": r.amount_fen})
-    return [
-        {
-            "transaction_id": t.id,
-            "key": t.idempotency_key,
-            "kind": t.kind,
-            "order_id": t.order_id,
-            "shop_id": t.shop_id,
-            "memo": t.memo,
-            "created_at": t.created_at,
-            "entries": by_txn.get(t.id, []),
-        }
-        for t in txns
-    ]
+        by_txn.setdefault(r.transaction_id, []).append((r.account, r.amount_fen))
+    return by_txn
 
 
 _CLOSED_SQL = "(o.status IN ('COMPLETED', 'REFUNDED') OR (o.status = 'CANCELLED' AND o.refunded_fen >= o.paid_fen))"

@@ -2,65 +2,65 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy.orm import InstrumentedAttribute
+from sqlmodel import select
 
 from xinren_shared.auth import Principal, Role
-from xinren_shared.errors import Forbidden, NotFound, Unprocessable
-from xinren_shared.pagination import InvalidCursor, decode_cursor, encode_cursor
+from xinren_shared.errors import Forbidden, Unprocessable
+from xinren_shared.pagination import keyset_page
 from xinren_shared.runtime import ServiceRuntime
 
 from . import domain, ledger, schemas
+from .access import ORDERS, SHOP_STAFF, ShopRef
 from .domain import OrderStatus
-from .handlers import load_order, load_shop, order_for, qc_policy, settings_of
-from .models import Product, SalesOrder
-from .views import order_view, order_views, product_public, shop_public
+from .models import LedgerTransaction, Product, SalesOrder
+from .repository import load_order, load_shop, order_for, product_for, shop_for
+from .settings import OrderSettings
+from .views import ledger_transaction_public, order_view, order_views, product_public, shop_public
+
+Runtime = ServiceRuntime[OrderSettings]
 
 
-async def get_shop(runtime: ServiceRuntime, principal: Principal, shop_id: str) -> schemas.ShopPublic:
+def _key(column: Any) -> InstrumentedAttribute[Any]:
+    """A model attribute as the mapped column it is (the models declare them with their Python types)."""
+    assert isinstance(column, InstrumentedAttribute)
+    return column
+
+
+async def get_shop(runtime: Runtime, principal: Principal, shop_id: str) -> schemas.ShopPublic:
     async with runtime.transaction() as session:
-        shop = await load_shop(session, shop_id)
-        if shop is None:
-            raise NotFound(f"shop {shop_id} not found")
+        shop = await shop_for(session, shop_id)
         deposit = await ledger.balance(session, domain.deposit_account(shop_id))
         seller = await ledger.balance(session, domain.seller_account(shop_id))
         return shop_public(shop, principal, deposit, seller)
 
 
-async def get_product(runtime: ServiceRuntime, sku_id: str) -> schemas.ProductPublic:
+async def get_product(runtime: Runtime, sku_id: str) -> schemas.ProductPublic:
     async with runtime.transaction() as session:
-        product = await session.get(Product, sku_id)
-        if product is None:
-            raise NotFound(f"product {sku_id} not found")
-        return product_public(product, qc_policy(settings_of(runtime)))
+        return product_public(await product_for(session, sku_id), runtime.settings.qc_policy())
 
 
 async def list_products(
-    runtime: ServiceRuntime, shop_id: str, limit: int, cursor: str | None
+    runtime: Runtime, shop_id: str, limit: int, cursor: str | None
 ) -> tuple[list[schemas.ProductPublic], str | None]:
+    policy = runtime.settings.qc_policy()
     async with runtime.transaction() as session:
-        if await load_shop(session, shop_id) is None:
-            raise NotFound(f"shop {shop_id} not found")
-        query = select(Product).where(Product.shop_id == shop_id).order_by(Product.sku_id).limit(limit + 1)
-        if cursor:
-            (after,) = decode_cursor(cursor, 1)
-            query = query.where(Product.sku_id > str(after))
-        rows = list((await session.execute(query)).scalars())
-        policy = qc_policy(settings_of(runtime))
-        page = rows[:limit]
-        return [product_public(p, policy) for p in page], encode_cursor(page[-1].sku_id) if len(rows) > limit else None
+        await shop_for(session, shop_id)
+        query = select(Product).where(Product.shop_id == shop_id)
+        rows, next_cursor = await keyset_page(session, query, [_key(Product.sku_id)], cursor, limit)
+        return [product_public(p, policy) for p in rows], next_cursor
 
 
-async def get_order(runtime: ServiceRuntime, principal: Principal, order_id: str) -> schemas.OrderPublic:
+async def get_order(runtime: Runtime, principal: Principal, order_id: str) -> schemas.OrderPublic:
     async with runtime.transaction() as session:
         order = await order_for(session, principal, order_id, lock=False)
         return await order_view(session, principal, order)
 
 
 async def list_orders(
-    runtime: ServiceRuntime,
+    runtime: Runtime,
     principal: Principal,
     *,
     status: OrderStatus | None,
@@ -69,57 +69,32 @@ async def list_orders(
     limit: int,
     cursor: str | None,
 ) -> tuple[list[schemas.OrderPublic], str | None]:
-    query = select(SalesOrder)
-    match principal.role:
-        case Role.BUYER:
-            query = query.where(SalesOrder.buyer_id == principal.sub)
-        case Role.SELLER:
-            query = query.where(SalesOrder.shop_id == principal.shop_id)
-        case Role.HOST:
-            query = query.where(SalesOrder.host_id == principal.sub)
-        case Role.ADMIN:
-            pass
-        case _:
-            raise Forbidden(f"role {principal.role} may not list orders")
+    """Newest first, of the orders the principal may see."""
+    query = select(SalesOrder).where(ORDERS.where(principal))
     if status is not None:
         query = query.where(SalesOrder.status == status.value)
     if shop_id is not None:
         query = query.where(SalesOrder.shop_id == shop_id)
     if buyer_id is not None:
         query = query.where(SalesOrder.buyer_id == buyer_id)
-    if cursor:
-        at, oid = decode_cursor(cursor, 2)
-        try:
-            at_dt = datetime.fromisoformat(str(at))
-        except ValueError:
-            raise InvalidCursor("the cursor is not one this API gave out") from None
-        query = query.where(
-            or_(SalesOrder.created_at < at_dt, and_(SalesOrder.created_at == at_dt, SalesOrder.order_id < str(oid)))
-        )
-    query = query.order_by(SalesOrder.created_at.desc(), SalesOrder.order_id.desc()).limit(limit + 1)
+    columns = [_key(SalesOrder.created_at), _key(SalesOrder.order_id)]
     async with runtime.transaction() as session:
-        rows = list((await session.execute(query)).scalars())
-        page = rows[:limit]
-        nxt = encode_cursor(page[-1].created_at.isoformat(), page[-1].order_id) if len(rows) > limit else None
-        return await order_views(session, principal, page), nxt
+        rows, next_cursor = await keyset_page(session, query, columns, cursor, limit, descending=True)
+        return await order_views(session, principal, rows), next_cursor
 
 
 async def order_ledger(
-    runtime: ServiceRuntime, principal: Principal, order_id: str, limit: int, cursor: str | None
-) -> tuple[list[dict[str, Any]], str | None]:
-    after = None
-    if cursor:
-        (after,) = decode_cursor(cursor, 1)
-        if not isinstance(after, int):
-            raise InvalidCursor("the cursor is not one this API gave out")
+    runtime: Runtime, principal: Principal, order_id: str, limit: int, cursor: str | None
+) -> tuple[list[schemas.LedgerTransactionPublic], str | None]:
     async with runtime.transaction() as session:
         await order_for(session, principal, order_id, lock=False)
-        rows = await ledger.transactions_of_order(session, order_id, after_id=after, limit=limit + 1)
-        page = rows[:limit]
-        return page, encode_cursor(page[-1]["transaction_id"]) if len(rows) > limit else None
+        query = select(LedgerTransaction).where(LedgerTransaction.order_id == order_id)
+        txns, next_cursor = await keyset_page(session, query, [_key(LedgerTransaction.id)], cursor, limit)
+        entries = await ledger.entries_of(session, [t.id for t in txns if t.id is not None])
+        return [ledger_transaction_public(t, entries.get(t.id or 0, [])) for t in txns], next_cursor
 
 
-async def account_balance(runtime: ServiceRuntime, principal: Principal, account: str) -> schemas.BalancePublic:
+async def account_balance(runtime: Runtime, principal: Principal, account: str) -> schemas.BalancePublic:
     kind, _, owner = account.partition(":")
     if kind == "receivable" and domain.is_account(f"seller:{owner}"):
         _may_read_account(principal, "seller", owner, None)
@@ -138,18 +113,18 @@ async def account_balance(runtime: ServiceRuntime, principal: Principal, account
 
 
 def _may_read_account(principal: Principal, kind: str, owner: str, escrow_shop: str | None) -> None:
+    """Admins read any account; a shop's staff its `seller:` and `deposit:` accounts and its orders' `escrow:`;
+    a host its own `host:` account."""
+    shop = owner if kind in ("seller", "deposit") else escrow_shop if kind == "escrow" else None
     if principal.is_admin:
         return
-    if principal.role is Role.SELLER and (
-        (kind in ("seller", "deposit") and owner == principal.shop_id)
-        or (kind == "escrow" and escrow_shop == principal.shop_id)
-    ):
+    if shop is not None and SHOP_STAFF.allows(principal, ShopRef(shop)):
         return
     if principal.role is Role.HOST and kind == "host" and owner == principal.sub:
         return
     raise Forbidden("this account is not yours to read")
 
 
-async def check_ledger(runtime: ServiceRuntime) -> schemas.LedgerCheckPublic:
+async def check_ledger(runtime: Runtime) -> schemas.LedgerCheckPublic:
     async with runtime.transaction() as session:
         return schemas.LedgerCheckPublic(**await ledger.check(session))

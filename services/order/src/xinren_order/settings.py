@@ -4,6 +4,8 @@ from pydantic import Field, model_validator
 
 from xinren_shared.settings import ServiceSettings, service_config
 
+from .domain import QcPolicy
+
 
 class OrderSettings(ServiceSettings):
     model_config = service_config("XINREN_ORDER_")
@@ -31,6 +33,9 @@ class OrderSettings(ServiceSettings):
 
     # How far in the future a partner's delivered_at may lie (clock skew).
     delivery_clock_skew_seconds: float = 300
+
+    def qc_policy(self) -> QcPolicy:
+        return QcPolicy(frozenset(self.qc_categories), self.qc_value_threshold_fen, dict(self.qc_warehouse_by_category))
 
     @model_validator(mode="after")
     def _rates_fit(self) -> "OrderSettings":

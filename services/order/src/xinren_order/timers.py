@@ -2,10 +2,11 @@
 
 from xinren_shared.timers import TimerHandler
 
-from . import handlers as h
+from .handlers import timeouts
+from .handlers.lifecycle import TIMER_AUTO_CONFIRM, TIMER_SHIPPING_LATE, TIMER_UNPAID
 
 TIMER_HANDLERS: dict[str, TimerHandler] = {
-    h.TIMER_UNPAID: h.on_unpaid_timeout,  # unpaid after 15 min -> CANCELLED, stock released
-    h.TIMER_AUTO_CONFIRM: h.on_auto_confirm,  # delivered 10 days ago, no open after-sales case -> COMPLETED
-    h.TIMER_SHIPPING_LATE: h.on_shipping_late,  # FAST_SHIPPING shop unshipped 48 h after payment -> shipping_late
+    TIMER_UNPAID: timeouts.on_unpaid_timeout,  # unpaid after 15 min -> CANCELLED, stock released
+    TIMER_AUTO_CONFIRM: timeouts.on_auto_confirm,  # delivered 10 days ago, no open after-sales case -> COMPLETED
+    TIMER_SHIPPING_LATE: timeouts.on_shipping_late,  # FAST_SHIPPING shop unshipped 48 h after payment -> shipping_late
 }

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col, select
 
 from xinren_shared.auth import Principal, Role
 from xinren_shared.contracts.vocabulary import TrustRight
 
 from . import domain, schemas
-from .models import AfterSaleCase, OrderTimelineEntry, Product, SalesOrder, Shop
+from .access import SHOP_STAFF
+from .models import AfterSaleCase, LedgerTransaction, OrderTimelineEntry, Product, SalesOrder, Shop
 
 
 def format_address(a: dict[str, Any]) -> str:
@@ -91,7 +92,9 @@ async def order_views(
     ids = [o.order_id for o in orders]
     entries = (
         await session.execute(
-            select(OrderTimelineEntry).where(OrderTimelineEntry.order_id.in_(ids)).order_by(OrderTimelineEntry.id)
+            select(OrderTimelineEntry)
+            .where(col(OrderTimelineEntry.order_id).in_(ids))
+            .order_by(col(OrderTimelineEntry.id))
         )
     ).scalars()
     timeline: dict[str, list[OrderTimelineEntry]] = {}
@@ -100,7 +103,7 @@ async def order_views(
     open_orders = set(
         (
             await session.execute(
-                select(AfterSaleCase.order_id).where(AfterSaleCase.order_id.in_(ids), AfterSaleCase.open)
+                select(AfterSaleCase.order_id).where(col(AfterSaleCase.order_id).in_(ids), col(AfterSaleCase.open))
             )
         ).scalars()
     )
@@ -115,7 +118,7 @@ async def order_view(session: AsyncSession, principal: Principal, order: SalesOr
 def shop_public(
     shop: Shop, principal: Principal, deposit: int | None = None, seller: int | None = None
 ) -> schemas.ShopPublic:
-    private = principal.is_admin or (principal.role is Role.SELLER and principal.shop_id == shop.shop_id)
+    private = SHOP_STAFF.allows(principal, shop)
     return schemas.ShopPublic(
         shop_id=shop.shop_id,
         name=shop.name,
@@ -141,4 +144,18 @@ def product_public(p: Product, policy: domain.QcPolicy) -> schemas.ProductPublic
         qc_required=p.qc_required,
         warehouse_hint=policy.warehouse_hint(p.category) if p.qc_required else None,
         created_at=p.created_at,
+    )
+
+
+def ledger_transaction_public(t: LedgerTransaction, entries: list[tuple[str, int]]) -> schemas.LedgerTransactionPublic:
+    assert t.id is not None and t.created_at is not None  # both set by the database on insert
+    return schemas.LedgerTransactionPublic(
+        transaction_id=t.id,
+        key=t.idempotency_key,
+        kind=t.kind,
+        order_id=t.order_id,
+        shop_id=t.shop_id,
+        memo=t.memo,
+        created_at=t.created_at,
+        entries=[schemas.LedgerEntryPublic(account=a, amount_fen=f) for a, f in entries],
     )

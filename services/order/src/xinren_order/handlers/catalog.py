@@ -1,0 +1,119 @@
+"""Shops (trust-card rights, deposit, suspension) and their products and stock."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from xinren_shared.auth import Principal
+from xinren_shared.commands import UnitOfWork
+from xinren_shared.consumer import EventContext
+from xinren_shared.contracts import qc as qe
+from xinren_shared.errors import Conflict, Forbidden, Unprocessable
+from xinren_shared.ids import new_id, utcnow
+
+from .. import domain, ledger, schemas
+from ..access import SHOP_STAFF
+from ..domain import ShopStatus
+from ..models import Product, Shop
+from ..repository import load_shop, product_for, shop_for
+from ..settings import OrderSettings
+from ..views import product_public, shop_public
+
+log = logging.getLogger("xinren.order")
+
+MAX_STOCK = 2_000_000_000  # the column is a 32-bit integer
+
+
+async def create_shop(
+    uow: UnitOfWork[OrderSettings], principal: Principal, body: schemas.ShopCreate
+) -> schemas.ShopPublic:
+    session, shop_id = uow.session, body.shop_id or new_id("shop")
+    if await load_shop(session, shop_id) is not None:
+        raise Conflict(f"shop {shop_id} already exists", code="SHOP_EXISTS")
+    shop = Shop(shop_id=shop_id, name=body.name, trust_rights=[r.value for r in body.trust_rights], created_at=uow.now)
+    session.add(shop)
+    await session.flush()
+    if body.deposit_fen:
+        await _deposit(session, shop_id, body.deposit_fen, key=f"deposit:{shop_id}:initial", memo="initial deposit")
+    return shop_public(shop, principal, body.deposit_fen, 0)
+
+
+async def top_up_deposit(
+    uow: UnitOfWork[OrderSettings], principal: Principal, shop_id: str, amount_fen: int, key: str
+) -> schemas.ShopPublic:
+    session = uow.session
+    shop = await shop_for(session, shop_id, lock=True)
+    # Scoped to the caller, as Idempotency-Keys are; hashed so that any key fits the column.
+    scoped = hashlib.sha256(f"{principal.actor}\n{key}".encode()).hexdigest()
+    await _deposit(
+        session, shop_id, amount_fen, key=f"deposit:{shop_id}:{scoped}", memo=f"deposit top-up by {principal.actor}"
+    )
+    deposit = await ledger.balance(session, domain.deposit_account(shop_id))
+    seller = await ledger.balance(session, domain.seller_account(shop_id))
+    return shop_public(shop, principal, deposit, seller)
+
+
+async def _deposit(session: AsyncSession, shop_id: str, amount_fen: int, *, key: str, memo: str) -> None:
+    await ledger.post(
+        session,
+        key=key,
+        kind="DEPOSIT",
+        entries=[(domain.EXTERNAL_PAYMENTS, -amount_fen), (domain.deposit_account(shop_id), amount_fen)],
+        shop_id=shop_id,
+        memo=memo,
+    )
+
+
+async def reinstate_shop(uow: UnitOfWork[OrderSettings], principal: Principal, shop_id: str) -> schemas.ShopPublic:
+    shop = await shop_for(uow.session, shop_id, lock=True)
+    shop.status, shop.suspended_at = ShopStatus.ACTIVE.value, None
+    return shop_public(shop, principal)
+
+
+async def add_product(
+    uow: UnitOfWork[OrderSettings], principal: Principal, shop_id: str, body: schemas.ProductCreate
+) -> schemas.ProductPublic:
+    session, policy = uow.session, uow.settings.qc_policy()
+    sku_id = body.sku_id or new_id("sku")
+    await shop_for(session, shop_id)
+    if await session.get(Product, sku_id) is not None:
+        raise Conflict(f"product {sku_id} already exists", code="PRODUCT_EXISTS")
+    product = Product(
+        sku_id=sku_id,
+        shop_id=shop_id,
+        title=body.title,
+        category=body.category,
+        price_fen=body.price_fen,
+        stock_available=body.stock,
+        qc_required=policy.requires_qc(body.category, body.price_fen),
+        created_at=uow.now,
+    )
+    session.add(product)
+    await session.flush()
+    return product_public(product, policy)
+
+
+async def add_stock(
+    uow: UnitOfWork[OrderSettings], principal: Principal, sku_id: str, quantity: int
+) -> schemas.ProductPublic:
+    product = await product_for(uow.session, sku_id, lock=True)
+    if not SHOP_STAFF.allows(principal, product):
+        raise Forbidden("a seller manages only its own shop")
+    if product.stock_available + quantity > MAX_STOCK:
+        raise Unprocessable(f"stock may not exceed {MAX_STOCK}", code="STOCK_TOO_HIGH")
+    product.stock_available += quantity
+    await uow.session.flush()
+    return product_public(product, uow.settings.qc_policy())
+
+
+async def on_shop_suspended(session: AsyncSession, event: qe.QcShopSuspended, ctx: EventContext[OrderSettings]) -> None:
+    shop = await load_shop(session, event.shop_id, lock=True)
+    if shop is None:
+        log.info("ignoring suspension of unknown shop %s", event.shop_id)
+        return
+    shop.strikes = max(shop.strikes, event.strikes)
+    if shop.status != ShopStatus.SUSPENDED:
+        shop.status, shop.suspended_at = ShopStatus.SUSPENDED.value, utcnow()

@@ -1,0 +1,272 @@
+"""The order's own commands: create, pay, cancel, ship, record delivery, confirm receipt."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlalchemy import update
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col, select
+
+from xinren_shared.auth import Principal
+from xinren_shared.commands import UnitOfWork
+from xinren_shared.contracts.vocabulary import Destination, TrustRight
+from xinren_shared.errors import Conflict, Unprocessable
+from xinren_shared.ids import new_id
+
+from .. import domain, events_out, ledger, schemas
+from ..domain import ORDER, Line, OrderStatus, ShopStatus
+from ..models import Product, SalesOrder, Shop
+from ..payments import PaymentProvider
+from ..repository import case_open, load_shop, order_for
+from ..settings import OrderSettings
+from ..views import format_address, order_view
+from .lifecycle import TIMER_AUTO_CONFIRM, TIMER_SHIPPING_LATE, TIMER_UNPAID, add_timeline, cancel, cancel_timers, move
+from .settlement import complete
+
+
+class OutOfStock(Conflict):
+    code = "OUT_OF_STOCK"
+
+
+class ShopSuspended(Conflict):
+    code = "SHOP_SUSPENDED"
+
+
+async def create_order(
+    uow: UnitOfWork[OrderSettings], principal: Principal, body: schemas.OrderCreate
+) -> schemas.OrderPublic:
+    session, settings = uow.session, uow.settings
+    policy = settings.qc_policy()
+    if len(principal.sub) > 200:
+        raise Unprocessable("the buyer id (token subject) is longer than 200 characters", code="INVALID_BUYER")
+    shop = await _open_shop(session, body.shop_id)
+    products = await _products_of(session, shop, [i.sku_id for i in body.items])
+    await _reserve(session, body.items)
+    lines = [
+        Line(p.sku_id, p.category, p.price_fen, i.quantity, policy.requires_qc(p.category, p.price_fen))
+        for i in body.items
+        for p in [products[i.sku_id]]
+    ]
+    category = domain.main_category(lines)
+    qc_required = any(line.qc_required for line in lines)
+    order = SalesOrder(
+        order_id=new_id("ord"),
+        buyer_id=principal.sub,
+        shop_id=shop.shop_id,
+        host_id=body.host_id,
+        live_room_id=body.live_room_id,
+        status=OrderStatus.CREATED.value,
+        items=[
+            {
+                "sku_id": line.sku_id,
+                "title": products[line.sku_id].title,
+                "category": line.category,
+                "unit_price_fen": line.unit_price_fen,
+                "quantity": line.quantity,
+                "qc_required": line.qc_required,
+            }
+            for line in lines
+        ],
+        total_fen=sum(line.subtotal_fen for line in lines),
+        qc_required=qc_required,
+        category=category,
+        trust_rights=list(shop.trust_rights),
+        shipping_address=body.shipping_address.model_dump(),
+        host_commission_bps=settings.host_commission_bps if body.host_id else 0,
+        warehouse_hint=policy.warehouse_hint(category) if qc_required else None,
+        created_at=uow.now,
+        updated_at=uow.now,
+    )
+    session.add(order)
+    add_timeline(session, order, None, at=uow.now, actor=principal.actor, reason="order placed")
+    due = uow.now + timedelta(seconds=settings.unpaid_timeout_seconds)
+    await uow.runtime.timers.schedule(session, TIMER_UNPAID, order.order_id, due)
+    await uow.runtime.outbox.add(session, events_out.created(order))
+    return await order_view(session, principal, order)
+
+
+async def _open_shop(session: AsyncSession, shop_id: str) -> Shop:
+    shop = await load_shop(session, shop_id)
+    if shop is None:
+        raise Unprocessable(f"shop {shop_id} does not exist", code="UNKNOWN_SHOP")
+    if shop.status == ShopStatus.SUSPENDED:
+        raise ShopSuspended(f"shop {shop.shop_id} is suspended and takes no new orders", details={"shop_id": shop_id})
+    return shop
+
+
+async def _products_of(session: AsyncSession, shop: Shop, skus: list[str]) -> dict[str, Product]:
+    found = (await session.execute(select(Product).where(col(Product.sku_id).in_(skus)))).scalars()
+    products = {p.sku_id: p for p in found}
+    missing = [s for s in skus if s not in products]
+    if missing:
+        raise Unprocessable("unknown products", code="UNKNOWN_SKU", details={"sku_ids": missing})
+    foreign = [s for s in skus if products[s].shop_id != shop.shop_id]
+    if foreign:
+        raise Unprocessable("products of another shop", code="SKU_NOT_IN_SHOP", details={"sku_ids": foreign})
+    return products
+
+
+async def _reserve(session: AsyncSession, items: list[schemas.OrderItemIn]) -> None:
+    """Reserves atomically, one conditional UPDATE per line, in sku order so that two orders never deadlock."""
+    for item in sorted(items, key=lambda i: i.sku_id):
+        stock = col(Product.stock_available)
+        reserved = await session.execute(
+            update(Product)
+            .where(col(Product.sku_id) == item.sku_id, stock >= item.quantity)
+            .values(stock_available=stock - item.quantity)
+            .returning(stock)
+            .execution_options(synchronize_session=False)
+        )
+        if reserved.first() is None:
+            available = (await session.execute(select(stock).where(col(Product.sku_id) == item.sku_id))).scalar()
+            raise OutOfStock(
+                f"not enough stock of {item.sku_id}",
+                details={"sku_id": item.sku_id, "requested": item.quantity, "available": available},
+            )
+
+
+async def pay_order(
+    uow: UnitOfWork[OrderSettings],
+    provider: PaymentProvider,
+    principal: Principal,
+    order_id: str,
+    body: schemas.PayRequest,
+) -> schemas.OrderPublic:
+    session = uow.session
+    order = await order_for(session, principal, order_id, lock=False)
+    ORDER.require(order.status, OrderStatus.PAID)
+    if body.amount_fen != order.total_fen:
+        raise Unprocessable(
+            "the amount must equal the order total",
+            code="AMOUNT_MISMATCH",
+            details={"total_fen": order.total_fen, "amount_fen": body.amount_fen},
+        )
+    # Captured before the row is locked, so that the lock is not held across the provider's round trip: the
+    # capture is idempotent per order, and the move to PAID below checks the status again under the lock.
+    capture = await provider.capture(
+        idempotency_key=f"pay:{order.order_id}", amount_fen=order.total_fen, method=body.method
+    )
+    order = await order_for(session, principal, order_id)
+    move(session, order, OrderStatus.PAID, at=uow.now, actor=principal.actor, reason=f"paid by {body.method}")
+    await ledger.post(
+        session,
+        key=f"payment:{order.order_id}",
+        kind="PAYMENT",
+        entries=[
+            (domain.EXTERNAL_PAYMENTS, -capture.amount_fen),
+            (domain.escrow_account(order.order_id), capture.amount_fen),
+        ],
+        order_id=order.order_id,
+        shop_id=order.shop_id,
+        memo=f"{provider.name} capture {capture.reference}",
+    )
+    order.paid_fen = capture.amount_fen
+    order.paid_at = capture.captured_at
+    order.payment_method = body.method
+    order.payment_ref = capture.reference
+    await cancel_timers(session, uow.runtime, order.order_id, TIMER_UNPAID)
+    if TrustRight.FAST_SHIPPING in order.trust_rights:
+        promised_by = capture.captured_at + timedelta(seconds=uow.settings.fast_shipping_seconds)
+        payload = {"promised_by": promised_by.isoformat()}
+        await uow.runtime.timers.schedule(session, TIMER_SHIPPING_LATE, order.order_id, promised_by, payload)
+    await uow.runtime.outbox.add(session, events_out.paid(order))
+    return await order_view(session, principal, order)
+
+
+async def cancel_order(
+    uow: UnitOfWork[OrderSettings], principal: Principal, order_id: str, reason: str | None
+) -> schemas.OrderPublic:
+    order = await order_for(uow.session, principal, order_id)
+    by = principal.role.value
+    await cancel(
+        uow.session,
+        uow.runtime,
+        order,
+        at=uow.now,
+        by=by,
+        actor=principal.actor,
+        reason=reason or f"cancelled by the {by}",
+    )
+    return await order_view(uow.session, principal, order)
+
+
+async def ship_order(
+    uow: UnitOfWork[OrderSettings], principal: Principal, order_id: str, body: schemas.ShipmentCreate
+) -> schemas.ShipmentPublic:
+    session = uow.session
+    order = await order_for(session, principal, order_id)
+    if order.qc_required:
+        if order.status == OrderStatus.PAID:
+            raise Conflict(
+                "this order goes through a QC warehouse: ship once the QC case is open and its warehouse known",
+                code="QC_CASE_NOT_OPEN",
+                details={"current_status": order.status, "requested_status": OrderStatus.IN_TRANSIT_TO_QC.value},
+            )
+        target, destination, address = (
+            OrderStatus.IN_TRANSIT_TO_QC,
+            Destination.QC_WAREHOUSE,
+            order.warehouse_address or "",
+        )
+    else:
+        target, destination, address = OrderStatus.SHIPPED, Destination.BUYER, format_address(order.shipping_address)
+    reason = f"shipped by {body.carrier} {body.tracking_no}"
+    move(session, order, target, at=uow.now, actor=principal.actor, reason=reason)
+    order.shipment_destination = destination.value
+    order.carrier, order.tracking_no, order.shipped_at = body.carrier, body.tracking_no, uow.now
+    await cancel_timers(session, uow.runtime, order.order_id, TIMER_SHIPPING_LATE)
+    shipped = events_out.shipped(order, destination, carrier=body.carrier, tracking_no=body.tracking_no)
+    await uow.runtime.outbox.add(session, shipped)
+    return schemas.ShipmentPublic(
+        order_id=order.order_id,
+        status=order.status,
+        destination=destination,
+        address=address,
+        warehouse_id=shipped.warehouse_id,
+        carrier=body.carrier,
+        tracking_no=body.tracking_no,
+        shipped_at=uow.now,
+    )
+
+
+async def record_delivery(
+    uow: UnitOfWork[OrderSettings], principal: Principal, order_id: str, body: schemas.DeliveryCreate
+) -> schemas.OrderPublic:
+    session, settings = uow.session, uow.settings
+    skew = timedelta(seconds=settings.delivery_clock_skew_seconds)
+    delivered_at = body.delivered_at or uow.now
+    if delivered_at > uow.now + skew:
+        raise Unprocessable("delivered_at lies in the future", code="DELIVERED_AT_IN_FUTURE")
+    order = await order_for(session, principal, order_id)
+    ORDER.require(order.status, OrderStatus.DELIVERED)  # before the shipment's checks: a second delivery is a 409
+    if body.tracking_no != order.tracking_no:
+        raise Unprocessable(
+            "the tracking number is not this order's shipment",
+            code="TRACKING_MISMATCH",
+            details={"tracking_no": body.tracking_no},
+        )
+    if order.shipped_at is not None and delivered_at < order.shipped_at - skew:
+        raise Unprocessable("delivered_at lies before the shipment", code="DELIVERED_BEFORE_SHIPPED")
+    reason = f"delivered ({body.tracking_no})"
+    move(session, order, OrderStatus.DELIVERED, at=uow.now, actor=principal.actor, reason=reason)
+    order.delivered_at = delivered_at
+    if await case_open(session, order.order_id):
+        order.auto_confirm_remaining_seconds = settings.auto_confirm_seconds  # paused until the case ends
+    else:
+        due = delivered_at + timedelta(seconds=settings.auto_confirm_seconds)
+        await uow.runtime.timers.schedule(session, TIMER_AUTO_CONFIRM, order.order_id, due)
+    await uow.runtime.outbox.add(session, events_out.delivered(order, delivered_at))
+    return await order_view(session, principal, order)
+
+
+async def confirm_receipt(uow: UnitOfWork[OrderSettings], principal: Principal, order_id: str) -> schemas.OrderPublic:
+    order = await order_for(uow.session, principal, order_id)
+    ORDER.require(order.status, OrderStatus.COMPLETED)  # before the case check: only a delivered order completes
+    if await case_open(uow.session, order.order_id):
+        raise Conflict(
+            "an after-sales case of this order is open: it must end before the order completes",
+            code="AFTERSALE_OPEN",
+            details={"current_status": order.status},
+        )
+    await complete(uow.session, uow.runtime, order, at=uow.now, auto=False, actor=principal.actor)
+    return await order_view(uow.session, principal, order)

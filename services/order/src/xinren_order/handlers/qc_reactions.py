@@ -1,0 +1,113 @@
+"""How the order follows the quality-check service: one table (event -> from-states, to-state, reason) and one
+handler. An unknown order or a stale, out-of-order event changes nothing; the QC service's own event is the
+record of the move, so none is published here, except order.shipped when the warehouse dispatches to the buyer."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from xinren_shared.consumer import EventContext
+from xinren_shared.contracts import qc as qe
+from xinren_shared.contracts.vocabulary import Destination, DispatchTarget
+from xinren_shared.ids import utcnow
+
+from .. import events_out
+from ..domain import OrderStatus
+from ..models import SalesOrder
+from ..repository import load_order
+from ..settings import OrderSettings
+from .lifecycle import move
+
+log = logging.getLogger("xinren.order")
+
+S = OrderStatus
+Hook = Callable[[AsyncSession, SalesOrder, Any, EventContext[OrderSettings], datetime], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class QcReaction:
+    # Each from-state may move to `to` (tests hold the table to the state machine).
+    from_states: frozenset[OrderStatus]
+    to: OrderStatus
+    reason: Callable[[Any], str]
+    # Events that concern the order at all (a dispatch back to the seller does not move it).
+    concerns: Callable[[Any], bool] = lambda event: True
+    # What the move also records on the order, or publishes.
+    then: Hook | None = None
+    qc_orders_only: bool = False
+
+
+async def _note_case(
+    session: AsyncSession, order: SalesOrder, event: qe.QcCaseOpened, ctx: EventContext[OrderSettings], at: datetime
+) -> None:
+    order.qc_case_id = event.case_id
+    order.warehouse_id = event.warehouse_id
+    order.warehouse_address = event.warehouse_address
+
+
+async def _note_certificate(
+    session: AsyncSession, order: SalesOrder, event: qe.QcPassed, ctx: EventContext[OrderSettings], at: datetime
+) -> None:
+    order.certificate_no = event.certificate_no
+
+
+async def _shipped_to_buyer(
+    session: AsyncSession, order: SalesOrder, event: qe.QcDispatched, ctx: EventContext[OrderSettings], at: datetime
+) -> None:
+    order.shipment_destination = Destination.BUYER.value
+    order.carrier, order.tracking_no, order.shipped_at = event.carrier, event.tracking_no, at
+    shipped = events_out.shipped(order, Destination.BUYER, carrier=event.carrier, tracking_no=event.tracking_no)
+    await ctx.runtime.outbox.add(session, shipped)
+
+
+REACTIONS: dict[type[qe.QcEvent], QcReaction] = {
+    qe.QcCaseOpened: QcReaction(
+        frozenset({S.PAID}),
+        S.AWAITING_QC_INBOUND,
+        lambda e: f"QC case opened at {e.warehouse_id}; inbound by {e.inbound_deadline.isoformat()}",
+        then=_note_case,
+        qc_orders_only=True,
+    ),
+    qe.QcItemReceived: QcReaction(
+        frozenset({S.IN_TRANSIT_TO_QC, S.AWAITING_QC_INBOUND}), S.IN_QC, lambda e: "item received at the QC warehouse"
+    ),
+    qe.QcPassed: QcReaction(
+        frozenset({S.IN_QC}), S.QC_PASSED, lambda e: f"passed, certificate {e.certificate_no}", then=_note_certificate
+    ),
+    qe.QcFailed: QcReaction(frozenset({S.IN_QC}), S.QC_FAILED, lambda e: f"{e.reason.value}: {e.findings}"[:500]),
+    qe.QcExpired: QcReaction(
+        frozenset({S.AWAITING_QC_INBOUND, S.IN_TRANSIT_TO_QC}),
+        S.QC_FAILED,
+        lambda e: "QC_EXPIRED: the item did not reach the warehouse in time",
+    ),
+    qe.QcDispatched: QcReaction(
+        frozenset({S.QC_PASSED}),
+        S.SHIPPED,
+        lambda e: f"dispatched to the buyer by {e.carrier} {e.tracking_no}",
+        concerns=lambda e: e.to is DispatchTarget.BUYER,
+        then=_shipped_to_buyer,
+    ),
+}
+
+
+async def on_qc_event(session: AsyncSession, event: qe.QcEvent, ctx: EventContext[OrderSettings]) -> None:
+    reaction = REACTIONS[type(event)]
+    if not reaction.concerns(event):
+        return
+    order = await load_order(session, event.order_id, lock=True)
+    if order is None:
+        log.info("ignoring %s for unknown order %s", event.TYPE, event.order_id)
+        return
+    if order.status not in reaction.from_states or (reaction.qc_orders_only and not order.qc_required):
+        log.info("ignoring %s for order %s in %s (stale or out of order)", event.TYPE, order.order_id, order.status)
+        return
+    at = utcnow()
+    move(session, order, reaction.to, at=at, actor=f"qc:{event.case_id}", reason=reaction.reason(event))
+    if reaction.then is not None:
+        await reaction.then(session, order, event, ctx, at)
