@@ -57,7 +57,7 @@ async def list_warehouses(
     limit: Limit = 50,
     cursor: Cursor = None,
 ) -> Page[WarehousePublic]:
-    """Any signed-in caller: which warehouses inspect what, and their load."""
+    # Any signed-in caller: which warehouses inspect what, and their load.
     return await queries.list_warehouses(runtime, category=category, limit=limit, cursor=cursor)
 
 
