@@ -3,7 +3,6 @@ grant a compensation."""
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass, replace
 from datetime import datetime
 from enum import StrEnum
@@ -21,8 +20,6 @@ from .. import domain, events_out, repository
 from ..domain import CASES, CaseStatus, CompensationStatus, Policy, S
 from ..models import AfterSaleCase, CaseTimelineEntry, Compensation, OrderView
 from ..settings import RefundSettings
-
-log = logging.getLogger("xinren.refund")
 
 SYSTEM = "system"
 ORDER_SERVICE = "order-service"
@@ -65,10 +62,10 @@ class CaseContext:
         return replace(self, actor=SYSTEM)
 
     def note(self, case: AfterSaleCase, reason: str | None) -> None:
-        at = self.now
-        self.session.add(
-            CaseTimelineEntry(case_id=case.case_id, at=at, status=case.status, actor=self.actor, reason=reason)
+        entry = CaseTimelineEntry(
+            case_id=case.case_id, at=self.now, status=case.status, actor=self.actor, reason=reason
         )
+        self.session.add(entry)
 
     async def schedule(self, kind: TimerKind, key: str, due_at: datetime, payload: dict[str, object]) -> None:
         await self.uow.runtime.timers.schedule(self.session, kind, key, due_at, payload)
