@@ -194,7 +194,7 @@ async def test_shop_events_without_an_order_and_events_about_unknown_orders(noti
 async def test_one_notification_per_event_and_recipient_even_past_the_consumer_inbox(notify):
     """The consumer's inbox drops redeliveries; the unique (event, recipient) constraint holds even without it,
     e.g. for an event replayed under another consumer name."""
-    from xinren_notify.handlers import record_event
+    from xinren_notify.handlers.inbox import record_event
 
     p = ids()
     envelope = Envelope.of(paid(p), "/xinren/order")

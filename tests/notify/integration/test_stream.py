@@ -8,7 +8,7 @@ import uuid
 
 import httpx
 
-from xinren_notify.handlers import record_event
+from xinren_notify.handlers.inbox import record_event
 from xinren_shared.contracts.orders import OrderDelivered
 from xinren_shared.db import make_engine, make_session_factory, transaction
 from xinren_shared.events import Envelope

@@ -340,7 +340,7 @@ async def test_every_event_type_can_be_subscribed(notify, receiver, hooks):
 async def test_the_stored_create_response_with_the_secret_is_forgotten_after_the_replay_period(notify, receiver, hooks):
     from sqlalchemy import func, select
 
-    from xinren_notify.handlers import SECRET_REPLAY_TIMER, on_secret_replay_expiry
+    from xinren_notify.handlers.timers import SECRET_REPLAY_TIMER, on_secret_replay_expiry
 
     runtime = notify.app.state.runtime
     partner = hooks.partner
@@ -371,3 +371,41 @@ async def test_the_stored_create_response_with_the_secret_is_forgotten_after_the
     finally:
         notify.settings.webhook_secret_replay_seconds = 3600.0
     assert await stored() == 0
+
+
+async def test_webhooks_and_the_delivery_log_page_newest_first_with_signed_cursors(notify, receiver, publish, hooks):
+    partner = hooks.partner
+    created = [(await hooks.subscribe(receiver.url(f"page-{i}-" + run_id(), ok()), [CANCELLED])) for i in range(3)]
+
+    async def all_pages(path: str, **params) -> list[list[dict]]:
+        pages, cursor = [], None
+        while True:
+            query = {"limit": 2, **params} | ({"cursor": cursor} if cursor else {})
+            r = await notify.client.get(path, headers=partner, params=query)
+            assert r.status_code == 200, r.text
+            pages.append(r.json()["items"])
+            cursor = r.json()["next_cursor"]
+            if not cursor:
+                return pages
+
+    pages = await all_pages("/v1/webhooks")
+    assert [len(p) for p in pages] == [2, 1]
+    assert [w["webhook_id"] for p in pages for w in p] == [w["webhook_id"] for w in reversed(created)]
+
+    hook = created[0]["webhook_id"]
+    order_id = "ord_" + run_id()  # one order: one partition, so the three are queued in the order sent
+    sent = await publish(*(hooks.cancelled(order_id) for _ in range(3)), source="/xinren/order")
+
+    async def three_delivered():
+        items = await deliveries(notify, partner, hook, status="DELIVERED")
+        return items if len(items) == 3 else None
+
+    await eventually(three_delivered, timeout=15, interval=0.1, what="three deliveries")
+    pages = await all_pages(f"/v1/webhooks/{hook}/deliveries", status="DELIVERED")
+    assert [len(p) for p in pages] == [2, 1]
+    assert [d["event_id"] for p in pages for d in p] == [e.id for e in reversed(sent)]
+
+    forged = "eyJ4IjoxfQ.AAAAAAAAAAAAAAAA"
+    for path in ("/v1/webhooks", f"/v1/webhooks/{hook}/deliveries"):
+        r = await notify.client.get(path, headers=partner, params={"cursor": forged})
+        assert r.status_code == 400 and r.json()["error"]["code"] == "INVALID_CURSOR"

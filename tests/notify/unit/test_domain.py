@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from xinren_notify.domain import (
+    DELIVERY,
     DELIVERY_TRANSITIONS,
     Audience,
     DeliveryStatus,
@@ -17,32 +18,60 @@ from xinren_notify.domain import (
     forbidden_address,
     matches,
     recipient_of,
-    transition,
 )
 from xinren_notify.settings import NotifySettings
 from xinren_notify.webhooks import retry_policy
 from xinren_shared.auth import Principal, Role
 from xinren_shared.errors import IllegalTransition
 
-PAIRS = list(itertools.product(DeliveryStatus, DeliveryStatus))
+D = DeliveryStatus
+# Every move a delivery may make; the two self-moves mean "nothing changes" (a redelivery of a pending one) and
+# "another failed attempt".
+ALLOWED = {
+    (D.PENDING, D.DELIVERED),
+    (D.PENDING, D.RETRYING),
+    (D.PENDING, D.DEAD),
+    (D.PENDING, D.CANCELLED),
+    (D.PENDING, D.PENDING),
+    (D.RETRYING, D.DELIVERED),
+    (D.RETRYING, D.RETRYING),
+    (D.RETRYING, D.DEAD),
+    (D.RETRYING, D.CANCELLED),
+    (D.RETRYING, D.PENDING),
+    (D.DELIVERED, D.PENDING),
+    (D.DEAD, D.PENDING),
+}
+PAIRS = DELIVERY.pairs()
+
+
+def test_the_machine_is_built_from_the_table():
+    assert {(f, t) for f, targets in DELIVERY_TRANSITIONS.items() for t in targets} == ALLOWED
+    assert len(PAIRS) == len(DeliveryStatus) ** 2
 
 
 @pytest.mark.parametrize("current,target", PAIRS, ids=[f"{a}->{b}" for a, b in PAIRS])
 def test_every_delivery_transition_is_allowed_or_refused_as_the_table_says(current, target):
-    if (current, target) in DELIVERY_TRANSITIONS:
-        assert transition(current, target) is target
+    """require: what a worker's attempt and a cancellation use; move: what a redelivery uses."""
+    assert DELIVERY.can(current, target) is ((current, target) in ALLOWED)
+    if (current, target) in ALLOWED:
+        assert DELIVERY.require(current, target) is target
+        assert DELIVERY.move(current, target) is (current is not target)  # a self-move changes nothing
     else:
         with pytest.raises(IllegalTransition) as err:
-            transition(current, target)
+            DELIVERY.require(current, target)
         assert err.value.details == {"current_status": current, "requested_status": target}
+        assert err.value.status == 409 and err.value.code == "ILLEGAL_TRANSITION"
+        if current is target:
+            assert DELIVERY.move(current, target) is False  # staying put is never an error for move
+        else:
+            with pytest.raises(IllegalTransition):
+                DELIVERY.move(current, target)
 
 
 def test_the_table_is_the_one_documented():
     # Terminal: a cancelled delivery never moves; DELIVERED and DEAD only move by a manual redelivery.
-    assert {t for (f, t) in DELIVERY_TRANSITIONS if f is DeliveryStatus.CANCELLED} == set()
-    assert {t for (f, t) in DELIVERY_TRANSITIONS if f in (DeliveryStatus.DELIVERED, DeliveryStatus.DEAD)} == {
-        DeliveryStatus.PENDING
-    }
+    assert DELIVERY.terminal == {DeliveryStatus.CANCELLED}
+    assert {t for (f, t) in ALLOWED if f in (DeliveryStatus.DELIVERED, DeliveryStatus.DEAD)} == {DeliveryStatus.PENDING}
 
 
 def test_default_schedule_first_retry_within_10s_grows_to_hours_and_spans_24h():

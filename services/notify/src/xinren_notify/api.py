@@ -4,16 +4,20 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Header, Query, Request, Response, status
+from fastapi import APIRouter, Body, Depends, Header, Query, Request, Response, status
 from sse_starlette import EventSourceResponse
 
 from xinren_shared import catalog
-from xinren_shared.auth import CurrentPrincipal
+from xinren_shared.auth import CurrentPrincipal, Role
+from xinren_shared.commands import Commands, runtime_of
 from xinren_shared.errors import DomainError, NotFound, error_responses
 from xinren_shared.pagination import Cursor, Limit, Page
+from xinren_shared.runtime import ServiceRuntime
 
-from . import asyncapi, handlers, queries
+from . import asyncapi, queries
+from .access import require_inbox
 from .domain import DeliveryStatus
+from .handlers import inbox, webhooks
 from .schemas import (
     Catalog,
     CatalogEntry,
@@ -28,6 +32,7 @@ from .schemas import (
     WebhookCreated,
     WebhookPublic,
 )
+from .settings import NotifySettings
 from .stream import notification_events
 
 router = APIRouter(prefix="/v1")
@@ -40,8 +45,23 @@ AcceptLanguage = Annotated[
 ]
 
 
+RuntimeDep = Annotated[ServiceRuntime[NotifySettings], Depends(runtime_of)]
+WEBHOOK_ROLES = (Role.PARTNER, Role.ADMIN)
+
+
 class InvalidLastEventId(DomainError):
     status, code = 400, "INVALID_LAST_EVENT_ID"
+
+
+def resume_after(last_event_id: str) -> int:
+    """The sequence a Last-Event-ID names: the stream goes on right after it."""
+    try:
+        after = int(last_event_id.strip())
+    except ValueError:
+        raise InvalidLastEventId("Last-Event-ID must be the id of an event of this stream") from None
+    if after < 0:
+        raise InvalidLastEventId("Last-Event-ID must be the id of an event of this stream")
+    return after
 
 
 def preferred_lang(accept_language: str | None) -> Lang:
@@ -52,6 +72,7 @@ def preferred_lang(accept_language: str | None) -> Lang:
         primary = tag.strip().lower().split("-")[0]
         if primary not in ("zh", "en"):
             continue
+        lang: Lang = "zh" if primary == "zh" else "en"
         q = 1.0
         for param in params.split(";"):
             name, _, value = param.strip().partition("=")
@@ -61,12 +82,8 @@ def preferred_lang(accept_language: str | None) -> Lang:
                 except ValueError:
                     q = 0.0
         if q > 0 and (best is None or q > best[0] or (q == best[0] and position < best[1])):
-            best = (q, position, primary)  # type: ignore[assignment]
+            best = (q, position, lang)
     return best[2] if best else "zh"
-
-
-def _runtime(request: Request) -> Any:
-    return request.app.state.runtime
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -75,7 +92,7 @@ def _runtime(request: Request) -> Any:
 
 @router.get("/notifications", response_model=Page[NotificationPublic], tags=["inbox"], responses=error_responses(403))
 async def list_notifications(
-    request: Request,
+    runtime: RuntimeDep,
     principal: CurrentPrincipal,
     accept_language: AcceptLanguage = None,
     unread: Annotated[bool | None, Query(description="true: unread only; false: read only")] = None,
@@ -83,20 +100,19 @@ async def list_notifications(
     cursor: Cursor = None,
 ) -> Page[NotificationPublic]:
     """The token's own inbox, newest first. A seller reads the shop's inbox, warehouse staff their warehouse's."""
-    recipient = handlers.inbox_of(principal)
+    require_inbox(principal)
     lang = preferred_lang(accept_language)
-    async with _runtime(request).transaction() as session:
-        rows, next_cursor = await queries.notifications_page(
-            session, recipient, unread=unread, limit=limit, cursor=cursor
+    async with runtime.transaction() as session:
+        return await queries.notifications_page(
+            session, principal, unread=unread, lang=lang, limit=limit, cursor=cursor
         )
-    return Page(items=[NotificationPublic.of(r, lang) for r in rows], next_cursor=next_cursor)
 
 
 @router.get("/notifications/unread-count", response_model=UnreadCount, tags=["inbox"], responses=error_responses(403))
-async def count_unread(request: Request, principal: CurrentPrincipal) -> UnreadCount:
-    recipient = handlers.inbox_of(principal)
-    async with _runtime(request).transaction() as session:
-        return UnreadCount(unread=await queries.unread_count(session, recipient))
+async def count_unread(runtime: RuntimeDep, principal: CurrentPrincipal) -> UnreadCount:
+    require_inbox(principal)
+    async with runtime.transaction() as session:
+        return await queries.unread_count(session, principal)
 
 
 @router.get(
@@ -104,6 +120,7 @@ async def count_unread(request: Request, principal: CurrentPrincipal) -> UnreadC
 )
 async def stream_notifications(
     request: Request,
+    runtime: RuntimeDep,
     principal: CurrentPrincipal,
     accept_language: AcceptLanguage = None,
     last_event_id: Annotated[
@@ -112,24 +129,20 @@ async def stream_notifications(
 ) -> EventSourceResponse:
     """Server-Sent Events: one `notification` event per new notification, `id` = the inbox sequence. Without
     Last-Event-ID the stream starts with what arrives from now on; with it, it first replays what came after."""
-    recipient = handlers.inbox_of(principal)
+    recipient = require_inbox(principal)
     if last_event_id is not None and last_event_id.strip():
-        try:
-            after = int(last_event_id.strip())
-        except ValueError:
-            raise InvalidLastEventId("Last-Event-ID must be the id of an event of this stream") from None
-        if after < 0:
-            raise InvalidLastEventId("Last-Event-ID must be the id of an event of this stream")
+        after = resume_after(last_event_id)
     else:
-        async with _runtime(request).transaction() as session:
+        async with runtime.transaction() as session:
             after = await queries.current_seq(session, recipient)
-    settings = request.app.state.settings
+    settings = runtime.settings
     events = notification_events(
+        principal=principal,
         recipient=recipient,
         after_seq=after,
         lang=preferred_lang(accept_language),
         hub=request.app.state.hub,
-        session_factory=_runtime(request).session_factory,
+        session_factory=runtime.session_factory,
         batch_size=settings.sse_batch_size,
         poll_seconds=settings.sse_poll_seconds,
     )
@@ -138,12 +151,10 @@ async def stream_notifications(
 
 @router.post("/notifications/read-all", response_model=MarkedRead, tags=["inbox"], responses=error_responses(403))
 async def read_all(
-    request: Request, principal: CurrentPrincipal, body: Annotated[MarkAllRead | None, Body()] = None
+    commands: Commands, principal: CurrentPrincipal, body: Annotated[MarkAllRead | None, Body()] = None
 ) -> MarkedRead:
-    recipient = handlers.inbox_of(principal)
-    async with _runtime(request).transaction() as session:
-        marked = await handlers.mark_all_read(session, recipient, body.up_to_seq if body else None)
-    return MarkedRead(marked=marked)
+    require_inbox(principal)
+    return await commands.run(inbox.mark_all_read, principal, body.up_to_seq if body else None)
 
 
 @router.post(
@@ -153,16 +164,14 @@ async def read_all(
     responses=error_responses(403, 404),
 )
 async def read_notification(
-    request: Request, principal: CurrentPrincipal, notification_id: str, accept_language: AcceptLanguage = None
+    commands: Commands, principal: CurrentPrincipal, notification_id: str, accept_language: AcceptLanguage = None
 ) -> NotificationPublic:
-    recipient = handlers.inbox_of(principal)
-    async with _runtime(request).transaction() as session:
-        row = await handlers.mark_read(session, recipient, notification_id)
-    return NotificationPublic.of(row, preferred_lang(accept_language))
+    require_inbox(principal)
+    return await commands.run(inbox.mark_read, principal, notification_id, preferred_lang(accept_language))
 
 
 # ---------------------------------------------------------------------------------------------------------------
-# Webhooks
+# Webhooks: partners and admins
 
 
 @router.post(
@@ -172,31 +181,31 @@ async def read_notification(
     tags=["webhooks"],
     responses=error_responses(403, 409),
 )
-async def create_webhook(request: Request, principal: CurrentPrincipal, body: WebhookCreate) -> WebhookCreated:
+async def create_webhook(
+    runtime: RuntimeDep, commands: Commands, principal: CurrentPrincipal, body: WebhookCreate
+) -> WebhookCreated:
     """Subscribes a URL to event types. The signing secret is in this response only."""
-    runtime = _runtime(request)
-    await handlers.check_subscription(principal, body, runtime.settings)
-    async with runtime.transaction() as session:
-        row, secret = await handlers.create_subscription(session, principal, body, runtime.settings, runtime)
-    return WebhookCreated(**WebhookPublic.of(row).model_dump(), secret=secret)
+    principal.require(*WEBHOOK_ROLES)
+    await webhooks.check_subscription(body, runtime.settings)
+    return await commands.run(webhooks.create_subscription, principal, body)
 
 
 @router.get("/webhooks", response_model=Page[WebhookPublic], tags=["webhooks"], responses=error_responses(403))
 async def list_webhooks(
-    request: Request, principal: CurrentPrincipal, limit: Limit = 50, cursor: Cursor = None
+    runtime: RuntimeDep, principal: CurrentPrincipal, limit: Limit = 50, cursor: Cursor = None
 ) -> Page[WebhookPublic]:
-    handlers.require_webhook_role(principal)
-    async with _runtime(request).transaction() as session:
-        rows, next_cursor = await queries.subscriptions_page(session, principal, limit=limit, cursor=cursor)
-    return Page(items=[WebhookPublic.of(r) for r in rows], next_cursor=next_cursor)
+    principal.require(*WEBHOOK_ROLES)
+    async with runtime.transaction() as session:
+        return await queries.subscriptions_page(session, principal, limit=limit, cursor=cursor)
 
 
 @router.get(
     "/webhooks/{webhook_id}", response_model=WebhookPublic, tags=["webhooks"], responses=error_responses(403, 404)
 )
-async def get_webhook(request: Request, principal: CurrentPrincipal, webhook_id: str) -> WebhookPublic:
-    async with _runtime(request).transaction() as session:
-        return WebhookPublic.of(await handlers.get_subscription(session, principal, webhook_id))
+async def get_webhook(runtime: RuntimeDep, principal: CurrentPrincipal, webhook_id: str) -> WebhookPublic:
+    principal.require(*WEBHOOK_ROLES)
+    async with runtime.transaction() as session:
+        return await queries.subscription(session, principal, webhook_id)
 
 
 @router.delete(
@@ -205,10 +214,10 @@ async def get_webhook(request: Request, principal: CurrentPrincipal, webhook_id:
     tags=["webhooks"],
     responses=error_responses(403, 404),
 )
-async def delete_webhook(request: Request, principal: CurrentPrincipal, webhook_id: str) -> Response:
+async def delete_webhook(commands: Commands, principal: CurrentPrincipal, webhook_id: str) -> Response:
     """Stops the subscription; deliveries not yet made are cancelled."""
-    async with _runtime(request).transaction() as session:
-        await handlers.delete_subscription(session, principal, webhook_id)
+    principal.require(*WEBHOOK_ROLES)
+    await commands.run(webhooks.delete_subscription, principal, webhook_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
@@ -219,7 +228,7 @@ async def delete_webhook(request: Request, principal: CurrentPrincipal, webhook_
     responses=error_responses(403, 404),
 )
 async def list_deliveries(
-    request: Request,
+    runtime: RuntimeDep,
     principal: CurrentPrincipal,
     webhook_id: str,
     status_: Annotated[DeliveryStatus | None, Query(alias="status")] = None,
@@ -229,18 +238,18 @@ async def list_deliveries(
     cursor: Cursor = None,
 ) -> Page[DeliveryPublic]:
     """The delivery log, newest first."""
-    async with _runtime(request).transaction() as session:
-        await handlers.get_subscription(session, principal, webhook_id)
-        rows, next_cursor = await queries.deliveries_page(
+    principal.require(*WEBHOOK_ROLES)
+    async with runtime.transaction() as session:
+        return await queries.deliveries_page(
             session,
+            principal,
             webhook_id,
-            status=str(status_) if status_ else None,
+            status=status_,
             order_id=order_id,
             event_type=event_type,
             limit=limit,
             cursor=cursor,
         )
-    return Page(items=[DeliveryPublic.of(r) for r in rows], next_cursor=next_cursor)
 
 
 @router.get(
@@ -250,17 +259,12 @@ async def list_deliveries(
     responses=error_responses(403, 404),
 )
 async def get_delivery(
-    request: Request, principal: CurrentPrincipal, webhook_id: str, delivery_id: str
+    runtime: RuntimeDep, principal: CurrentPrincipal, webhook_id: str, delivery_id: str
 ) -> DeliveryDetail:
     """One delivery with the event as sent and every attempt."""
-    async with _runtime(request).transaction() as session:
-        row = await handlers.get_delivery(session, principal, webhook_id, delivery_id)
-        attempts = await queries.attempts_of(session, row.seq)
-    return DeliveryDetail(
-        **DeliveryPublic.of(row).model_dump(),
-        event=row.payload,
-        attempt_log=[a.model_dump() for a in attempts],
-    )
+    principal.require(*WEBHOOK_ROLES)
+    async with runtime.transaction() as session:
+        return await queries.delivery_detail(session, principal, webhook_id, delivery_id)
 
 
 @router.post(
@@ -270,11 +274,12 @@ async def get_delivery(
     tags=["webhooks"],
     responses=error_responses(403, 404, 409),
 )
-async def redeliver(request: Request, principal: CurrentPrincipal, webhook_id: str, delivery_id: str) -> DeliveryPublic:
+async def redeliver(
+    commands: Commands, principal: CurrentPrincipal, webhook_id: str, delivery_id: str
+) -> DeliveryPublic:
     """Sends the event again now (same webhook-id), with a fresh retry window. 409 for a cancelled delivery."""
-    async with _runtime(request).transaction() as session:
-        row = await handlers.redeliver(session, principal, webhook_id, delivery_id)
-    return DeliveryPublic.of(row)
+    principal.require(*WEBHOOK_ROLES)
+    return await commands.run(webhooks.redeliver, principal, webhook_id, delivery_id)
 
 
 # ---------------------------------------------------------------------------------------------------------------

@@ -34,7 +34,7 @@ def create_app(settings: NotifySettings | None = None) -> FastAPI:
         reconnect_seconds=settings.listener_reconnect_seconds,
     )
 
-    async def start_notify_workers(rt: ServiceRuntime) -> None:
+    async def start_notify_workers(rt: ServiceRuntime[NotifySettings]) -> None:
         rt.spawn(listener.run(), "listener")
         if settings.run_webhook_workers:
             for index in range(settings.webhook_workers):

@@ -9,7 +9,7 @@ from __future__ import annotations
 import sys
 from typing import Any
 
-import yaml
+import yaml  # type: ignore[import-untyped]  # no stubs installed
 from pydantic.json_schema import models_json_schema
 
 from xinren_shared import catalog
@@ -143,7 +143,7 @@ def document() -> dict[str, Any]:
     }
 
 
-class _Dumper(yaml.SafeDumper):
+class _Dumper(yaml.SafeDumper):  # type: ignore[misc]  # yaml is untyped here
     def ignore_aliases(self, data: Any) -> bool:
         return True  # plain YAML without anchors: easier to read and to diff
 
@@ -157,7 +157,8 @@ _Dumper.add_representer(str, _str)
 
 
 def render() -> str:
-    return yaml.dump(document(), Dumper=_Dumper, sort_keys=False, allow_unicode=True, width=120)
+    text: str = yaml.dump(document(), Dumper=_Dumper, sort_keys=False, allow_unicode=True, width=120)
+    return text
 
 
 def main() -> None:

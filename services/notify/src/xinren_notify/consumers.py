@@ -4,7 +4,7 @@ import xinren_shared.contracts  # noqa: F401  (registers every event type before
 from xinren_shared.consumer import Handler
 from xinren_shared.events import REGISTRY, Event
 
-from .handlers import on_event
+from .handlers.inbox import on_event
 
 # One handler for all: notify learns the parties, writes the inbox and queues webhooks the same way for each type;
 # the per-type differences are data (templates.py).

@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 
 from xinren_shared.auth import Principal, Role
-from xinren_shared.errors import IllegalTransition
+from xinren_shared.statemachine import StateMachine
 
 # ---------------------------------------------------------------------------------------------------------------
 # Recipients
@@ -101,29 +101,17 @@ class DeliveryStatus(StrEnum):
 
 
 D = DeliveryStatus
-DELIVERY_TRANSITIONS: frozenset[tuple[DeliveryStatus, DeliveryStatus]] = frozenset(
-    {
-        (D.PENDING, D.DELIVERED),
-        (D.PENDING, D.RETRYING),
-        (D.PENDING, D.DEAD),
-        (D.PENDING, D.CANCELLED),
-        (D.PENDING, D.PENDING),  # a redelivery of what is about to go anyway: nothing changes
-        (D.RETRYING, D.DELIVERED),
-        (D.RETRYING, D.RETRYING),  # another failed attempt
-        (D.RETRYING, D.DEAD),
-        (D.RETRYING, D.CANCELLED),
-        (D.RETRYING, D.PENDING),  # manual redelivery: go now, with a fresh retry window
-        (D.DELIVERED, D.PENDING),
-        (D.DEAD, D.PENDING),
-    }
-)
+DELIVERY_TRANSITIONS: dict[DeliveryStatus, frozenset[DeliveryStatus]] = {
+    # PENDING -> PENDING: a redelivery of what is about to go anyway; nothing changes.
+    D.PENDING: frozenset({D.DELIVERED, D.RETRYING, D.DEAD, D.CANCELLED, D.PENDING}),
+    # RETRYING -> RETRYING: another failed attempt; RETRYING -> PENDING: a manual redelivery, with a fresh window.
+    D.RETRYING: frozenset({D.DELIVERED, D.RETRYING, D.DEAD, D.CANCELLED, D.PENDING}),
+    D.DELIVERED: frozenset({D.PENDING}),  # only a manual redelivery moves a delivered or dead one
+    D.DEAD: frozenset({D.PENDING}),
+    D.CANCELLED: frozenset(),
+}
+DELIVERY = StateMachine("webhook delivery", DeliveryStatus, DELIVERY_TRANSITIONS)
 OPEN_STATUSES = (D.PENDING, D.RETRYING)
-
-
-def transition(current: DeliveryStatus, target: DeliveryStatus) -> DeliveryStatus:
-    if (current, target) not in DELIVERY_TRANSITIONS:
-        raise IllegalTransition("webhook delivery", current, target)
-    return target
 
 
 @dataclass(frozen=True)
@@ -174,12 +162,12 @@ def after_attempt(
     """What an attempt leads to: DELIVERED on 2xx; otherwise RETRYING at the next back-off step, the last one
     moved to the end of the retry window; a failure at or after the window's end is DEAD."""
     if ok:
-        return AttemptOutcome(transition(current, D.DELIVERED), None, failures)
+        return AttemptOutcome(DELIVERY.require(current, D.DELIVERED), None, failures)
     failures += 1
     if now >= window_ends_at:
-        return AttemptOutcome(transition(current, D.DEAD), None, failures)
+        return AttemptOutcome(DELIVERY.require(current, D.DEAD), None, failures)
     next_at = min(window_ends_at, now + timedelta(seconds=policy.delay(failures, rng)))
-    return AttemptOutcome(transition(current, D.RETRYING), next_at, failures)
+    return AttemptOutcome(DELIVERY.require(current, D.RETRYING), next_at, failures)
 
 
 def is_success(status_code: int | None) -> bool:

@@ -10,12 +10,19 @@ from collections import defaultdict
 from collections.abc import Callable
 
 import asyncpg
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from xinren_shared.settings import to_plain_url
 
 log = logging.getLogger("xinren.notify.listener")
 
 INBOX_CHANNEL = "xinren_notify_inbox"
+
+
+async def announce(session: AsyncSession, channel: str, payload: str = "") -> None:
+    """NOTIFY inside the caller's transaction: every replica's listener hears it at commit, never on a rollback."""
+    await session.execute(text("SELECT pg_notify(:c, :p)"), {"c": channel, "p": payload})
 
 
 class InboxHub:
@@ -57,7 +64,7 @@ class PgListener:
         self.reconnect_seconds = reconnect_seconds
         self.connected = asyncio.Event()
 
-    def _dispatch(self, _conn, _pid, channel: str, payload: str) -> None:
+    def _dispatch(self, _conn: object, _pid: int, channel: str, payload: str) -> None:
         callback = self.channels.get(channel)
         if callback is not None:
             callback(payload or None)

@@ -1,122 +1,138 @@
-"""Reads: inbox pages, the stream's catch-up, webhook lists and the delivery log (keyset pagination)."""
+"""Reads: inbox pages, the stream's catch-up, webhook lists and the delivery log (keyset pagination), each shaped
+as the API answers it."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from datetime import datetime
+from collections.abc import Callable, Sequence
+from functools import partial
+from typing import Any, TypeVar, cast
 
-from sqlalchemy import DateTime, and_, func, literal, select, tuple_
+from sqlalchemy import Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import InstrumentedAttribute
+from sqlmodel import col
 
 from xinren_shared.auth import Principal
-from xinren_shared.pagination import InvalidCursor, decode_cursor, encode_cursor
+from xinren_shared.pagination import Page, keyset_page
 
-from .domain import Recipient
-from .handlers import owner_of
-from .models import InboxCursor, Notification, WebhookAttempt, WebhookDelivery, WebhookSubscription
+from .access import NOTIFICATIONS, WEBHOOKS, delivery_of, subscription_of
+from .domain import DeliveryStatus, Recipient
+from .models import InboxCursor, Notification, WebhookAttempt, WebhookDelivery, WebhookSubscription, columns
+from .schemas import AttemptPublic, DeliveryDetail, DeliveryPublic, Lang, NotificationPublic, UnreadCount, WebhookPublic
+
+M = TypeVar("M")
+P = TypeVar("P")
 
 
-def _int_cursor(cursor: str | None) -> int | None:
-    if cursor is None:
-        return None
-    (value,) = decode_cursor(cursor, 1)
-    # A sequence number is a bigint: anything else (a bool, a number past 2**63) was not given out by this API.
-    if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value < 2**63:
-        raise InvalidCursor("the cursor is not one this API gave out")
-    return value
+async def _newest_first(
+    session: AsyncSession,
+    stmt: Select[M],
+    key: list[InstrumentedAttribute[Any]],
+    cursor: str | None,
+    limit: int,
+    shape: Callable[[M], P],
+) -> Page[P]:
+    """One page of every list here: newest first by `key`, each row shaped as the API shows it."""
+    # keyset_page types its select as Select[tuple[R]], which SQLAlchemy 2.1 spells Select[R]: Any until that agrees.
+    rows, next_cursor = await keyset_page(session, cast(Any, stmt), key, cursor, limit, descending=True)
+    return Page(items=[shape(r) for r in rows], next_cursor=next_cursor)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Inbox
 
 
 async def notifications_page(
-    session: AsyncSession, recipient: Recipient, *, unread: bool | None, limit: int, cursor: str | None
-) -> tuple[Sequence[Notification], str | None]:
+    session: AsyncSession, principal: Principal, *, unread: bool | None, lang: Lang, limit: int, cursor: str | None
+) -> Page[NotificationPublic]:
     """Newest first."""
-    stmt = select(Notification).where(Notification.recipient == recipient.key)
+    stmt = select(Notification).where(NOTIFICATIONS.where(principal))
     if unread is True:
-        stmt = stmt.where(Notification.read_at.is_(None))
+        stmt = stmt.where(col(Notification.read_at).is_(None))
     elif unread is False:
-        stmt = stmt.where(Notification.read_at.is_not(None))
-    before = _int_cursor(cursor)
-    if before is not None:
-        stmt = stmt.where(Notification.seq < before)
-    rows = (await session.execute(stmt.order_by(Notification.seq.desc()).limit(limit + 1))).scalars().all()
-    more = len(rows) > limit
-    rows = rows[:limit]
-    return rows, encode_cursor(rows[-1].seq) if more else None
+        stmt = stmt.where(col(Notification.read_at).is_not(None))
+    shape = partial(NotificationPublic.of, lang=lang)
+    return await _newest_first(session, stmt, columns(Notification.seq), cursor, limit, shape)
 
 
-async def unread_count(session: AsyncSession, recipient: Recipient) -> int:
-    stmt = select(func.count()).where(and_(Notification.recipient == recipient.key, Notification.read_at.is_(None)))
-    return (await session.execute(stmt)).scalar_one()
+async def unread_count(session: AsyncSession, principal: Principal) -> UnreadCount:
+    stmt = select(func.count()).where(NOTIFICATIONS.where(principal), col(Notification.read_at).is_(None))
+    return UnreadCount(unread=(await session.execute(stmt)).scalar_one())
 
 
 async def current_seq(session: AsyncSession, recipient: Recipient) -> int:
-    stmt = select(InboxCursor.last_seq).where(InboxCursor.recipient == recipient.key)
+    """The last stream number given out: a stream without Last-Event-ID starts after it."""
+    stmt = select(col(InboxCursor.last_seq)).where(col(InboxCursor.recipient) == recipient.key)
     return (await session.execute(stmt)).scalar_one_or_none() or 0
 
 
 async def notifications_after(
-    session: AsyncSession, recipient: Recipient, after_seq: int, limit: int
+    session: AsyncSession, principal: Principal, after_seq: int, limit: int
 ) -> Sequence[Notification]:
-    """Oldest first: what a stream has not sent yet."""
+    """Oldest first: what a stream has not sent yet (the SSE id is the seq, so Last-Event-ID resumes exactly)."""
     stmt = (
         select(Notification)
-        .where(and_(Notification.recipient == recipient.key, Notification.seq > after_seq))
-        .order_by(Notification.seq)
+        .where(NOTIFICATIONS.where(principal), col(Notification.seq) > after_seq)
+        .order_by(col(Notification.seq))
         .limit(limit)
     )
     return (await session.execute(stmt)).scalars().all()
 
 
+# ---------------------------------------------------------------------------------------------------------------
+# Webhooks
+
+
 async def subscriptions_page(
     session: AsyncSession, principal: Principal, *, limit: int, cursor: str | None
-) -> tuple[Sequence[WebhookSubscription], str | None]:
-    stmt = select(WebhookSubscription).where(WebhookSubscription.deleted_at.is_(None))
-    if not principal.is_admin:
-        stmt = stmt.where(WebhookSubscription.owner == owner_of(principal))
-    if cursor is not None:
-        created_at, webhook_id = decode_cursor(cursor, 2)
-        try:
-            after = datetime.fromisoformat(str(created_at))
-        except ValueError as exc:
-            raise InvalidCursor("the cursor is not one this API gave out") from exc
-        stmt = stmt.where(
-            tuple_(WebhookSubscription.created_at, WebhookSubscription.webhook_id)
-            < tuple_(literal(after, DateTime(timezone=True)), literal(str(webhook_id)))
-        )
-    stmt = stmt.order_by(WebhookSubscription.created_at.desc(), WebhookSubscription.webhook_id.desc()).limit(limit + 1)
-    rows = (await session.execute(stmt)).scalars().all()
-    more = len(rows) > limit
-    rows = rows[:limit]
-    return rows, encode_cursor(rows[-1].created_at.isoformat(), rows[-1].webhook_id) if more else None
+) -> Page[WebhookPublic]:
+    """Newest first."""
+    stmt = select(WebhookSubscription).where(col(WebhookSubscription.deleted_at).is_(None), WEBHOOKS.where(principal))
+    key = columns(WebhookSubscription.created_at, WebhookSubscription.webhook_id)
+    return await _newest_first(session, stmt, key, cursor, limit, WebhookPublic.of)
+
+
+async def subscription(session: AsyncSession, principal: Principal, webhook_id: str) -> WebhookPublic:
+    return WebhookPublic.of(await subscription_of(session, principal, webhook_id))
 
 
 async def deliveries_page(
     session: AsyncSession,
+    principal: Principal,
     webhook_id: str,
     *,
-    status: str | None,
+    status: DeliveryStatus | None,
     order_id: str | None,
     event_type: str | None,
     limit: int,
     cursor: str | None,
-) -> tuple[Sequence[WebhookDelivery], str | None]:
-    """Newest first."""
-    stmt = select(WebhookDelivery).where(WebhookDelivery.webhook_id == webhook_id)
+) -> Page[DeliveryPublic]:
+    """The delivery log of a webhook the caller sees, newest first."""
+    await subscription_of(session, principal, webhook_id)
+    stmt = select(WebhookDelivery).where(col(WebhookDelivery.webhook_id) == webhook_id)
     if status is not None:
-        stmt = stmt.where(WebhookDelivery.status == status)
+        stmt = stmt.where(col(WebhookDelivery.status) == status)
     if order_id is not None:
-        stmt = stmt.where(WebhookDelivery.order_key == order_id)
+        stmt = stmt.where(col(WebhookDelivery.order_key) == order_id)
     if event_type is not None:
-        stmt = stmt.where(WebhookDelivery.event_type == event_type)
-    before = _int_cursor(cursor)
-    if before is not None:
-        stmt = stmt.where(WebhookDelivery.seq < before)
-    rows = (await session.execute(stmt.order_by(WebhookDelivery.seq.desc()).limit(limit + 1))).scalars().all()
-    more = len(rows) > limit
-    rows = rows[:limit]
-    return rows, encode_cursor(rows[-1].seq) if more else None
+        stmt = stmt.where(col(WebhookDelivery.event_type) == event_type)
+    return await _newest_first(session, stmt, columns(WebhookDelivery.seq), cursor, limit, DeliveryPublic.of)
 
 
-async def attempts_of(session: AsyncSession, delivery_seq: int) -> Sequence[WebhookAttempt]:
-    stmt = select(WebhookAttempt).where(WebhookAttempt.delivery_seq == delivery_seq).order_by(WebhookAttempt.id)
-    return (await session.execute(stmt)).scalars().all()
+async def delivery_detail(
+    session: AsyncSession, principal: Principal, webhook_id: str, delivery_id: str
+) -> DeliveryDetail:
+    """One delivery with the event as sent and every attempt."""
+    delivery = await delivery_of(session, principal, webhook_id, delivery_id)
+    attempts = (
+        await session.execute(
+            select(WebhookAttempt)
+            .where(col(WebhookAttempt.delivery_seq) == delivery.seq)
+            .order_by(col(WebhookAttempt.id))
+        )
+    ).scalars()
+    return DeliveryDetail(
+        **DeliveryPublic.of(delivery).model_dump(),
+        event=delivery.payload,
+        attempt_log=[AttemptPublic.model_validate(a.model_dump()) for a in attempts],
+    )

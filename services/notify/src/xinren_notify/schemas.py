@@ -102,14 +102,7 @@ class WebhookPublic(BaseModel):
 
     @classmethod
     def of(cls, row: Any) -> WebhookPublic:
-        return cls(
-            webhook_id=row.webhook_id,
-            url=row.url,
-            event_types=list(row.event_types),
-            description=row.description,
-            shop_id=row.shop_id,
-            created_at=row.created_at,
-        )
+        return cls.model_validate(row, from_attributes=True)
 
 
 class WebhookCreated(WebhookPublic):

@@ -11,6 +11,8 @@ from prometheus_client import Gauge
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sse_starlette import ServerSentEvent
 
+from xinren_shared.auth import Principal
+
 from . import queries
 from .domain import Recipient
 from .listener import InboxHub
@@ -23,6 +25,7 @@ RETRY_MS = 2000
 
 async def notification_events(
     *,
+    principal: Principal,
     recipient: Recipient,
     after_seq: int,
     lang: Lang,
@@ -40,7 +43,7 @@ async def notification_events(
         while True:
             wake.clear()
             async with session_factory() as session:
-                rows = await queries.notifications_after(session, recipient, last, batch_size)
+                rows = await queries.notifications_after(session, principal, last, batch_size)
             for row in rows:
                 item = NotificationPublic.of(row, lang)
                 last = row.seq

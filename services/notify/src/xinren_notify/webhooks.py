@@ -19,7 +19,8 @@ import secrets
 import socket
 import time
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
+from typing import Any
 
 import httpx
 from prometheus_client import Counter
@@ -28,9 +29,10 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from standardwebhooks import Webhook
 
 from xinren_shared.errors import Unprocessable
+from xinren_shared.ids import utcnow
 
 from . import domain
-from .domain import DeliveryStatus, RetryPolicy
+from .domain import DELIVERY, DeliveryStatus, RetryPolicy
 from .settings import NotifySettings
 
 log = logging.getLogger("xinren.notify.webhooks")
@@ -69,7 +71,7 @@ def sign(secret: str, msg_id: str, at: datetime, body: str) -> dict[str, str]:
     }
 
 
-def body_of(payload: dict) -> str:
+def body_of(payload: dict[str, Any]) -> str:
     return json.dumps(payload, ensure_ascii=False, separators=(",", ":"))
 
 
@@ -284,11 +286,11 @@ class DeliveryWorkers:
                 return False
             if row.deleted_at is not None:
                 await session.execute(
-                    text("UPDATE webhook_delivery SET status = 'CANCELLED', next_attempt_at = NULL WHERE seq = :seq"),
-                    {"seq": row.seq},
+                    text("UPDATE webhook_delivery SET status = :status, next_attempt_at = NULL WHERE seq = :seq"),
+                    {"seq": row.seq, "status": DELIVERY.require(row.status, DeliveryStatus.CANCELLED)},
                 )
                 return True
-            now = datetime.now(UTC)
+            now = utcnow()
             window_ends_at = row.window_ends_at or now + timedelta(seconds=self.policy.window_seconds)
             body = body_of(row.payload)
             secret = derive_secret(self.key, row.webhook_id, row.secret_salt)
@@ -304,7 +306,7 @@ class DeliveryWorkers:
             outcome = domain.after_attempt(
                 DeliveryStatus(row.status),
                 ok=result.ok,
-                now=datetime.now(UTC),
+                now=utcnow(),
                 window_ends_at=window_ends_at,
                 failures=row.failures,
                 policy=self.policy,
@@ -350,11 +352,11 @@ class DeliveryWorkers:
 
     async def next_due_in(self) -> float:
         async with self.session_factory() as session, session.begin():
-            due = (await session.execute(NEXT_DUE)).scalar()
+            due: datetime | None = (await session.execute(NEXT_DUE)).scalar()
         poll = self.settings.webhook_poll_seconds
         if due is None:
             return poll
-        return max(0.01, min(poll, (due - datetime.now(UTC)).total_seconds()))
+        return max(0.01, min(poll, (due - utcnow()).total_seconds()))
 
     async def run(self, index: int) -> None:
         wake = self._wakes[index]

@@ -1,0 +1,167 @@
+"""Texts of the refund service's events (xinren.aftersales.v1)."""
+
+from __future__ import annotations
+
+from .text import B, S, Templates
+from .text import Template as T
+
+AFTERSALES_TEXTS: Templates = {
+    "xinren.aftersale.requested": {
+        B: T(
+            "售后申请已提交",
+            "订单 {order_id} 的{type}申请（{amount}）已提交，等待商家处理。",
+            "After-sales request sent",
+            "Your {type} request ({amount}) on order {order_id} was sent to the seller.",
+        ),
+        S: T(
+            "新售后申请",
+            "订单 {order_id} 有新的{type}申请（{reason}，{amount}），请及时处理，逾期将自动同意。",
+            "New after-sales request",
+            "New {type} request on order {order_id} ({reason}, {amount}). Please review "
+            "it in time, or it is approved automatically.",
+        ),
+    },
+    "xinren.aftersale.approved": {
+        B: T(
+            "售后已同意",
+            "订单 {order_id} 的售后申请已同意，退款 {amount} 处理中。",
+            "After-sales approved",
+            "Your request on order {order_id} was approved; the refund of {amount} is on its way.",
+        ),
+        S: T(
+            "售后已同意",
+            "订单 {order_id} 的售后申请 {case_id} 已同意。",
+            "After-sales approved",
+            "After-sales case {case_id} on order {order_id} was approved.",
+        ),
+    },
+    "xinren.aftersale.approved[type=RETURN_AND_REFUND]": {
+        B: T(
+            "退货申请已同意",
+            "订单 {order_id} 的退货退款申请已同意，请寄回商品并填写运单号。",
+            "Return approved",
+            "Your return on order {order_id} was approved: please send the item back and enter the tracking number.",
+        ),
+        S: T(
+            "售后已同意",
+            "订单 {order_id} 的退货退款申请 {case_id} 已同意，请留意买家寄回的商品。",
+            "Return approved",
+            "Return case {case_id} on order {order_id} was approved; watch for the returned item.",
+        ),
+    },
+    "xinren.aftersale.rejected": {
+        B: T(
+            "售后申请被拒绝",
+            "订单 {order_id} 的售后申请被商家拒绝，您可以申请平台介入。",
+            "After-sales rejected",
+            "The seller rejected your request on order {order_id}; you may ask the platform to arbitrate.",
+        ),
+        S: T(
+            "已拒绝售后",
+            "订单 {order_id} 的售后申请 {case_id} 已拒绝。",
+            "After-sales rejected",
+            "After-sales case {case_id} on order {order_id} was rejected.",
+        ),
+    },
+    "xinren.aftersale.escalated": {
+        B: T(
+            "平台已介入",
+            "订单 {order_id} 的售后已提交平台仲裁，请耐心等待结果。",
+            "Platform arbitration",
+            "Your case on order {order_id} went to platform arbitration.",
+        ),
+        S: T(
+            "买家申请平台介入",
+            "订单 {order_id} 的售后 {case_id} 已进入平台仲裁。",
+            "Arbitration requested",
+            "After-sales case {case_id} on order {order_id} went to platform arbitration.",
+        ),
+    },
+    "xinren.aftersale.return_shipped": {
+        B: T(
+            "退货已寄出",
+            "订单 {order_id} 的退货已寄出，等待商家签收。",
+            "Return sent",
+            "Your return for order {order_id} is on its way to the seller.",
+        ),
+        S: T(
+            "买家已寄回商品",
+            "订单 {order_id} 的退货已寄出，收到后请确认，逾期将自动退款。",
+            "Return on its way",
+            "The buyer sent back the item of order {order_id}; confirm receipt in time or the "
+            "refund is made automatically.",
+        ),
+    },
+    "xinren.aftersale.return_received": {
+        B: T(
+            "商家已收到退货",
+            "商家已收到订单 {order_id} 的退货，将为您退款 {amount}。",
+            "Return received",
+            "The seller received your return for order {order_id}; {amount} will be refunded.",
+        ),
+        S: T(
+            "已确认收到退货",
+            "订单 {order_id} 的退货已确认收到，将退款 {amount}。",
+            "Return received",
+            "You confirmed the return for order {order_id}; {amount} will be refunded.",
+        ),
+    },
+    "xinren.aftersale.refunded": {
+        B: T(
+            "售后退款完成",
+            "订单 {order_id} 的售后退款 {amount} 已完成。",
+            "After-sales refund done",
+            "The after-sales refund of {amount} on order {order_id} is done.",
+        ),
+        S: T(
+            "售后已退款",
+            "订单 {order_id} 的售后 {case_id} 已退款 {amount}。",
+            "After-sales refunded",
+            "After-sales case {case_id} on order {order_id} refunded {amount}.",
+        ),
+    },
+    "xinren.aftersale.closed": {
+        B: T(
+            "售后已关闭",
+            "订单 {order_id} 的售后申请已关闭（{status}）。",
+            "After-sales closed",
+            "Your after-sales case on order {order_id} is closed ({status}).",
+        ),
+        S: T(
+            "售后已关闭",
+            "订单 {order_id} 的售后 {case_id} 已关闭（{status}）。",
+            "After-sales closed",
+            "After-sales case {case_id} on order {order_id} is closed ({status}).",
+        ),
+    },
+    "xinren.refund.requested": {
+        B: T(
+            "退款处理中",
+            "订单 {order_id} 的退款 {amount} 正在处理，将原路退回。",
+            "Refund in progress",
+            "The refund of {amount} on order {order_id} is being processed.",
+        ),
+    },
+    "xinren.compensation.granted": {
+        B: T(
+            "获得赔付",
+            "订单 {order_id} 获得{kind}赔付 {amount}，即将到账。",
+            "Compensation granted",
+            "You are granted a {kind} compensation of {amount} on order {order_id}.",
+        ),
+    },
+    "xinren.compensation.granted[payer=SHOP_DEPOSIT]": {
+        B: T(
+            "获得赔付",
+            "订单 {order_id} 获得{kind}赔付 {amount}，即将到账。",
+            "Compensation granted",
+            "You are granted a {kind} compensation of {amount} on order {order_id}.",
+        ),
+        S: T(
+            "保证金赔付通知",
+            "订单 {order_id} 产生{kind}赔付 {amount}，将从店铺保证金支付。",
+            "Compensation from your deposit",
+            "A {kind} compensation of {amount} on order {order_id} is paid from your deposit.",
+        ),
+    },
+}
