@@ -1,6 +1,5 @@
 """HTTP routes of the order service: parse, authorize, call a handler, shape the response."""
 
-import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Header, Path, Query, Request
@@ -9,6 +8,7 @@ from pydantic import BaseModel, Field
 from xinren_shared.auth import CurrentPrincipal, Principal, Role
 from xinren_shared.commands import Commands, runtime_of
 from xinren_shared.errors import Forbidden, error_responses
+from xinren_shared.ids import new_id
 from xinren_shared.pagination import Cursor, Limit, Page
 from xinren_shared.runtime import ServiceRuntime
 
@@ -67,7 +67,7 @@ async def top_up_deposit(
     """Adds to the shop's deposit (保证金). Send an Idempotency-Key: the same key never credits twice."""
     principal.require(Role.ADMIN, Role.SELLER)
     _require_shop_staff(principal, shop_id)
-    return await commands.run(catalog.top_up_deposit, principal, shop_id, body.amount_fen, key or uuid.uuid4().hex)
+    return await commands.run(catalog.top_up_deposit, principal, shop_id, body.amount_fen, key or new_id("topup"))
 
 
 @router.post("/shops/{shop_id}/reinstate", response_model=schemas.ShopPublic, responses=error_responses(403, 404))

@@ -97,6 +97,16 @@ async def entries_of(session: AsyncSession, transaction_ids: Sequence[int]) -> d
 
 _CLOSED_SQL = "(o.status IN ('COMPLETED', 'REFUNDED') OR (o.status = 'CANCELLED' AND o.refunded_fen >= o.paid_fen))"
 
+# What each order was paid into escrow and refunded to the outside world, as the ledger books them.
+_PAID_AND_REFUNDED = """WITH paid AS (
+    SELECT t.order_id, SUM(e.amount_fen) AS fen FROM ledger_transaction t
+    JOIN ledger_entry e ON e.transaction_id = t.id
+    WHERE t.kind = 'PAYMENT' AND e.account = 'escrow:' || t.order_id GROUP BY t.order_id),
+refunded AS (
+    SELECT t.order_id, SUM(e.amount_fen) AS fen FROM ledger_transaction t
+    JOIN ledger_entry e ON e.transaction_id = t.id
+    WHERE t.kind = 'REFUND' AND e.account = 'external:payouts' GROUP BY t.order_id)"""
+
 _CHECKS: list[tuple[str, str]] = [
     (
         "TRANSACTION_UNBALANCED",
@@ -119,28 +129,14 @@ _CHECKS: list[tuple[str, str]] = [
     ),
     (
         "REFUNDS_EXCEED_PAYMENT",
-        """WITH paid AS (
-               SELECT t.order_id, SUM(e.amount_fen) AS fen FROM ledger_transaction t
-               JOIN ledger_entry e ON e.transaction_id = t.id
-               WHERE t.kind = 'PAYMENT' AND e.account = 'escrow:' || t.order_id GROUP BY t.order_id),
-           refunded AS (
-               SELECT t.order_id, SUM(e.amount_fen) AS fen FROM ledger_transaction t
-               JOIN ledger_entry e ON e.transaction_id = t.id
-               WHERE t.kind = 'REFUND' AND e.account = 'external:payouts' GROUP BY t.order_id)
+        f"""{_PAID_AND_REFUNDED}
            SELECT r.order_id, COALESCE(p.fen, 0)::bigint AS paid_fen, r.fen::bigint AS refunded_fen
            FROM refunded r LEFT JOIN paid p ON p.order_id = r.order_id
            WHERE r.fen > COALESCE(p.fen, 0)""",
     ),
     (
         "ORDER_DISAGREES_WITH_LEDGER",
-        """WITH paid AS (
-               SELECT t.order_id, SUM(e.amount_fen) AS fen FROM ledger_transaction t
-               JOIN ledger_entry e ON e.transaction_id = t.id
-               WHERE t.kind = 'PAYMENT' AND e.account = 'escrow:' || t.order_id GROUP BY t.order_id),
-           refunded AS (
-               SELECT t.order_id, SUM(e.amount_fen) AS fen FROM ledger_transaction t
-               JOIN ledger_entry e ON e.transaction_id = t.id
-               WHERE t.kind = 'REFUND' AND e.account = 'external:payouts' GROUP BY t.order_id)
+        f"""{_PAID_AND_REFUNDED}
            SELECT o.order_id, o.paid_fen, COALESCE(p.fen, 0)::bigint AS ledger_paid_fen,
                   o.refunded_fen, COALESCE(r.fen, 0)::bigint AS ledger_refunded_fen
            FROM sales_order o

@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Protocol
 
 from xinren_shared.errors import Unprocessable
+from xinren_shared.ids import utcnow
 
 
 class PaymentDeclined(Unprocessable):
@@ -48,4 +49,4 @@ class SandboxPaymentProvider:
         if amount_fen <= 0:
             raise PaymentDeclined("nothing to capture", details={"amount_fen": amount_fen})
         reference = "sbx_" + hashlib.sha256(idempotency_key.encode()).hexdigest()[:24]
-        return PaymentCapture(reference, amount_fen, method, datetime.now(UTC))
+        return PaymentCapture(reference, amount_fen, method, utcnow())
