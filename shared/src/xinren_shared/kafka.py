@@ -33,8 +33,16 @@ def catalog_topics() -> list[str]:
     return [events.physical(t) for t in own + [events.dlq_topic(t) for t in own]]
 
 
-async def ensure_topics(bootstrap_servers: str, topics: list[str], partitions: int) -> None:
-    """Create the topics that do not exist yet; a topic that exists keeps its partition count."""
+async def ensure_topics(
+    bootstrap_servers: str,
+    topics: list[str],
+    partitions: int,
+    *,
+    replication_factor: int = 1,
+    min_insync_replicas: int = 1,
+) -> None:
+    """Create the topics that do not exist yet, with the replication said explicitly; a topic that exists keeps
+    its settings."""
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers, client_id="xinren-admin")
     await admin.start()
     try:
@@ -43,7 +51,13 @@ async def ensure_topics(bootstrap_servers: str, topics: list[str], partitions: i
         if not missing:
             return
         try:
-            await admin.create_topics([NewTopic(t, num_partitions=partitions, replication_factor=1) for t in missing])
+            config = {"min.insync.replicas": str(min_insync_replicas)}
+            await admin.create_topics(
+                [
+                    NewTopic(t, num_partitions=partitions, replication_factor=replication_factor, topic_configs=config)
+                    for t in missing
+                ]
+            )
         except TopicAlreadyExistsError:
             pass  # another replica created it first
         # Creation is asynchronous in the controller; wait until the broker lists them so subscribers see them.

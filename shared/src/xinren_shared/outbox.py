@@ -12,10 +12,11 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
+from typing import Any
 
 import asyncpg
 from aiokafka import AIOKafkaProducer
-from sqlalchemy import Table, func, insert, select, text, update
+from sqlalchemy import Row, Table, func, insert, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from .events import Envelope, Event, physical
@@ -57,7 +58,7 @@ class Outbox:
         return env
 
 
-def _envelope(row) -> Envelope:
+def _envelope(row: Row[Any]) -> Envelope:
     return Envelope(
         type=row.type,
         source=row.source,

@@ -19,7 +19,6 @@ from fastapi import Query
 from pydantic import BaseModel
 from sqlalchemy import Select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import InstrumentedAttribute
 
 from .errors import DomainError
 
@@ -104,8 +103,8 @@ def _typed(value: Any) -> Any:
 
 async def keyset_page(
     session: AsyncSession,
-    stmt: Select[tuple[R]],
-    columns: Sequence[InstrumentedAttribute[Any]],
+    stmt: Select[R],
+    columns: Sequence[Any],  # mapped attributes (SQLModel's column attributes type as their values)
     cursor: str | None,
     limit: int,
     *,

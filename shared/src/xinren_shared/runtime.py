@@ -45,7 +45,12 @@ class ServiceRuntime(Generic[SettingsT]):
         self.settings = settings
         self.spec = spec
         self.tables = spec.tables
-        self.engine = make_engine(settings.database_url)
+        self.engine = make_engine(
+            settings.database_url,
+            pool_size=settings.db_pool_size,
+            max_overflow=settings.db_max_overflow,
+            pool_timeout_seconds=settings.db_pool_timeout_seconds,
+        )
         self.session_factory = make_session_factory(self.engine)
         channel = f"xinren_outbox_{spec.name.replace('-', '_')}"
         self.outbox = Outbox(spec.tables.outbox, source=f"/xinren/{spec.name}", channel=channel)
@@ -75,6 +80,7 @@ class ServiceRuntime(Generic[SettingsT]):
                 max_attempts=settings.consumer_max_attempts,
                 retry_base_seconds=settings.consumer_retry_base_seconds,
                 partitions=settings.kafka_partitions,
+                batch_size=settings.consumer_batch_size,
             )
         self.timer_worker = TimerWorker(
             service=spec.name,
@@ -97,7 +103,13 @@ class ServiceRuntime(Generic[SettingsT]):
         s = self.settings
         if s.run_migrations:
             await migrate.upgrade_async(self.spec.package, s.database_url)
-        await ensure_topics(s.kafka_bootstrap_servers, catalog_topics(), s.kafka_partitions)
+        await ensure_topics(
+            s.kafka_bootstrap_servers,
+            catalog_topics(),
+            s.kafka_partitions,
+            replication_factor=s.kafka_replication_factor,
+            min_insync_replicas=s.kafka_min_insync_replicas,
+        )
         await self.producer.start()
         if s.run_relay:
             self.spawn(self.relay.run(), "relay")

@@ -20,6 +20,10 @@ class ServiceSettings(BaseSettings):
     database_url: str = "postgresql://postgres@127.0.0.1:5432/postgres"
     kafka_bootstrap_servers: str = "127.0.0.1:9092"
     kafka_partitions: int = 3
+    # Replication of the topics a service creates. One local broker: 1 and 1; production clusters: 3 and 2, so an
+    # acknowledged event (acks=all) is on two brokers before the outbox row is marked published.
+    kafka_replication_factor: int = 1
+    kafka_min_insync_replicas: int = 1
     jwt_secret: str = DEV_JWT_SECRET
     log_level: str = "INFO"
     max_body_bytes: int = 1_048_576
@@ -34,6 +38,16 @@ class ServiceSettings(BaseSettings):
     consumer_max_attempts: int = 5
     consumer_retry_base_seconds: float = 0.2
     idempotency_lease_seconds: float = 60.0
+    consumer_batch_size: int = 100  # records of one partition handled in one transaction
+    # Load shedding: requests handled at once (0: no bound) and how long one may wait for a database connection;
+    # beyond either, 503 with Retry-After at once instead of a 500 after a long wait.
+    max_in_flight: int = 200
+    db_pool_size: int = 10
+    db_max_overflow: int = 20
+    db_pool_timeout_seconds: float = 5.0
+    # Test-only fault hook (honoured only with env=test): "POST /v1/orders" ends the process right after that
+    # route's transaction committed, before it answers, as a kill -9 would.
+    fault_crash_after_commit: str = ""
 
     @model_validator(mode="after")
     def _refuse_dev_secret_outside_dev(self) -> ServiceSettings:
