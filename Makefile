@@ -7,11 +7,12 @@ UV_VERSION := 0.13.9
 SERVICES := shared services/order services/refund services/quality-check services/notify
 STAMP := $(VENV)/.installed
 
-.PHONY: help venv run test e2e infra-up infra-down token clean bench
+.PHONY: help venv run test faults e2e infra-up infra-down token clean bench
 
 help:
 	@echo "make run      Kafka, PostgreSQL and the four services in the foreground (Ctrl-C stops all)"
 	@echo "make test     the whole suite against real Kafka and PostgreSQL"
+	@echo "make faults   the fault scenarios (services killed, broker and database restarted) against real servers"
 	@echo "make token ROLE=buyer SUB=u1 [SHOP_ID=..] [WAREHOUSE_ID=..]   a dev JWT for make run"
 	@echo "make infra-up / infra-down   only Kafka and PostgreSQL (state in .run/)"
 
@@ -28,6 +29,9 @@ run: $(STAMP)
 
 test: $(STAMP)
 	bash scripts/test.sh
+
+faults: $(STAMP)
+	TEST_PARTS="tests/faults" bash scripts/test.sh
 
 infra-up:
 	bash infra/up.sh

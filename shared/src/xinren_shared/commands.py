@@ -17,6 +17,7 @@ its recorded answer (the retry gets that answer); there is no lease after which 
 from __future__ import annotations
 
 import hashlib
+import os
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -104,11 +105,21 @@ class CommandRunner:
         key = await self._key()
         if key is None:
             async with self.runtime.transaction() as session:
-                return await handler(UnitOfWork(session, self.runtime, utcnow()), *args, **kwargs)
-        try:
-            return await self._run_once(key, handler, *args, **kwargs)
-        except _Lost:
-            raise AnswerGiven(await self._recorded(key)) from None
+                result = await handler(UnitOfWork(session, self.runtime, utcnow()), *args, **kwargs)
+        else:
+            try:
+                result = await self._run_once(key, handler, *args, **kwargs)
+            except _Lost:
+                raise AnswerGiven(await self._recorded(key)) from None
+        self._crash_if_asked()
+        return result
+
+    def _crash_if_asked(self) -> None:
+        """Test-only fault hook: the process dies between the commit and the response, as kill -9 would."""
+        settings = self.runtime.settings
+        route = getattr(settings, "fault_crash_after_commit", "")
+        if route and settings.env == "test" and route == f"{self.request.method} {self.request.url.path}":
+            os._exit(137)
 
     async def _run_once(
         self,
@@ -139,8 +150,6 @@ class CommandRunner:
         raw = self.request.headers.get(HEADER)
         if raw is None or self.request.method != "POST":
             return None
-        if not getattr(self.request.app.state, "idempotency_in_commands", False):
-            return None  # an app still answering keys in its middleware
         key = raw.strip()
         if not key or len(key) > MAX_KEY_LENGTH:
             raise AnswerGiven(

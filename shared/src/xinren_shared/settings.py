@@ -37,7 +37,6 @@ class ServiceSettings(BaseSettings):
     consumer_group: str = ""  # empty: xinren-<service>, shared by the service's replicas
     consumer_max_attempts: int = 5
     consumer_retry_base_seconds: float = 0.2
-    idempotency_lease_seconds: float = 60.0
     consumer_batch_size: int = 100  # records of one partition handled in one transaction
     # Load shedding: requests handled at once (0: no bound) and how long one may wait for a database connection;
     # beyond either, 503 with Retry-After at once instead of a 500 after a long wait.

@@ -14,9 +14,10 @@ from fastapi.routing import APIRoute
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from .admission import AdmissionMiddleware, install_pool_timeout_handler
 from .auth import principal_from_request
+from .commands import AnswerGiven, answer_given
 from .errors import ErrorBody, error_response, error_responses, install_error_handlers
-from .idempotency import IdempotencyMiddleware
 from .logs import configure_logging, correlation_id
 from .metrics import HttpMetricsMiddleware, metrics_response
 from .pagination import cursor_key_for, reset_cursor_key, use_cursor_key
@@ -196,9 +197,12 @@ def build_app(
         app.include_router(router)
     _document_error_responses(app, routers)
 
-    # Outermost first: correlation id, metrics, body limit, idempotency (which reads the body), then the app.
-    app.add_middleware(IdempotencyMiddleware)
+    # Idempotency-Key answers are given by the command runner, inside each command's own transaction.
+    app.add_exception_handler(AnswerGiven, answer_given)
+    install_pool_timeout_handler(app, service=runtime.spec.name)
+    # Outermost first: correlation id, metrics, admission (sheds load at once), body limit, then the app.
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(AdmissionMiddleware, service=runtime.spec.name, max_in_flight=settings.max_in_flight)
     app.add_middleware(HttpMetricsMiddleware, service=runtime.spec.name)
     app.add_middleware(CorrelationIdMiddleware, cursor_key=cursor_key_for(settings.jwt_secret))
     return app

@@ -10,6 +10,8 @@ from pydantic import BaseModel
 from sqlalchemy import select
 
 from xinren_shared.auth import CurrentPrincipal
+from xinren_shared.commands import Commands, UnitOfWork
+from xinren_shared.errors import Conflict
 from xinren_shared.runtime import ServiceRuntime, ServiceSpec
 from xinren_shared.settings import ServiceSettings
 from xinren_shared.testing.http import bearer, serve
@@ -25,26 +27,45 @@ class Thing(BaseModel):
 @pytest_asyncio.fixture
 async def client(world, kafka_bootstrap):
     router = APIRouter()
-    gate = asyncio.Event()
+    gate, entered = asyncio.Event(), asyncio.Event()
 
-    @router.post("/things", status_code=201)
-    async def create(body: Thing, principal: CurrentPrincipal):
-        async with world.sessions() as s, s.begin():
-            await world.bump(s, body.name)
-        return {"name": body.name, "n": await world.count(body.name), "id": uuid.uuid4().hex}
+    async def create_thing(uow: UnitOfWork[ServiceSettings], body: Thing) -> dict[str, object]:
+        await world.bump(uow.session, body.name)
+        n = (await uow.session.execute(select(world.effect.c.n).where(world.effect.c.key == body.name))).scalar()
+        return {"name": body.name, "n": n, "id": uuid.uuid4().hex}
 
-    @router.post("/slow", status_code=201)
-    async def slow(principal: CurrentPrincipal):
+    async def refuse(uow: UnitOfWork[ServiceSettings], body: Thing) -> dict[str, object]:
+        await world.bump(uow.session, body.name)  # rolled back with the refusal
+        raise Conflict("not now", code="NOT_NOW")
+
+    async def wait_for_gate(uow: UnitOfWork[ServiceSettings]) -> dict[str, bool]:
+        entered.set()
         await gate.wait()
         return {"done": True}
 
+    async def fail(uow: UnitOfWork[ServiceSettings], body: Thing) -> dict[str, bool]:
+        await world.bump(uow.session, body.name)
+        raise RuntimeError("server bug")
+
+    @router.post("/things", status_code=201)
+    async def create(body: Thing, principal: CurrentPrincipal, commands: Commands) -> dict[str, object]:
+        return await commands.run(create_thing, body)
+
+    @router.post("/refusals", status_code=201)
+    async def refusal(body: Thing, principal: CurrentPrincipal, commands: Commands) -> dict[str, object]:
+        return await commands.run(refuse, body)
+
+    @router.post("/slow", status_code=201)
+    async def slow(principal: CurrentPrincipal, commands: Commands) -> dict[str, bool]:
+        return await commands.run(wait_for_gate)
+
     @router.post("/whoami")
-    async def whoami(principal: CurrentPrincipal):
+    async def whoami(principal: CurrentPrincipal) -> dict[str, str]:
         return {"role": str(principal.role), "sub": principal.sub}
 
     @router.post("/boom")
-    async def boom(principal: CurrentPrincipal):
-        raise RuntimeError("server bug")
+    async def boom(body: Thing, principal: CurrentPrincipal, commands: Commands) -> dict[str, bool]:
+        return await commands.run(fail, body)
 
     settings = ServiceSettings(
         database_url=world.url,
@@ -61,7 +82,7 @@ async def client(world, kafka_bootstrap):
         routers=[router],
     )
     async with serve(app) as c:
-        c.gate = gate
+        c.gate, c.entered = gate, entered
         yield c
 
 
@@ -89,18 +110,30 @@ async def test_same_key_other_body_is_422_and_changes_nothing(client, world):
     assert await world.count(name + "x") == 0
 
 
-async def test_key_in_flight_is_409(client, world):
+async def test_key_in_flight_is_409_and_its_answer_is_recorded_with_its_effect(client, world):
     key = uuid.uuid4().hex
     first = asyncio.create_task(client.post("/slow", headers=headers(key)))
     try:
-        await wait_until(lambda: key_state(world, key), "IN_FLIGHT")
+        await asyncio.wait_for(client.entered.wait(), 10)
+        assert await key_state(world, key) is None  # claimed inside the first request's open transaction
         r = await client.post("/slow", headers=headers(key))
         assert r.status_code == 409 and r.json()["error"]["code"] == "IDEMPOTENCY_KEY_IN_FLIGHT"
     finally:
         client.gate.set()
     assert (await first).status_code == 201
     assert await key_state(world, key) == "DONE"
-    assert (await client.post("/slow", headers=headers(key))).headers["idempotent-replayed"] == "true"
+    replay = await client.post("/slow", headers=headers(key))
+    assert replay.status_code == 201 and replay.headers["idempotent-replayed"] == "true"
+
+
+async def test_a_refusal_is_the_key_answer_and_its_effect_is_rolled_back(client, world):
+    key, name = uuid.uuid4().hex, uuid.uuid4().hex
+    first = await client.post("/refusals", json={"name": name}, headers=headers(key))
+    again = await client.post("/refusals", json={"name": name}, headers=headers(key))
+    assert first.status_code == again.status_code == 409
+    assert first.json() == again.json() and first.json()["error"]["code"] == "NOT_NOW"
+    assert again.headers["idempotent-replayed"] == "true"
+    assert await world.count(name) == 0
 
 
 async def key_state(world, key: str) -> str | None:
@@ -109,21 +142,14 @@ async def key_state(world, key: str) -> str | None:
         return (await s.execute(select(table.c.state).where(table.c.key == key))).scalar()
 
 
-async def wait_until(probe, expected, timeout: float = 10.0) -> None:
-    async def poll():
-        while await probe() != expected:
-            await asyncio.sleep(0.02)
-
-    await asyncio.wait_for(poll(), timeout)
-
-
-async def test_server_error_frees_the_key(client):
-    key = uuid.uuid4().hex
+async def test_server_error_records_nothing_and_rolls_the_effect_back(client, world):
+    key, name = uuid.uuid4().hex, uuid.uuid4().hex
     for _ in range(2):
-        r = await client.post("/boom", headers=headers(key))
+        r = await client.post("/boom", json={"name": name}, headers=headers(key))
         assert r.status_code == 500 and r.json() == {
             "error": {"code": "INTERNAL", "message": "internal error", "details": None}
         }
+    assert await key_state(world, key) is None and await world.count(name) == 0
 
 
 @pytest.mark.parametrize("bad", ["", "x" * 201])
@@ -164,3 +190,15 @@ async def test_keys_belong_to_the_whole_identity_not_just_the_user_id(client, wo
     other = await client.post("/things", json={"name": name}, headers=as_shop_b)
     assert first.status_code == other.status_code == 201
     assert "idempotent-replayed" not in other.headers and other.json()["n"] == 2
+
+
+async def test_concurrent_retries_of_one_key_run_the_command_once(client, world):
+    key, name = uuid.uuid4().hex, uuid.uuid4().hex
+    answers = await asyncio.gather(
+        *(client.post("/things", json={"name": name}, headers=headers(key)) for _ in range(20))
+    )
+    assert {a.status_code for a in answers} <= {201, 409}
+    created = [a.json() for a in answers if a.status_code == 201]
+    assert created and all(c == created[0] for c in created)
+    assert all(a.json()["error"]["code"] == "IDEMPOTENCY_KEY_IN_FLIGHT" for a in answers if a.status_code == 409)
+    assert await world.count(name) == 1
