@@ -111,7 +111,8 @@ async def test_a_crash_between_commit_and_response_answers_the_retry_with_the_or
         again = await c.post("/v1/orders", json=body, headers={**buyer, **key})
         assert again.json() == retry.json()
 
-        orders = await c.get("/v1/orders", params={"buyer_id": "buyer_faults"}, headers=admin).json()["items"]
+        listed = await c.get("/v1/orders", params={"buyer_id": "buyer_faults"}, headers=admin)
+        orders = listed.json()["items"]
         assert [o["order_id"] for o in orders] == [retry.json()["order_id"]]
         stock = (await c.get(f"/v1/products/{sku}", headers=admin)).json()
         assert stock["stock_available"] == 8, stock  # reserved once: 10 - 2
