@@ -112,8 +112,13 @@ class ShopStatus(StrEnum):
     SUSPENDED = "SUSPENDED"
 
 
+def counts_at(struck_at: datetime, now: datetime, window: timedelta) -> bool:
+    """Whether a strike made at `struck_at` still counts at `now` (it is within the window)."""
+    return now - window < struck_at <= now
+
+
 def strikes_in_window(struck_at: Sequence[datetime], now: datetime, window: timedelta) -> int:
-    return sum(1 for at in struck_at if now - window < at <= now)
+    return sum(1 for at in struck_at if counts_at(at, now, window))
 
 
 def should_suspend(status: ShopStatus, active_strikes: int, threshold: int) -> bool:

@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, cast
-
 from sqlalchemy import select
-from sqlalchemy.orm import InstrumentedAttribute
 from sqlmodel import col
 
 from xinren_shared.auth import Principal, Role
@@ -29,19 +26,14 @@ from .schemas import (
     WarehousePublic,
 )
 from .settings import QcSettings
-from .views import case_public, case_view, find_warehouse, open_counts, timelines, warehouse_public
+from .views import case_public, case_view, open_counts, timelines, warehouse_public
 
 QcRuntime = ServiceRuntime[QcSettings]
 
 
-def _keys(*columns: Any) -> list[InstrumentedAttribute[Any]]:
-    """The columns a list is paged by: SQLModel types them as their Python values, keyset_page as what they are."""
-    return cast(list[InstrumentedAttribute[Any]], list(columns))
-
-
 async def get_case(runtime: QcRuntime, principal: Principal, case_id: str) -> CasePublic:
     async with runtime.transaction() as session:
-        case = (await session.scalars(select(QcCase).where(col(QcCase.case_id) == case_id))).one_or_none()
+        case = await session.get(QcCase, case_id)
         # Another's case is answered as missing: its existence is not the reader's to learn.
         if case is None or not CASES.allows(principal, case):
             raise NotFound(f"qc case {case_id} not found", code="CASE_NOT_FOUND")
@@ -72,7 +64,7 @@ async def list_cases(
         stmt = stmt.where(col(QcCase.warehouse_id) == warehouse_id)
     async with runtime.transaction() as session:
         page, next_cursor = await keyset_page(
-            session, stmt, _keys(QcCase.created_at, QcCase.case_id), cursor, limit, descending=True
+            session, stmt, [QcCase.created_at, QcCase.case_id], cursor, limit, descending=True
         )
         lines = await timelines(session, [c.case_id for c in page])
     return Page[CasePublic](items=[case_view(c, lines[c.case_id]) for c in page], next_cursor=next_cursor)
@@ -114,7 +106,7 @@ async def list_warehouses(
     if category:
         stmt = stmt.where(col(Warehouse.categories).contains([domain.normalize_category(category)]))
     async with runtime.transaction() as session:
-        page, next_cursor = await keyset_page(session, stmt, _keys(Warehouse.warehouse_id), cursor, limit)
+        page, next_cursor = await keyset_page(session, stmt, [Warehouse.warehouse_id], cursor, limit)
         counts = await open_counts(session, [w.warehouse_id for w in page])
     return Page[WarehousePublic](
         items=[warehouse_public(w, counts[w.warehouse_id]) for w in page], next_cursor=next_cursor
@@ -123,7 +115,7 @@ async def list_warehouses(
 
 async def get_warehouse(runtime: QcRuntime, warehouse_id: str) -> WarehousePublic:
     async with runtime.transaction() as session:
-        warehouse = await find_warehouse(session, warehouse_id)
+        warehouse = await session.get(Warehouse, warehouse_id)
         if warehouse is None:
             raise NotFound(f"warehouse {warehouse_id} not found", code="WAREHOUSE_NOT_FOUND")
         return warehouse_public(warehouse, (await open_counts(session, [warehouse_id]))[warehouse_id])
@@ -144,7 +136,7 @@ async def shop_strikes(runtime: QcRuntime, principal: Principal, shop_id: str) -
                 .order_by(col(Strike.struck_at).desc(), col(Strike.strike_id))
             )
         ).all()
-    active = {s.strike_id for s in strikes if domain.strikes_in_window([s.struck_at], now, settings.strike_window)}
+    active = {s.strike_id for s in strikes if domain.counts_at(s.struck_at, now, settings.strike_window)}
     return ShopStrikes(
         shop_id=shop_id,
         status=ShopStatus(enforcement.status) if enforcement else ShopStatus.ACTIVE,

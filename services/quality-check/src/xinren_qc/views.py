@@ -48,12 +48,6 @@ async def open_counts(session: AsyncSession, warehouse_ids: Sequence[str]) -> di
     return counts
 
 
-async def find_warehouse(session: AsyncSession, warehouse_id: str) -> Warehouse | None:
-    return (
-        await session.execute(select(Warehouse).where(col(Warehouse.warehouse_id) == warehouse_id))
-    ).scalar_one_or_none()
-
-
 def warehouse_public(w: Warehouse, open_cases: int) -> WarehousePublic:
     return WarehousePublic(
         warehouse_id=w.warehouse_id,

@@ -158,7 +158,7 @@ def _same_verdict(case: QcCase, principal: Principal, body: VerdictIn) -> bool:
 async def record_verdict(uow: QcUnit, principal: Principal, case_id: str, body: VerdictIn) -> CasePublic:
     """PASSED issues a certificate anyone can verify; FAILED returns the item, and a counterfeit strikes the shop."""
     case = await lock_own_case(uow.session, principal, case_id)
-    if case.verdict_result is not None and _same_verdict(case, principal, body):
+    if _same_verdict(case, principal, body):
         return await case_public(uow.session, case)  # the same verdict again
     reason = f"{body.result}" + (f": {body.failure_reason}" if body.failure_reason else "")
     enter(uow, case, domain.verdict_status(body.result), principal.actor, reason)

@@ -15,7 +15,7 @@ from .. import domain, events_out
 from ..domain import CaseStatus
 from ..models import QcCase, Warehouse
 from ..schemas import CasePublic, RouteIn, WarehouseCreate, WarehouseCreated
-from ..views import case_public, find_warehouse, open_counts, warehouse_public
+from ..views import case_public, open_counts, warehouse_public
 from .cases import INBOUND_DEADLINE, QcUnit, enter, lock_case
 
 # Routing and warehouse creation meet under this lock (order.paid shared, warehouse creation exclusive), so a case
@@ -114,7 +114,7 @@ async def route_case(uow: QcUnit, principal: Principal, case_id: str, body: Rout
     case = await lock_case(session, case_id)
     if CaseStatus(case.status) is CaseStatus.AWAITING_INBOUND and case.warehouse_id == body.warehouse_id:
         return await case_public(session, case)  # the same request again
-    warehouse = await find_warehouse(session, body.warehouse_id)
+    warehouse = await session.get(Warehouse, body.warehouse_id)
     if warehouse is None:
         raise Unprocessable(f"warehouse {body.warehouse_id} does not exist", code="UNKNOWN_WAREHOUSE")
     await _route(uow, case, warehouse, principal.actor)
