@@ -27,13 +27,13 @@ from fastapi import Depends, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.routing import APIRoute
 from pydantic import BaseModel
-from sqlalchemy import Table, and_, func, literal, select
+from sqlalchemy import ColumnElement, Row, Table, and_, func, literal, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.responses import JSONResponse, Response
 
 from .auth import Principal, principal_from_request
-from .errors import DomainError, error_body, error_response
+from .errors import DomainError, error_response
 from .ids import utcnow
 from .runtime import ServiceRuntime, SettingsT
 
@@ -117,7 +117,7 @@ class CommandRunner:
     def _crash_if_asked(self) -> None:
         """Test-only fault hook: the process dies between the commit and the response, as kill -9 would."""
         settings = self.runtime.settings
-        route = getattr(settings, "fault_crash_after_commit", "")
+        route = settings.fault_crash_after_commit
         if route and settings.env == "test" and route == f"{self.request.method} {self.request.url.path}":
             os._exit(137)
 
@@ -133,17 +133,14 @@ class CommandRunner:
             async with self.runtime.transaction() as session:
                 await self._claim(session, table, key)
                 result = await handler(UnitOfWork(session, self.runtime, utcnow()), *args, **kwargs)
-                if isinstance(result, Response):
-                    await self._record(session, table, key, result.status_code, bytes(result.body))
-                else:
-                    await self._record(session, table, key, self._status(), bytes(JSONResponse(_json(result)).body))
+                answer = result if isinstance(result, Response) else JSONResponse(_json(result), self._status())
+                await self._record(session, table, key, answer)
                 return result
         except DomainError as exc:
             # The effect rolled back; the refusal is the key's answer (a retry is refused the same way).
             async with self.runtime.transaction() as session:
                 await self._claim(session, table, key)
-                body = JSONResponse(error_body(exc.code, exc.message, exc.details)).body
-                await self._record(session, table, key, exc.status, bytes(body))
+                await self._record(session, table, key, exc.response())
             raise
 
     async def _key(self) -> _Key | None:
@@ -162,26 +159,18 @@ class CommandRunner:
         return _Key(principal, key, scope, digest, lock)
 
     async def _claim(self, session: AsyncSession, table: Table, key: _Key) -> None:
-        """Takes the key for this transaction, or answers instead (replay, 422 or 409); one round trip."""
+        """Takes the key for this transaction, or answers instead (replay, 422 or 409); one round trip that both
+        tries the key's advisory lock and reads an answer already recorded."""
         got = func.pg_try_advisory_xact_lock(key.lock).label("got")
         row = (
             await session.execute(
-                select(got, table.c.request_hash, table.c.scope, table.c.response_status)
+                select(got, *_answer_columns(table))
                 .select_from(select(literal(1).label("one")).subquery())
-                .outerjoin(table, and_(table.c.principal == key.principal, table.c.key == key.key))
+                .outerjoin(table, _is(table, key))
             )
         ).one()
         if row.request_hash is not None:
-            if row.request_hash != key.digest:
-                raise AnswerGiven(
-                    error_response(
-                        422,
-                        "IDEMPOTENCY_KEY_REUSED",
-                        "this Idempotency-Key was used with another request",
-                        {"first_request": row.scope},
-                    )
-                )
-            raise AnswerGiven(await self._recorded(key))
+            raise AnswerGiven(_answer(row, key))
         if not row.got:
             raise AnswerGiven(
                 error_response(
@@ -189,7 +178,7 @@ class CommandRunner:
                 )
             )
 
-    async def _record(self, session: AsyncSession, table: Table, key: _Key, status: int, body: bytes) -> None:
+    async def _record(self, session: AsyncSession, table: Table, key: _Key, answer: Response) -> None:
         stored = await session.execute(
             insert(table)
             .values(
@@ -198,9 +187,9 @@ class CommandRunner:
                 scope=key.scope,
                 request_hash=key.digest,
                 state="DONE",
-                response_status=status,
+                response_status=answer.status_code,
                 response_headers={"content-type": "application/json"},
-                response_body=body,
+                response_body=bytes(answer.body),
             )
             .on_conflict_do_nothing(index_elements=["principal", "key"])
             .returning(table.c.key)
@@ -211,25 +200,36 @@ class CommandRunner:
     async def _recorded(self, key: _Key) -> Response:
         table = self.runtime.tables.idempotency
         async with self.runtime.transaction() as session:
-            row = (
-                await session.execute(
-                    select(table).where(and_(table.c.principal == key.principal, table.c.key == key.key))
-                )
-            ).one()
-        if row.request_hash != key.digest:
-            return error_response(
-                422,
-                "IDEMPOTENCY_KEY_REUSED",
-                "this Idempotency-Key was used with another request",
-                {"first_request": row.scope},
-            )
-        headers = {**(row.response_headers or {}), REPLAYED: "true"}
-        return Response(row.response_body or b"", status_code=row.response_status, headers=headers)
+            row = (await session.execute(select(*_answer_columns(table)).where(_is(table, key)))).one()
+        return _answer(row, key)
 
     def _status(self) -> int:
         route = self.request.scope.get("route")
         status = route.status_code if isinstance(route, APIRoute) else None
         return status or 200
+
+
+def _answer_columns(table: Table) -> list[ColumnElement[Any]]:
+    c = table.c
+    return [c.request_hash, c.scope, c.response_status, c.response_headers, c.response_body]
+
+
+def _is(table: Table, key: _Key) -> ColumnElement[bool]:
+    return and_(table.c.principal == key.principal, table.c.key == key.key)
+
+
+def _answer(row: Row[Any], key: _Key) -> Response:
+    """What a request gets for a key already answered: that answer again, or 422 when the key was used with
+    another request."""
+    if row.request_hash != key.digest:
+        return error_response(
+            422,
+            "IDEMPOTENCY_KEY_REUSED",
+            "this Idempotency-Key was used with another request",
+            {"first_request": row.scope},
+        )
+    headers = {**(row.response_headers or {}), REPLAYED: "true"}
+    return Response(row.response_body or b"", status_code=row.response_status, headers=headers)
 
 
 def _identity(p: Principal) -> str:

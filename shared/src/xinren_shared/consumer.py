@@ -152,13 +152,14 @@ class IdempotentConsumer:
     async def _run_partition(self, tp: TopicPartition, records: list[ConsumerRecord]) -> None:
         for start in range(0, len(records), self.batch_size):
             chunk = records[start : start + self.batch_size]
-            if not await self._handle_batch(chunk):
-                # Something in the chunk failed: its transaction rolled back whole. Handle the chunk record by
-                # record, in order, so a poison event goes to the dead letters alone after its retries.
-                for record in chunk:
-                    await self.process(record)
-                    self._done[tp] = record.offset + 1
-            self._done[tp] = chunk[-1].offset + 1
+            if await self._handle_batch(chunk):
+                self._done[tp] = chunk[-1].offset + 1
+                continue
+            # Something in the chunk failed: its transaction rolled back whole. Handle the chunk record by record,
+            # in order, so a poison event goes to the dead letters alone after its retries.
+            for record in chunk:
+                await self.process(record)
+                self._done[tp] = record.offset + 1
 
     async def _handle_batch(self, records: list[ConsumerRecord]) -> bool:
         """Handles `records` of one partition in one transaction (one commit for all): True when all of them

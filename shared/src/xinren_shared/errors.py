@@ -30,6 +30,10 @@ class DomainError(Exception):
             self.status = status
         self.details = details
 
+    def response(self) -> JSONResponse:
+        """The error body this error answers with."""
+        return error_response(self.status, self.code, self.message, self.details)
+
 
 class NotFound(DomainError):
     status, code = 404, "NOT_FOUND"
@@ -114,7 +118,7 @@ def _validation_details(exc: RequestValidationError) -> list[dict[str, Any]]:
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(DomainError)
     async def _domain(_: Request, exc: DomainError) -> JSONResponse:
-        return error_response(exc.status, exc.code, exc.message, exc.details)
+        return exc.response()
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:

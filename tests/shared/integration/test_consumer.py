@@ -21,7 +21,7 @@ def cancelled(order_id: str) -> OrderCancelled:
 async def make_consumer(world, producer, kafka_bootstrap):
     started: list[tuple[IdempotentConsumer, asyncio.Task]] = []
 
-    async def make(handler, *, max_attempts=3) -> IdempotentConsumer:
+    async def make(handler, *, max_attempts=3, batch_size=100) -> IdempotentConsumer:
         consumer = IdempotentConsumer(
             service="test",
             name=f"c{uuid.uuid4().hex[:6]}",
@@ -33,6 +33,7 @@ async def make_consumer(world, producer, kafka_bootstrap):
             producer=producer,
             max_attempts=max_attempts,
             retry_base_seconds=0.01,
+            batch_size=batch_size,
         )
         await consumer.start()
         started.append((consumer, asyncio.create_task(consumer.run())))
@@ -141,3 +142,41 @@ async def test_malformed_record_is_dead_lettered_without_crashing(
     dead = await event_collector.wait_for_raw("xinren.orders.v1.dlq", lambda r: r.key == key, count=2)
     errors = sorted(dict(r.headers)["x-dlq-error"].decode() for r in dead)
     assert any("not a CloudEvent" in e for e in errors) and any("does not fit" in e for e in errors)
+
+
+async def test_a_backlog_is_handled_in_batches_and_a_poison_event_inside_one_does_not_stop_the_rest(
+    world, make_consumer, publish, event_collector
+):
+    """Events waiting on one partition share transactions (their inbox rows share the transaction time); a poison
+    event rolls its batch of 10 back and that batch is handled record by record: the poison goes to the dead
+    letters alone, the others are handled once and in order, and the other batches stay batched."""
+    order_id = f"ord_{uuid.uuid4().hex}"  # one key: one partition, one order
+    envelopes = [Envelope.of(cancelled(order_id), "/xinren/order") for _ in range(41)]
+    poison = envelopes[20]
+    await publish(*envelopes)
+    handled: list[str] = []
+
+    async def handler(session, event, ctx):
+        if ctx.envelope.id == poison.id:
+            raise RuntimeError("cannot handle this one")
+        await world.bump(session, ctx.envelope.id)
+        handled.append(ctx.envelope.id)
+
+    consumer = await make_consumer(handler, max_attempts=2, batch_size=10)
+    last = envelopes[-1]
+    await wait_until(lambda: world.count(last.id))
+    await event_collector.wait_for_raw(
+        "xinren.orders.v1.dlq", lambda r: dict(r.headers).get("ce_id") == poison.id.encode()
+    )
+    good = [e.id for e in envelopes if e.id != poison.id]
+    assert [await world.count(i) for i in good] == [1] * 40 and await world.count(poison.id) == 0
+    kept = [i for i in dict.fromkeys(reversed(handled)) if i in good][::-1]  # the last run of each, in order
+    assert kept == good
+    inbox = world.tables.inbox
+    async with world.sessions() as s:
+        times = (
+            await s.execute(
+                select(inbox.c.handled_at).where(inbox.c.consumer == consumer.name, inbox.c.event_id.in_(good))
+            )
+        ).scalars()
+        assert len(set(times)) <= 20  # 10 one by one (the poison's batch) and at most 10 for the other 30

@@ -55,9 +55,6 @@ def test_a_table_missing_a_status_is_refused():
 
 
 class Row:
-    buyer_id = "buyer_id"  # stands in for the mapped columns in the SQL form
-    shop_id = "shop_id"
-
     def __init__(self, buyer_id: str, shop_id: str):
         self.buyer_id, self.shop_id = buyer_id, shop_id
 
@@ -79,7 +76,7 @@ ACCESS = RowAccess(
         (Principal("s", Role.SELLER), False),  # no scope claim: nothing, never everything
     ],
 )
-def test_row_access_check(principal, allowed):
+def test_row_access_check(principal, allowed):  # the SQL form: tests/shared/integration/test_keyset_and_access.py
     assert ACCESS.allows(principal, Row("u1", "shop1")) is allowed
 
 
