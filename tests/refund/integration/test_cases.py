@@ -81,9 +81,8 @@ async def test_seven_day_return_goes_all_the_way_with_the_shipping_subsidy(refun
     cid = case["case_id"]
 
     # The seller of another shop cannot see it; the buyer cannot approve it.
-    assert (await command(refund, cid, "approve", seller_headers(uid("shop")), expect=404))["error"][
-        "code"
-    ] == "CASE_NOT_FOUND"
+    unseen = await command(refund, cid, "approve", seller_headers(uid("shop")), expect=404)
+    assert unseen["error"]["code"] == "CASE_NOT_FOUND"
     await command(refund, cid, "approve", order.buyer, expect=403)
 
     case = await command(refund, cid, "approve", order.seller, {"reason": "同意退货"})

@@ -107,19 +107,12 @@ async def test_unanswered_money_requests_are_sent_again_under_the_same_ids(refun
 
     async def no_live_resend():
         async with refund_fast.runtime.session_factory() as s:
-            rows = (
-                (
-                    await s.execute(
-                        select(timer.c.key).where(
-                            timer.c.fired_at.is_(None),
-                            timer.c.cancelled_at.is_(None),
-                            timer.c.kind.in_(["refund_resend", "compensation_resend"]),
-                        )
-                    )
-                )
-                .scalars()
-                .all()
+            live = select(timer.c.key).where(
+                timer.c.fired_at.is_(None),
+                timer.c.cancelled_at.is_(None),
+                timer.c.kind.in_(["refund_resend", "compensation_resend"]),
             )
+            rows = (await s.execute(live)).scalars().all()
         cp = grants[0].data["compensation_id"]
         return not [k for k in rows if k.startswith(case["case_id"]) or k.startswith(cp)]
 

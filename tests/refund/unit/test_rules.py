@@ -7,21 +7,11 @@ import pytest
 from xinren_refund import domain
 from xinren_refund.domain import CaseRequest, OrderFacts, Policy
 from xinren_refund.settings import RefundSettings
-from xinren_shared.contracts.vocabulary import (
-    AfterSaleReason as R,
-)
-from xinren_shared.contracts.vocabulary import (
-    AfterSaleType as T,
-)
-from xinren_shared.contracts.vocabulary import (
-    CompensationKind as K,
-)
-from xinren_shared.contracts.vocabulary import (
-    CompensationPayer,
-)
-from xinren_shared.contracts.vocabulary import (
-    TrustRight as TR,
-)
+from xinren_shared.contracts.vocabulary import AfterSaleReason as R
+from xinren_shared.contracts.vocabulary import AfterSaleType as T
+from xinren_shared.contracts.vocabulary import CompensationKind as K
+from xinren_shared.contracts.vocabulary import CompensationPayer
+from xinren_shared.contracts.vocabulary import TrustRight as TR
 from xinren_shared.errors import DomainError
 
 NOW = datetime(2026, 5, 20, 12, 0, tzinfo=UTC)

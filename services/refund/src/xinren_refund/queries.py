@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any, cast
-
-from sqlalchemy.orm import InstrumentedAttribute
 from sqlmodel import select
 
 from xinren_shared.auth import Principal
@@ -22,14 +19,9 @@ from .views import case_public, case_summary, compensation_public
 Runtime = ServiceRuntime[RefundSettings]
 
 
-def _keys(*columns: object) -> list[InstrumentedAttribute[Any]]:
-    """SQLModel types a column attribute as its value; keyset_page wants the attribute it is."""
-    return [cast(InstrumentedAttribute[Any], c) for c in columns]
-
-
 # Lists are newest first; the id breaks ties of one instant.
-_CASE_ORDER = _keys(AfterSaleCase.created_at, AfterSaleCase.case_id)
-_COMPENSATION_ORDER = _keys(Compensation.created_at, Compensation.compensation_id)
+_CASE_ORDER = (AfterSaleCase.created_at, AfterSaleCase.case_id)
+_COMPENSATION_ORDER = (Compensation.created_at, Compensation.compensation_id)
 
 
 async def get_case(runtime: Runtime, principal: Principal, case_id: str) -> CasePublic:

@@ -89,22 +89,17 @@ async def move(cx: CaseContext, case: AfterSaleCase, target: CaseStatus, reason:
     """One transition: guarded by the state machine, written to the timeline, announced by exactly one event."""
     if not CASES.move(case.status, target):
         return False
-    await _enter(cx, case, target, reason)
-    return True
-
-
-async def _enter(cx: CaseContext, case: AfterSaleCase, target: CaseStatus, reason: str | None) -> None:
     case.status = target.value
     case.updated_at = cx.now
     cx.note(case, reason)
     await cx.publish(events_out.case_event(case))
+    return True
 
 
-async def approve(cx: CaseContext, case: AfterSaleCase, reason: str | None) -> bool:
+async def approve(cx: CaseContext, case: AfterSaleCase, reason: str | None) -> None:
     """Approves the case and leaves APPROVED at once: for the goods to come back, or for the money."""
-    if not CASES.move(case.status, S.APPROVED):
-        return False
-    await _enter(cx, case, S.APPROVED, reason)
+    if not await move(cx, case, S.APPROVED, reason):
+        return
     case.approved_at = cx.now
     case.decision_reason = reason
     await cx.cancel(TimerKind.REVIEW, case.case_id)
@@ -112,7 +107,6 @@ async def approve(cx: CaseContext, case: AfterSaleCase, reason: str | None) -> b
         await move(cx.by_system(), case, S.AWAITING_RETURN, "waiting for the buyer to send the goods back")
     else:
         await request_refund(cx, case)
-    return True
 
 
 async def request_refund(cx: CaseContext, case: AfterSaleCase) -> None:
@@ -134,16 +128,14 @@ async def schedule_refund_resend(cx: CaseContext, case: AfterSaleCase) -> None:
     await cx.schedule(TimerKind.REFUND_RESEND, f"{case.case_id}:{attempt}", due, payload)
 
 
-async def close(cx: CaseContext, case: AfterSaleCase, target: CaseStatus, reason: str | None) -> bool:
+async def close(cx: CaseContext, case: AfterSaleCase, target: CaseStatus, reason: str | None) -> None:
     """Ends a case without a refund (CLOSED or CANCELLED): its amount is no longer reserved."""
-    if not CASES.move(case.status, target):
-        return False
+    if not await move(cx, case, target, reason):
+        return
     case.close_reason = reason
     case.closed_at = cx.now
-    await _enter(cx, case, target, reason)
     for kind in (TimerKind.REVIEW, TimerKind.RETURN_RECEIPT, TimerKind.ESCALATION):
         await cx.cancel(kind, case.case_id)
-    return True
 
 
 async def after_return_received(cx: CaseContext, case: AfterSaleCase, view: OrderView) -> None:
