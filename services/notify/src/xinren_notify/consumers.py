@@ -7,5 +7,5 @@ from xinren_shared.events import REGISTRY, Event
 from .handlers.inbox import on_event
 
 # One handler for all: notify learns the parties, writes the inbox and queues webhooks the same way for each type;
-# the per-type differences are data (templates.py).
+# the per-type differences are data (templates/).
 EVENT_HANDLERS: dict[type[Event], Handler] = {cls: on_event for cls in REGISTRY.values()}

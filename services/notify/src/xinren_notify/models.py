@@ -17,7 +17,7 @@ from sqlalchemy import (
     text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
-from sqlalchemy.orm import InstrumentedAttribute, registry
+from sqlalchemy.orm import registry
 from sqlmodel import Field, SQLModel
 
 from xinren_shared.tables import define_infra_tables
@@ -147,16 +147,6 @@ class WebhookAttempt(NotifyTable, table=True):
     status_code: int | None = Field(default=None)
     error: str | None = Field(default=None, sa_column=Column(Text))
     response_excerpt: str | None = Field(default=None, sa_column=Column(Text))
-
-
-def columns(*attributes: object) -> list[InstrumentedAttribute[Any]]:
-    """SQLModel types a table's attribute as its Python value; keyset pagination needs the column it really is."""
-    found: list[InstrumentedAttribute[Any]] = []
-    for attribute in attributes:
-        if not isinstance(attribute, InstrumentedAttribute):
-            raise TypeError(f"not a mapped column: {attribute!r}")
-        found.append(attribute)
-    return found
 
 
 metadata = NotifyTable.metadata

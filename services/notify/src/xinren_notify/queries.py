@@ -5,11 +5,10 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from functools import partial
-from typing import Any, TypeVar, cast
+from typing import Any, TypeVar
 
 from sqlalchemy import Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import InstrumentedAttribute
 from sqlmodel import col
 
 from xinren_shared.auth import Principal
@@ -17,7 +16,7 @@ from xinren_shared.pagination import Page, keyset_page
 
 from .access import NOTIFICATIONS, WEBHOOKS, delivery_of, subscription_of
 from .domain import DeliveryStatus, Recipient
-from .models import InboxCursor, Notification, WebhookAttempt, WebhookDelivery, WebhookSubscription, columns
+from .models import InboxCursor, Notification, WebhookAttempt, WebhookDelivery, WebhookSubscription
 from .schemas import AttemptPublic, DeliveryDetail, DeliveryPublic, Lang, NotificationPublic, UnreadCount, WebhookPublic
 
 M = TypeVar("M")
@@ -27,14 +26,13 @@ P = TypeVar("P")
 async def _newest_first(
     session: AsyncSession,
     stmt: Select[M],
-    key: list[InstrumentedAttribute[Any]],
+    key: Sequence[Any],
     cursor: str | None,
     limit: int,
     shape: Callable[[M], P],
 ) -> Page[P]:
     """One page of every list here: newest first by `key`, each row shaped as the API shows it."""
-    # keyset_page types its select as Select[tuple[R]], which SQLAlchemy 2.1 spells Select[R]: Any until that agrees.
-    rows, next_cursor = await keyset_page(session, cast(Any, stmt), key, cursor, limit, descending=True)
+    rows, next_cursor = await keyset_page(session, stmt, key, cursor, limit, descending=True)
     return Page(items=[shape(r) for r in rows], next_cursor=next_cursor)
 
 
@@ -52,7 +50,7 @@ async def notifications_page(
     elif unread is False:
         stmt = stmt.where(col(Notification.read_at).is_not(None))
     shape = partial(NotificationPublic.of, lang=lang)
-    return await _newest_first(session, stmt, columns(Notification.seq), cursor, limit, shape)
+    return await _newest_first(session, stmt, [Notification.seq], cursor, limit, shape)
 
 
 async def unread_count(session: AsyncSession, principal: Principal) -> UnreadCount:
@@ -88,7 +86,7 @@ async def subscriptions_page(
 ) -> Page[WebhookPublic]:
     """Newest first."""
     stmt = select(WebhookSubscription).where(col(WebhookSubscription.deleted_at).is_(None), WEBHOOKS.where(principal))
-    key = columns(WebhookSubscription.created_at, WebhookSubscription.webhook_id)
+    key = [WebhookSubscription.created_at, WebhookSubscription.webhook_id]
     return await _newest_first(session, stmt, key, cursor, limit, WebhookPublic.of)
 
 
@@ -116,7 +114,7 @@ async def deliveries_page(
         stmt = stmt.where(col(WebhookDelivery.order_key) == order_id)
     if event_type is not None:
         stmt = stmt.where(col(WebhookDelivery.event_type) == event_type)
-    return await _newest_first(session, stmt, columns(WebhookDelivery.seq), cursor, limit, DeliveryPublic.of)
+    return await _newest_first(session, stmt, [WebhookDelivery.seq], cursor, limit, DeliveryPublic.of)
 
 
 async def delivery_detail(

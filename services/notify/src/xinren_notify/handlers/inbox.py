@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
@@ -84,13 +84,12 @@ async def next_seq(session: AsyncSession, recipient: Recipient) -> int:
     return seq
 
 
-async def write_notifications(session: AsyncSession, envelope: Envelope, parties: Parties) -> list[str]:
+async def write_notifications(session: AsyncSession, envelope: Envelope, parties: Parties) -> None:
     addressed: dict[Recipient, templates.Text] = {}
     for audience, text in templates.render(envelope.type, envelope.data).items():
         recipient = parties.recipient(audience)
         if recipient is not None:
             addressed[recipient] = text
-    written: list[str] = []
     # Sorted, so that two transactions touching the same recipients lock their cursors in the same order.
     for recipient in sorted(addressed):
         text = addressed[recipient]
@@ -114,10 +113,8 @@ async def write_notifications(session: AsyncSession, envelope: Envelope, parties
             .returning(col(Notification.notification_id))
         )
         if inserted.first() is not None:
-            written.append(recipient.key)
             # Delivered at commit to every replica's listener, never for a rolled-back transaction.
             await announce(session, INBOX_CHANNEL, recipient.key)
-    return written
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -128,11 +125,13 @@ async def mark_read(
     uow: UnitOfWork[NotifySettings], principal: Principal, notification_id: str, lang: Lang
 ) -> NotificationPublic:
     """Idempotent: a notification read before keeps its first read time."""
-    mine = (col(Notification.notification_id) == notification_id, NOTIFICATIONS.where(principal))
-    await uow.session.execute(
-        update(Notification).where(*mine, col(Notification.read_at).is_(None)).values(read_at=func.now())
+    stmt = (
+        update(Notification)
+        .where(col(Notification.notification_id) == notification_id, NOTIFICATIONS.where(principal))
+        .values(read_at=func.coalesce(col(Notification.read_at), func.now()))
+        .returning(Notification)
     )
-    found = (await uow.session.execute(select(Notification).where(*mine))).scalar_one_or_none()
+    found = (await uow.session.execute(stmt)).scalar_one_or_none()
     if found is None:
         raise NotFound("no such notification", details={"notification_id": notification_id})
     return NotificationPublic.of(found, lang)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from sqlalchemy import and_, delete
+from sqlalchemy import delete
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from xinren_shared.ids import utcnow
@@ -23,7 +23,5 @@ async def on_secret_replay_expiry(
     table = runtime.tables.idempotency
     cutoff = utcnow() - timedelta(seconds=runtime.settings.webhook_secret_replay_seconds)
     await session.execute(
-        delete(table).where(
-            and_(table.c.scope == "POST /v1/webhooks", table.c.state == "DONE", table.c.created_at <= cutoff)
-        )
+        delete(table).where(table.c.scope == "POST /v1/webhooks", table.c.state == "DONE", table.c.created_at <= cutoff)
     )

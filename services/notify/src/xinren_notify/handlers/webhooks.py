@@ -95,42 +95,35 @@ async def delete_subscription(uow: UnitOfWork[NotifySettings], principal: Princi
         .where(col(WebhookDelivery.webhook_id) == webhook_id, col(WebhookDelivery.status).in_(OPEN_STATUSES))
         .with_for_update(skip_locked=True)
     )
-    seqs = (await uow.session.execute(open_rows)).scalars().all()
-    if seqs:
-        await uow.session.execute(
-            update(WebhookDelivery)
-            .where(col(WebhookDelivery.seq).in_(seqs))
-            .values(status=DeliveryStatus.CANCELLED, next_attempt_at=None)
-        )
+    await uow.session.execute(
+        update(WebhookDelivery)
+        .where(col(WebhookDelivery.seq).in_(open_rows))
+        .values(status=DeliveryStatus.CANCELLED, next_attempt_at=None)
+    )
 
 
-async def queue_deliveries(session: AsyncSession, envelope: Envelope, shop_id: str | None) -> int:
+async def queue_deliveries(session: AsyncSession, envelope: Envelope, shop_id: str | None) -> None:
     """One delivery per subscription that wants this event; an event queued before (a replay) is not again."""
     webhook_ids = (await session.execute(_SUBSCRIBED, {"type": envelope.type, "shop_id": shop_id})).scalars().all()
     if not webhook_ids:
-        return 0
-    payload = envelope.to_structured()
-    queued = 0
-    for webhook_id in webhook_ids:
-        result = await session.execute(
-            insert(WebhookDelivery)
-            .values(
-                delivery_id=new_id("dlv"),
-                webhook_id=webhook_id,
-                event_id=envelope.id,
-                event_type=envelope.type,
-                order_key=envelope.key or envelope.subject or envelope.id,
-                payload=payload,
-                status=DeliveryStatus.PENDING,
-                next_attempt_at=func.now(),
-            )
-            .on_conflict_do_nothing(constraint="uq_webhook_delivery_event")
-            .returning(col(WebhookDelivery.seq))
-        )
-        queued += result.first() is not None
-    if queued:
+        return
+    event = {
+        "event_id": envelope.id,
+        "event_type": envelope.type,
+        "order_key": envelope.key or envelope.subject or envelope.id,
+        "payload": envelope.to_structured(),
+        "status": DeliveryStatus.PENDING,
+        "next_attempt_at": func.now(),
+    }
+    rows = [{"delivery_id": new_id("dlv"), "webhook_id": webhook_id, **event} for webhook_id in webhook_ids]
+    queued = await session.execute(
+        insert(WebhookDelivery)
+        .values(rows)
+        .on_conflict_do_nothing(constraint="uq_webhook_delivery_event")
+        .returning(col(WebhookDelivery.seq))
+    )
+    if queued.first() is not None:
         await announce(session, webhooks.WEBHOOKS_CHANNEL)
-    return queued
 
 
 async def redeliver(
