@@ -42,3 +42,43 @@ async def test_200_concurrent_orders_for_stock_50_create_exactly_50(api, event_c
     ids = {o["order_id"] for o in created}
     await event_collector.wait_for(lambda e: e.type == "xinren.order.created" and e.key in ids, count=50)
     await event_collector.wait_for(lambda e: e.type == "xinren.order.cancelled" and e.key in ids, count=10)
+
+
+async def test_a_multi_line_order_reserves_every_line_or_none(api):
+    shop = await api.shop()
+    a, b = await api.product(shop, stock=5), await api.product(shop, stock=2)
+    me = uid("u")
+
+    def body(qa: int, qb: int) -> dict:
+        items = [{"sku_id": b, "quantity": qb}, {"sku_id": a, "quantity": qa}]
+        return {"shop_id": shop.shop_id, "items": items, "shipping_address": ADDRESS}
+
+    async def stock(sku: str) -> int:
+        return (await api.client.get(f"/v1/products/{sku}", headers=buyer(me))).json()["stock_available"]
+
+    short = await api.client.post("/v1/orders", json=body(1, 3), headers=buyer(me))
+    assert short.status_code == 409 and short.json()["error"]["code"] == "OUT_OF_STOCK"
+    assert short.json()["error"]["details"] == {"sku_id": b, "requested": 3, "available": 2}
+    assert (await stock(a), await stock(b)) == (5, 2)
+
+    placed = await api.client.post("/v1/orders", json=body(4, 2), headers=buyer(me))
+    assert placed.status_code == 201, placed.text
+    assert [(i["sku_id"], i["quantity"]) for i in placed.json()["items"]] == [(b, 2), (a, 4)]
+    assert (await stock(a), await stock(b)) == (1, 0)
+    # The answer to the creation is the order as it is read afterwards.
+    assert (await api.get(placed.json()["order_id"], buyer(me))) == placed.json()
+
+
+async def test_concurrent_orders_naming_the_same_skus_in_any_order_never_deadlock(api):
+    shop = await api.shop()
+    a, b = await api.product(shop, stock=20), await api.product(shop, stock=20)
+
+    async def place(first: str, second: str):
+        items = [{"sku_id": first, "quantity": 1}, {"sku_id": second, "quantity": 1}]
+        body = {"shop_id": shop.shop_id, "items": items, "shipping_address": ADDRESS}
+        return await api.client.post("/v1/orders", json=body, headers=buyer(uid("u")))
+
+    responses = await asyncio.gather(*(place(a, b) if n % 2 else place(b, a) for n in range(40)))
+    assert Counter(r.status_code for r in responses) == {201: 20, 409: 20}
+    for sku in (a, b):
+        assert (await api.client.get(f"/v1/products/{sku}", headers=buyer("x"))).json()["stock_available"] == 0

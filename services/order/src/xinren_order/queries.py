@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-from sqlalchemy.orm import InstrumentedAttribute
 from sqlmodel import select
 
 from xinren_shared.auth import Principal, Role
@@ -23,17 +20,12 @@ from .views import ledger_transaction_public, order_view, order_views, product_p
 Runtime = ServiceRuntime[OrderSettings]
 
 
-def _key(column: Any) -> InstrumentedAttribute[Any]:
-    """A model attribute as the mapped column it is (the models declare them with their Python types)."""
-    assert isinstance(column, InstrumentedAttribute)
-    return column
-
-
 async def get_shop(runtime: Runtime, principal: Principal, shop_id: str) -> schemas.ShopPublic:
     async with runtime.transaction() as session:
         shop = await shop_for(session, shop_id)
-        deposit = await ledger.balance(session, domain.deposit_account(shop_id))
-        seller = await ledger.balance(session, domain.seller_account(shop_id))
+        deposit, seller = await ledger.balances(
+            session, domain.deposit_account(shop_id), domain.seller_account(shop_id)
+        )
         return shop_public(shop, principal, deposit, seller)
 
 
@@ -49,7 +41,7 @@ async def list_products(
     async with runtime.transaction() as session:
         await shop_for(session, shop_id)
         query = select(Product).where(Product.shop_id == shop_id)
-        rows, next_cursor = await keyset_page(session, query, [_key(Product.sku_id)], cursor, limit)
+        rows, next_cursor = await keyset_page(session, query, [Product.sku_id], cursor, limit)
         return [product_public(p, policy) for p in rows], next_cursor
 
 
@@ -77,7 +69,7 @@ async def list_orders(
         query = query.where(SalesOrder.shop_id == shop_id)
     if buyer_id is not None:
         query = query.where(SalesOrder.buyer_id == buyer_id)
-    columns = [_key(SalesOrder.created_at), _key(SalesOrder.order_id)]
+    columns = [SalesOrder.created_at, SalesOrder.order_id]
     async with runtime.transaction() as session:
         rows, next_cursor = await keyset_page(session, query, columns, cursor, limit, descending=True)
         return await order_views(session, principal, rows), next_cursor
@@ -89,7 +81,7 @@ async def order_ledger(
     async with runtime.transaction() as session:
         await order_for(session, principal, order_id, lock=False)
         query = select(LedgerTransaction).where(LedgerTransaction.order_id == order_id)
-        txns, next_cursor = await keyset_page(session, query, [_key(LedgerTransaction.id)], cursor, limit)
+        txns, next_cursor = await keyset_page(session, query, [LedgerTransaction.id], cursor, limit)
         entries = await ledger.entries_of(session, [t.id for t in txns if t.id is not None])
         return [ledger_transaction_public(t, entries.get(t.id or 0, [])) for t in txns], next_cursor
 

@@ -51,8 +51,7 @@ async def top_up_deposit(
     await _deposit(
         session, shop_id, amount_fen, key=f"deposit:{shop_id}:{scoped}", memo=f"deposit top-up by {principal.actor}"
     )
-    deposit = await ledger.balance(session, domain.deposit_account(shop_id))
-    seller = await ledger.balance(session, domain.seller_account(shop_id))
+    deposit, seller = await ledger.balances(session, domain.deposit_account(shop_id), domain.seller_account(shop_id))
     return shop_public(shop, principal, deposit, seller)
 
 

@@ -23,12 +23,12 @@ TIMER_SHIPPING_LATE = "order.shipping_late"
 
 def add_timeline(
     session: AsyncSession, order: SalesOrder, from_status: str | None, *, at: datetime, actor: str, reason: str
-) -> None:
-    session.add(
-        OrderTimelineEntry(
-            order_id=order.order_id, at=at, from_status=from_status, to_status=order.status, actor=actor, reason=reason
-        )
+) -> OrderTimelineEntry:
+    entry = OrderTimelineEntry(
+        order_id=order.order_id, at=at, from_status=from_status, to_status=order.status, actor=actor, reason=reason
     )
+    session.add(entry)
+    return entry
 
 
 def move(

@@ -76,12 +76,13 @@ async def on_refund_requested(
         )
         return
     shop = await load_shop(session, order.shop_id, lock=True)
-    plan = domain.plan_refund(
-        event.amount_fen,
-        await ledger.balance(session, domain.escrow_account(order.order_id)),
-        await ledger.balance(session, domain.seller_account(order.shop_id)),
-        await ledger.balance(session, domain.deposit_account(order.shop_id)),
+    escrow, seller, deposit = await ledger.balances(
+        session,
+        domain.escrow_account(order.order_id),
+        domain.seller_account(order.shop_id),
+        domain.deposit_account(order.shop_id),
     )
+    plan = domain.plan_refund(event.amount_fen, escrow, seller, deposit)
     memo = f"refund for case {event.case_id}"
     txn_id = await _pay_out(session, order, shop, plan, key=f"refund:{key}", kind="REFUND", memo=memo)
     order.refunded_fen += event.amount_fen

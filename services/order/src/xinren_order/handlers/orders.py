@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from sqlalchemy import update
+from sqlalchemy import case, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
@@ -20,7 +20,7 @@ from ..models import Product, SalesOrder, Shop
 from ..payments import PaymentProvider
 from ..repository import case_open, load_shop, order_for
 from ..settings import OrderSettings
-from ..views import format_address, order_view
+from ..views import format_address, order_public, order_view
 from .lifecycle import TIMER_AUTO_CONFIRM, TIMER_SHIPPING_LATE, TIMER_UNPAID, add_timeline, cancel, cancel_timers, move
 from .settlement import complete
 
@@ -42,7 +42,7 @@ async def create_order(
         raise Unprocessable("the buyer id (token subject) is longer than 200 characters", code="INVALID_BUYER")
     shop = await _open_shop(session, body.shop_id)
     products = await _products_of(session, shop, [i.sku_id for i in body.items])
-    await _reserve(session, body.items)
+    await _reserve(session, products, body.items)
     lines = [
         Line(p.sku_id, p.category, p.price_fen, i.quantity, policy.requires_qc(p.category, p.price_fen))
         for i in body.items
@@ -79,11 +79,14 @@ async def create_order(
         updated_at=uow.now,
     )
     session.add(order)
-    add_timeline(session, order, None, at=uow.now, actor=principal.actor, reason="order placed")
+    placed = add_timeline(session, order, None, at=uow.now, actor=principal.actor, reason="order placed")
     due = uow.now + timedelta(seconds=settings.unpaid_timeout_seconds)
     await uow.runtime.timers.schedule(session, TIMER_UNPAID, order.order_id, due)
     await uow.runtime.outbox.add(session, events_out.created(order))
-    return await order_view(session, principal, order)
+    await session.flush()
+    # Shaped from what was just written, not read back: a new order's timeline is its one entry, and no
+    # after-sales case can name it yet.
+    return order_public(order, principal, [placed], case_open=False)
 
 
 async def _open_shop(session: AsyncSession, shop_id: str) -> Shop:
@@ -96,7 +99,16 @@ async def _open_shop(session: AsyncSession, shop_id: str) -> Shop:
 
 
 async def _products_of(session: AsyncSession, shop: Shop, skus: list[str]) -> dict[str, Product]:
-    found = (await session.execute(select(Product).where(col(Product.sku_id).in_(skus)))).scalars()
+    """The products ordered, locked in sku order (so that two orders never deadlock) until the order commits: the
+    stock read here is the stock the reservation takes from."""
+    query = (
+        select(Product)
+        .where(col(Product.sku_id).in_(skus))
+        .order_by(col(Product.sku_id))
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    found = (await session.execute(query)).scalars()
     products = {p.sku_id: p for p in found}
     missing = [s for s in skus if s not in products]
     if missing:
@@ -107,23 +119,24 @@ async def _products_of(session: AsyncSession, shop: Shop, skus: list[str]) -> di
     return products
 
 
-async def _reserve(session: AsyncSession, items: list[schemas.OrderItemIn]) -> None:
-    """Reserves atomically, one conditional UPDATE per line, in sku order so that two orders never deadlock."""
+async def _reserve(session: AsyncSession, products: dict[str, Product], items: list[schemas.OrderItemIn]) -> None:
+    """Takes every line's quantity from the locked products in one UPDATE, or refuses the order at the first line
+    (in sku order) short of stock."""
     for item in sorted(items, key=lambda i: i.sku_id):
-        stock = col(Product.stock_available)
-        reserved = await session.execute(
-            update(Product)
-            .where(col(Product.sku_id) == item.sku_id, stock >= item.quantity)
-            .values(stock_available=stock - item.quantity)
-            .returning(stock)
-            .execution_options(synchronize_session=False)
-        )
-        if reserved.first() is None:
-            available = (await session.execute(select(stock).where(col(Product.sku_id) == item.sku_id))).scalar()
+        available = products[item.sku_id].stock_available
+        if available < item.quantity:
             raise OutOfStock(
                 f"not enough stock of {item.sku_id}",
                 details={"sku_id": item.sku_id, "requested": item.quantity, "available": available},
             )
+    quantities = {item.sku_id: item.quantity for item in items}
+    sku = col(Product.sku_id)
+    await session.execute(
+        update(Product)
+        .where(sku.in_(quantities))
+        .values(stock_available=col(Product.stock_available) - case(quantities, value=sku))
+        .execution_options(synchronize_session=False)
+    )
 
 
 async def pay_order(
