@@ -5,8 +5,10 @@ import uuid
 from contextlib import contextmanager
 
 import pytest_asyncio
+from sqlalchemy import select
 from standardwebhooks import Webhook
 
+from xinren_notify.models import WebhookDelivery
 from xinren_shared.contracts.orders import OrderCancelled, OrderDelivered, OrderShipped
 from xinren_shared.contracts.vocabulary import Destination
 from xinren_shared.events import REGISTRY
@@ -409,3 +411,36 @@ async def test_webhooks_and_the_delivery_log_page_newest_first_with_signed_curso
     for path in ("/v1/webhooks", f"/v1/webhooks/{hook}/deliveries"):
         r = await notify.client.get(path, headers=partner, params={"cursor": forged})
         assert r.status_code == 400 and r.json()["error"]["code"] == "INVALID_CURSOR"
+
+
+async def test_deleting_a_subscription_cancels_its_open_deliveries_and_no_others(notify, receiver, publish, hooks):
+    partner = hooks.partner
+    failing, kept = "failing-" + run_id(), "kept-" + run_id()
+    deleted = await hooks.subscribe(receiver.url(failing, fail_times(1_000)), [CANCELLED])
+    other = await hooks.subscribe(receiver.url(kept, ok()), [CANCELLED])
+    orders = ["ord_" + run_id() for _ in range(3)]
+    for order_id in orders:
+        await publish(hooks.cancelled(order_id), source="/xinren/order")
+
+    async def statuses(webhook_id: str) -> list[str]:
+        async with notify.app.state.runtime.session_factory() as s:
+            rows = await s.execute(select(WebhookDelivery.status).where(WebhookDelivery.webhook_id == webhook_id))
+            return sorted(str(status) for status in rows.scalars())
+
+    async def all_queued_and_one_failed() -> bool:
+        found = await statuses(deleted["webhook_id"])
+        return len(found) == len(orders) and "RETRYING" in found
+
+    await eventually(all_queued_and_one_failed, timeout=15, interval=0.1, what="three deliveries, one failed")
+    assert (await notify.client.delete(f"/v1/webhooks/{deleted['webhook_id']}", headers=partner)).status_code == 204
+
+    async def all_cancelled() -> bool:
+        found = await statuses(deleted["webhook_id"])
+        return len(found) == len(orders) and set(found) == {"CANCELLED"}
+
+    await eventually(all_cancelled, timeout=15, interval=0.1, what="every open delivery of the deleted hook cancelled")
+
+    async def all_delivered() -> bool:
+        return await statuses(other["webhook_id"]) == ["DELIVERED"] * len(orders)
+
+    await eventually(all_delivered, timeout=15, interval=0.1, what="the other subscription's deliveries delivered")
