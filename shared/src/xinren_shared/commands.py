@@ -186,7 +186,6 @@ class CommandRunner:
                 key=key.key,
                 scope=key.scope,
                 request_hash=key.digest,
-                state="DONE",
                 response_status=answer.status_code,
                 response_headers={"content-type": "application/json"},
                 response_body=bytes(answer.body),

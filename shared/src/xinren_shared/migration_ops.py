@@ -94,3 +94,17 @@ def create_infra_tables_v1() -> None:
 def drop_infra_tables_v1() -> None:
     for table in ("timer", "outbox_event", "inbox_event", "idempotency_key"):
         op.drop_table(table)
+
+
+def idempotency_answers_v2() -> None:
+    """Idempotency keys are claimed and answered in the effect's own transaction: a row exists only once answered,
+    so its state and lease columns say nothing any more."""
+    op.drop_column("idempotency_key", "state")
+    op.drop_column("idempotency_key", "locked_until")
+
+
+def idempotency_leases_v1() -> None:
+    """Back to the columns of the leased keys (every stored row is an answered one)."""
+    op.add_column("idempotency_key", sa.Column("state", sa.String(length=20), server_default="DONE", nullable=False))
+    op.alter_column("idempotency_key", "state", server_default=None)
+    op.add_column("idempotency_key", sa.Column("locked_until", sa.DateTime(timezone=True), nullable=True))

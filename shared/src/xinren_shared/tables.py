@@ -94,12 +94,10 @@ def define_infra_tables(metadata: MetaData) -> InfraTables:
         Column("key", String(200), nullable=False),
         Column("scope", String(300), nullable=False),
         Column("request_hash", String(64), nullable=False),
-        Column("state", String(20), nullable=False),
         Column("response_status", Integer),
         Column("response_headers", JSONB),
         Column("response_body", LargeBinary),
         Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
-        Column("locked_until", DateTime(timezone=True)),
         PrimaryKeyConstraint("principal", "key", name="pk_idempotency_key"),
     )
     return InfraTables(outbox, inbox, timer, idempotency)

@@ -22,6 +22,4 @@ async def on_secret_replay_expiry(
     """Forgets stored create responses (they hold a secret) once the replay period is over."""
     table = runtime.tables.idempotency
     cutoff = utcnow() - timedelta(seconds=runtime.settings.webhook_secret_replay_seconds)
-    await session.execute(
-        delete(table).where(table.c.scope == "POST /v1/webhooks", table.c.state == "DONE", table.c.created_at <= cutoff)
-    )
+    await session.execute(delete(table).where(table.c.scope == "POST /v1/webhooks", table.c.created_at <= cutoff))
