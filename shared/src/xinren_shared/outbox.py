@@ -16,7 +16,7 @@ from typing import Any
 
 import asyncpg
 from aiokafka import AIOKafkaProducer
-from sqlalchemy import Row, Table, func, insert, select, text, update
+from sqlalchemy import Row, Table, func, insert, literal, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from .events import Envelope, Event, physical
@@ -38,22 +38,24 @@ class Outbox:
 
     async def add(self, session: AsyncSession, evt: Event, *, event_id: str | None = None) -> Envelope:
         env = Envelope.of(evt, self.source, id=event_id)
-        await session.execute(
-            insert(self.table).values(
-                event_id=env.id,
-                topic=env.topic,
-                key=env.key,
-                type=env.type,
-                source=env.source,
-                subject=env.subject,
-                data=env.data,
-                occurred_at=env.time,
-            )
+        row = insert(self.table).values(
+            event_id=env.id,
+            topic=env.topic,
+            key=env.key,
+            type=env.type,
+            source=env.source,
+            subject=env.subject,
+            data=env.data,
+            occurred_at=env.time,
         )
-        # Delivered by PostgreSQL at commit, never for a rolled-back transaction; once per transaction is enough.
+        # The relay is woken by a notification PostgreSQL delivers at commit (never for a rolled-back transaction);
+        # once per transaction is enough, and it travels with the transaction's first insert: one round trip.
         transaction = session.get_transaction()
-        if session.info.get("xinren.outbox_notified") is not transaction:
-            await session.execute(text("SELECT pg_notify(:channel, '')"), {"channel": self.channel})
+        if session.info.get("xinren.outbox_notified") is transaction:
+            await session.execute(row)
+        else:
+            added = row.returning(literal(1)).cte("added")
+            await session.execute(select(func.pg_notify(self.channel, "")).select_from(added))
             session.info["xinren.outbox_notified"] = transaction
         return env
 
