@@ -44,6 +44,7 @@ token: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python bench/backbone.py
+	$(BIN)/python bench/backbone.py --backlog --out bench/results/backbone-backlog.json
 	$(BIN)/python bench/intake.py $(if $(VS),--vs $(VS))
 
 clean:

@@ -1,6 +1,10 @@
 """Backbone throughput: N events written to the outbox in batches of B per transaction, published by the relay,
 handled by the idempotent consumer (one inbox row and one effect row each). Reports events/s for each stage and
-the end-to-end latency (commit → handled) percentiles."""
+the end-to-end latency (commit → handled) percentiles. With --backlog the consumer starts only once every event is
+on the topic, so `consume_events_per_s` is the consumer's own capacity rather than the writer's pace.
+
+To compare with another checkout in the same run, run this script twice with that checkout's shared package first
+on the path: `PYTHONPATH=OTHER/shared/src .venv/bin/python bench/backbone.py --backlog --out /tmp/other.json`."""
 
 from __future__ import annotations
 
@@ -28,7 +32,7 @@ from xinren_shared.testing.plugin import create_database
 ROOT = Path(__file__).resolve().parents[1]
 
 
-async def run(events: int, batch: int, keys: int) -> dict:
+async def run(events: int, batch: int, keys: int, backlog: bool = False) -> dict:
     infra = provide(ROOT)
     os.environ.setdefault("XINREN_TOPIC_NAMESPACE", f"bench-{uuid.uuid4().hex[:8]}.")
     try:
@@ -68,8 +72,6 @@ async def run(events: int, batch: int, keys: int) -> dict:
             group_id=f"bench-{uuid.uuid4().hex}",
             producer=producer,
         )
-        await consumer.start()
-        consumer_task = asyncio.create_task(consumer.run())
         relay = OutboxRelay(
             service="bench",
             table=tables.outbox,
@@ -80,6 +82,10 @@ async def run(events: int, batch: int, keys: int) -> dict:
             poll_seconds=0.5,
         )
         relay_task = asyncio.create_task(relay.run())
+        consumer_task: asyncio.Task[None] | None = None
+        if not backlog:
+            await consumer.start()
+            consumer_task = asyncio.create_task(consumer.run())
 
         t0 = time.perf_counter()
         for start in range(0, events, batch):
@@ -93,15 +99,28 @@ async def run(events: int, batch: int, keys: int) -> dict:
             now = time.perf_counter()
             committed_at.update({i: now for i in ids})
         t_written = time.perf_counter()
+        t_consumer = t_written
+        if backlog:
+            # Everything on the topic first, then the consumer alone against the backlog: its own capacity.
+            unpublished = select(func.count()).select_from(tables.outbox).where(tables.outbox.c.published_at.is_(None))
+            while True:
+                async with sessions() as s:
+                    if not (await s.execute(unpublished)).scalar():
+                        break
+                await asyncio.sleep(0.2)
+            await consumer.start()
+            t_consumer = time.perf_counter()
+            consumer_task = asyncio.create_task(consumer.run())
         await asyncio.wait_for(done.wait(), 600)
         t_handled = time.perf_counter()
         async with sessions() as s:
             effects = (await s.execute(select(func.count()).select_from(effect))).scalar()
 
         latencies = sorted(handled_at[i] - committed_at[i] for i in committed_at)
-        for task in (relay_task, consumer_task):
+        tasks = [t for t in (relay_task, consumer_task) if t is not None]
+        for task in tasks:
             task.cancel()
-        await asyncio.gather(relay_task, consumer_task, return_exceptions=True)
+        await asyncio.gather(*tasks, return_exceptions=True)
         await consumer.stop()
         await relay.close()
         await producer.stop()
@@ -113,6 +132,8 @@ async def run(events: int, batch: int, keys: int) -> dict:
             "effects": effects,
             "write_events_per_s": round(events / (t_written - t0)),
             "end_to_end_events_per_s": round(events / (t_handled - t0)),
+            "mode": "backlog" if backlog else "live",
+            "consume_events_per_s": round(events / (t_handled - t_consumer)),
             "latency_ms": {
                 "p50": round(1000 * statistics.median(latencies), 1),
                 "p95": round(1000 * latencies[int(0.95 * (len(latencies) - 1))], 1),
@@ -131,9 +152,13 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=20_000)
     parser.add_argument("--batch", type=int, default=50)
     parser.add_argument("--keys", type=int, default=500)
+    parser.add_argument(
+        "--backlog", action="store_true", help="start the consumer only once every event is on the topic"
+    )
+    parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "backbone.json")
     args = parser.parse_args()
-    result = asyncio.run(run(args.events, args.batch, args.keys))
-    out = ROOT / "bench" / "results" / "backbone.json"
+    result = asyncio.run(run(args.events, args.batch, args.keys, args.backlog))
+    out = args.out
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=2) + "\n")
     print(json.dumps(result, indent=2))
