@@ -21,19 +21,12 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.samples import ADDRESS
 from xinren_shared.testing.http import bearer
 from xinren_shared.testing.infra import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 SECRET = "faults-test-secret-0123456789abcdef"
-ADDRESS = {
-    "name": "王小明",
-    "phone": "13800138000",
-    "province": "广东省",
-    "city": "广州市",
-    "district": "天河区",
-    "line1": "体育西路 1 号",
-}
 
 
 @asynccontextmanager

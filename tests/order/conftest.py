@@ -14,19 +14,12 @@ import pytest_asyncio
 from fastapi import FastAPI
 from sqlalchemy import select
 
+from tests.samples import ADDRESS
 from xinren_order.app import create_app
 from xinren_order.settings import OrderSettings
 from xinren_shared.testing.http import bearer, serve
 
 SECRET = "order-test-secret-0123456789abcdef"
-ADDRESS = {
-    "name": "王小明",
-    "phone": "13800138000",
-    "province": "广东省",
-    "city": "广州市",
-    "district": "天河区",
-    "line1": "体育西路 1 号",
-}
 
 
 def uid(prefix: str) -> str:

@@ -1,15 +1,20 @@
 """A small world for the backbone tests: a fresh database with the infrastructure tables and an `effect` table."""
 
 from dataclasses import dataclass
+from typing import Any
 
 import pytest_asyncio
+from fastapi import APIRouter, FastAPI
 from sqlalchemy import Column, Integer, MetaData, String, Table, func, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from xinren_shared.db import make_engine, make_session_factory
 from xinren_shared.kafka import make_producer
+from xinren_shared.runtime import ServiceRuntime, ServiceSpec
+from xinren_shared.settings import ServiceSettings
 from xinren_shared.tables import InfraTables, define_infra_tables
+from xinren_shared.web import build_app
 
 
 @dataclass
@@ -53,3 +58,15 @@ async def producer(kafka_bootstrap):
     await p.start()
     yield p
     await p.stop()
+
+
+def web_app(world: World, kafka_bootstrap: str, name: str, router: APIRouter, secret: str, **settings: Any) -> FastAPI:
+    """A service app on the shared web layer over this world's database: `router` plus health, errors, the command
+    runner and the middlewares, with no relay, consumer or migrations."""
+    values: dict[str, Any] = {"run_migrations": False, "run_relay": False, **settings}
+    config = ServiceSettings(
+        database_url=world.url, kafka_bootstrap_servers=kafka_bootstrap, jwt_secret=secret, **values
+    )
+    return build_app(
+        config, ServiceRuntime(config, ServiceSpec(name, "xinren_shared", world.tables)), title=name, routers=[router]
+    )

@@ -10,10 +10,10 @@ from sqlalchemy import text
 
 from xinren_shared.auth import CurrentPrincipal
 from xinren_shared.commands import Commands, UnitOfWork
-from xinren_shared.runtime import ServiceRuntime, ServiceSpec
 from xinren_shared.settings import ServiceSettings
 from xinren_shared.testing.http import bearer, serve
-from xinren_shared.web import build_app
+
+from .conftest import web_app
 
 SECRET = "admission-test-secret-0123456789abcdef"
 
@@ -41,22 +41,16 @@ async def client(world, kafka_bootstrap, request):
     async def quick_route(principal: CurrentPrincipal, commands: Commands) -> dict[str, bool]:
         return await commands.run(quick)
 
-    settings = ServiceSettings(
-        database_url=world.url,
-        kafka_bootstrap_servers=kafka_bootstrap,
-        jwt_secret=SECRET,
-        run_migrations=False,
-        run_relay=False,
+    app = web_app(
+        world,
+        kafka_bootstrap,
+        "admission",
+        router,
+        SECRET,
         max_in_flight=request.param,
         db_pool_size=1,
         db_max_overflow=0,
         db_pool_timeout_seconds=0.3,
-    )
-    app = build_app(
-        settings,
-        ServiceRuntime(settings, ServiceSpec("admission", "xinren_shared", world.tables)),
-        title="t",
-        routers=[router],
     )
     async with serve(app) as c:
         c.gate, c.entered = gate, entered

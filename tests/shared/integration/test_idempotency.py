@@ -12,10 +12,10 @@ from sqlalchemy import select
 from xinren_shared.auth import CurrentPrincipal
 from xinren_shared.commands import Commands, UnitOfWork
 from xinren_shared.errors import Conflict
-from xinren_shared.runtime import ServiceRuntime, ServiceSpec
 from xinren_shared.settings import ServiceSettings
 from xinren_shared.testing.http import bearer, serve
-from xinren_shared.web import build_app
+
+from .conftest import web_app
 
 SECRET = "idempotency-test-secret-0123456789abcdef"
 
@@ -67,20 +67,7 @@ async def client(world, kafka_bootstrap):
     async def boom(body: Thing, principal: CurrentPrincipal, commands: Commands) -> dict[str, bool]:
         return await commands.run(fail, body)
 
-    settings = ServiceSettings(
-        database_url=world.url,
-        kafka_bootstrap_servers=kafka_bootstrap,
-        jwt_secret=SECRET,
-        run_migrations=False,
-        run_relay=False,
-        max_body_bytes=10_000,
-    )
-    app = build_app(
-        settings,
-        ServiceRuntime(settings, ServiceSpec("idem", "xinren_shared", world.tables)),
-        title="t",
-        routers=[router],
-    )
+    app = web_app(world, kafka_bootstrap, "idem", router, SECRET, max_body_bytes=10_000)
     async with serve(app) as c:
         c.gate, c.entered = gate, entered
         yield c
