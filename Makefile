@@ -13,7 +13,7 @@ help:
 	@echo "make run      Kafka, PostgreSQL and the four services in the foreground (Ctrl-C stops all)"
 	@echo "make test     the whole suite against real Kafka and PostgreSQL"
 	@echo "make faults   the fault scenarios (services killed, broker and database restarted) against real servers"
-	@echo "make token ROLE=buyer SUB=u1 [SHOP_ID=..] [WAREHOUSE_ID=..]   a dev JWT for make run"
+	@echo "make token ROLE=buyer SUB=u1 [SHOP_ID=..] [WAREHOUSE_ID=..] [SHOPS=a,b] [CARRIERS=sf,yto]   a dev JWT for make run"
 	@echo "make infra-up / infra-down   only Kafka and PostgreSQL (state in .run/)"
 
 $(STAMP): constraints.txt requirements-dev.in $(foreach d,$(SERVICES),$(d)/pyproject.toml)
@@ -40,7 +40,7 @@ infra-down:
 	bash infra/down.sh
 
 token: $(STAMP)
-	@$(BIN)/xinren-token --role "$(ROLE)" --sub "$(SUB)" $(if $(SHOP_ID),--shop-id "$(SHOP_ID)") $(if $(WAREHOUSE_ID),--warehouse-id "$(WAREHOUSE_ID)")
+	@$(BIN)/xinren-token --role "$(ROLE)" --sub "$(SUB)" $(if $(SHOP_ID),--shop-id "$(SHOP_ID)") $(if $(WAREHOUSE_ID),--warehouse-id "$(WAREHOUSE_ID)") $(if $(SHOPS),--shops "$(SHOPS)") $(if $(CARRIERS),--carriers "$(CARRIERS)")
 
 bench: $(STAMP)
 	$(BIN)/python bench/backbone.py

@@ -33,6 +33,9 @@ class Principal:
     role: Role
     shop_id: str | None = None
     warehouse_id: str | None = None
+    # A partner's grants: the shops whose orders and events it may see, the carriers whose parcels it reports.
+    shops: frozenset[str] = frozenset()
+    carriers: frozenset[str] = frozenset()
 
     @property
     def is_admin(self) -> bool:
@@ -42,6 +45,14 @@ class Principal:
     def actor(self) -> str:
         """Who did it, as timelines and events record it: `buyer:u1`, `admin:ops1`."""
         return f"{self.role.value}:{self.sub}"
+
+    def serves_shop(self, shop_id: str) -> bool:
+        """A partner acts for the shops it is granted (`shops` claim, or its `shop_id`); an admin for every shop."""
+        return self.is_admin or shop_id in self.shops or shop_id == self.shop_id
+
+    def serves_carrier(self, carrier: str) -> bool:
+        """A logistics partner reports deliveries of its own carriers only (`carriers` claim, case-insensitive)."""
+        return self.is_admin or carrier.strip().lower() in self.carriers
 
     def require(self, *roles: Role) -> Principal:
         if self.role not in roles:
@@ -67,12 +78,26 @@ def decode_token(secret: str, token: str) -> Principal:
         role = Role(claims["role"])
     except ValueError as exc:
         raise Unauthorized("the token names an unknown role", code="INVALID_TOKEN") from exc
-    principal = Principal(str(claims["sub"]), role, claims.get("shop_id"), claims.get("warehouse_id"))
+    principal = Principal(
+        str(claims["sub"]),
+        role,
+        claims.get("shop_id"),
+        claims.get("warehouse_id"),
+        shops=_names(claims.get("shops")),
+        carriers=frozenset(c.lower() for c in _names(claims.get("carriers"))),
+    )
     if role is Role.SELLER and not principal.shop_id:
         raise Unauthorized("a seller token needs a shop_id claim", code="INVALID_TOKEN")
     if role in (Role.WAREHOUSE, Role.INSPECTOR) and not principal.warehouse_id:
         raise Unauthorized("a warehouse token needs a warehouse_id claim", code="INVALID_TOKEN")
     return principal
+
+
+def _names(claim: Any) -> frozenset[str]:
+    """A list claim of ids (a malformed one grants nothing)."""
+    if not isinstance(claim, list):
+        return frozenset()
+    return frozenset(str(item).strip() for item in claim if isinstance(item, str) and item.strip())
 
 
 def bearer_token(request: Request) -> str | None:
@@ -103,12 +128,15 @@ CurrentPrincipal = Annotated[Principal, Depends(principal_from_request)]
 
 
 def token_cli(argv: list[str] | None = None) -> None:
-    """`xinren-token --role buyer --sub u1 [--shop-id s1] [--warehouse-id w1]` prints a signed dev token."""
+    """`xinren-token --role buyer --sub u1 [--shop-id s1] [--warehouse-id w1] [--shops a,b] [--carriers sf,yto]`
+    prints a signed dev token."""
     parser = argparse.ArgumentParser(description="Print a signed Xinren JWT for development.")
     parser.add_argument("--role", required=True, choices=[r.value for r in Role])
     parser.add_argument("--sub", required=True)
     parser.add_argument("--shop-id")
     parser.add_argument("--warehouse-id")
+    parser.add_argument("--shops", help="partner: comma-separated shop ids it is granted")
+    parser.add_argument("--carriers", help="partner: comma-separated carriers whose deliveries it reports")
     parser.add_argument("--ttl", type=int, default=86_400, help="seconds the token is valid")
     parser.add_argument("--secret", default=os.environ.get("XINREN_JWT_SECRET"))
     args = parser.parse_args(argv)
@@ -118,6 +146,17 @@ def token_cli(argv: list[str] | None = None) -> None:
         args.secret = DEV_JWT_SECRET
     print(
         mint_token(
-            args.secret, args.sub, args.role, ttl_seconds=args.ttl, shop_id=args.shop_id, warehouse_id=args.warehouse_id
+            args.secret,
+            args.sub,
+            args.role,
+            ttl_seconds=args.ttl,
+            shop_id=args.shop_id,
+            warehouse_id=args.warehouse_id,
+            shops=_split(args.shops),
+            carriers=_split(args.carriers),
         )
     )
+
+
+def _split(value: str | None) -> list[str] | None:
+    return [part.strip() for part in value.split(",") if part.strip()] if value else None

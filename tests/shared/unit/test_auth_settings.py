@@ -38,6 +38,21 @@ def test_bad_tokens_are_unauthorized(token):
         decode_token(SECRET, token())
 
 
+def test_a_partner_serves_only_the_shops_and_carriers_it_is_granted():
+    token = mint_token(DEV_JWT_SECRET, "acme", "partner", shops=["s1", " s2 "], carriers=["SF", "yto"])
+    partner = decode_token(DEV_JWT_SECRET, token)
+    assert partner.shops == {"s1", "s2"} and partner.carriers == {"sf", "yto"}
+    assert partner.serves_shop("s2") and not partner.serves_shop("s3")
+    assert partner.serves_carrier(" Sf ") and not partner.serves_carrier("ZTO")
+    # The older single-shop claim still grants that one shop; no claim grants nothing; an admin is granted all.
+    legacy = decode_token(DEV_JWT_SECRET, mint_token(DEV_JWT_SECRET, "p2", "partner", shop_id="s9"))
+    assert legacy.serves_shop("s9") and not legacy.serves_shop("s1") and not legacy.serves_carrier("SF")
+    bare = decode_token(DEV_JWT_SECRET, mint_token(DEV_JWT_SECRET, "p3", "partner", shops="s1"))
+    assert bare.shops == frozenset() and not bare.serves_shop("s1")
+    admin = decode_token(DEV_JWT_SECRET, mint_token(DEV_JWT_SECRET, "ops", "admin"))
+    assert admin.serves_shop("any") and admin.serves_carrier("any")
+
+
 def test_production_refuses_the_dev_secret():
     with pytest.raises(ValueError, match="JWT secret"):
         ServiceSettings(env="production", jwt_secret=DEV_JWT_SECRET)

@@ -1,6 +1,7 @@
 """Events of `xinren.aftersales.v1`, published by the refund service; key = order_id."""
 
 from collections.abc import Callable
+from datetime import datetime
 from typing import TypeVar
 
 from ..events import Event, event
@@ -20,6 +21,10 @@ class AfterSaleEvent(Event):
     status: AfterSaleStatus
     buyer_id: str | None = None
     shop_id: str | None = None
+    # Set when the order's item passed quality check: a counterfeit claim then goes to the platform.
+    certificate_no: str | None = None
+    # The deadline of whoever must act next on the case (None once nobody must).
+    due_at: datetime | None = None
 
 
 def _case_event(name: str) -> Callable[[_E], _E]:
@@ -64,6 +69,18 @@ class AfterSaleRefunded(AfterSaleEvent):
 @_case_event("closed")
 class AfterSaleClosed(AfterSaleEvent):
     pass
+
+
+@event("xinren.aftersale.counterfeit_upheld", TOPIC)
+class AfterSaleCounterfeitUpheld(Event):
+    """The platform upheld a counterfeit claim on a certified item: the quality-check service revokes the
+    certificate and records the error against the warehouse and its inspector."""
+
+    order_id: str
+    case_id: str
+    certificate_no: str
+    buyer_id: str | None = None
+    shop_id: str | None = None
 
 
 @event("xinren.refund.requested", TOPIC)

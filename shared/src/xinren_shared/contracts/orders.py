@@ -18,6 +18,17 @@ class OrderItem(BaseModel):
     quantity: int = Field(ge=1)
 
 
+class Address(BaseModel):
+    """A postal address as the buyer or the shop gave it."""
+
+    name: str
+    phone: str
+    province: str
+    city: str
+    district: str
+    line1: str
+
+
 class OrderEvent(Event):
     order_id: str
     # Optional on every order event so that consumers (notify, partners) can address the parties without state.
@@ -35,6 +46,9 @@ class OrderCreated(OrderEvent):
     total_fen: int
     qc_required: bool
     trust_rights: list[TrustRight] = []
+    # The host's commission on this order, from the host's cooperation with the shop (None: no host).
+    host_commission_bps: int | None = None
+    pay_by: datetime | None = None
 
 
 @event("xinren.order.paid", TOPIC)
@@ -49,6 +63,11 @@ class OrderPaid(OrderEvent):
     trust_rights: list[TrustRight] = []
     warehouse_id: str | None = None
     paid_at: datetime | None = None
+    # Where the goods go (the quality-check warehouse dispatches a passed item here) and where they come back
+    # to (a failed item, a return); the shop's return address is None until the shop has set one.
+    shipping_address: Address | None = None
+    return_address: Address | None = None
+    ship_by: datetime | None = None
 
 
 @event("xinren.order.cancelled", TOPIC)
@@ -64,6 +83,27 @@ class OrderShipped(OrderEvent):
     carrier: str
     tracking_no: str
     warehouse_id: str | None = None
+    # When the order completes by itself if the buyer neither confirms nor opens a case (parcels to the buyer).
+    auto_confirm_at: datetime | None = None
+
+
+@event("xinren.order.shipment_corrected", TOPIC)
+class OrderShipmentCorrected(OrderEvent):
+    """The seller corrected the parcel's carrier or tracking number before delivery."""
+
+    destination: Destination
+    carrier: str
+    tracking_no: str
+    previous_carrier: str
+    previous_tracking_no: str
+    warehouse_id: str | None = None
+
+
+@event("xinren.order.receipt_extended", TOPIC)
+class OrderReceiptExtended(OrderEvent):
+    """The buyer extended the time to confirm receipt (once per order)."""
+
+    auto_confirm_at: datetime
 
 
 @event("xinren.order.delivered", TOPIC)
@@ -93,6 +133,9 @@ class OrderRefunded(OrderEvent):
     refunded_total_fen: int
     source: str
     refund_id: str | None = None
+    # A refund after the escrow was released takes the platform's and the host's shares back in proportion.
+    host_clawback_fen: int = 0
+    platform_clawback_fen: int = 0
 
 
 @event("xinren.order.refund_rejected", TOPIC)

@@ -31,6 +31,18 @@ class QcItemReceived(QcEvent):
 @event("xinren.qc.passed", TOPIC)
 class QcPassed(QcEvent):
     certificate_no: str
+    inspector_id: str | None = None
+
+
+@event("xinren.qc.certificate_revoked", TOPIC)
+class QcCertificateRevoked(QcEvent):
+    """A certified item was found counterfeit after all: the certificate no longer vouches for it, and the error is
+    the warehouse's and its inspector's (never a strike on the shop)."""
+
+    certificate_no: str
+    aftersale_case_id: str
+    inspector_id: str | None = None
+    reason: str
 
 
 @event("xinren.qc.failed", TOPIC)

@@ -81,3 +81,5 @@ class CompensationKind(StrEnum):
 class CompensationPayer(StrEnum):
     SHOP_DEPOSIT = "SHOP_DEPOSIT"
     PLATFORM = "PLATFORM"
+    # The platform's quality-check guarantee: a certified item found counterfeit is the warehouse's liability.
+    PLATFORM_GUARANTEE = "PLATFORM_GUARANTEE"

@@ -164,4 +164,19 @@ AFTERSALES_TEXTS: Templates = {
             "A {kind} compensation of {amount} on order {order_id} is paid from your deposit.",
         ),
     },
+    "xinren.aftersale.counterfeit_upheld": {
+        B: T(
+            "假货申诉成立",
+            "订单 {order_id} 的假货申诉已由平台裁定成立，证书 {certificate_no} 将被撤销。",
+            "Counterfeit claim upheld",
+            "The platform upheld your counterfeit claim on order {order_id}; certificate {certificate_no} is revoked.",
+        ),
+        S: T(
+            "假货申诉成立（质检仓担责）",
+            "订单 {order_id} 的假货申诉成立；该商品已通过质检，赔付由平台质检保障承担。",
+            "Counterfeit claim upheld (warehouse liable)",
+            "A counterfeit claim on order {order_id} was upheld; the item had passed quality check, so the "
+            "platform's guarantee pays.",
+        ),
+    },
 }

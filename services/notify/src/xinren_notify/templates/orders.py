@@ -220,4 +220,33 @@ ORDER_TEXTS: Templates = {
             "The {kind} compensation of {amount} on order {order_id} was paid from your deposit.",
         ),
     },
+    "xinren.order.shipment_corrected": {
+        B: T(
+            "物流单号已更正",
+            "订单 {order_id} 的物流已更正为 {carrier} {tracking_no}。",
+            "Tracking number corrected",
+            "The parcel of order {order_id} is now {carrier} {tracking_no}.",
+        ),
+        S: T(
+            "物流单号已更正",
+            "订单 {order_id} 的物流已由 {previous_carrier} {previous_tracking_no} 更正为 {carrier} {tracking_no}。",
+            "Tracking number corrected",
+            "Order {order_id}: parcel corrected from {previous_carrier} {previous_tracking_no} "
+            "to {carrier} {tracking_no}.",
+        ),
+    },
+    "xinren.order.receipt_extended": {
+        B: T(
+            "已延长收货",
+            "订单 {order_id} 的自动确认收货时间已延长至 {auto_confirm_at}。",
+            "Receipt time extended",
+            "Order {order_id} now completes by itself at {auto_confirm_at}.",
+        ),
+        S: T(
+            "买家延长收货",
+            "买家延长了订单 {order_id} 的收货时间，将于 {auto_confirm_at} 自动确认。",
+            "Buyer extended receipt",
+            "The buyer extended the receipt time of order {order_id} to {auto_confirm_at}.",
+        ),
+    },
 }

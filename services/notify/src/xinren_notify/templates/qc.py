@@ -120,4 +120,27 @@ QC_TEXTS: Templates = {
             "After {strikes} quality-check strikes your shop can no longer take orders.",
         ),
     },
+    "xinren.qc.certificate_revoked": {
+        B: T(
+            "质检证书已撤销",
+            "订单 {order_id} 的质检证书 {certificate_no} 已撤销，赔付由平台质检保障承担。",
+            "Certificate revoked",
+            "Certificate {certificate_no} of order {order_id} was revoked; the platform's guarantee pays the "
+            "compensation.",
+        ),
+        S: T(
+            "质检证书已撤销",
+            "订单 {order_id} 的质检证书 {certificate_no} 已撤销，责任由质检仓承担，不计店铺违规。",
+            "Certificate revoked",
+            "Certificate {certificate_no} of order {order_id} was revoked; the warehouse is liable, "
+            "no strike on your shop.",
+        ),
+        W: T(
+            "质检差错",
+            "订单 {order_id} 的证书 {certificate_no} 因假货申诉成立被撤销，记为质检差错。",
+            "Inspection error",
+            "Certificate {certificate_no} of order {order_id} was revoked after an upheld counterfeit claim; "
+            "it counts as an inspection error.",
+        ),
+    },
 }
