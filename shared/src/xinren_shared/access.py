@@ -4,7 +4,7 @@ so a visibility rule is written once."""
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, TypeVar, cast
 
 from sqlalchemy import ColumnElement, and_, false, true
 
@@ -12,7 +12,8 @@ from .auth import Principal, Role
 
 M = TypeVar("M")
 
-# A rule gives the column values a principal's rows must have (all of them), or True (every row) / False (none).
+# A rule gives the column values a principal's rows must have (all of them; a set: any one of its values), or True
+# (every row) / False (none).
 Rule = Callable[[Principal], Mapping[str, Any]] | bool
 
 
@@ -36,11 +37,22 @@ class RowAccess(Generic[M]):
         conditions = self._conditions(principal)
         if isinstance(conditions, bool):
             return conditions
-        return all(getattr(row, name) == value for name, value in conditions.items())
+        return all(_matches(getattr(row, name), value) for name, value in conditions.items())
 
     def where(self, principal: Principal) -> ColumnElement[bool]:
         """The SQL condition selecting exactly the rows `allows` would let through."""
         conditions = self._conditions(principal)
         if isinstance(conditions, bool):
             return true() if conditions else false()
-        return and_(true(), *(getattr(self.model, name) == value for name, value in conditions.items()))
+        return and_(true(), *(_condition(getattr(self.model, name), value) for name, value in conditions.items()))
+
+
+def _matches(actual: Any, wanted: Any) -> bool:
+    # A set of values (e.g. a partner's granted shops) matches any one of them; an empty set matches nothing.
+    return actual in wanted if isinstance(wanted, frozenset | set) else bool(actual == wanted)
+
+
+def _condition(column: Any, wanted: Any) -> ColumnElement[bool]:
+    if isinstance(wanted, frozenset | set):
+        return column.in_(sorted(wanted)) if wanted else false()
+    return cast(ColumnElement[bool], column == wanted)

@@ -29,7 +29,12 @@ class Parcel(Base):
 
 PARCELS = RowAccess(
     Parcel,
-    {Role.BUYER: lambda p: {"buyer_id": p.sub}, Role.SELLER: lambda p: {"shop_id": p.shop_id}, Role.ADMIN: True},
+    {
+        Role.BUYER: lambda p: {"buyer_id": p.sub},
+        Role.SELLER: lambda p: {"shop_id": p.shop_id},
+        Role.PARTNER: lambda p: {"shop_id": p.shops},
+        Role.ADMIN: True,
+    },
 )
 T0 = datetime(2026, 11, 30, 8, tzinfo=UTC)
 
@@ -85,8 +90,11 @@ async def test_a_forged_cursor_is_refused_not_paged(sessions):
         (Principal("a", Role.ADMIN), 25),
         (Principal("h", Role.HOST), 0),
         (Principal("nobody", Role.BUYER), 0),
+        (Principal("p", Role.PARTNER, shops=frozenset({"s0", "s1"})), 25),
+        (Principal("p", Role.PARTNER, shops=frozenset({"s1", "s9"})), 12),
+        (Principal("p", Role.PARTNER), 0),
     ],
-    ids=["buyer", "seller", "admin", "host", "stranger"],
+    ids=["buyer", "seller", "admin", "host", "stranger", "partner-both", "partner-one", "partner-none"],
 )
 async def test_the_list_filter_selects_exactly_what_the_check_allows(sessions, principal, count):
     async with sessions() as s:

@@ -60,7 +60,13 @@ class Row:
 
 
 ACCESS = RowAccess(
-    Row, {Role.BUYER: lambda p: {"buyer_id": p.sub}, Role.SELLER: lambda p: {"shop_id": p.shop_id}, Role.ADMIN: True}
+    Row,
+    {
+        Role.BUYER: lambda p: {"buyer_id": p.sub},
+        Role.SELLER: lambda p: {"shop_id": p.shop_id},
+        Role.PARTNER: lambda p: {"shop_id": p.shops},
+        Role.ADMIN: True,
+    },
 )
 
 
@@ -74,6 +80,9 @@ ACCESS = RowAccess(
         (Principal("a", Role.ADMIN), True),
         (Principal("h", Role.HOST), False),
         (Principal("s", Role.SELLER), False),  # no scope claim: nothing, never everything
+        (Principal("p", Role.PARTNER, shops=frozenset({"shop1", "shop3"})), True),  # a set: any of its values
+        (Principal("p", Role.PARTNER, shops=frozenset({"shop2"})), False),
+        (Principal("p", Role.PARTNER), False),
     ],
 )
 def test_row_access_check(principal, allowed):  # the SQL form: tests/shared/integration/test_keyset_and_access.py
