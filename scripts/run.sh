@@ -3,7 +3,7 @@
 # Ctrl-C (or SIGTERM) stops the services, then Kafka and PostgreSQL.
 #
 # With KAFKA_BOOTSTRAP_SERVERS and DATABASE_URL both set, those servers are used and nothing else is started.
-# Any XINREN_<SERVICE>_* variable already set is kept (e.g. XINREN_ORDER_DATABASE_URL, XINREN_QC_PORT).
+# Any XINREN_<SERVICE>_* variable already set is kept (e.g. XINREN_ORDER_DATABASE_URL, XINREN_QC_PORT, XINREN_QC_WORKERS).
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
@@ -28,9 +28,13 @@ for spec in ORDER:order:8001 REFUND:refund:8002 QC:qc:8003 NOTIFY:notify:8004; d
     export "$var=${!var:-${pair#*=}}"
   done
 done
+# Worker processes per service: XINREN_<SERVICE>_WORKERS for one service, XINREN_WORKERS for all, else one per core.
+# Replicas share the work safely: one relay publishes at a time (advisory lock), consumers share the consumer group,
+# timers and webhook deliveries are claimed with SKIP LOCKED, and LISTEN/NOTIFY reaches every worker.
+export XINREN_WORKERS="${XINREN_WORKERS:-$(nproc)}"
 # A developer's machine: webhooks may be sent to receivers on loopback.
 export XINREN_NOTIFY_WEBHOOK_ALLOW_PRIVATE="${XINREN_NOTIFY_WEBHOOK_ALLOW_PRIVATE:-true}"
 
-echo "order :$XINREN_ORDER_PORT  refund :$XINREN_REFUND_PORT  quality-check :$XINREN_QC_PORT  notify :$XINREN_NOTIFY_PORT"
+echo "order :$XINREN_ORDER_PORT  refund :$XINREN_REFUND_PORT  quality-check :$XINREN_QC_PORT  notify :$XINREN_NOTIFY_PORT  ($XINREN_WORKERS workers each unless XINREN_<SERVICE>_WORKERS says otherwise)"
 # Not exec: the EXIT trap must still stop Kafka and PostgreSQL once honcho has stopped the services.
 .venv/bin/honcho -f deploy/Procfile -d "$root" start
