@@ -12,6 +12,8 @@ from pydantic import BaseModel
 from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from .i18n import SHARED_MESSAGES_ZH, localize, preferred_lang
+
 log = logging.getLogger("xinren.errors")
 
 
@@ -135,7 +137,7 @@ def install_error_handlers(app: FastAPI) -> None:
         return await _unexpected(request, exc)
 
     @app.exception_handler(Exception)
-    async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
         if (refusal := _input_postgres_refuses(exc)) is not None:
             # A value from the request that PostgreSQL cannot take: a NUL character in text, a number or a date out
             # of range (in a body, a query, a path or a cursor). The transaction rolled back: nothing changed.
@@ -143,7 +145,10 @@ def install_error_handlers(app: FastAPI) -> None:
             message = f"the request holds a value this service cannot take: {refusal}"
             return error_response(422, "VALIDATION_ERROR", message)
         log.exception("unhandled error")
-        return error_response(500, "INTERNAL", "internal error")
+        # Answered outside every middleware (Starlette's last resort), so in the caller's language here.
+        lang = preferred_lang(request.headers.get("accept-language"))
+        message = localize(SHARED_MESSAGES_ZH, lang, "INTERNAL", "internal error", None)
+        return error_response(500, "INTERNAL", message, headers={"content-language": lang, "vary": "Accept-Language"})
 
 
 _REFUSED_BECAUSE = {

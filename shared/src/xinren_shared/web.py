@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -18,6 +18,7 @@ from .admission import AdmissionMiddleware, install_pool_timeout_handler
 from .auth import principal_from_request
 from .commands import AnswerGiven, answer_given
 from .errors import ErrorBody, error_response, error_responses, install_error_handlers
+from .i18n import LocalizedErrorsMiddleware
 from .logs import configure_logging, correlation_id
 from .metrics import HttpMetricsMiddleware, metrics_response
 from .pagination import cursor_key_for, reset_cursor_key, use_cursor_key
@@ -159,7 +160,9 @@ def build_app(
     title: str,
     routers: list[APIRouter],
     on_startup: Callable[[ServiceRuntime[Any]], Awaitable[object]] | None = None,
+    messages_zh: Mapping[str, str] | None = None,
 ) -> FastAPI:
+    """The service's app; `messages_zh` gives the Chinese text of each of the service's own error codes."""
     configure_logging(runtime.spec.name, settings.log_level)
 
     @asynccontextmanager
@@ -200,9 +203,10 @@ def build_app(
     # Idempotency-Key answers are given by the command runner, inside each command's own transaction.
     app.add_exception_handler(AnswerGiven, answer_given)
     install_pool_timeout_handler(app, service=runtime.spec.name)
-    # Outermost first: correlation id, metrics, admission (sheds load at once), body limit, then the app.
+    # Outermost first: error language, correlation id, metrics, admission (sheds load at once), body limit, the app.
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(AdmissionMiddleware, service=runtime.spec.name, max_in_flight=settings.max_in_flight)
     app.add_middleware(HttpMetricsMiddleware, service=runtime.spec.name)
     app.add_middleware(CorrelationIdMiddleware, cursor_key=cursor_key_for(settings.jwt_secret))
+    app.add_middleware(LocalizedErrorsMiddleware, messages_zh=messages_zh or {})
     return app

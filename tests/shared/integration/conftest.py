@@ -60,7 +60,15 @@ async def producer(kafka_bootstrap):
     await p.stop()
 
 
-def web_app(world: World, kafka_bootstrap: str, name: str, router: APIRouter, secret: str, **settings: Any) -> FastAPI:
+def web_app(
+    world: World,
+    kafka_bootstrap: str,
+    name: str,
+    router: APIRouter,
+    secret: str,
+    messages_zh: dict[str, str] | None = None,
+    **settings: Any,
+) -> FastAPI:
     """A service app on the shared web layer over this world's database: `router` plus health, errors, the command
     runner and the middlewares, with no relay, consumer or migrations."""
     values: dict[str, Any] = {"run_migrations": False, "run_relay": False, **settings}
@@ -68,5 +76,9 @@ def web_app(world: World, kafka_bootstrap: str, name: str, router: APIRouter, se
         database_url=world.url, kafka_bootstrap_servers=kafka_bootstrap, jwt_secret=secret, **values
     )
     return build_app(
-        config, ServiceRuntime(config, ServiceSpec(name, "xinren_shared", world.tables)), title=name, routers=[router]
+        config,
+        ServiceRuntime(config, ServiceSpec(name, "xinren_shared", world.tables)),
+        title=name,
+        routers=[router],
+        messages_zh=messages_zh,
     )

@@ -134,7 +134,7 @@ async def test_server_error_records_nothing_and_rolls_the_effect_back(client, wo
     for _ in range(2):
         r = await client.post("/boom", json={"name": name}, headers=headers(key))
         assert r.status_code == 500 and r.json() == {
-            "error": {"code": "INTERNAL", "message": "internal error", "details": None}
+            "error": {"code": "INTERNAL", "message": "服务内部错误，请稍后重试。", "details": None}
         }
     assert not await key_recorded(world, key) and await world.count(name) == 0
 
