@@ -13,6 +13,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from . import migrate
+from .consistency import Check, ConsistencyChecker
 from .consumer import Handler, IdempotentConsumer
 from .db import make_engine, make_session_factory
 from .events import Event
@@ -36,6 +37,7 @@ class ServiceSpec:
     tables: InfraTables
     event_handlers: dict[type[Event], Handler] = field(default_factory=dict)
     timer_handlers: dict[str, TimerHandler] = field(default_factory=dict)
+    checks: list[Check] = field(default_factory=list)  # the service's own consistency checks
 
 
 class ServiceRuntime(Generic[SettingsT]):
@@ -90,6 +92,7 @@ class ServiceRuntime(Generic[SettingsT]):
             runtime=self,
             poll_seconds=settings.timer_poll_seconds,
         )
+        self.consistency = ConsistencyChecker(self, spec.checks)
         self._tasks: list[asyncio.Task[Any]] = []
         self._on_stop: list[Callable[[], Awaitable[None]]] = []
 
@@ -118,6 +121,8 @@ class ServiceRuntime(Generic[SettingsT]):
             self.spawn(self.consumer.run(), "consumer")
         if s.run_timers and self.spec.timer_handlers:
             self.spawn(self.timer_worker.run(), "timers")
+        if s.consistency_interval_seconds > 0:
+            self.spawn(self.consistency.loop(), "consistency")
 
     def spawn(self, coro: Coroutine[Any, Any, Any], name: str) -> None:
         """Runs a background task of the service for as long as the runtime: cancelled on stop, and reported by

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import model_validator
+from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEV_JWT_SECRET = "xinren-dev-secret-do-not-use-in-production"
@@ -34,6 +34,11 @@ class ServiceSettings(BaseSettings):
     run_timers: bool = True
     relay_poll_seconds: float = 1.0
     timer_poll_seconds: float = 1.0
+    # Consistency checks (xinren_shared.consistency): how often they refresh their gauge (0: only on request), and
+    # how old an unpublished outbox row or how late a timer must be to count as stuck.
+    consistency_interval_seconds: float = Field(default=60.0, ge=0)
+    consistency_outbox_bound_seconds: float = Field(default=60.0, gt=0)
+    consistency_timer_bound_seconds: float = Field(default=120.0, gt=0)
     consumer_group: str = ""  # empty: xinren-<service>, shared by the service's replicas
     consumer_max_attempts: int = 5
     consumer_retry_base_seconds: float = 0.2

@@ -21,6 +21,7 @@ from .errors import ErrorBody, error_response, error_responses, install_error_ha
 from .i18n import LocalizedErrorsMiddleware
 from .logs import configure_logging, correlation_id
 from .metrics import HttpMetricsMiddleware, metrics_response
+from .operations import consistency_router
 from .pagination import cursor_key_for, reset_cursor_key, use_cursor_key
 from .runtime import ServiceRuntime
 from .settings import ServiceSettings
@@ -196,9 +197,11 @@ def build_app(
     async def metrics() -> Response:
         return metrics_response()
 
+    routers = [*routers, consistency_router()]
     for router in routers:
         app.include_router(router)
     _document_error_responses(app, routers)
+    app.state.consistency = runtime.consistency
 
     # Idempotency-Key answers are given by the command runner, inside each command's own transaction.
     app.add_exception_handler(AnswerGiven, answer_given)

@@ -9,6 +9,7 @@ from sqlalchemy import Column, Integer, MetaData, String, Table, func, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from xinren_shared.consistency import Check
 from xinren_shared.db import make_engine, make_session_factory
 from xinren_shared.kafka import make_producer
 from xinren_shared.runtime import ServiceRuntime, ServiceSpec
@@ -67,6 +68,7 @@ def web_app(
     router: APIRouter,
     secret: str,
     messages_zh: dict[str, str] | None = None,
+    checks: list[Check] | None = None,
     **settings: Any,
 ) -> FastAPI:
     """A service app on the shared web layer over this world's database: `router` plus health, errors, the command
@@ -77,7 +79,7 @@ def web_app(
     )
     return build_app(
         config,
-        ServiceRuntime(config, ServiceSpec(name, "xinren_shared", world.tables)),
+        ServiceRuntime(config, ServiceSpec(name, "xinren_shared", world.tables, checks=checks or [])),
         title=name,
         routers=[router],
         messages_zh=messages_zh,
