@@ -473,6 +473,12 @@ ROWS: list[Row] = [
     Row("notify", "GET", "/v1/events/catalog", ANY, fixed(), kind="none"),
     Row("notify", "GET", "/v1/events/catalog/{event_type}", ANY, fixed(event_type="xinren.order.paid"), kind="none"),
     Row("notify", "GET", "/v1/events/asyncapi", ANY, fixed(), kind="none"),
+    # --- every service: operations ----------------------------------------------------------------------------
+    *(
+        Row(service, method, path, ADMIN, fixed(), kind="none")
+        for service in ("order", "refund", "qc", "notify")
+        for method, path in (("GET", "/v1/admin/consistency"), ("POST", "/v1/admin/consistency/repair"))
+    ),
 ]
 
 
