@@ -16,13 +16,29 @@ from sqlalchemy import func, select
 from xinren_qc.consumers import EVENT_HANDLERS
 from xinren_qc.models import infra
 from xinren_shared.consumer import EventContext
-from xinren_shared.contracts.orders import OrderCancelled, OrderItem, OrderPaid, OrderShipped
+from xinren_shared.contracts.aftersales import AfterSaleCounterfeitUpheld
+from xinren_shared.contracts.orders import (
+    Address,
+    OrderCancelled,
+    OrderItem,
+    OrderPaid,
+    OrderShipmentCorrected,
+    OrderShipped,
+)
 from xinren_shared.contracts.vocabulary import Destination
 from xinren_shared.events import Envelope
 from xinren_shared.testing.http import bearer
 
 SECRET = "qc-test-secret-0123456789abcdef0123456789"
 ORDER_SOURCE = "/xinren/order"
+REFUND_SOURCE = "/xinren/refund"
+
+BUYER_ADDRESS = Address(
+    name="王芳", phone="13800138000", province="浙江省", city="杭州市", district="西湖区", line1="文三路 90 号 3 幢 501"
+)
+RETURN_ADDRESS = Address(
+    name="林氏翡翠售后", phone="0758-2288123", province="广东省", city="肇庆市", district="四会市", line1="玉器街 18 号"
+)
 
 
 def rid(prefix: str) -> str:
@@ -46,6 +62,8 @@ def paid(
     title: str = "Burmese jadeite bangle",
     price: int = 6_000_000,
     warehouse_id: str | None = None,
+    shipping_address: Address | None = BUYER_ADDRESS,
+    return_address: Address | None = RETURN_ADDRESS,
 ) -> OrderPaid:
     return OrderPaid(
         order_id=order_id,
@@ -57,6 +75,8 @@ def paid(
         category=cat,
         trust_rights=["FAKE_ONE_PAY_TEN"],
         warehouse_id=warehouse_id,
+        shipping_address=shipping_address,
+        return_address=return_address,
     )
 
 
@@ -67,6 +87,30 @@ def shipped(order_id: str, warehouse_id: str | None, *, tracking_no: str = "SF10
         carrier="SF",
         tracking_no=tracking_no,
         warehouse_id=warehouse_id,
+    )
+
+
+def corrected(
+    order_id: str, warehouse_id: str | None, *, tracking_no: str, previous: str = "SF100", to_qc: bool = True
+) -> OrderShipmentCorrected:
+    return OrderShipmentCorrected(
+        order_id=order_id,
+        destination=Destination.QC_WAREHOUSE if to_qc else Destination.BUYER,
+        carrier="SF",
+        tracking_no=tracking_no,
+        previous_carrier="SF",
+        previous_tracking_no=previous,
+        warehouse_id=warehouse_id,
+    )
+
+
+def upheld(case: dict, certificate_no: str | None = None, *, aftersale_case_id: str | None = None):
+    return AfterSaleCounterfeitUpheld(
+        order_id=case["order_id"],
+        case_id=aftersale_case_id or rid("as"),
+        certificate_no=certificate_no or case["certificate_no"],
+        buyer_id=case["buyer_id"],
+        shop_id=case["shop_id"],
     )
 
 
@@ -173,11 +217,12 @@ class Qc:
             headers=headers or self.inspector(case["warehouse_id"]),
         )
 
-    async def dispatch(self, case: dict, tracking_no: str = "SF200") -> httpx.Response:
+    async def dispatch(self, case: dict, tracking_no: str = "SF200", address: dict | None = None) -> httpx.Response:
+        body: dict[str, Any] = {"carrier": "SF", "tracking_no": tracking_no}
+        if address is not None:
+            body["address"] = address
         return await self.client.post(
-            f"/v1/qc/cases/{case['case_id']}/dispatch",
-            json={"carrier": "SF", "tracking_no": tracking_no},
-            headers=self.staff(case["warehouse_id"]),
+            f"/v1/qc/cases/{case['case_id']}/dispatch", json=body, headers=self.staff(case["warehouse_id"])
         )
 
     # --- what the database says -----------------------------------------------------------------------------------
@@ -195,9 +240,9 @@ class Qc:
                 await s.execute(select(func.count()).select_from(t).where(t.c.event_id == event_id))
             ).scalar_one() > 0
 
-    async def deliver(self, event) -> None:
-        """Runs the consumer's handler for one order event, as the consumer would (for apps without a consumer)."""
-        envelope = Envelope.of(event, ORDER_SOURCE)
+    async def deliver(self, event, source: str = ORDER_SOURCE) -> None:
+        """Runs the consumer's handler for one event, as the consumer would (for apps without a consumer)."""
+        envelope = Envelope.of(event, source)
         async with self.runtime.transaction() as session:
             await EVENT_HANDLERS[type(event)](session, event, EventContext(envelope, self.runtime))
 

@@ -23,6 +23,9 @@ def _case() -> QcCase:
         failure_reason=QcFailureReason.COUNTERFEIT,
         findings="resin-filled",
         certificate_no="XR-A",
+        inspector_id="insp_chen",
+        certificate_revoked_for="as_1",
+        certificate_revocation_reason="a counterfeit claim on the certified item was upheld after sale",
         dispatch_to=DispatchTarget.SELLER,
         dispatch_carrier="SF",
         dispatch_tracking_no="SF9",
@@ -39,6 +42,7 @@ def test_every_case_event_carries_the_parties_of_its_case():
         events_out.failed(case),
         events_out.dispatched(case),
         events_out.expired(case),
+        events_out.certificate_revoked(case),
     ]
     for evt in built:
         data = evt.model_dump()
@@ -50,9 +54,11 @@ def test_every_case_event_carries_the_parties_of_its_case():
             "warehouse_id": "wh_1",
         }, type(evt).__name__
         assert evt.partition_key() == "ord_1"
-    opened, _, passed, failed, dispatched, _ = built
+    opened, _, passed, failed, dispatched, _, revoked = built
     assert opened.warehouse_address == "1 Jiegao Road" and opened.inbound_deadline == case.inbound_deadline
-    assert passed.certificate_no == "XR-A"
+    assert (passed.certificate_no, passed.inspector_id) == ("XR-A", "insp_chen")
+    assert (revoked.certificate_no, revoked.aftersale_case_id, revoked.inspector_id) == ("XR-A", "as_1", "insp_chen")
+    assert revoked.reason.startswith("a counterfeit claim")
     assert (failed.reason, failed.findings) == (QcFailureReason.COUNTERFEIT, "resin-filled")
     assert (dispatched.to, dispatched.carrier, dispatched.tracking_no) == (DispatchTarget.SELLER, "SF", "SF9")
 

@@ -11,7 +11,7 @@ from xinren_shared.pagination import Cursor, Limit, Page
 from xinren_shared.runtime import ServiceRuntime
 
 from . import queries
-from .access import CASE_READERS
+from .access import CASE_READERS, INSPECTION_ERROR_READERS
 from .domain import CaseStatus
 from .handlers import inspection, routing
 from .schemas import (
@@ -19,6 +19,7 @@ from .schemas import (
     CasePublic,
     CertificatePublic,
     DispatchIn,
+    InspectionErrorPublic,
     RouteIn,
     ShopStrikes,
     VerdictIn,
@@ -66,6 +67,27 @@ async def list_warehouses(
 )
 async def get_warehouse(warehouse_id: PathId, runtime: RuntimeDep, principal: CurrentPrincipal) -> WarehousePublic:
     return await queries.get_warehouse(runtime, warehouse_id)
+
+
+@router.get(
+    "/warehouses/{warehouse_id}/inspection-errors",
+    response_model=Page[InspectionErrorPublic],
+    tags=["warehouses"],
+    responses=error_responses(403, 404),
+)
+async def list_inspection_errors(
+    warehouse_id: PathId,
+    runtime: RuntimeDep,
+    principal: CurrentPrincipal,
+    inspector_id: Annotated[str | None, Query(min_length=1, max_length=200)] = None,
+    limit: Limit = 50,
+    cursor: Cursor = None,
+) -> Page[InspectionErrorPublic]:
+    """Certified items later ruled counterfeit: the warehouse's and its inspectors' errors, never the shop's."""
+    principal.require(*INSPECTION_ERROR_READERS)
+    return await queries.list_inspection_errors(
+        runtime, principal, warehouse_id, inspector_id=inspector_id, limit=limit, cursor=cursor
+    )
 
 
 # --- cases --------------------------------------------------------------------------------------------------------

@@ -1,13 +1,17 @@
 """Which handler each consumed event type goes to."""
 
 from xinren_shared.consumer import Handler
-from xinren_shared.contracts.orders import OrderCancelled, OrderPaid, OrderShipped
+from xinren_shared.contracts.aftersales import AfterSaleCounterfeitUpheld
+from xinren_shared.contracts.orders import OrderCancelled, OrderPaid, OrderShipmentCorrected, OrderShipped
 from xinren_shared.events import Event
 
-from .handlers import inspection
+from .handlers import inspection, liability
 
+# The consumer subscribes to the topics of these types: xinren.orders.v1 and xinren.aftersales.v1.
 EVENT_HANDLERS: dict[type[Event], Handler] = {
     OrderPaid: inspection.on_order_paid,
     OrderShipped: inspection.on_order_shipped,
+    OrderShipmentCorrected: inspection.on_order_shipment_corrected,
     OrderCancelled: inspection.on_order_cancelled,
+    AfterSaleCounterfeitUpheld: liability.on_counterfeit_upheld,
 }

@@ -8,8 +8,10 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
+from typing import Any
 
 from xinren_shared.contracts.vocabulary import DispatchTarget, QcFailureReason
+from xinren_shared.errors import Conflict
 from xinren_shared.statemachine import StateMachine
 
 
@@ -64,6 +66,53 @@ def dispatch_target(status: CaseStatus) -> DispatchTarget:
     return DispatchTarget.BUYER if status is S.PASSED else DispatchTarget.SELLER
 
 
+Address = dict[str, Any]
+
+
+def dispatch_address(
+    to: DispatchTarget, *, shipping: Address | None, returns: Address | None, given: Address | None
+) -> Address:
+    """Where a dispatched item goes: the buyer's shipping address after a pass, the shop's return address after a
+    failure, both as the order told us. An address in the request only fills a gap (a shop without a return
+    address, a case opened before orders carried addresses); it never redirects an item whose address is known."""
+    known = shipping if to is DispatchTarget.BUYER else returns
+    if known is not None:
+        if given is not None and _plain(given) != _plain(known):
+            raise Conflict(
+                f"the item goes to the {_whose(to)} the order gave; a dispatch cannot redirect it",
+                code="DISPATCH_ADDRESS_CONFLICT",
+                details={"to": str(to)},
+            )
+        return known
+    if given is not None:
+        return given
+    if to is DispatchTarget.BUYER:
+        raise Conflict(
+            "the order gave no shipping address for the buyer: name one in the dispatch's `address`",
+            code="SHIPPING_ADDRESS_MISSING",
+            details={"to": str(to)},
+        )
+    raise Conflict(
+        "the shop has no return address for this order: name the address to send the item back to in the "
+        "dispatch's `address`, or ask the shop for one",
+        code="RETURN_ADDRESS_MISSING",
+        details={"to": str(to)},
+    )
+
+
+def _plain(address: Address) -> dict[str, str]:
+    return {k: " ".join(str(v).split()) for k, v in address.items() if v is not None}
+
+
+def _whose(to: DispatchTarget) -> str:
+    return "buyer's shipping address" if to is DispatchTarget.BUYER else "shop's return address"
+
+
+def same_tracking_no(a: str, b: str) -> bool:
+    """Carriers print tracking numbers in either case and people add spaces: compare what identifies the parcel."""
+    return "".join(a.split()).upper() == "".join(b.split()).upper()
+
+
 def normalize_category(category: str) -> str:
     return category.strip().lower()
 
@@ -90,6 +139,33 @@ def pick_warehouse(candidates: Iterable[Candidate], hint: str | None = None) -> 
 
 
 CERTIFICATE_PREFIX = "XR-"
+
+
+class CertificateStatus(StrEnum):
+    VALID = "VALID"
+    # A counterfeit claim on the certified item was upheld after sale: the certificate no longer vouches for it.
+    REVOKED = "REVOKED"
+
+
+CERTIFICATE = StateMachine(
+    "certificate",
+    CertificateStatus,
+    {CertificateStatus.VALID: {CertificateStatus.REVOKED}, CertificateStatus.REVOKED: set()},
+)
+
+
+def normalize_certificate_no(number: str) -> str:
+    """Numbers are issued in upper case; a buyer may type them in any case, with spaces around."""
+    return number.strip().upper()
+
+
+# Why a certificate was revoked, as the public verification shows it (no party, no amount).
+COUNTERFEIT_UPHELD = "a counterfeit claim on the certified item was upheld after sale"
+
+
+class InspectionErrorKind(StrEnum):
+    # The inspector certified an item later ruled counterfeit: the warehouse's liability, never the shop's strike.
+    COUNTERFEIT_CERTIFIED = "COUNTERFEIT_CERTIFIED"
 
 
 def new_certificate_no() -> str:

@@ -6,6 +6,7 @@ from typing import Any
 
 from xinren_shared.contracts.qc import (
     QcCaseOpened,
+    QcCertificateRevoked,
     QcDispatched,
     QcExpired,
     QcFailed,
@@ -37,7 +38,17 @@ def item_received(case: QcCase) -> QcItemReceived:
 
 
 def passed(case: QcCase) -> QcPassed:
-    return QcPassed(**parties(case), certificate_no=case.certificate_no)
+    return QcPassed(**parties(case), certificate_no=case.certificate_no, inspector_id=case.inspector_id)
+
+
+def certificate_revoked(case: QcCase) -> QcCertificateRevoked:
+    return QcCertificateRevoked(
+        **parties(case),
+        certificate_no=case.certificate_no,
+        aftersale_case_id=case.certificate_revoked_for,
+        inspector_id=case.inspector_id,
+        reason=case.certificate_revocation_reason,
+    )
 
 
 def failed(case: QcCase) -> QcFailed:

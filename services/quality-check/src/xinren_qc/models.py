@@ -79,6 +79,16 @@ class QcCase(QcTable, table=True):
     dispatch_tracking_no: str | None = Field(default=None, sa_column=Column(String(100)))
     dispatched_at: datetime | None = _at()
     dispatched_by: str | None = Field(default=None, sa_column=Column(String(ID)))
+    # From order.paid: where a passed item goes (the buyer's) and where a failed one goes back (the shop's; None
+    # while the shop has none). The dispatch records the one it used.
+    shipping_address: dict[str, Any] | None = Field(default=None, sa_column=Column(JSONB))
+    return_address: dict[str, Any] | None = Field(default=None, sa_column=Column(JSONB))
+    dispatch_address: dict[str, Any] | None = Field(default=None, sa_column=Column(JSONB))
+    # VALID once issued; REVOKED when a counterfeit claim on the certified item is upheld after sale.
+    certificate_status: str | None = Field(default=None, sa_column=Column(String(16)))
+    certificate_revoked_at: datetime | None = _at()
+    certificate_revocation_reason: str | None = Field(default=None, sa_column=Column(Text))
+    certificate_revoked_for: str | None = Field(default=None, sa_column=Column(String(ID)))  # after-sales case id
     created_at: datetime | None = _at(False, server_default=func.now())
     updated_at: datetime | None = _at(False, server_default=func.now())
 
@@ -124,3 +134,27 @@ class ShopEnforcement(QcTable, table=True):
     suspended_at: datetime | None = _at()
     strikes_at_suspension: int | None = Field(default=None, sa_column=Column(BigInteger))
     updated_at: datetime | None = _at(False, server_default=func.now())
+
+
+class InspectionError(QcTable, table=True):
+    """An inspection found wrong afterwards (a certified item ruled counterfeit): the warehouse's and its
+    inspector's record, at most one per case. It is never a strike against the shop."""
+
+    __tablename__ = "inspection_error"
+    __table_args__ = (
+        UniqueConstraint("case_id", name="uq_inspection_error_case_id"),
+        Index("ix_inspection_error_warehouse", "warehouse_id", "recorded_at", "error_id"),
+        Index("ix_inspection_error_inspector", "inspector_id"),
+    )
+
+    error_id: str = Field(sa_column=Column(String(ID), primary_key=True))
+    warehouse_id: str = Field(sa_column=Column(String(ID), ForeignKey("warehouse.warehouse_id"), nullable=False))
+    inspector_id: str | None = Field(default=None, sa_column=Column(String(ID)))
+    case_id: str = Field(sa_column=Column(String(ID), ForeignKey("qc_case.case_id"), nullable=False))
+    order_id: str = Field(sa_column=Column(String(ID), nullable=False))
+    shop_id: str = Field(sa_column=Column(String(ID), nullable=False))
+    certificate_no: str = Field(sa_column=Column(String(64), nullable=False))
+    aftersale_case_id: str = Field(sa_column=Column(String(ID), nullable=False))
+    kind: str = Field(sa_column=Column(String(32), nullable=False))
+    reason: str = Field(sa_column=Column(Text, nullable=False))
+    recorded_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))

@@ -12,15 +12,16 @@ from xinren_shared.pagination import Page, keyset_page
 from xinren_shared.runtime import ServiceRuntime
 
 from . import domain
-from .access import CASES
-from .domain import CaseStatus, ShopStatus
-from .models import QcCase, ShopEnforcement, Strike, Warehouse
+from .access import CASES, INSPECTION_ERRORS
+from .domain import CaseStatus, CertificateStatus, ShopStatus
+from .models import InspectionError, QcCase, ShopEnforcement, Strike, Warehouse
 from .schemas import (
     CasePublic,
     CertificateInspector,
     CertificateItem,
     CertificatePublic,
     CertificateWarehouse,
+    InspectionErrorPublic,
     ShopStrikes,
     StrikePublic,
     WarehousePublic,
@@ -37,7 +38,7 @@ async def get_case(runtime: QcRuntime, principal: Principal, case_id: str) -> Ca
         # Another's case is answered as missing: its existence is not the reader's to learn.
         if case is None or not CASES.allows(principal, case):
             raise NotFound(f"qc case {case_id} not found", code="CASE_NOT_FOUND")
-        return await case_public(session, case)
+        return await case_public(session, principal, case)
 
 
 async def list_cases(
@@ -67,17 +68,18 @@ async def list_cases(
             session, stmt, [QcCase.created_at, QcCase.case_id], cursor, limit, descending=True
         )
         lines = await timelines(session, [c.case_id for c in page])
-    return Page[CasePublic](items=[case_view(c, lines[c.case_id]) for c in page], next_cursor=next_cursor)
+    return Page[CasePublic](items=[case_view(principal, c, lines[c.case_id]) for c in page], next_cursor=next_cursor)
 
 
 async def get_certificate(runtime: QcRuntime, certificate_no: str) -> CertificatePublic:
-    """What a buyer (or a later buyer) needs to trust the item, and nothing private."""
+    """What a buyer (or a later buyer) needs to trust the item, and nothing private; whether it still holds."""
+    number = domain.normalize_certificate_no(certificate_no)
     async with runtime.transaction() as session:
         row = (
             await session.execute(
                 select(QcCase, Warehouse)
                 .join(Warehouse, col(Warehouse.warehouse_id) == col(QcCase.warehouse_id))
-                .where(col(QcCase.certificate_no) == certificate_no)
+                .where(col(QcCase.certificate_no) == number)
             )
         ).first()
     if row is None:
@@ -96,6 +98,37 @@ async def get_certificate(runtime: QcRuntime, certificate_no: str) -> Certificat
         inspector=CertificateInspector(inspector_id=c.inspector_id),
         issued_at=c.verdict_at,
         dispatched=c.dispatched_at is not None,
+        status=c.certificate_status or CertificateStatus.VALID,
+        revoked_at=c.certificate_revoked_at,
+        revocation_reason=c.certificate_revocation_reason,
+    )
+
+
+async def list_inspection_errors(
+    runtime: QcRuntime,
+    principal: Principal,
+    warehouse_id: str,
+    *,
+    inspector_id: str | None,
+    limit: int,
+    cursor: str | None,
+) -> Page[InspectionErrorPublic]:
+    """A warehouse's inspection errors, newest first: its own staff and the platform read them."""
+    if principal.role is Role.WAREHOUSE and principal.warehouse_id != warehouse_id:
+        raise Forbidden("you may read only your own warehouse's inspection errors", code="OTHER_WAREHOUSE")
+    stmt = select(InspectionError).where(
+        INSPECTION_ERRORS.where(principal), col(InspectionError.warehouse_id) == warehouse_id
+    )
+    if inspector_id is not None:
+        stmt = stmt.where(col(InspectionError.inspector_id) == inspector_id)
+    async with runtime.transaction() as session:
+        if await session.get(Warehouse, warehouse_id) is None:
+            raise NotFound(f"warehouse {warehouse_id} not found", code="WAREHOUSE_NOT_FOUND")
+        page, next_cursor = await keyset_page(
+            session, stmt, [InspectionError.recorded_at, InspectionError.error_id], cursor, limit, descending=True
+        )
+    return Page[InspectionErrorPublic](
+        items=[InspectionErrorPublic.model_validate(e, from_attributes=True) for e in page], next_cursor=next_cursor
     )
 
 

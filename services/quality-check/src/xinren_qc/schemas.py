@@ -9,7 +9,7 @@ from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, StringConstraints
 
 from xinren_shared.contracts.vocabulary import DispatchTarget, QcFailureReason
 
-from .domain import CaseStatus, ShopStatus, StrikeReason, VerdictResult
+from .domain import CaseStatus, CertificateStatus, InspectionErrorKind, ShopStatus, StrikeReason, VerdictResult
 
 ClientId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.:-]{1,64}$")]
 Text200 = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
@@ -50,6 +50,29 @@ class WarehouseCreated(WarehousePublic):
     routed_case_ids: list[str] = []
 
 
+# --- addresses --------------------------------------------------------------------------------------------------
+
+
+class Address(BaseModel):
+    """A postal address as the buyer or the shop gave it to the order service."""
+
+    name: str
+    phone: str
+    province: str
+    city: str
+    district: str
+    line1: str
+
+
+class AddressIn(Strict):
+    name: Text100
+    phone: Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^[0-9+() -]{3,40}$")]
+    province: Text100
+    city: Text100
+    district: Text100
+    line1: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=300)]
+
+
 # --- cases ------------------------------------------------------------------------------------------------------
 
 
@@ -81,6 +104,8 @@ class DispatchPublic(BaseModel):
     tracking_no: str
     dispatched_at: datetime
     dispatched_by: str | None = None
+    # Where it was sent (shown to whoever may read that address: see access.ADDRESS_READERS).
+    address: Address | None = None
 
 
 class TimelineEntry(BaseModel):
@@ -104,7 +129,13 @@ class CasePublic(BaseModel):
     arrived_at: datetime | None
     verdict: VerdictPublic | None
     certificate_no: str | None
+    certificate_status: CertificateStatus | None = None
+    certificate_revoked_at: datetime | None = None
     dispatch: DispatchPublic | None
+    # The buyer's address (admin, warehouse, inspector, buyer) and the shop's return address (admin, warehouse,
+    # inspector, seller); None for other readers or when the order gave none.
+    shipping_address: Address | None = None
+    return_address: Address | None = None
     created_at: datetime
     updated_at: datetime
     timeline: list[TimelineEntry] = []
@@ -134,6 +165,8 @@ class VerdictIn(Strict):
 class DispatchIn(Strict):
     carrier: Text100
     tracking_no: Text100
+    # Only where the order gave none (a shop without a return address): a known address cannot be redirected.
+    address: AddressIn | None = None
 
 
 class RouteIn(Strict):
@@ -172,6 +205,26 @@ class CertificatePublic(BaseModel):
     inspector: CertificateInspector
     issued_at: datetime
     dispatched: bool
+    status: CertificateStatus
+    revoked_at: datetime | None = None
+    revocation_reason: str | None = None
+
+
+# --- inspection errors ------------------------------------------------------------------------------------------
+
+
+class InspectionErrorPublic(BaseModel):
+    error_id: str
+    warehouse_id: str
+    inspector_id: str | None
+    case_id: str
+    order_id: str
+    shop_id: str
+    certificate_no: str
+    aftersale_case_id: str
+    kind: InspectionErrorKind
+    reason: str
+    recorded_at: datetime
 
 
 # --- strikes ----------------------------------------------------------------------------------------------------

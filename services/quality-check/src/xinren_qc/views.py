@@ -8,9 +8,14 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
+from xinren_shared.auth import Principal
+from xinren_shared.contracts.vocabulary import DispatchTarget
+
+from .access import DISPATCH_ADDRESS_FIELD, sees
 from .domain import OPEN
 from .models import QcCase, QcCaseEvent, Warehouse
 from .schemas import (
+    Address,
     CasePublic,
     DispatchPublic,
     ItemPublic,
@@ -59,12 +64,16 @@ def warehouse_public(w: Warehouse, open_cases: int) -> WarehousePublic:
     )
 
 
-async def case_public(session: AsyncSession, case: QcCase) -> CasePublic:
-    """The case as its readers see it, with its timeline."""
-    return case_view(case, (await timelines(session, [case.case_id]))[case.case_id])
+async def case_public(session: AsyncSession, principal: Principal, case: QcCase) -> CasePublic:
+    """The case as this reader sees it, with its timeline."""
+    return case_view(principal, case, (await timelines(session, [case.case_id]))[case.case_id])
 
 
-def case_view(c: QcCase, timeline: Sequence[QcCaseEvent]) -> CasePublic:
+def _address(principal: Principal, field: str, value: dict[str, object] | None) -> Address | None:
+    return Address.model_validate(value) if value is not None and sees(principal, field) else None
+
+
+def case_view(principal: Principal, c: QcCase, timeline: Sequence[QcCaseEvent]) -> CasePublic:
     verdict = None
     if c.verdict_result is not None:
         verdict = VerdictPublic(
@@ -83,6 +92,7 @@ def case_view(c: QcCase, timeline: Sequence[QcCaseEvent]) -> CasePublic:
             tracking_no=c.dispatch_tracking_no,
             dispatched_at=c.dispatched_at,
             dispatched_by=c.dispatched_by,
+            address=_address(principal, DISPATCH_ADDRESS_FIELD[DispatchTarget(c.dispatch_to)], c.dispatch_address),
         )
     inbound = None
     if c.inbound_tracking_no is not None:
@@ -101,7 +111,11 @@ def case_view(c: QcCase, timeline: Sequence[QcCaseEvent]) -> CasePublic:
         arrived_at=c.arrived_at,
         verdict=verdict,
         certificate_no=c.certificate_no,
+        certificate_status=c.certificate_status,
+        certificate_revoked_at=c.certificate_revoked_at,
         dispatch=dispatch,
+        shipping_address=_address(principal, "shipping_address", c.shipping_address),
+        return_address=_address(principal, "return_address", c.return_address),
         created_at=c.created_at,
         updated_at=c.updated_at,
         timeline=[TimelineEntry(at=e.at, status=e.status, actor=e.actor, reason=e.reason) for e in timeline],

@@ -12,14 +12,15 @@ from sqlmodel import col
 from xinren_shared.auth import Principal
 from xinren_shared.commands import UnitOfWork
 from xinren_shared.consumer import EventContext
-from xinren_shared.contracts.orders import OrderCancelled, OrderPaid, OrderShipped
+from xinren_shared.contracts.orders import OrderCancelled, OrderPaid, OrderShipmentCorrected, OrderShipped
 from xinren_shared.contracts.vocabulary import Destination
+from xinren_shared.errors import Conflict
 from xinren_shared.ids import new_id, utcnow
 from xinren_shared.runtime import ServiceRuntime
 from xinren_shared.timers import DueTimer
 
 from .. import domain, events_out
-from ..domain import CASE, CaseStatus, StrikeReason, VerdictResult
+from ..domain import CASE, CaseStatus, CertificateStatus, StrikeReason, VerdictResult
 from ..models import QcCase, QcCaseEvent
 from ..schemas import ArrivalIn, CasePublic, DispatchIn, VerdictIn
 from ..settings import QcSettings
@@ -58,6 +59,8 @@ async def on_order_paid(session: AsyncSession, event: OrderPaid, ctx: EventConte
                 category=category,
                 items=[item.model_dump(mode="json") for item in event.items],
                 paid_fen=event.paid_fen,
+                shipping_address=event.shipping_address.model_dump() if event.shipping_address else None,
+                return_address=event.return_address.model_dump() if event.return_address else None,
                 status=status,
                 warehouse_id=warehouse.warehouse_id if warehouse else None,
                 inbound_deadline=uow.now + uow.settings.inbound_deadline if warehouse else None,
@@ -100,6 +103,34 @@ async def on_order_shipped(session: AsyncSession, event: OrderShipped, ctx: Even
         enter(uow, case, CaseStatus.IN_TRANSIT, ORDER_SERVICE, f"shipped by {event.carrier} {event.tracking_no}")
 
 
+async def on_order_shipment_corrected(
+    session: AsyncSession, event: OrderShipmentCorrected, ctx: EventContext[QcSettings]
+) -> None:
+    """The seller corrected the parcel on its way to us: arrival now expects the new number (and refuses the old)."""
+    if event.destination is not Destination.QC_WAREHOUSE:
+        return
+    case = await lock_case_of_order(session, event.order_id)
+    if case is None:
+        return  # not an order we inspect
+    status = CaseStatus(case.status)
+    if status not in (CaseStatus.AWAITING_INBOUND, CaseStatus.IN_TRANSIT):
+        # The item already arrived (under whatever number the warehouse saw) or the case ended: nothing to expect.
+        log.info("order %s: shipment correction ignored, its qc case is %s", event.order_id, status)
+        return
+    if (case.inbound_carrier, case.inbound_tracking_no) == (event.carrier, event.tracking_no):
+        return  # the same correction again
+    uow = UnitOfWork(session, ctx.runtime, utcnow())
+    before = f"{event.previous_carrier} {event.previous_tracking_no}"
+    case.inbound_carrier, case.inbound_tracking_no = event.carrier, event.tracking_no
+    case.updated_at = uow.now
+    reason = f"shipment corrected by the seller: {before} -> {event.carrier} {event.tracking_no}"
+    if CASE.can(status, CaseStatus.IN_TRANSIT):
+        enter(uow, case, CaseStatus.IN_TRANSIT, ORDER_SERVICE, reason)  # order.shipped never reached us
+    else:
+        # Not a move: the case stays IN_TRANSIT, but its timeline shows which number arrival now expects.
+        session.add(QcCaseEvent(case_id=case.case_id, at=uow.now, status=status, actor=ORDER_SERVICE, reason=reason))
+
+
 async def on_order_cancelled(session: AsyncSession, event: OrderCancelled, ctx: EventContext[QcSettings]) -> None:
     case = await lock_case_of_order(session, event.order_id)
     if case is None or not CASE.can(case.status, CaseStatus.CANCELLED):
@@ -137,12 +168,22 @@ async def on_inbound_deadline(session: AsyncSession, timer: DueTimer, runtime: S
 async def record_arrival(uow: QcUnit, principal: Principal, case_id: str, body: ArrivalIn) -> CasePublic:
     case = await lock_own_case(uow.session, principal, case_id)
     if CaseStatus(case.status) is CaseStatus.IN_INSPECTION and case.arrival_tracking_no == body.tracking_no:
-        return await case_public(uow.session, case)  # the same arrival again
+        return await case_public(uow.session, principal, case)  # the same arrival again
+    CASE.require(case.status, CaseStatus.IN_INSPECTION)
+    # Once order.shipped told us the parcel's number, only that parcel is the order's item; before that (arrival
+    # may come first) the warehouse's word is all there is.
+    expected = case.inbound_tracking_no
+    if expected is not None and not domain.same_tracking_no(expected, body.tracking_no):
+        raise Conflict(
+            f"tracking number {body.tracking_no} is not this order's parcel: the seller shipped {expected}",
+            code="TRACKING_MISMATCH",
+            details={"tracking_no": body.tracking_no, "expected_tracking_no": expected},
+        )
     enter(uow, case, CaseStatus.IN_INSPECTION, principal.actor, f"arrived with tracking {body.tracking_no}")
     case.arrival_tracking_no, case.arrived_at, case.arrived_by = body.tracking_no, uow.now, principal.sub
     await uow.runtime.timers.cancel(uow.session, INBOUND_DEADLINE, case.case_id)
     await uow.runtime.outbox.add(uow.session, events_out.item_received(case))
-    return await case_public(uow.session, case)
+    return await case_public(uow.session, principal, case)
 
 
 def _same_verdict(case: QcCase, principal: Principal, body: VerdictIn) -> bool:
@@ -159,7 +200,7 @@ async def record_verdict(uow: QcUnit, principal: Principal, case_id: str, body: 
     """PASSED issues a certificate anyone can verify; FAILED returns the item, and a counterfeit strikes the shop."""
     case = await lock_own_case(uow.session, principal, case_id)
     if _same_verdict(case, principal, body):
-        return await case_public(uow.session, case)  # the same verdict again
+        return await case_public(uow.session, principal, case)  # the same verdict again
     reason = f"{body.result}" + (f": {body.failure_reason}" if body.failure_reason else "")
     enter(uow, case, domain.verdict_status(body.result), principal.actor, reason)
     case.verdict_result = body.result
@@ -170,25 +211,29 @@ async def record_verdict(uow: QcUnit, principal: Principal, case_id: str, body: 
     case.verdict_at = uow.now
     if body.result is VerdictResult.PASSED:
         case.certificate_no = domain.new_certificate_no()
+        case.certificate_status = CertificateStatus.VALID
         await uow.runtime.outbox.add(uow.session, events_out.passed(case))
     else:
         await uow.runtime.outbox.add(uow.session, events_out.failed(case))
         strike_reason = domain.strike_reason_for_failure(body.failure_reason)
         if strike_reason is not None:
             await strike(uow, case, strike_reason)
-    return await case_public(uow.session, case)
+    return await case_public(uow.session, principal, case)
 
 
 async def record_dispatch(uow: QcUnit, principal: Principal, case_id: str, body: DispatchIn) -> CasePublic:
-    """A passed item goes on to the buyer, a failed one back to the seller."""
+    """A passed item goes on to the buyer's shipping address, a failed one back to the shop's return address."""
     case = await lock_own_case(uow.session, principal, case_id)
     status = CaseStatus(case.status)
+    given = body.address.model_dump() if body.address else None
     same = (case.dispatch_carrier, case.dispatch_tracking_no) == (body.carrier, body.tracking_no)
-    if status is CaseStatus.DISPATCHED and same:
-        return await case_public(uow.session, case)  # the same dispatch again
+    if status is CaseStatus.DISPATCHED and same and given in (None, case.dispatch_address):
+        return await case_public(uow.session, principal, case)  # the same dispatch again
     to = domain.dispatch_target(status)
+    address = domain.dispatch_address(to, shipping=case.shipping_address, returns=case.return_address, given=given)
     enter(uow, case, CaseStatus.DISPATCHED, principal.actor, f"to {to} by {body.carrier} {body.tracking_no}")
     case.dispatch_to, case.dispatch_carrier, case.dispatch_tracking_no = to, body.carrier, body.tracking_no
+    case.dispatch_address = address
     case.dispatched_at, case.dispatched_by = uow.now, principal.sub
     await uow.runtime.outbox.add(uow.session, events_out.dispatched(case))
-    return await case_public(uow.session, case)
+    return await case_public(uow.session, principal, case)

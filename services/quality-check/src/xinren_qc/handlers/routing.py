@@ -113,9 +113,9 @@ async def route_case(uow: QcUnit, principal: Principal, case_id: str, body: Rout
     await routing_lock(session, exclusive=True)
     case = await lock_case(session, case_id)
     if CaseStatus(case.status) is CaseStatus.AWAITING_INBOUND and case.warehouse_id == body.warehouse_id:
-        return await case_public(session, case)  # the same request again
+        return await case_public(session, principal, case)  # the same request again
     warehouse = await session.get(Warehouse, body.warehouse_id)
     if warehouse is None:
         raise Unprocessable(f"warehouse {body.warehouse_id} does not exist", code="UNKNOWN_WAREHOUSE")
     await _route(uow, case, warehouse, principal.actor)
-    return await case_public(session, case)
+    return await case_public(session, principal, case)
