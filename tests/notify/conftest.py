@@ -47,6 +47,8 @@ def notify_settings(database_url: str, kafka_bootstrap: str, group: str, **overr
         webhook_backoff_jitter=0.0,
         webhook_retry_window_seconds=3.5,
         webhook_poll_seconds=0.5,
+        webhook_probe_seconds=1.0,
+        webhook_catchup_per_second=200.0,
         # Long, so that the stream tests prove LISTEN/NOTIFY does the waking, not the fallback poll.
         sse_poll_seconds=30.0,
         sse_ping_seconds=5.0,

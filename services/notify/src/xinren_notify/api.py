@@ -27,6 +27,8 @@ from .schemas import (
     MarkAllRead,
     MarkedRead,
     NotificationPublic,
+    RecoverRequest,
+    RecoveryStarted,
     UnreadCount,
     WebhookCreate,
     WebhookCreated,
@@ -184,9 +186,10 @@ async def read_notification(
 async def create_webhook(
     runtime: RuntimeDep, commands: Commands, principal: CurrentPrincipal, body: WebhookCreate
 ) -> WebhookCreated:
-    """Subscribes a URL to event types. The signing secret is in this response only."""
+    """Subscribes a URL to event types of the shops the partner token grants (or of one of them, `shop_id`); an
+    admin's subscription receives every shop's. The signing secret is in this response only."""
     principal.require(*WEBHOOK_ROLES)
-    await webhooks.check_subscription(body, runtime.settings)
+    await webhooks.check_subscription(principal, body, runtime.settings)
     return await commands.run(webhooks.create_subscription, principal, body)
 
 
@@ -280,6 +283,22 @@ async def redeliver(
     """Sends the event again now (same webhook-id), with a fresh retry window. 409 for a cancelled delivery."""
     principal.require(*WEBHOOK_ROLES)
     return await commands.run(webhooks.redeliver, principal, webhook_id, delivery_id)
+
+
+@router.post(
+    "/webhooks/{webhook_id}/recover",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=RecoveryStarted,
+    tags=["webhooks"],
+    responses=error_responses(403, 404),
+)
+async def recover_webhook(
+    commands: Commands, principal: CurrentPrincipal, webhook_id: str, body: RecoverRequest
+) -> RecoveryStarted:
+    """Sends again every failed or dead delivery queued since `since`, in order per order and paced, each with a
+    fresh retry window; a DISABLED subscription attempts again."""
+    principal.require(*WEBHOOK_ROLES)
+    return await commands.run(webhooks.recover, principal, webhook_id, body.since)
 
 
 # ---------------------------------------------------------------------------------------------------------------

@@ -10,10 +10,12 @@ from xinren_shared.web import build_app
 
 from . import api, models
 from .consumers import EVENT_HANDLERS
+from .delivery import DeliveryWorkers
+from .health import HealthMonitor
 from .listener import INBOX_CHANNEL, InboxHub, PgListener
 from .settings import NotifySettings
 from .timers import TIMER_HANDLERS
-from .webhooks import WEBHOOKS_CHANNEL, DeliveryWorkers
+from .webhooks import WEBHOOKS_CHANNEL
 
 
 def create_app(settings: NotifySettings | None = None) -> FastAPI:
@@ -28,6 +30,7 @@ def create_app(settings: NotifySettings | None = None) -> FastAPI:
     runtime = ServiceRuntime(settings, spec)
     hub = InboxHub()
     workers = DeliveryWorkers(settings, runtime.session_factory)
+    monitor = HealthMonitor(settings, runtime.session_factory)
     listener = PgListener(
         settings.database_url,
         {INBOX_CHANNEL: hub.publish, WEBHOOKS_CHANNEL: workers.wake},
@@ -39,6 +42,7 @@ def create_app(settings: NotifySettings | None = None) -> FastAPI:
         if settings.run_webhook_workers:
             for index in range(settings.webhook_workers):
                 rt.spawn(workers.run(index), f"webhooks-{index}")
+            rt.spawn(monitor.run(workers.wake), "webhook-health")
 
     runtime.on_stop(workers.close)  # after the runtime stopped the workers that use it
 
@@ -50,4 +54,5 @@ def create_app(settings: NotifySettings | None = None) -> FastAPI:
     app.state.hub = hub
     app.state.listener = listener
     app.state.webhook_workers = workers
+    app.state.webhook_health = monitor
     return app

@@ -112,6 +112,8 @@ DELIVERY_TRANSITIONS: dict[DeliveryStatus, frozenset[DeliveryStatus]] = {
 }
 DELIVERY = StateMachine("webhook delivery", DeliveryStatus, DELIVERY_TRANSITIONS)
 OPEN_STATUSES = (D.PENDING, D.RETRYING)
+# What a partner's recover sends again: failed (waiting on back-off) and dead deliveries.
+RECOVERABLE_STATUSES = (D.RETRYING, D.DEAD)
 
 
 @dataclass(frozen=True)
@@ -168,6 +170,38 @@ def after_attempt(
         return AttemptOutcome(DELIVERY.require(current, D.DEAD), None, failures)
     next_at = min(window_ends_at, now + timedelta(seconds=policy.delay(failures, rng)))
     return AttemptOutcome(DELIVERY.require(current, D.RETRYING), next_at, failures)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Subscriptions: scope and health
+
+
+class SubscriptionState(StrEnum):
+    HEALTHY = "HEALTHY"  # the last attempt succeeded (or none failed yet)
+    FAILING = "FAILING"  # attempts fail since `failing_since`; probes look for the receiver's return
+    DISABLED = "DISABLED"  # failing for the whole retry window: nothing is attempted until the partner recovers it
+
+
+def subscription_state(failing_since: datetime | None, disabled_at: datetime | None) -> SubscriptionState:
+    if disabled_at is not None:
+        return SubscriptionState.DISABLED
+    return SubscriptionState.HEALTHY if failing_since is None else SubscriptionState.FAILING
+
+
+def granted_shops(principal: Principal) -> frozenset[str] | None:
+    """The shops whose events a subscription of this principal may receive; None: every shop (an admin). A partner
+    is granted its `shops` claim and the older single `shop_id` claim."""
+    if principal.is_admin:
+        return None
+    return principal.shops | ({principal.shop_id} if principal.shop_id else frozenset())
+
+
+def is_recovery(*, failing_for: float, failures: int, first_retry_seconds: float) -> bool:
+    """Does a success on a FAILING subscription show the receiver is back? Yes when the delivery that succeeded had
+    failed before (a retry or a probe), or the subscription failed for longer than the first back-off step. A fresh
+    delivery succeeding right after another one failed shows nothing: that failure may be the event's own (its
+    receiver refusing it), which must go on with its back-off rather than be retried at every success."""
+    return failures > 0 or failing_for >= first_retry_seconds
 
 
 def is_success(status_code: int | None) -> bool:

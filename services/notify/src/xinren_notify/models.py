@@ -88,12 +88,20 @@ class WebhookSubscription(NotifyTable, table=True):
     url: str = Field(sa_column=Column(Text, nullable=False))
     event_types: list[str] = Field(sa_column=Column(JSONB, nullable=False))
     description: str | None = Field(default=None, sa_column=Column(Text))
-    # A partner token with a shop_id claim only follows that shop's events.
+    # The shops whose events the subscription receives, recorded from the partner's grants when it subscribed
+    # (narrowed to shop_id if one was asked for); NULL: every shop (an admin's subscription).
+    shops: list[str] | None = Field(default=None, sa_column=Column(JSONB(none_as_null=True)))
+    # The one shop the subscription was narrowed to, if any (always one of `shops`).
     shop_id: str | None = Field(default=None, max_length=100)
     # The signing secret is never stored: it is derived from the service key and this salt (see webhooks.py).
     secret_salt: str = Field(sa_column=Column(String(100), nullable=False))
     created_at: datetime = Field(sa_column=_now_column())
     deleted_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
+    # Health: FAILING since the first failed attempt after the last success; DISABLED once failing for the whole
+    # retry window (nothing is attempted until the partner recovers it). next_probe_at: the next early try.
+    failing_since: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
+    disabled_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
+    next_probe_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
 
 
 class WebhookDelivery(NotifyTable, table=True):

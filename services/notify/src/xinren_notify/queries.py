@@ -15,7 +15,7 @@ from xinren_shared.auth import Principal
 from xinren_shared.pagination import Page, keyset_page
 
 from .access import NOTIFICATIONS, WEBHOOKS, delivery_of, subscription_of
-from .domain import DeliveryStatus, Recipient
+from .domain import OPEN_STATUSES, DeliveryStatus, Recipient
 from .models import InboxCursor, Notification, WebhookAttempt, WebhookDelivery, WebhookSubscription
 from .schemas import AttemptPublic, DeliveryDetail, DeliveryPublic, Lang, NotificationPublic, UnreadCount, WebhookPublic
 
@@ -87,11 +87,28 @@ async def subscriptions_page(
     """Newest first."""
     stmt = select(WebhookSubscription).where(col(WebhookSubscription.deleted_at).is_(None), WEBHOOKS.where(principal))
     key = [WebhookSubscription.created_at, WebhookSubscription.webhook_id]
-    return await _newest_first(session, stmt, key, cursor, limit, WebhookPublic.of)
+    rows, next_cursor = await keyset_page(session, stmt, key, cursor, limit, descending=True)
+    backlogs = await _backlogs(session, [r.webhook_id for r in rows])
+    return Page(
+        items=[WebhookPublic.of(r, backlog=backlogs.get(r.webhook_id, 0)) for r in rows], next_cursor=next_cursor
+    )
 
 
 async def subscription(session: AsyncSession, principal: Principal, webhook_id: str) -> WebhookPublic:
-    return WebhookPublic.of(await subscription_of(session, principal, webhook_id))
+    found = await subscription_of(session, principal, webhook_id)
+    return WebhookPublic.of(found, backlog=(await _backlogs(session, [webhook_id])).get(webhook_id, 0))
+
+
+async def _backlogs(session: AsyncSession, webhook_ids: list[str]) -> dict[str, int]:
+    """Open deliveries per subscription, in one query (the partial index of open deliveries serves it)."""
+    if not webhook_ids:
+        return {}
+    stmt = (
+        select(col(WebhookDelivery.webhook_id), func.count())
+        .where(col(WebhookDelivery.webhook_id).in_(webhook_ids), col(WebhookDelivery.status).in_(OPEN_STATUSES))
+        .group_by(col(WebhookDelivery.webhook_id))
+    )
+    return {webhook_id: count for webhook_id, count in (await session.execute(stmt)).all()}
 
 
 async def deliveries_page(

@@ -5,7 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
+
+from .domain import SubscriptionState, subscription_state
 
 Lang = Literal["zh", "en"]
 
@@ -83,6 +85,9 @@ class WebhookCreate(BaseModel):
     url: str = Field(min_length=1, max_length=2000, description="http(s) URL that receives POSTs")
     event_types: list[str] = Field(min_length=1, max_length=100, description='event types, or ["*"] for all')
     description: str | None = Field(default=None, max_length=500)
+    shop_id: str | None = Field(
+        default=None, min_length=1, max_length=100, description="only this shop's events (one the token grants)"
+    )
 
     @field_validator("event_types")
     @classmethod
@@ -97,16 +102,49 @@ class WebhookPublic(BaseModel):
     url: str
     event_types: list[str]
     description: str | None
-    shop_id: str | None = Field(description="only this shop's events (a partner token with a shop_id claim)")
+    shops: list[str] | None = Field(
+        description="the shops whose events it receives (the partner's grants when it subscribed); null: every shop"
+    )
+    shop_id: str | None = Field(description="the one shop it was narrowed to, if any")
     created_at: datetime
+    state: SubscriptionState = Field(
+        description="HEALTHY; FAILING since `failing_since`; DISABLED after failing for the whole retry window"
+    )
+    failing_since: datetime | None
+    disabled_at: datetime | None
+    backlog: int = Field(description="deliveries not yet made (pending or retrying)")
 
     @classmethod
-    def of(cls, row: Any) -> WebhookPublic:
-        return cls.model_validate(row, from_attributes=True)
+    def of(cls, row: Any, *, backlog: int) -> WebhookPublic:
+        return cls(
+            webhook_id=row.webhook_id,
+            url=row.url,
+            event_types=row.event_types,
+            description=row.description,
+            shops=row.shops,
+            shop_id=row.shop_id,
+            created_at=row.created_at,
+            state=subscription_state(row.failing_since, row.disabled_at),
+            failing_since=row.failing_since,
+            disabled_at=row.disabled_at,
+            backlog=backlog,
+        )
 
 
 class WebhookCreated(WebhookPublic):
     secret: str = Field(description="whsec_<base64>: shown only in this response; verify signatures with it")
+
+
+class RecoverRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    since: AwareDatetime = Field(description="deliveries queued from this time on (ISO 8601 with a time zone)")
+
+
+class RecoveryStarted(BaseModel):
+    webhook_id: str
+    since: datetime
+    requeued: int = Field(description="failed or dead deliveries queued again, sent in order per order")
 
 
 class DeliveryPublic(BaseModel):

@@ -36,6 +36,14 @@ class NotifySettings(ServiceSettings):
     # The create response (with the secret) is kept for Idempotency-Key replays this long, then forgotten.
     webhook_secret_replay_seconds: float = 3600.0
     webhook_max_per_owner: int = 50
+    # Recovery: while a subscription is FAILING, its oldest waiting delivery is tried again this often (a real,
+    # signed delivery serves as the probe), so a receiver that is back is noticed within seconds, not at the next
+    # back-off step. The same loop disables subscriptions failing for the whole retry window and refreshes the
+    # backlog metrics.
+    webhook_probe_seconds: float = 10.0
+    # When a FAILING subscription answers again, its whole backlog becomes due at once, paced to this many
+    # deliveries per second for that subscription so that a recovering receiver is not flooded.
+    webhook_catchup_per_second: float = 100.0
     run_webhook_workers: bool = True
 
     @model_validator(mode="after")
@@ -44,6 +52,8 @@ class NotifySettings(ServiceSettings):
             raise ValueError("webhook_secret_key needs at least 32 characters in production")
         if self.webhook_first_retry_seconds <= 0 or self.webhook_backoff_factor < 1:
             raise ValueError("webhook back-off must start above 0 and never shrink")
+        if self.webhook_probe_seconds <= 0 or self.webhook_catchup_per_second <= 0:
+            raise ValueError("webhook_probe_seconds and webhook_catchup_per_second must be above 0")
         if self.webhook_workers < 1:
             raise ValueError("webhook_workers must be at least 1")
         return self

@@ -1,42 +1,70 @@
-"""Partner webhooks: subscriptions (create with their signing secret, delete), the deliveries each event queues,
-and a manual redelivery."""
+"""Partner webhooks: subscriptions (create with their signing secret and the shops they receive, delete), the
+deliveries each event queues, a manual redelivery and a partner's recovery of what failed since a time."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import func, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from xinren_shared.auth import Principal, Role
+from xinren_shared.auth import Principal
 from xinren_shared.commands import UnitOfWork
-from xinren_shared.errors import Conflict, Unprocessable
+from xinren_shared.errors import Conflict, Forbidden, Unprocessable
 from xinren_shared.events import REGISTRY, Envelope
 from xinren_shared.ids import new_id
 
-from .. import webhooks
+from .. import health, webhooks
 from ..access import delivery_of, subscription_of
-from ..domain import DELIVERY, OPEN_STATUSES, DeliveryStatus
+from ..domain import DELIVERY, OPEN_STATUSES, RECOVERABLE_STATUSES, DeliveryStatus, granted_shops
 from ..listener import announce
 from ..models import WebhookDelivery, WebhookSubscription
-from ..schemas import DeliveryPublic, WebhookCreate, WebhookCreated, WebhookPublic
+from ..schemas import DeliveryPublic, RecoveryStarted, WebhookCreate, WebhookCreated, WebhookPublic
 from ..settings import NotifySettings
 from .timers import SECRET_REPLAY_TIMER
 
-# The subscriptions an event goes to: those asking for its type (or all types), of its shop or of every shop.
+# The subscriptions an event goes to: those asking for its type (or all types) that receive its shop (NULL: every
+# shop). An event of no known shop goes to no partner.
 _SUBSCRIBED = text(
     """
-    SELECT webhook_id FROM webhook_subscription
+    SELECT webhook_id, disabled_at IS NOT NULL AS disabled FROM webhook_subscription
     WHERE deleted_at IS NULL AND event_types ?| array[:type, '*']
-      AND (shop_id IS NULL OR shop_id = :shop_id)
+      AND (shops IS NULL OR shops ? CAST(:shop_id AS text))
     """
 )
 
 
-async def check_subscription(body: WebhookCreate, settings: NotifySettings) -> None:
-    """What can be refused before any transaction: the event types, and the URL (a DNS lookup)."""
+class NoShopsGranted(Unprocessable):
+    code = "NO_SHOPS_GRANTED"
+
+
+class ShopNotGranted(Forbidden):
+    code = "SHOP_NOT_GRANTED"
+
+
+def subscribed_shops(principal: Principal, shop_id: str | None) -> list[str] | None:
+    """The shops a new subscription receives: the token's grants, or the one shop it narrows to; None: every shop
+    (an admin not narrowing)."""
+    granted = granted_shops(principal)
+    if granted is not None and not granted:
+        raise NoShopsGranted(
+            "this partner token grants no shops: ask for a token with a `shops` claim",
+            details={"claims": ["shops", "shop_id"]},
+        )
+    if shop_id is None:
+        return None if granted is None else sorted(granted)
+    if not principal.serves_shop(shop_id):
+        raise ShopNotGranted(
+            "the partner token does not grant this shop", details={"shop_id": shop_id, "granted": sorted(granted or ())}
+        )
+    return [shop_id]
+
+
+async def check_subscription(principal: Principal, body: WebhookCreate, settings: NotifySettings) -> None:
+    """What can be refused before any transaction: the shops, the event types, and the URL (a DNS lookup)."""
+    subscribed_shops(principal, body.shop_id)
     unknown = sorted(t for t in body.event_types if t != "*" and t not in REGISTRY)
     if unknown:
         raise Unprocessable(
@@ -69,7 +97,8 @@ async def create_subscription(
         url=body.url,
         event_types=["*"] if "*" in body.event_types else sorted(set(body.event_types)),
         description=body.description,
-        shop_id=principal.shop_id if principal.role is Role.PARTNER else None,
+        shops=subscribed_shops(principal, body.shop_id),
+        shop_id=body.shop_id,
         secret_salt=webhooks.new_salt(),
         created_at=uow.now,
     )
@@ -83,7 +112,7 @@ async def create_subscription(
         uow.now + timedelta(seconds=settings.webhook_secret_replay_seconds),
     )
     secret = webhooks.derive_secret(webhooks.service_key(settings), subscription.webhook_id, subscription.secret_salt)
-    return WebhookCreated(**WebhookPublic.of(subscription).model_dump(), secret=secret)
+    return WebhookCreated(**WebhookPublic.of(subscription, backlog=0).model_dump(), secret=secret)
 
 
 async def delete_subscription(uow: UnitOfWork[NotifySettings], principal: Principal, webhook_id: str) -> None:
@@ -104,25 +133,33 @@ async def delete_subscription(uow: UnitOfWork[NotifySettings], principal: Princi
 
 async def queue_deliveries(session: AsyncSession, envelope: Envelope, shop_id: str | None) -> None:
     """One delivery per subscription that wants this event; an event queued before (a replay) is not again."""
-    webhook_ids = (await session.execute(_SUBSCRIBED, {"type": envelope.type, "shop_id": shop_id})).scalars().all()
-    if not webhook_ids:
+    subscribed = (await session.execute(_SUBSCRIBED, {"type": envelope.type, "shop_id": shop_id})).all()
+    if not subscribed:
         return
     event = {
         "event_id": envelope.id,
         "event_type": envelope.type,
         "order_key": envelope.key or envelope.subject or envelope.id,
         "payload": envelope.to_structured(),
-        "status": DeliveryStatus.PENDING,
-        "next_attempt_at": func.now(),
     }
-    rows = [{"delivery_id": new_id("dlv"), "webhook_id": webhook_id, **event} for webhook_id in webhook_ids]
+    # A disabled subscription attempts nothing: its deliveries are recorded DEAD, for the partner to recover.
+    rows = [
+        {
+            "delivery_id": new_id("dlv"),
+            "webhook_id": s.webhook_id,
+            **event,
+            "status": DeliveryStatus.DEAD if s.disabled else DeliveryStatus.PENDING,
+            "next_attempt_at": None if s.disabled else func.now(),
+        }
+        for s in subscribed
+    ]
     queued = await session.execute(
         insert(WebhookDelivery)
         .values(rows)
         .on_conflict_do_nothing(constraint="uq_webhook_delivery_event")
-        .returning(col(WebhookDelivery.seq))
+        .returning(col(WebhookDelivery.status))
     )
-    if queued.first() is not None:
+    if any(status == DeliveryStatus.PENDING for status in queued.scalars()):
         await announce(session, webhooks.WEBHOOKS_CHANNEL)
 
 
@@ -131,6 +168,7 @@ async def redeliver(
 ) -> DeliveryPublic:
     """Sends the event again, now, with the same webhook-id and a fresh retry window."""
     delivery = await delivery_of(uow.session, principal, webhook_id, delivery_id, lock=True)
+    await enable(uow.session, webhook_id)
     if DELIVERY.move(delivery.status, DeliveryStatus.PENDING):
         delivery.status = DeliveryStatus.PENDING
         delivery.failures = 0
@@ -140,3 +178,43 @@ async def redeliver(
         await announce(uow.session, webhooks.WEBHOOKS_CHANNEL)
     # else: it is pending already, on its way
     return DeliveryPublic.of(delivery)
+
+
+async def enable(session: AsyncSession, webhook_id: str) -> None:
+    """The partner asks for deliveries again: a disabled subscription attempts again, as from a fresh start."""
+    await session.execute(
+        update(WebhookSubscription)
+        .where(col(WebhookSubscription.webhook_id) == webhook_id, col(WebhookSubscription.disabled_at).is_not(None))
+        .values(disabled_at=None, failing_since=None, next_probe_at=None)
+    )
+
+
+async def recover(
+    uow: UnitOfWork[NotifySettings], principal: Principal, webhook_id: str, since: datetime
+) -> RecoveryStarted:
+    """Every failed (retrying) or dead delivery queued since `since` is sent again with a fresh retry window, in
+    order per order, paced like a catch-up; a disabled subscription is enabled again. One being sent right now
+    keeps its own outcome."""
+    subscription = await subscription_of(uow.session, principal, webhook_id, lock=True)
+    await enable(uow.session, webhook_id)
+    again = (
+        select(col(WebhookDelivery.seq))
+        .where(
+            col(WebhookDelivery.webhook_id) == webhook_id,
+            col(WebhookDelivery.created_at) >= since,
+            col(WebhookDelivery.status).in_(RECOVERABLE_STATUSES),
+        )
+        .with_for_update(skip_locked=True)
+    )
+    requeued = (
+        await uow.session.execute(
+            update(WebhookDelivery)
+            .where(col(WebhookDelivery.seq).in_(again))
+            .values(status=DeliveryStatus.PENDING, failures=0, window_ends_at=None, next_attempt_at=uow.now)
+            .returning(col(WebhookDelivery.seq))
+        )
+    ).all()
+    if requeued:
+        await health.release_backlog(uow.session, webhook_id, uow.now, uow.settings.webhook_catchup_per_second)
+        await announce(uow.session, webhooks.WEBHOOKS_CHANNEL)
+    return RecoveryStarted(webhook_id=subscription.webhook_id, since=since, requeued=len(requeued))
