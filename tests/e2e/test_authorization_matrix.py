@@ -321,6 +321,13 @@ ROWS: list[Row] = [
         on(**ON_QC),
     ),
     Row("qc", "GET", "/v1/certificates/{certificate_no}", EVERYONE, _certificate, kind="public"),
+    Row(
+        "qc",
+        "GET",
+        "/v1/warehouses/{warehouse_id}/inspection-errors",
+        frozenset({"warehouse", "admin"}),
+        on(warehouse_id="warehouse_id"),
+    ),
     Row("qc", "GET", "/v1/shops/{shop_id}/strikes", frozenset({"seller", "admin"}), on(**ON_SHOP)),
     Row("qc", "POST", "/v1/warehouses", ADMIN, fixed(body=warehouse_body), kind="none"),
     Row(
