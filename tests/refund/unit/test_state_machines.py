@@ -16,6 +16,7 @@ ALLOWED_CASE = {
     (S.REQUESTED, S.REJECTED),
     (S.REQUESTED, S.CANCELLED),
     (S.REQUESTED, S.CLOSED),
+    (S.REQUESTED, S.ARBITRATION),  # a counterfeit claim on a certified item: the platform's case at once
     (S.APPROVED, S.AWAITING_RETURN),
     (S.APPROVED, S.REFUNDING),
     (S.AWAITING_RETURN, S.RETURN_SHIPPED),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Body, Depends, Query
+from fastapi import APIRouter, Body, Depends, Query, Request
 
 from xinren_shared.auth import CurrentPrincipal, Principal, Role
 from xinren_shared.commands import Commands, runtime_of
@@ -13,10 +13,11 @@ from xinren_shared.errors import Forbidden, error_responses
 from xinren_shared.pagination import Cursor, Limit, Page
 from xinren_shared.runtime import ServiceRuntime
 
-from . import queries
+from . import queries, visibility
 from .access import READERS
 from .domain import CompensationStatus
 from .handlers import commands as case_commands
+from .listener import OrderViewWatch
 from .schemas import (
     ArbitrateBody,
     CaseCreate,
@@ -37,6 +38,14 @@ OrderFilter = Annotated[str | None, Query(max_length=200)]
 OptionalReason = Annotated[ReasonBody | None, Body()]
 
 
+def _order_view_watch(request: Request) -> OrderViewWatch:
+    watch: OrderViewWatch = request.app.state.order_view_watch
+    return watch
+
+
+OrderViewWatchDep = Annotated[OrderViewWatch, Depends(_order_view_watch)]
+
+
 def _reader(principal: Principal) -> Principal:
     """Reads are for the parties of a case and for admins (which rows each sees is access.py's)."""
     if principal.role not in READERS:
@@ -51,9 +60,15 @@ def _reason(body: ReasonBody | None) -> str | None:
 
 
 @router.post("/after-sales", status_code=201, response_model=CasePublic, responses=error_responses(403, 404, 409))
-async def open_case(body: CaseCreate, principal: CurrentPrincipal, commands: Commands) -> CasePublic:
-    """A buyer asks for a refund (or a return and refund) on own order; rules may approve it at once."""
-    return await commands.run(case_commands.open_case, principal.require(Role.BUYER), body)
+async def open_case(
+    body: CaseCreate, principal: CurrentPrincipal, commands: Commands, runtime: RuntimeDep, watch: OrderViewWatchDep
+) -> CasePublic:
+    """A buyer asks for a refund (or a return and refund) on own order; rules may approve it at once. Right after
+    the payment this service may not know the order yet: the request waits for it (409 ORDER_NOT_YET_VISIBLE with
+    Retry-After if it does not come in time), before its transaction opens."""
+    buyer = principal.require(Role.BUYER)
+    await visibility.await_order(runtime, watch, buyer, body.order_id)
+    return await commands.run(case_commands.open_case, buyer, body)
 
 
 @router.get("/after-sales", response_model=Page[CaseSummary], responses=error_responses(403))

@@ -1,4 +1,5 @@
-"""The refund service app: create_app(settings) wires routes, the outbox relay, the consumer and the timers."""
+"""The refund service app: create_app(settings) wires routes, the outbox relay, the consumer, the timers and the
+LISTEN connection that wakes requests waiting for the order view."""
 
 from fastapi import FastAPI
 
@@ -7,6 +8,7 @@ from xinren_shared.web import build_app
 
 from . import api, models
 from .consumers import EVENT_HANDLERS
+from .listener import OrderViewWatch
 from .settings import RefundSettings
 from .timers import TIMER_HANDLERS
 
@@ -20,4 +22,13 @@ def create_app(settings: RefundSettings | None = None) -> FastAPI:
         event_handlers=EVENT_HANDLERS,
         timer_handlers=TIMER_HANDLERS,
     )
-    return build_app(settings, ServiceRuntime(settings, spec), title="Xinren refund service", routers=[api.router])
+    # One LISTEN connection per process wakes the requests waiting for the order view to catch up.
+    watch = OrderViewWatch(settings.database_url, reconnect_seconds=settings.listener_reconnect_seconds)
+
+    async def start_listener(rt: ServiceRuntime[RefundSettings]) -> None:
+        rt.spawn(watch.run(), "order-view-listener")
+
+    runtime = ServiceRuntime(settings, spec)
+    app = build_app(settings, runtime, title="Xinren refund service", routers=[api.router], on_startup=start_listener)
+    app.state.order_view_watch = watch
+    return app

@@ -13,7 +13,7 @@ from xinren_shared.contracts.orders import (
     OrderShipped,
     OrderShippingLate,
 )
-from xinren_shared.contracts.qc import QcExpired, QcFailed
+from xinren_shared.contracts.qc import QcExpired, QcFailed, QcPassed
 from xinren_shared.events import Event
 
 from .handlers import money_answers, platform_refunds, projection
@@ -25,6 +25,7 @@ EVENT_HANDLERS: dict[type[Event], Handler] = {
     OrderShipped: projection.on_order_shipped,
     OrderDelivered: projection.on_order_delivered,
     OrderCompleted: projection.on_order_completed,
+    QcPassed: projection.on_qc_passed,  # the item's certificate
     # Platform refunds and compensation (a paid order's cancellation is handled with the view).
     OrderCancelled: projection.on_order_cancelled,
     QcFailed: platform_refunds.on_qc_failed,

@@ -7,6 +7,7 @@ from typing import TypedDict
 from xinren_shared.contracts.aftersales import (
     AfterSaleApproved,
     AfterSaleClosed,
+    AfterSaleCounterfeitUpheld,
     AfterSaleEscalated,
     AfterSaleEvent,
     AfterSaleRefunded,
@@ -19,7 +20,7 @@ from xinren_shared.contracts.aftersales import (
 )
 from xinren_shared.contracts.vocabulary import AfterSaleReason, AfterSaleType, CompensationKind, CompensationPayer
 
-from .domain import CaseStatus, S
+from .domain import CaseStatus, S, due_at
 from .models import AfterSaleCase, Compensation
 
 # The event each status is entered with. AWAITING_RETURN and REFUNDING follow APPROVED / RETURN_RECEIVED within the
@@ -62,7 +63,15 @@ def case_event(case: AfterSaleCase) -> AfterSaleEvent | None:
         reason=AfterSaleReason(case.reason),
         amount_fen=case.amount_fen,
         status=CaseStatus(case.status),
+        certificate_no=case.certificate_no,
+        due_at=due_at(case),
     )
+
+
+def counterfeit_upheld(case: AfterSaleCase, certificate_no: str) -> AfterSaleCounterfeitUpheld:
+    """The platform upheld a counterfeit claim on a certified item: the quality-check service revokes the
+    certificate and books the error against its warehouse and inspector."""
+    return AfterSaleCounterfeitUpheld(**parties(case), case_id=case.case_id, certificate_no=certificate_no)
 
 
 def refund_requested(case: AfterSaleCase) -> RefundRequested:

@@ -58,6 +58,10 @@ class OrderView(RefundTable, table=True):
     delivered_at: datetime | None = _at()
     completed_at: datetime | None = _at()
     cancelled_at: datetime | None = _at()
+    # The shop's return address when the order was paid (order.paid); None: the shop had set none.
+    return_address: dict[str, Any] | None = Field(default=None, sa_column=Column(JSONB))
+    # The quality-check certificate of the item (qc.passed): the platform vouched for it.
+    certificate_no: str | None = _str()
     # A QC failure/expiry that arrived before this service saw the payment (another topic, so no order between
     # them): applied as soon as order.paid arrives, so no refund is lost.
     pending_qc_outcome: dict[str, Any] | None = Field(default=None, sa_column=Column(JSONB))
@@ -97,10 +101,15 @@ class AfterSaleCase(RefundTable, table=True):
     refund_attempts: int = Field(default=0, sa_column=Column(Integer, nullable=False, server_default="0"))
     return_carrier: str | None = _str(100)
     return_tracking_no: str | None = _str(100)
-    review_due_at: datetime | None = _at()
-    return_due_at: datetime | None = _at()
-    escalation_due_at: datetime | None = _at()
+    # Live deadlines only (domain.DEADLINES): set on entering the state that has one, cleared on leaving it.
+    review_due_at: datetime | None = _at()  # the seller reviews by then
+    return_due_at: datetime | None = _at()  # the buyer sends the goods back by then
+    return_receipt_due_at: datetime | None = _at()  # the seller confirms the return's receipt by then
+    escalation_due_at: datetime | None = _at()  # the rejected buyer escalates by then
+    # A counterfeit claim on an item certified by quality check: the platform's case, this certificate at stake.
+    certificate_no: str | None = _str()
     decision_reason: str | None = Field(default=None, sa_column=Column(Text))  # last seller/admin/system reason
+    close_code: str | None = _str(32)  # domain.CloseCode
     close_reason: str | None = Field(default=None, sa_column=Column(Text))
     approved_at: datetime | None = _at()
     refund_requested_at: datetime | None = _at()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from enum import Enum
+
 from sqlmodel import select
 
 from xinren_shared.auth import Principal
@@ -98,3 +100,28 @@ async def eligibility(runtime: Runtime, principal: Principal, order_id: str) -> 
         delivered_at=view.delivered_at,
         seven_day_return_ends_at=ends,
     )
+
+
+class Sight(Enum):
+    """What the order view knows of an order a buyer asks about."""
+
+    UNSEEN = "UNSEEN"  # nothing yet (or not whose it is)
+    UNPAID = "UNPAID"  # the buyer's, not (yet) seen paid
+    READY = "READY"  # the buyer's, paid, or cancelled unpaid: the command can answer
+    FOREIGN = "FOREIGN"  # another buyer's
+
+
+async def order_sight(runtime: Runtime, principal: Principal, order_id: str) -> Sight:
+    """One primary-key read of the view in a short transaction of its own (its connection goes back at once)."""
+    stmt = select(OrderView.buyer_id, OrderView.shop_id, OrderView.paid_fen, OrderView.status).where(
+        OrderView.order_id == order_id
+    )
+    async with runtime.transaction() as s:
+        row = (await s.execute(stmt)).one_or_none()
+    if row is None or row.buyer_id is None:
+        return Sight.UNSEEN
+    if not access.ORDERS.allows(principal, row):  # type: ignore[arg-type]  # a row has the view's columns
+        return Sight.FOREIGN
+    if row.paid_fen > 0 or row.status == "CANCELLED":
+        return Sight.READY
+    return Sight.UNPAID

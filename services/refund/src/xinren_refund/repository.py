@@ -18,7 +18,7 @@ from sqlmodel import col, select
 from xinren_shared.auth import Principal
 from xinren_shared.contracts.vocabulary import TrustRight
 
-from . import access, domain
+from . import access, domain, listener
 from .models import AfterSaleCase, Compensation, OrderView
 
 
@@ -74,13 +74,20 @@ async def lock_compensation(
     return (await s.execute(stmt)).scalar_one_or_none()
 
 
-async def upsert_view(s: AsyncSession, order_id: str, values: dict[str, Any]) -> OrderView:
-    """Creates the view on the first event that can (order.created / order.paid, a QC outcome), then locks it."""
-    await s.execute(
+async def upsert_view(s: AsyncSession, order_id: str, values: dict[str, Any], *, announce: bool = False) -> OrderView:
+    """Creates the view on the first event that can (order.created / order.paid, a QC event), then locks it.
+    `announce`: the order's parties or payment are news for requests waiting on it (listener.py); the NOTIFY goes
+    in the same statement as the insert, and PostgreSQL delivers it at commit."""
+    insert_view = (
         insert(OrderView)
         .values(order_id=order_id, status="CREATED", **values)
         .on_conflict_do_nothing(index_elements=["order_id"])
     )
+    if announce:
+        # A data-modifying CTE runs whether or not the query reads it: one round trip for both.
+        await s.execute(select(listener.announce(order_id)).add_cte(insert_view.cte("insert_view")))
+    else:
+        await s.execute(insert_view)
     view = await lock_order(s, order_id)
     assert view is not None
     return view
@@ -107,4 +114,5 @@ async def facts(s: AsyncSession, view: OrderView, *, exclude_case_id: str | None
         trust_rights=rights(view),
         shipped=view.shipped_at is not None or view.delivered_at is not None,
         delivered_at=view.delivered_at,
+        certificate_no=view.certificate_no,
     )

@@ -16,7 +16,7 @@ from xinren_shared.contracts.vocabulary import (
     TrustRight,
 )
 
-from .domain import CompensationStatus
+from .domain import CloseCode, CompensationStatus, Party
 
 # The reasons a buyer may give; QC_FAILED, QC_EXPIRED and CANCELLED_BEFORE_SHIPMENT are the platform's own.
 BuyerReason = Literal["NO_REASON_7D", "QUALITY_ISSUE", "NOT_AS_DESCRIBED", "COUNTERFEIT", "NOT_RECEIVED", "OTHER"]
@@ -85,6 +85,15 @@ class ReturnShipmentPublic(BaseModel):
     tracking_no: str
 
 
+class AddressPublic(BaseModel):
+    name: str
+    phone: str
+    province: str
+    city: str
+    district: str
+    line1: str
+
+
 class CaseSummary(BaseModel):
     case_id: str
     order_id: str
@@ -99,10 +108,19 @@ class CaseSummary(BaseModel):
     return_required: bool
     rules_applied: list[str]
     refund_id: str | None = None
+    # Deadlines, each shown while it runs: the seller's review, the buyer's return shipment (missed: the case
+    # closes, RETURN_NOT_SENT), the seller's confirmation of the return's receipt, the rejected buyer's escalation.
     review_due_at: datetime | None = None
     return_due_at: datetime | None = None
+    return_receipt_due_at: datetime | None = None
     escalation_due_at: datetime | None = None
+    # Who must act next, and the deadline they must act by (None: nobody must by a given time).
+    next_actor: Party | None = None
+    due_at: datetime | None = None
+    # A counterfeit claim on an item certified by quality check: the platform decides it.
+    certificate_no: str | None = None
     decision_reason: str | None = None
+    close_code: CloseCode | None = None
     close_reason: str | None = None
     created_at: datetime
     updated_at: datetime
@@ -111,6 +129,10 @@ class CaseSummary(BaseModel):
 class CasePublic(CaseSummary):
     description: str | None = None
     evidence: list[str]
+    # Where to send the goods, once the case is approved for a return (None before). A shop that set no return
+    # address: None and `return_address_missing` true; the buyer may still ship (and ask the seller where).
+    return_address: AddressPublic | None = None
+    return_address_missing: bool = False
     return_shipment: ReturnShipmentPublic | None = None
     compensations: list[CompensationPublic]
     timeline: list[TimelineEntryPublic]

@@ -14,6 +14,8 @@ class RefundSettings(ServiceSettings):
 
     # Seller review: a case nobody reviews within this time is approved automatically.
     review_sla_seconds: float = 48 * HOUR
+    # Returns: the buyer sends the goods back within this time of the approval, or the case closes (RETURN_NOT_SENT).
+    return_send_window_seconds: float = 7 * DAY
     # Returns: the seller confirms receipt within this time of the return shipment, or the refund proceeds.
     return_receipt_sla_seconds: float = 7 * DAY
     # A rejected buyer may escalate within this time; afterwards the rejection is final (case CLOSED).
@@ -42,3 +44,10 @@ class RefundSettings(ServiceSettings):
     # doubling each time up to the maximum.
     money_request_resend_seconds: float = 60.0
     money_request_resend_max_seconds: float = 1 * HOUR
+    # Read-your-writes: a buyer's request for an order this service's view has not seen (or not seen paid) yet
+    # waits up to this long for the view to catch up, holding no database connection, then answers 409
+    # ORDER_NOT_YET_VISIBLE with Retry-After (in whole seconds).
+    order_view_wait_seconds: float = 3.0
+    order_view_retry_after_seconds: int = 1
+    # The one LISTEN connection per process that wakes those requests: reconnect delay after it was lost.
+    listener_reconnect_seconds: float = 1.0

@@ -5,12 +5,23 @@ from __future__ import annotations
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
-from .models import AfterSaleCase, CaseTimelineEntry, Compensation
-from .schemas import CasePublic, CaseSummary, CompensationPublic, ReturnShipmentPublic, TimelineEntryPublic
+from . import domain
+from .models import AfterSaleCase, CaseTimelineEntry, Compensation, OrderView
+from .schemas import (
+    AddressPublic,
+    CasePublic,
+    CaseSummary,
+    CompensationPublic,
+    ReturnShipmentPublic,
+    TimelineEntryPublic,
+)
 
 
 def case_summary(case: AfterSaleCase) -> CaseSummary:
-    return CaseSummary.model_validate(case, from_attributes=True)
+    summary = CaseSummary.model_validate(case, from_attributes=True)
+    summary.next_actor = domain.next_actor(case.status)
+    summary.due_at = domain.due_at(case)
+    return summary
 
 
 def compensation_public(cp: Compensation) -> CompensationPublic:
@@ -29,10 +40,18 @@ async def case_public(s: AsyncSession, case: AfterSaleCase) -> CasePublic:
     shipment = None
     if case.return_carrier and case.return_tracking_no:
         shipment = ReturnShipmentPublic(carrier=case.return_carrier, tracking_no=case.return_tracking_no)
+    address, missing = None, False
+    if case.return_required and case.approved_at is not None:
+        # The view is in this session already when a command answers (it locked it): no second read then.
+        view = await s.get(OrderView, case.order_id)
+        raw = view.return_address if view is not None else None
+        address, missing = (AddressPublic.model_validate(raw), False) if raw else (None, True)
     return CasePublic(
         **dict(case_summary(case)),
         description=case.description,
         evidence=list(case.evidence or []),
+        return_address=address,
+        return_address_missing=missing,
         return_shipment=shipment,
         compensations=[compensation_public(c) for c in compensations.scalars()],
         timeline=[TimelineEntryPublic.model_validate(t, from_attributes=True) for t in timeline.scalars()],

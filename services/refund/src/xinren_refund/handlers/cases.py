@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from datetime import datetime
-from enum import StrEnum
 
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import select
@@ -17,20 +16,12 @@ from xinren_shared.ids import new_id, utcnow
 from xinren_shared.runtime import ServiceRuntime
 
 from .. import domain, events_out, repository
-from ..domain import CASES, CaseStatus, CompensationStatus, Policy, S
+from ..domain import CASES, DEADLINES, CaseStatus, CloseCode, CompensationStatus, Policy, S, TimerKind
 from ..models import AfterSaleCase, CaseTimelineEntry, Compensation, OrderView
 from ..settings import RefundSettings
 
 SYSTEM = "system"
 ORDER_SERVICE = "order-service"
-
-
-class TimerKind(StrEnum):
-    REVIEW = "review_deadline"
-    RETURN_RECEIPT = "return_receipt_deadline"
-    ESCALATION = "escalation_deadline"
-    REFUND_RESEND = "refund_resend"
-    COMPENSATION_RESEND = "compensation_resend"
 
 
 @dataclass(frozen=True)
@@ -78,22 +69,43 @@ class CaseContext:
             await self.uow.runtime.outbox.add(self.session, event)
 
 
-async def start(cx: CaseContext, case: AfterSaleCase, reason: str | None) -> None:
-    """A new case: stored, its first timeline entry, aftersale.requested."""
+async def start(cx: CaseContext, case: AfterSaleCase, reason: str | None, *, reviewed: bool) -> None:
+    """A new case: stored, its first timeline entry, aftersale.requested; `reviewed`: the seller must review it
+    (by the review deadline), rather than a rule or the platform deciding it at once."""
     cx.session.add(case)
+    if reviewed:
+        await _enter_deadline(cx, case)
     cx.note(case, reason)
     await cx.publish(events_out.case_event(case))
 
 
 async def move(cx: CaseContext, case: AfterSaleCase, target: CaseStatus, reason: str | None) -> bool:
-    """One transition: guarded by the state machine, written to the timeline, announced by exactly one event."""
+    """One transition: guarded by the state machine, its deadlines moved along (the old one and its timer
+    cancelled, the new one set and scheduled), written to the timeline, announced by exactly one event."""
     if not CASES.move(case.status, target):
         return False
+    await _leave_deadline(cx, case)
     case.status = target.value
     case.updated_at = cx.now
+    await _enter_deadline(cx, case)
     cx.note(case, reason)
     await cx.publish(events_out.case_event(case))
     return True
+
+
+async def _enter_deadline(cx: CaseContext, case: AfterSaleCase) -> None:
+    deadline = DEADLINES.get(CaseStatus(case.status))
+    if deadline is not None:
+        due = cx.now + deadline.length(cx.policy)
+        setattr(case, deadline.field, due)
+        await cx.schedule(deadline.timer, case.case_id, due, {"case_id": case.case_id})
+
+
+async def _leave_deadline(cx: CaseContext, case: AfterSaleCase) -> None:
+    deadline = DEADLINES.get(CaseStatus(case.status))
+    if deadline is not None and getattr(case, deadline.field) is not None:
+        setattr(case, deadline.field, None)
+        await cx.cancel(deadline.timer, case.case_id)
 
 
 async def approve(cx: CaseContext, case: AfterSaleCase, reason: str | None) -> None:
@@ -102,7 +114,6 @@ async def approve(cx: CaseContext, case: AfterSaleCase, reason: str | None) -> N
         return
     case.approved_at = cx.now
     case.decision_reason = reason
-    await cx.cancel(TimerKind.REVIEW, case.case_id)
     if domain.status_after_approval(case.return_required) is S.AWAITING_RETURN:
         await move(cx.by_system(), case, S.AWAITING_RETURN, "waiting for the buyer to send the goods back")
     else:
@@ -128,28 +139,32 @@ async def schedule_refund_resend(cx: CaseContext, case: AfterSaleCase) -> None:
     await cx.schedule(TimerKind.REFUND_RESEND, f"{case.case_id}:{attempt}", due, payload)
 
 
-async def close(cx: CaseContext, case: AfterSaleCase, target: CaseStatus, reason: str | None) -> None:
+async def close(cx: CaseContext, case: AfterSaleCase, target: CaseStatus, code: CloseCode, reason: str | None) -> None:
     """Ends a case without a refund (CLOSED or CANCELLED): its amount is no longer reserved."""
     if not await move(cx, case, target, reason):
         return
-    case.close_reason = reason
+    case.close_code, case.close_reason = code.value, reason
     case.closed_at = cx.now
-    for kind in (TimerKind.REVIEW, TimerKind.RETURN_RECEIPT, TimerKind.ESCALATION):
-        await cx.cancel(kind, case.case_id)
 
 
 async def after_return_received(cx: CaseContext, case: AfterSaleCase, view: OrderView) -> None:
-    await cx.cancel(TimerKind.RETURN_RECEIPT, case.case_id)
     await request_refund(cx, case)
     # 退货补运费: the goods came back, so the return was real; the platform pays the buyer's postage.
     await grant(cx, view, CompensationKind.RETURN_SHIPPING, price_fen=case.amount_fen, case=case)
 
 
 async def grant(
-    cx: CaseContext, view: OrderView, kind: CompensationKind, *, price_fen: int, case: AfterSaleCase | None
+    cx: CaseContext,
+    view: OrderView,
+    kind: CompensationKind,
+    *,
+    price_fen: int,
+    case: AfterSaleCase | None,
+    certified: bool = False,
 ) -> Compensation | None:
-    """Grants a compensation when the order's rights (or the law) owe it, at most once per dedupe key."""
-    decision = domain.compensation_for(kind, price_fen, repository.rights(view), cx.policy)
+    """Grants a compensation when the order's rights (or the law) owe it, at most once per dedupe key;
+    `certified`: the claim was upheld against the quality check's certificate (the platform's guarantee pays)."""
+    decision = domain.compensation_for(kind, price_fen, repository.rights(view), cx.policy, certified=certified)
     if decision is None:
         return None
     key = domain.compensation_dedupe_key(kind, view.order_id, case.case_id if case else None)

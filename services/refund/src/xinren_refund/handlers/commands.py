@@ -16,14 +16,14 @@ from xinren_shared.contracts.vocabulary import AfterSaleReason, AfterSaleType, C
 from xinren_shared.errors import IllegalTransition
 from xinren_shared.ids import new_id
 
-from .. import access, domain, repository
-from ..domain import CASES, S
+from .. import access, domain, events_out, repository
+from ..domain import CASES, CloseCode, S
 from ..models import AfterSaleCase
 from ..schemas import ArbitrateBody, CaseCreate, CasePublic
 from ..settings import RefundSettings
 from ..views import case_public
 from . import cases
-from .cases import CaseContext, TimerKind
+from .cases import CaseContext
 
 Uow = UnitOfWork[RefundSettings]
 
@@ -65,20 +65,22 @@ async def open_case(uow: Uow, principal: Principal, body: CaseCreate) -> CasePub
         origin="BUYER",
         return_required=intake.return_required,
         rules_applied=list(intake.rules),
+        certificate_no=view.certificate_no if intake.to_platform else None,
         created_at=at,
         updated_at=at,
     )
-    await cases.start(cx, case, body.description)
-    if intake.approve_at_once:
+    await cases.start(cx, case, body.description, reviewed=intake.reviewed_by_seller)
+    if intake.to_platform:
+        note = f"the item passed quality check (certificate {view.certificate_no}): the platform decides"
+        await cases.move(cx.by_system(), case, S.ARBITRATION, note)
+    elif intake.approve_at_once:
         await cases.approve(cx.by_system(), case, f"approved at once: {', '.join(intake.rules)}")
-    else:
-        case.review_due_at = at + policy.review_sla
-        await cx.schedule(TimerKind.REVIEW, case.case_id, case.review_due_at, {"case_id": case.case_id})
     return await case_public(s, case)
 
 
 async def approve_case(uow: Uow, principal: Principal, case_id: str, reason: str | None) -> CasePublic:
     case, _ = await repository.case_for_command(uow.session, principal, case_id)
+    domain.require_seller_may_decide(case.certificate_no)
     await cases.approve(CaseContext(uow, principal.actor), case, reason or "approved by the seller")
     return await case_public(uow.session, case)
 
@@ -86,11 +88,9 @@ async def approve_case(uow: Uow, principal: Principal, case_id: str, reason: str
 async def reject_case(uow: Uow, principal: Principal, case_id: str, reason: str) -> CasePublic:
     cx = CaseContext(uow, principal.actor)
     case, _ = await repository.case_for_command(uow.session, principal, case_id)
+    domain.require_seller_may_decide(case.certificate_no)
     if await cases.move(cx, case, S.REJECTED, reason):
         case.decision_reason = reason
-        case.escalation_due_at = uow.now + cx.policy.escalation_window
-        await cx.cancel(TimerKind.REVIEW, case.case_id)
-        await cx.schedule(TimerKind.ESCALATION, case.case_id, case.escalation_due_at, {"case_id": case.case_id})
     return await case_public(uow.session, case)
 
 
@@ -99,8 +99,6 @@ async def ship_return(uow: Uow, principal: Principal, case_id: str, carrier: str
     case, _ = await repository.case_for_command(uow.session, principal, case_id)
     if await cases.move(cx, case, S.RETURN_SHIPPED, f"{carrier} {tracking_no}"):
         case.return_carrier, case.return_tracking_no = carrier, tracking_no
-        case.return_due_at = uow.now + cx.policy.return_receipt_sla
-        await cx.schedule(TimerKind.RETURN_RECEIPT, case.case_id, case.return_due_at, {"case_id": case.case_id})
     return await case_public(uow.session, case)
 
 
@@ -115,9 +113,9 @@ async def confirm_return_received(uow: Uow, principal: Principal, case_id: str) 
 async def escalate_case(uow: Uow, principal: Principal, case_id: str, reason: str | None) -> CasePublic:
     cx = CaseContext(uow, principal.actor)
     case, _ = await repository.case_for_command(uow.session, principal, case_id)
-    if await cases.move(cx, case, S.ARBITRATION, reason or "the buyer asks the platform"):
-        case.escalation_due_at = None
-        await cx.cancel(TimerKind.ESCALATION, case.case_id)
+    if case.status != S.ARBITRATION and case.status not in domain.ESCALATABLE:
+        raise IllegalTransition(CASES.entity, case.status, S.ARBITRATION)
+    await cases.move(cx, case, S.ARBITRATION, reason or "the buyer asks the platform")
     return await case_public(uow.session, case)
 
 
@@ -131,20 +129,32 @@ async def arbitrate_case(uow: Uow, principal: Principal, case_id: str, body: Arb
             return await case_public(uow.session, case)  # the same decision again
         raise IllegalTransition(CASES.entity, case.status, target)
     if target is S.CLOSED:
-        await cases.close(cx, case, S.CLOSED, f"arbitration rejected: {body.reason}")
+        await cases.close(cx, case, S.CLOSED, CloseCode.ARBITRATION_REJECTED, f"arbitration rejected: {body.reason}")
         case.decision_reason = body.reason
         return await case_public(uow.session, case)
     without_case = (await repository.facts(uow.session, view, exclude_case_id=case.case_id)).refundable_fen
     case.amount_fen = domain.arbitrated_amount(case.amount_fen, body.amount_fen, without_case)
     await cases.approve(cx, case, f"arbitration: refund. {body.reason}")
     if case.reason == AfterSaleReason.COUNTERFEIT.value:
-        # A counterfeit confirmed by the platform: 假一赔十 (or 退一赔三 by law) on the refunded price.
-        await cases.grant(cx, view, CompensationKind.COUNTERFEIT, price_fen=case.amount_fen, case=case)
+        # A counterfeit confirmed by the platform: 假一赔十 (or 退一赔三 by law) on the refunded price. On a certified
+        # item the platform's guarantee pays, and the certificate is revoked on counterfeit_upheld.
+        certificate_no = case.certificate_no
+        await cases.grant(
+            cx,
+            view,
+            CompensationKind.COUNTERFEIT,
+            price_fen=case.amount_fen,
+            case=case,
+            certified=certificate_no is not None,
+        )
+        if certificate_no is not None:
+            await cx.publish(events_out.counterfeit_upheld(case, certificate_no))
     return await case_public(uow.session, case)
 
 
 async def cancel_case(uow: Uow, principal: Principal, case_id: str, reason: str | None) -> CasePublic:
     """The buyer withdraws an open case (before any goods or money are on the way)."""
     case, _ = await repository.case_for_command(uow.session, principal, case_id)
-    await cases.close(CaseContext(uow, principal.actor), case, S.CANCELLED, reason or "withdrawn by the buyer")
+    cx = CaseContext(uow, principal.actor)
+    await cases.close(cx, case, S.CANCELLED, CloseCode.WITHDRAWN, reason or "withdrawn by the buyer")
     return await case_public(uow.session, case)

@@ -10,10 +10,10 @@ from xinren_shared.consumer import EventContext
 from xinren_shared.contracts.orders import OrderCompensationPaid, OrderRefunded, OrderRefundRejected
 
 from .. import repository
-from ..domain import CASES, COMPENSATIONS, CompensationStatus, S
+from ..domain import CASES, COMPENSATIONS, CloseCode, CompensationStatus, S, TimerKind
 from ..settings import RefundSettings
 from . import cases
-from .cases import ORDER_SERVICE, CaseContext, TimerKind
+from .cases import ORDER_SERVICE, CaseContext
 from .projection import advance
 
 log = logging.getLogger("xinren.refund")
@@ -55,7 +55,7 @@ async def on_order_refund_rejected(s: AsyncSession, event: OrderRefundRejected, 
         f"(requested {event.amount_fen} fen, refundable {event.refundable_fen} fen)"
     )
     cx = CaseContext.of(s, ctx.runtime, ORDER_SERVICE)
-    await cases.close(cx, case, S.CLOSED, reason)
+    await cases.close(cx, case, S.CLOSED, CloseCode.REFUND_REJECTED, reason)
     await cx.cancel(TimerKind.REFUND_RESEND, f"{case.case_id}:{case.refund_attempts}")
 
 

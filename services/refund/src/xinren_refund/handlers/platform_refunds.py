@@ -16,7 +16,7 @@ from xinren_shared.contracts.vocabulary import AfterSaleReason, AfterSaleType, C
 from xinren_shared.ids import new_id
 
 from .. import domain, repository
-from ..domain import S
+from ..domain import CloseCode, S
 from ..models import AfterSaleCase, OrderView
 from ..settings import RefundSettings
 from . import cases
@@ -49,7 +49,8 @@ async def open_full_refund(
         .with_for_update()
     )
     for other in open_cases.scalars().all():
-        await cases.close(cx, other, S.CLOSED, f"superseded by the platform's full refund ({reason})")
+        note = f"superseded by the platform's full refund ({reason})"
+        await cases.close(cx, other, S.CLOSED, CloseCode.SUPERSEDED, note)
     amount = (await repository.facts(s, view)).refundable_fen
     if amount <= 0:
         log.info("no full refund for order %s: nothing is left to refund", view.order_id)
@@ -71,7 +72,7 @@ async def open_full_refund(
         created_at=cx.now,
         updated_at=cx.now,
     )
-    await cases.start(cx, case, detail)
+    await cases.start(cx, case, detail, reviewed=False)
     await cases.approve(cx, case, f"approved at once: {reason}")
     return case
 

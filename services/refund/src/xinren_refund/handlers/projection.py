@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from xinren_shared.consumer import EventContext
@@ -15,10 +16,11 @@ from xinren_shared.contracts.orders import (
     OrderPaid,
     OrderShipped,
 )
+from xinren_shared.contracts.qc import QcPassed
 from xinren_shared.contracts.vocabulary import AfterSaleReason
 from xinren_shared.ids import utcnow
 
-from .. import repository
+from .. import listener, repository
 from ..models import OrderView
 from ..settings import RefundSettings
 from . import platform_refunds
@@ -49,7 +51,7 @@ async def _learn(s: AsyncSession, event: OrderCreated | OrderPaid, total_fen: in
         total_fen=total_fen,
         qc_required=event.qc_required,
     )
-    view = await repository.upsert_view(s, event.order_id, values)
+    view = await repository.upsert_view(s, event.order_id, values, announce=True)
     view.buyer_id = view.buyer_id or event.buyer_id
     view.shop_id = view.shop_id or event.shop_id
     view.items = view.items or items
@@ -68,6 +70,8 @@ async def on_order_paid(s: AsyncSession, event: OrderPaid, ctx: Ctx) -> None:
     view = await _learn(s, event, sum(i.unit_price_fen * i.quantity for i in event.items))
     view.paid_fen = event.paid_fen
     view.paid_at = view.paid_at or event.paid_at or ctx.envelope.time
+    if event.return_address is not None:
+        view.return_address = event.return_address.model_dump(mode="json")
     cx = CaseContext.of(s, ctx.runtime)
     advance(view, "PAID", cx.now)
     if view.pending_qc_outcome:
@@ -104,9 +108,22 @@ async def on_order_cancelled(s: AsyncSession, event: OrderCancelled, ctx: Ctx) -
     if view is None:
         return
     view.cancelled_at = view.cancelled_at or ctx.envelope.time
+    if view.paid_fen <= 0:
+        # A request waiting for this order's payment can stop waiting: it will not come.
+        await s.execute(select(listener.announce(view.order_id)))
     if event.was_paid:
         # A paid order cancelled before shipment: the platform refunds it, no review (the order service moves no
         # money itself).
         detail = f"order cancelled by {event.by}: {event.reason}"
         cx = CaseContext.of(s, ctx.runtime)
         await platform_refunds.open_full_refund(cx, view, AfterSaleReason.CANCELLED_BEFORE_SHIPMENT, detail)
+
+
+async def on_qc_passed(s: AsyncSession, event: QcPassed, ctx: Ctx) -> None:
+    """The platform vouched for the item: a later counterfeit claim on it is the platform's case. QC events come on
+    another topic than the order's, so the view may not exist yet."""
+    view = await repository.lock_order(s, event.order_id)
+    if view is None:
+        view = await repository.upsert_view(s, event.order_id, dict(buyer_id=event.buyer_id, shop_id=event.shop_id))
+    view.certificate_no = event.certificate_no
+    view.updated_at = utcnow()

@@ -12,7 +12,7 @@ from xinren_shared.runtime import ServiceRuntime
 from xinren_shared.timers import DueTimer
 
 from .. import events_out, repository
-from ..domain import CompensationStatus, S
+from ..domain import CloseCode, CompensationStatus, S
 from ..models import Compensation
 from ..settings import RefundSettings
 from . import cases
@@ -41,12 +41,22 @@ async def on_return_receipt_deadline(s: AsyncSession, timer: DueTimer, runtime: 
     await cases.after_return_received(cx, case, view)
 
 
+async def on_return_send_deadline(s: AsyncSession, timer: DueTimer, runtime: Runtime) -> None:
+    """The buyer did not send the goods back in time: the case closes and its amount is free again."""
+    case, _ = await repository.lock_case_with_order(s, timer.key, nowait=True)
+    if case is None or case.status != S.AWAITING_RETURN:
+        return
+    cx = CaseContext.of(s, runtime)
+    await cases.close(cx, case, S.CLOSED, CloseCode.RETURN_NOT_SENT, "the goods were not sent back in time")
+
+
 async def on_escalation_deadline(s: AsyncSession, timer: DueTimer, runtime: Runtime) -> None:
     """A rejected buyer who did not escalate in time: the rejection is final."""
     case, _ = await repository.lock_case_with_order(s, timer.key, nowait=True)
     if case is None or case.status != S.REJECTED:
         return
-    await cases.close(CaseContext.of(s, runtime), case, S.CLOSED, "not escalated in time: the rejection is final")
+    cx = CaseContext.of(s, runtime)
+    await cases.close(cx, case, S.CLOSED, CloseCode.NOT_ESCALATED, "not escalated in time: the rejection is final")
 
 
 async def on_refund_resend(s: AsyncSession, timer: DueTimer, runtime: Runtime) -> None:
