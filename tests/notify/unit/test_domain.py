@@ -6,21 +6,27 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from xinren_notify.delivery import retry_policy
 from xinren_notify.domain import (
     DELIVERY,
     DELIVERY_TRANSITIONS,
+    OPEN_STATUSES,
+    RECOVERABLE_STATUSES,
     Audience,
     DeliveryStatus,
     Parties,
     Recipient,
     RetryPolicy,
+    SubscriptionState,
     after_attempt,
     forbidden_address,
+    granted_shops,
+    is_recovery,
     matches,
     recipient_of,
+    subscription_state,
 )
 from xinren_notify.settings import NotifySettings
-from xinren_notify.webhooks import retry_policy
 from xinren_shared.auth import Principal, Role
 from xinren_shared.errors import IllegalTransition
 
@@ -177,3 +183,35 @@ def test_event_type_matching():
     assert matches(["*"], "xinren.order.paid")
     assert matches(["xinren.order.paid"], "xinren.order.paid")
     assert not matches(["xinren.order.shipped"], "xinren.order.paid")
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Subscriptions: scope, state, recovery
+
+
+def test_a_partner_is_granted_its_shops_and_its_older_shop_id_and_an_admin_every_shop():
+    assert granted_shops(Principal("p", Role.PARTNER, shops=frozenset({"a", "b"}))) == {"a", "b"}
+    assert granted_shops(Principal("p", Role.PARTNER, shop_id="c", shops=frozenset({"a"}))) == {"a", "c"}
+    assert granted_shops(Principal("p", Role.PARTNER)) == frozenset()
+    assert granted_shops(Principal("ops", Role.ADMIN)) is None
+
+
+def test_the_state_of_a_subscription():
+    at = datetime(2026, 11, 30, 8, tzinfo=UTC)
+    assert subscription_state(None, None) is SubscriptionState.HEALTHY
+    assert subscription_state(at, None) is SubscriptionState.FAILING
+    assert subscription_state(at, at) is SubscriptionState.DISABLED
+
+
+@pytest.mark.parametrize(
+    "failing_for,failures,recovered",
+    [(0.5, 1, True), (60.0, 0, True), (0.5, 0, False), (5.0, 0, True)],
+    ids=["a-retry-succeeds", "failing-long", "a-fresh-event-right-after-a-failure", "one-back-off-step"],
+)
+def test_what_counts_as_the_receiver_being_back(failing_for, failures, recovered):
+    assert is_recovery(failing_for=failing_for, failures=failures, first_retry_seconds=5.0) is recovered
+
+
+def test_recover_and_disable_are_transitions_the_delivery_table_allows():
+    assert all(DeliveryStatus.PENDING in DELIVERY_TRANSITIONS[s] for s in RECOVERABLE_STATUSES)
+    assert all(DeliveryStatus.DEAD in DELIVERY_TRANSITIONS[s] for s in OPEN_STATUSES)

@@ -28,6 +28,8 @@ _NO_EARLIER_OPEN = """NOT EXISTS (
     WHERE e.webhook_id = d.webhook_id AND e.order_key = d.order_key AND e.seq < d.seq
       AND e.status IN ('PENDING', 'RETRYING'))"""
 
+# A row being sent is held FOR UPDATE; the next due time skips it with the weakest lock (FOR KEY SHARE), which the
+# backlog release (FOR NO KEY UPDATE) does not wait for or skip.
 CLAIM = text(
     f"""
     SELECT d.seq, d.delivery_id, d.event_id, d.status, d.payload, d.attempts, d.failures, d.window_ends_at,
@@ -45,7 +47,7 @@ NEXT_DUE = text(
     WHERE {_OPEN} AND {_NO_EARLIER_OPEN}
     ORDER BY d.next_attempt_at
     LIMIT 1
-    FOR UPDATE OF d SKIP LOCKED
+    FOR KEY SHARE OF d SKIP LOCKED
     """
 )
 RECORD = text(

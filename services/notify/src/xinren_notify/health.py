@@ -1,7 +1,8 @@
 """Subscription health: FAILING from the first failed attempt, HEALTHY again at the next success (which releases
 the backlog, paced), early probes while failing, DISABLED after failing for the whole retry window, and the backlog
-metrics. Delivery rows are always taken with SKIP LOCKED here: a row a worker is sending right now keeps its own
-outcome, and nothing here ever waits for a worker (which may be waiting for the subscription row)."""
+metrics. Delivery rows are always taken FOR NO KEY UPDATE SKIP LOCKED here: a row a worker is sending right now
+(FOR UPDATE) keeps its own outcome, and nothing here ever waits for a worker (which may be waiting for the
+subscription row); a worker merely reading its next due time (FOR KEY SHARE) does not hold a row back."""
 
 from __future__ import annotations
 
@@ -45,7 +46,7 @@ RELEASE = text(
     WITH waiting AS (
         SELECT seq FROM webhook_delivery
         WHERE webhook_id = :webhook_id AND status IN {_OPEN}
-        FOR UPDATE SKIP LOCKED
+        FOR NO KEY UPDATE SKIP LOCKED
     ), paced AS (
         SELECT seq, row_number() OVER (ORDER BY seq) - 1 AS n FROM waiting
     )
@@ -71,7 +72,7 @@ DISABLE = text(
     WHERE seq IN (
         SELECT seq FROM webhook_delivery
         WHERE webhook_id IN (SELECT webhook_id FROM gone) AND status IN {_OPEN}
-        FOR UPDATE SKIP LOCKED)
+        FOR NO KEY UPDATE SKIP LOCKED)
     """
 )
 # A probe: the oldest delivery waiting on back-off (and first in its order) of each failing subscription whose
@@ -97,7 +98,7 @@ PROBE = text(
         ORDER BY d.webhook_id, d.seq
     )
     UPDATE webhook_delivery SET next_attempt_at = now()
-    WHERE seq IN (SELECT seq FROM webhook_delivery WHERE seq IN (SELECT seq FROM head) FOR UPDATE SKIP LOCKED)
+    WHERE seq IN (SELECT seq FROM webhook_delivery WHERE seq IN (SELECT seq FROM head) FOR NO KEY UPDATE SKIP LOCKED)
     RETURNING seq
     """
 )

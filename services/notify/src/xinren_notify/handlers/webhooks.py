@@ -122,7 +122,7 @@ async def delete_subscription(uow: UnitOfWork[NotifySettings], principal: Princi
     open_rows = (
         select(col(WebhookDelivery.seq))
         .where(col(WebhookDelivery.webhook_id) == webhook_id, col(WebhookDelivery.status).in_(OPEN_STATUSES))
-        .with_for_update(skip_locked=True)
+        .with_for_update(skip_locked=True, key_share=True)
     )
     await uow.session.execute(
         update(WebhookDelivery)
@@ -204,7 +204,7 @@ async def recover(
             col(WebhookDelivery.created_at) >= since,
             col(WebhookDelivery.status).in_(RECOVERABLE_STATUSES),
         )
-        .with_for_update(skip_locked=True)
+        .with_for_update(skip_locked=True, key_share=True)
     )
     requeued = (
         await uow.session.execute(
