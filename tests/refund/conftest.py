@@ -49,3 +49,33 @@ async def refund_fast(make_database, kafka_bootstrap):
     )
     async with serve(app) as client:
         yield Service(client, app, settings)
+
+
+@pytest_asyncio.fixture(scope="session")
+async def refund_short(make_database, kafka_bootstrap):
+    """Its own app with a short wait for the order view and a buyer's return deadline in seconds."""
+    app, settings = await _service(
+        make_database,
+        kafka_bootstrap,
+        order_view_wait_seconds=0.5,
+        order_view_retry_after_seconds=2,
+        return_send_window_seconds=1.0,
+    )
+    async with serve(app) as client:
+        yield Service(client, app, settings)
+
+
+@pytest_asyncio.fixture(scope="session")
+async def refund_small_pool(make_database, kafka_bootstrap):
+    """Its own app with a pool of three connections and a long wait for the order view: more requests wait at
+    once than there are connections."""
+    app, settings = await _service(
+        make_database,
+        kafka_bootstrap,
+        order_view_wait_seconds=60.0,
+        db_pool_size=3,
+        db_max_overflow=0,
+        db_pool_timeout_seconds=3.0,
+    )
+    async with serve(app) as client:
+        yield Service(client, app, settings)

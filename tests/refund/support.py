@@ -15,6 +15,7 @@ from sqlalchemy import func, select
 
 from xinren_refund.settings import RefundSettings
 from xinren_shared.contracts.orders import (
+    Address,
     OrderCreated,
     OrderDelivered,
     OrderItem,
@@ -102,17 +103,21 @@ async def eventually(probe: Callable[[], Awaitable[Any]], *, timeout: float = 20
         await asyncio.sleep(0.1)
 
 
-async def place_order(
-    svc: Service,
-    publish,
+RETURN_ADDRESS = Address(
+    name="林氏翡翠售后", phone="0758-2288123", province="广东省", city="肇庆市", district="四会市", line1="玉器街 18 号"
+)
+
+
+def order_events(
     *,
     paid_fen: int = 10_000,
     rights: list[TrustRight] | tuple = (),
     shipped: bool = False,
     delivered_at: datetime | None = None,
     qc_required: bool = False,
-) -> Order:
-    """Plays the order service: created → paid (→ shipped → delivered), then waits until the refund service knows."""
+    return_address: Address | None = None,
+) -> tuple[Order, list]:
+    """A new order and the order service's events for it: created → paid (→ shipped → delivered)."""
     order = Order(uid("ord"), uid("u"), uid("shop"), paid_fen, list(rights))
     items = [OrderItem(sku_id=uid("sku"), title="冰种翡翠手镯", category="jade", unit_price_fen=paid_fen, quantity=1)]
     common = dict(order_id=order.order_id, buyer_id=order.buyer_id, shop_id=order.shop_id)
@@ -125,6 +130,7 @@ async def place_order(
             qc_required=qc_required,
             category="jade",
             trust_rights=list(rights),
+            return_address=return_address,
         ),
     ]
     if shipped or delivered_at is not None:
@@ -132,6 +138,29 @@ async def place_order(
         events.append(OrderShipped(**common, destination=destination, carrier="SF", tracking_no=uid("SF")))
     if delivered_at is not None:
         events.append(OrderDelivered(**common, delivered_at=delivered_at))
+    return order, events
+
+
+async def place_order(
+    svc: Service,
+    publish,
+    *,
+    paid_fen: int = 10_000,
+    rights: list[TrustRight] | tuple = (),
+    shipped: bool = False,
+    delivered_at: datetime | None = None,
+    qc_required: bool = False,
+    return_address: Address | None = None,
+) -> Order:
+    """Plays the order service: created → paid (→ shipped → delivered), then waits until the refund service knows."""
+    order, events = order_events(
+        paid_fen=paid_fen,
+        rights=rights,
+        shipped=shipped,
+        delivered_at=delivered_at,
+        qc_required=qc_required,
+        return_address=return_address,
+    )
     await publish(*events, source=ORDER_SOURCE)
 
     async def known():

@@ -51,9 +51,11 @@ def parties(row: AfterSaleCase | Compensation) -> Parties:
     return Parties(order_id=row.order_id, buyer_id=row.buyer_id, shop_id=row.shop_id)
 
 
-def case_event(case: AfterSaleCase) -> AfterSaleEvent | None:
-    """The event announcing the status the case has just entered, if that status has one of its own."""
-    event_cls = CASE_EVENTS[CaseStatus(case.status)]
+def case_event(case: AfterSaleCase, entered: CaseStatus | None = None) -> AfterSaleEvent | None:
+    """The event announcing the status the case has just entered (`entered`: one it has passed through within
+    the same step), if that status has one of its own; `due_at` is the case's deadline as it is now."""
+    status = entered or CaseStatus(case.status)
+    event_cls = CASE_EVENTS[status]
     if event_cls is None:
         return None
     return event_cls(
@@ -62,7 +64,7 @@ def case_event(case: AfterSaleCase) -> AfterSaleEvent | None:
         type=AfterSaleType(case.type),
         reason=AfterSaleReason(case.reason),
         amount_fen=case.amount_fen,
-        status=CaseStatus(case.status),
+        status=status,
         certificate_no=case.certificate_no,
         due_at=due_at(case),
     )

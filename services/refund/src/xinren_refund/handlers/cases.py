@@ -79,9 +79,12 @@ async def start(cx: CaseContext, case: AfterSaleCase, reason: str | None, *, rev
     await cx.publish(events_out.case_event(case))
 
 
-async def move(cx: CaseContext, case: AfterSaleCase, target: CaseStatus, reason: str | None) -> bool:
+async def move(
+    cx: CaseContext, case: AfterSaleCase, target: CaseStatus, reason: str | None, *, announce: bool = True
+) -> bool:
     """One transition: guarded by the state machine, its deadlines moved along (the old one and its timer
-    cancelled, the new one set and scheduled), written to the timeline, announced by exactly one event."""
+    cancelled, the new one set and scheduled), written to the timeline, announced by exactly one event (by the
+    caller, when `announce` is False)."""
     if not CASES.move(case.status, target):
         return False
     await _leave_deadline(cx, case)
@@ -89,7 +92,8 @@ async def move(cx: CaseContext, case: AfterSaleCase, target: CaseStatus, reason:
     case.updated_at = cx.now
     await _enter_deadline(cx, case)
     cx.note(case, reason)
-    await cx.publish(events_out.case_event(case))
+    if announce:
+        await cx.publish(events_out.case_event(case))
     return True
 
 
@@ -110,13 +114,16 @@ async def _leave_deadline(cx: CaseContext, case: AfterSaleCase) -> None:
 
 async def approve(cx: CaseContext, case: AfterSaleCase, reason: str | None) -> None:
     """Approves the case and leaves APPROVED at once: for the goods to come back, or for the money."""
-    if not await move(cx, case, S.APPROVED, reason):
+    if not await move(cx, case, S.APPROVED, reason, announce=False):
         return
     case.approved_at = cx.now
     case.decision_reason = reason
+    # AWAITING_RETURN has no event of its own: aftersale.approved tells it, with the buyer's return deadline.
     if domain.status_after_approval(case.return_required) is S.AWAITING_RETURN:
         await move(cx.by_system(), case, S.AWAITING_RETURN, "waiting for the buyer to send the goods back")
+        await cx.publish(events_out.case_event(case, S.APPROVED))
     else:
+        await cx.publish(events_out.case_event(case, S.APPROVED))
         await request_refund(cx, case)
 
 
