@@ -40,6 +40,11 @@ def test_the_guide_covers_topics_and_webhooks():
         "standardwebhooks",
         "redeliver",
         "DEAD",
+        "/recover",
+        "DISABLED",
+        "backlog",
+        "NO_SHOPS_GRANTED",
+        "make token ROLE=partner SUB=acme SHOPS=a,b",
     ):
         assert needle.lower() in text.lower(), needle
     assert set(examples()) == {"consume.py", "receiver.py"}
