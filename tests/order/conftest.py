@@ -38,8 +38,11 @@ def seller(shop_id: str) -> dict[str, str]:
     return bearer(SECRET, "seller", f"u_{shop_id}", shop_id=shop_id)
 
 
-def partner(sub: str = "sf_express") -> dict[str, str]:
-    return bearer(SECRET, "partner", sub)
+def partner(
+    sub: str = "sf_express", *, carriers: tuple[str, ...] = ("SF", "EMS"), shops: tuple[str, ...] = ()
+) -> dict[str, str]:
+    """A logistics partner: it reports deliveries of its carriers' parcels and reads its granted shops' orders."""
+    return bearer(SECRET, "partner", sub, carriers=list(carriers) or None, shops=list(shops) or None)
 
 
 def host(sub: str) -> dict[str, str]:

@@ -90,7 +90,7 @@ async def test_orders_of_other_tenants_are_invisible_and_untouchable(api):
         (seller(other_shop.shop_id), 404),
         (host("someone_else"), 404),
         (warehouse(), 403),
-        (partner(), 403),
+        (partner(), 404),  # a partner reads the orders of the shops it is granted only
     ]:
         await expect(await c.get(f"/v1/orders/{oid}", headers=who), status)
     for who in (buyer(me), shop.headers, admin()):
@@ -105,7 +105,7 @@ async def test_orders_of_other_tenants_are_invisible_and_untouchable(api):
     assert [o["order_id"] for o in (await c.get("/v1/orders", headers=host(host_id))).json()["items"]] == [oid]
     assert (await c.get("/v1/orders", params={"shop_id": shop.shop_id}, headers=buyer(stranger))).json()["items"] == []
     await expect(await c.get("/v1/orders", headers=warehouse()), 403)
-    await expect(await c.get("/v1/orders", headers=partner()), 403)
+    assert (await c.get("/v1/orders", headers=partner())).json()["items"] == []
 
     # Writes: pay, cancel, ship, deliver, confirm.
     await expect(await c.post(f"/v1/orders/{oid}/pay", json=pay, headers=buyer(stranger)), 404)

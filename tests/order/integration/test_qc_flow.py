@@ -50,6 +50,8 @@ async def test_qc_order_ships_to_the_warehouse_and_reaches_shipped_only_after_pa
     )
     opened = await api.wait_status(oid, "AWAITING_QC_INBOUND")
     assert opened["warehouse_id"] == "wh_sihui" and opened["warehouse_address"] == "四会玉器城质检中心"
+    assert opened["qc"]["case_id"] == case_id and opened["qc"]["status"] == "AWAITING_INBOUND"
+    assert opened["qc"]["inbound_deadline"] and opened["qc"]["certificate_no"] is None
 
     shipped = await api.client.post(
         f"/v1/orders/{oid}/shipments", json={"carrier": "SF", "tracking_no": "SF1"}, headers=shop.headers
@@ -58,7 +60,9 @@ async def test_qc_order_ships_to_the_warehouse_and_reaches_shipped_only_after_pa
     assert shipped.json()["destination"] == "QC_WAREHOUSE" and shipped.json()["address"] == "四会玉器城质检中心"
     [evt] = await event_collector.wait_for(lambda e: e.key == oid and e.type == "xinren.order.shipped")
     assert evt.data["destination"] == "QC_WAREHOUSE" and evt.data["warehouse_id"] == "wh_sihui"
-    assert (await api.get(oid))["status"] == "IN_TRANSIT_TO_QC"
+    in_transit = await api.get(oid)
+    assert in_transit["status"] == "IN_TRANSIT_TO_QC" and in_transit["qc"]["status"] == "IN_TRANSIT"
+    assert in_transit["auto_confirm_at"] is None  # a parcel to the warehouse starts no clock
 
     await publish(QcItemReceived(**ids), source=QC)
     await api.wait_status(oid, "IN_QC")
@@ -67,13 +71,20 @@ async def test_qc_order_ships_to_the_warehouse_and_reaches_shipped_only_after_pa
     await publish(QcPassed(**ids, certificate_no="CERT-1"), source=QC)
     passed = await api.wait_status(oid, "QC_PASSED")
     assert passed["certificate_no"] == "CERT-1"
+    assert passed["qc"] | {"inbound_deadline": None} == {
+        "case_id": case_id, "status": "PASSED", "certificate_no": "CERT-1", "inbound_deadline": None
+    }  # fmt: skip
     assert (
         await api.client.post(f"/v1/orders/{oid}/delivery", json={"tracking_no": "EMS9"}, headers=partner())
     ).status_code == 409
 
     await publish(QcDispatched(**ids, to="BUYER", carrier="EMS", tracking_no="EMS10"), source=QC)
     done = await api.wait_status(oid, "SHIPPED")
-    assert done["shipment"]["tracking_no"] == "EMS10"
+    assert done["shipment"]["tracking_no"] == "EMS10" and done["qc"]["status"] == "DISPATCHED"
+    # The warehouse's dispatch to the buyer starts auto-confirm, as a seller's direct shipment does.
+    assert datetime.fromisoformat(done["auto_confirm_at"]) - datetime.fromisoformat(
+        done["shipment"]["shipped_at"]
+    ) == timedelta(days=10)
     assert [t["status"] for t in done["timeline"]] == [
         "CREATED",
         "PAID",
@@ -86,7 +97,12 @@ async def test_qc_order_ships_to_the_warehouse_and_reaches_shipped_only_after_pa
     [to_buyer] = await event_collector.wait_for(
         lambda e: e.key == oid and e.type == "xinren.order.shipped" and e.data["destination"] == "BUYER"
     )
-    assert to_buyer.data["tracking_no"] == "EMS10"
+    assert to_buyer.data["tracking_no"] == "EMS10" and to_buyer.data["auto_confirm_at"] == done["auto_confirm_at"]
+    # The warehouse's parcel is not the seller's to correct.
+    r = await api.client.put(
+        f"/v1/orders/{oid}/shipment", json={"carrier": "SF", "tracking_no": "SF9"}, headers=shop.headers
+    )
+    assert r.status_code == 409 and r.json()["error"]["code"] == "SHIPMENT_NOT_CORRECTABLE"
     r = await api.client.post(f"/v1/orders/{oid}/delivery", json={"tracking_no": "EMS10"}, headers=partner())
     assert r.status_code == 200 and r.json()["status"] == "DELIVERED"
 
@@ -135,3 +151,41 @@ async def test_events_about_unknown_orders_are_ignored_and_a_suspended_shop_take
     assert r.status_code == 409 and r.json()["error"]["code"] == "SHOP_SUSPENDED"
     # The event about an order never heard of was handled (its inbox row committed), not retried into the DLQ.
     await eventually(lambda: api.handled(ghost_event.id), what="ghost event handled")
+
+
+async def test_the_seller_corrects_the_parcel_to_the_warehouse_until_it_arrives(api, publish, event_collector):
+    shop = await api.shop()
+    sku = await api.product(shop, category="jade", price_fen=500_000, stock=1)
+    order = await api.paid_order(shop, sku, uid("u"))
+    oid, case_id = order["order_id"], uid("qc")
+    ids = {"order_id": oid, "case_id": case_id}
+    deadline = datetime.now(UTC) + timedelta(days=5)
+    await publish(
+        QcCaseOpened(**ids, warehouse_id="wh_sz", warehouse_address="Shenzhen", inbound_deadline=deadline), source=QC
+    )
+    await api.wait_status(oid, "AWAITING_QC_INBOUND")
+    shipped = await api.client.post(
+        f"/v1/orders/{oid}/shipments", json={"carrier": "SF", "tracking_no": "TYPO123"}, headers=shop.headers
+    )
+    assert shipped.status_code == 201
+
+    fixed = await api.client.put(
+        f"/v1/orders/{oid}/shipment", json={"carrier": "SF", "tracking_no": "SF777"}, headers=shop.headers
+    )
+    assert fixed.status_code == 200, fixed.text
+    assert fixed.json()["destination"] == "QC_WAREHOUSE" and fixed.json()["address"] == "Shenzhen"
+    [evt] = await event_collector.wait_for(lambda e: e.key == oid and e.type == "xinren.order.shipment_corrected")
+    assert evt.data.items() >= {
+        "destination": "QC_WAREHOUSE", "warehouse_id": "wh_sz", "tracking_no": "SF777",
+        "previous_tracking_no": "TYPO123",
+    }.items()  # fmt: skip
+
+    await publish(QcItemReceived(**ids), source=QC)
+    received = await api.wait_status(oid, "IN_QC")
+    assert received["qc"]["status"] == "IN_INSPECTION"
+    assert datetime.fromisoformat(received["qc"]["inbound_deadline"]) == deadline
+    late = await api.client.put(
+        f"/v1/orders/{oid}/shipment", json={"carrier": "SF", "tracking_no": "SF888"}, headers=shop.headers
+    )
+    assert late.status_code == 409 and late.json()["error"]["code"] == "SHIPMENT_NOT_CORRECTABLE"
+    assert (await api.get(oid))["shipment"]["tracking_no"] == "SF777"

@@ -1,5 +1,7 @@
 """Timers with short durations, on their own app instance (own database, own consumer group)."""
 
+from datetime import datetime, timedelta
+
 import pytest_asyncio
 
 from tests.order.conftest import Driver, buyer, order_settings, partner, uid
@@ -17,6 +19,8 @@ async def fast(make_database, kafka_bootstrap, event_collector):
         kafka_bootstrap,
         unpaid_timeout_seconds=1.0,
         auto_confirm_seconds=3.0,
+        auto_confirm_after_shipment_seconds=4.0,
+        receipt_extension_seconds=3.0,
         fast_shipping_seconds=1.5,
     )
     app = create_app(settings)
@@ -79,7 +83,7 @@ async def test_auto_confirm_fires_after_delivery_and_pauses_while_an_aftersale_c
     before, during, control = [await fast.paid_order(shop, sku, uid("u")) for _ in range(3)]
     case_before, case_during = uid("as"), uid("as")
 
-    # A case opened before delivery: auto-confirm never starts running.
+    # A case opened while the parcel travels pauses the clock the shipment started; the delivery does not restart it.
     await fast.client.post(
         f"/v1/orders/{before['order_id']}/shipments", json={"carrier": "SF", "tracking_no": "B1"}, headers=shop.headers
     )
@@ -121,3 +125,47 @@ async def test_auto_confirm_fires_after_delivery_and_pauses_while_an_aftersale_c
         completed = await fast.wait_status(o["order_id"], "COMPLETED", timeout=15)
         assert completed["aftersale_open"] is False and completed["auto_confirm_paused"] is False
     await fast.ledger_ok()
+
+
+async def test_auto_confirm_counts_from_shipment_without_a_delivery_scan_and_an_extension_delays_it(
+    fast, event_collector
+):
+    shop = await fast.shop()
+    sku = await fast.product(shop, price_fen=10_000)
+    plain, extended = [await fast.paid_order(shop, sku, uid("u")) for _ in range(2)]
+    for o in (plain, extended):
+        ship = {"carrier": "SF", "tracking_no": uid("SF")}
+        r = await fast.client.post(f"/v1/orders/{o['order_id']}/shipments", json=ship, headers=shop.headers)
+        assert r.status_code == 201 and r.json()["auto_confirm_at"], r.text
+    r = await fast.client.post(f"/v1/orders/{extended['order_id']}/extend-receipt", headers=buyer(extended["buyer_id"]))
+    assert r.status_code == 200, r.text
+
+    # No courier ever scans these parcels: the shipment's clock completes the order all the same.
+    done = await fast.wait_status(plain["order_id"], "COMPLETED", timeout=15)
+    assert [t["status"] for t in done["timeline"]][-2:] == ["SHIPPED", "COMPLETED"]
+    assert done["timeline"][-1]["actor"] == "system" and done["auto_confirm_at"] is None
+    [evt] = await event_collector.wait_for(lambda e: e.key == plain["order_id"] and e.type == "xinren.order.completed")
+    assert evt.data["auto"] is True
+    # Shipped at the same moment, the extended order still has its three extra seconds to run.
+    assert (await fast.get(extended["order_id"]))["status"] == "SHIPPED"
+    await fast.wait_status(extended["order_id"], "COMPLETED", timeout=15)
+    for o in (plain, extended):
+        assert await fast.balance(f"escrow:{o['order_id']}") == 0
+    await fast.ledger_ok()
+
+
+async def test_a_delivery_brings_auto_confirm_earlier(fast):
+    shop = await fast.shop()
+    sku = await fast.product(shop)
+    order = await fast.paid_order(shop, sku, uid("u"))
+    oid, tracking = order["order_id"], uid("SF")
+    shipment = await fast.client.post(
+        f"/v1/orders/{oid}/shipments", json={"carrier": "SF", "tracking_no": tracking}, headers=shop.headers
+    )
+    from_shipment = datetime.fromisoformat(shipment.json()["auto_confirm_at"])
+    delivered = await fast.client.post(f"/v1/orders/{oid}/delivery", json={"tracking_no": tracking}, headers=partner())
+    # Delivered at once: delivered + 3 s comes before shipped + 4 s.
+    from_delivery = datetime.fromisoformat(delivered.json()["auto_confirm_at"])
+    delivered_at = datetime.fromisoformat(delivered.json()["delivered_at"])
+    assert from_delivery == delivered_at + timedelta(seconds=3) < from_shipment
+    await fast.wait_status(oid, "COMPLETED", timeout=15)

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from xinren_shared.access import RowAccess
-from xinren_shared.auth import Role
+from xinren_shared.auth import Principal, Role
 
 from .models import SalesOrder, Shop
 
@@ -23,18 +23,33 @@ class ShopRef:
     shop_id: str
 
 
-# A buyer sees its own orders, a seller its shop's, a host those attributed to it; partners (delivery updates) and
-# admins any. Other tenants' orders are private: a 404, never a 403.
+def _granted_shops(p: Principal) -> frozenset[str]:
+    """The shops a partner's token grants (`shops` claim, or its `shop_id`), as Principal.serves_shop counts them."""
+    return p.shops | {p.shop_id} if p.shop_id else p.shops
+
+
+# A buyer sees its own orders, a seller its shop's, a host those attributed to it, a partner those of the shops it is
+# granted, admins any. Other tenants' orders are private: a 404, never a 403.
 ORDERS = RowAccess(
     SalesOrder,
     {
         Role.BUYER: lambda p: {"buyer_id": p.sub},
         Role.SELLER: lambda p: {"shop_id": p.shop_id},
         Role.HOST: lambda p: {"host_id": p.sub},
-        Role.PARTNER: True,
+        Role.PARTNER: lambda p: {"shop_id": _granted_shops(p)},
         Role.ADMIN: True,
     },
 )
+
+
+def reports_delivery(principal: Principal, order: SalesOrder) -> bool:
+    """Who may record the delivery of an order's parcel: a logistics partner of the parcel's carrier, a partner of the
+    order's shop, or an admin. To anyone else the order does not exist."""
+    if principal.role not in (Role.PARTNER, Role.ADMIN):
+        return False
+    by_carrier = order.carrier is not None and principal.serves_carrier(order.carrier)
+    return by_carrier or principal.serves_shop(order.shop_id)
+
 
 # Who manages a shop, its products and its money (and sees that money): the shop's own seller and admins.
 SHOP_STAFF: RowAccess[OfShop] = RowAccess(Shop, {Role.SELLER: lambda p: {"shop_id": p.shop_id}, Role.ADMIN: True})

@@ -3,11 +3,11 @@
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Header, Path, Query, Request
-from pydantic import BaseModel, Field
+from pydantic import AwareDatetime, BaseModel, Field
 
 from xinren_shared.auth import CurrentPrincipal, Principal, Role
 from xinren_shared.commands import Commands, runtime_of
-from xinren_shared.errors import Forbidden, error_responses
+from xinren_shared.errors import Forbidden, Unprocessable, error_responses
 from xinren_shared.ids import new_id
 from xinren_shared.pagination import Cursor, Limit, Page
 from xinren_shared.runtime import ServiceRuntime
@@ -15,7 +15,7 @@ from xinren_shared.runtime import ServiceRuntime
 from . import queries, schemas
 from .access import SHOP_STAFF, ShopRef
 from .domain import ID_PATTERN, OrderStatus
-from .handlers import catalog, orders
+from .handlers import catalog, orders, receipt, shipment
 from .payments import PaymentProvider
 from .settings import OrderSettings
 
@@ -54,6 +54,16 @@ async def create_shop(body: schemas.ShopCreate, principal: CurrentPrincipal, com
 @router.get("/shops/{shop_id}", response_model=schemas.ShopPublic, responses=error_responses(404))
 async def get_shop(shop_id: ShopId, principal: CurrentPrincipal, runtime: RuntimeDep) -> schemas.ShopPublic:
     return await queries.get_shop(runtime, principal, shop_id)
+
+
+@router.patch("/shops/{shop_id}", response_model=schemas.ShopPublic, responses=error_responses(403, 404))
+async def update_shop(
+    shop_id: ShopId, body: schemas.ShopUpdate, principal: CurrentPrincipal, commands: Commands
+) -> schemas.ShopPublic:
+    """Changes the shop's name or return address (its seller, or admins)."""
+    principal.require(Role.ADMIN, Role.SELLER)
+    _require_shop_staff(principal, shop_id)
+    return await commands.run(catalog.update_shop, principal, shop_id, body)
 
 
 class DepositTopUp(BaseModel):
@@ -124,27 +134,62 @@ async def create_order(
     return await commands.run(orders.create_order, principal, body)
 
 
-@router.get("/orders", response_model=Page[schemas.OrderPublic], responses=error_responses(403))
+ORDER_FILTERS = frozenset({"status", "shop_id", "buyer_id", "created_after", "created_before", "q", "limit", "cursor"})
+
+
+def _known_filters(request: Request) -> None:
+    unknown = sorted(set(request.query_params) - ORDER_FILTERS)
+    if unknown:
+        raise Unprocessable(
+            f"unknown filter: {', '.join(unknown)}",
+            code="UNKNOWN_FILTER",
+            details={"unknown": unknown, "known": sorted(ORDER_FILTERS)},
+        )
+
+
+def _statuses(status: str | None) -> list[OrderStatus] | None:
+    if status is None:
+        return None
+    names = [name.strip() for name in status.split(",") if name.strip()]
+    wrong = [name for name in names if name not in OrderStatus.__members__]
+    if wrong or not names:
+        raise Unprocessable(
+            "status takes order statuses separated by commas",
+            code="INVALID_FILTER",
+            details={"status": wrong, "allowed": [s.value for s in OrderStatus]},
+        )
+    return [OrderStatus(name) for name in names]
+
+
+@router.get(
+    "/orders",
+    response_model=Page[schemas.OrderPublic],
+    responses=error_responses(403, 422),
+    dependencies=[Depends(_known_filters)],
+)
 async def list_orders(
     principal: CurrentPrincipal,
     runtime: RuntimeDep,
-    status: OrderStatus | None = None,
+    status: Annotated[str | None, Query(max_length=400, description="one status, or several: PAID,SHIPPED")] = None,
     shop_id: FilterId = None,
     buyer_id: FilterId = None,
+    created_after: AwareDatetime | None = None,
+    created_before: AwareDatetime | None = None,
+    q: Annotated[str | None, Query(min_length=1, max_length=100, description="words of an item title")] = None,
     limit: Limit = 50,
     cursor: Cursor = None,
 ) -> Page[schemas.OrderPublic]:
-    """Buyers see their own orders, sellers their shop's, hosts the orders attributed to them, admins all."""
-    principal.require(Role.BUYER, Role.SELLER, Role.HOST, Role.ADMIN)
-    items, nxt = await queries.list_orders(
-        runtime, principal, status=status, shop_id=shop_id, buyer_id=buyer_id, limit=limit, cursor=cursor
-    )
+    """Buyers see their own orders, sellers their shop's, hosts the orders attributed to them, partners those of the
+    shops they are granted, admins all. An unknown filter is a 422."""
+    principal.require(Role.BUYER, Role.SELLER, Role.HOST, Role.PARTNER, Role.ADMIN)
+    filters = queries.OrderFilters(_statuses(status), shop_id, buyer_id, created_after, created_before, q)
+    items, nxt = await queries.list_orders(runtime, principal, filters, limit=limit, cursor=cursor)
     return Page(items=items, next_cursor=nxt)
 
 
 @router.get("/orders/{order_id}", response_model=schemas.OrderPublic, responses=error_responses(403, 404))
 async def get_order(order_id: OrderId, principal: CurrentPrincipal, runtime: RuntimeDep) -> schemas.OrderPublic:
-    principal.require(Role.BUYER, Role.SELLER, Role.HOST, Role.ADMIN)
+    principal.require(Role.BUYER, Role.SELLER, Role.HOST, Role.PARTNER, Role.ADMIN)
     return await queries.get_order(runtime, principal, order_id)
 
 
@@ -177,12 +222,26 @@ async def ship_order(
     return await commands.run(orders.ship_order, principal, order_id, body)
 
 
+@router.put(
+    "/orders/{order_id}/shipment", response_model=schemas.ShipmentPublic, responses=error_responses(403, 404, 409)
+)
+async def correct_shipment(
+    order_id: OrderId, body: schemas.ShipmentCreate, principal: CurrentPrincipal, commands: Commands
+) -> schemas.ShipmentPublic:
+    """Corrects the carrier and tracking number of the seller's parcel before it is delivered (to the buyer) or
+    received (at the QC warehouse). The same values again change nothing."""
+    principal.require(Role.SELLER)
+    return await commands.run(shipment.correct_shipment, principal, order_id, body)
+
+
 @router.post(
     "/orders/{order_id}/delivery", response_model=schemas.OrderPublic, responses=error_responses(403, 404, 409)
 )
 async def record_delivery(
     order_id: OrderId, body: schemas.DeliveryCreate, principal: CurrentPrincipal, commands: Commands
 ) -> schemas.OrderPublic:
+    """A partner reports deliveries of its carriers' parcels (`carriers` claim) or of its shops' orders (`shops`
+    claim); any other order is a 404 to it."""
     principal.require(Role.PARTNER, Role.ADMIN)
     return await commands.run(orders.record_delivery, principal, order_id, body)
 
@@ -193,6 +252,15 @@ async def record_delivery(
 async def confirm_receipt(order_id: OrderId, principal: CurrentPrincipal, commands: Commands) -> schemas.OrderPublic:
     principal.require(Role.BUYER)
     return await commands.run(orders.confirm_receipt, principal, order_id)
+
+
+@router.post(
+    "/orders/{order_id}/extend-receipt", response_model=schemas.OrderPublic, responses=error_responses(403, 404, 409)
+)
+async def extend_receipt(order_id: OrderId, principal: CurrentPrincipal, commands: Commands) -> schemas.OrderPublic:
+    """Extends the time to confirm receipt (auto-confirm) once, by receipt_extension_seconds."""
+    principal.require(Role.BUYER)
+    return await commands.run(receipt.extend_receipt, principal, order_id)
 
 
 # --- ledger -----------------------------------------------------------------------------------------------

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from enum import StrEnum
 
 from xinren_shared.statemachine import StateMachine
@@ -40,7 +41,8 @@ TRANSITIONS: dict[OrderStatus, frozenset[OrderStatus]] = {
     S.IN_QC: frozenset({S.QC_PASSED, S.QC_FAILED, S.REFUNDED}),
     S.QC_PASSED: frozenset({S.SHIPPED, S.REFUNDED}),
     S.QC_FAILED: frozenset({S.REFUNDED}),
-    S.SHIPPED: frozenset({S.DELIVERED, S.REFUNDED}),
+    # A buyer may confirm receipt, and auto-confirm may fire, without a courier's delivery scan.
+    S.SHIPPED: frozenset({S.DELIVERED, S.COMPLETED, S.REFUNDED}),
     S.DELIVERED: frozenset({S.COMPLETED, S.REFUNDED}),
     S.COMPLETED: frozenset({S.REFUNDED}),
     S.CANCELLED: frozenset({S.REFUNDED}),
@@ -51,6 +53,38 @@ ORDER = StateMachine("order", OrderStatus, TRANSITIONS)
 
 # States before the seller has shipped anything: the FAST_SHIPPING promise is still open.
 NOT_YET_SHIPPED = frozenset({S.PAID, S.AWAITING_QC_INBOUND})
+
+# States in which the parcel is on its way to the buyer or with the buyer: the auto-confirm clock runs (unless an
+# after-sales case pauses it) and the buyer may confirm receipt or extend the time to do so.
+AWAITING_RECEIPT = frozenset({S.SHIPPED, S.DELIVERED})
+
+
+def auto_confirm_on_delivery(
+    current: datetime | None, delivered_at: datetime, after_delivery: timedelta, extension: timedelta
+) -> datetime:
+    """A delivery may bring auto-confirm earlier (delivered + the delivery window, plus the buyer's extension if
+    taken) but never later than the shipment already set it."""
+    candidate = delivered_at + after_delivery + extension
+    return candidate if current is None else min(current, candidate)
+
+
+# The QC case as the order follows it from xinren.qc.v1 (status names of the QC service): event type name ->
+# the case statuses it moves from, and the status it moves to. An event out of order changes nothing.
+QC_CASE_MOVES: dict[str, tuple[frozenset[str | None], str]] = {
+    "QcCaseOpened": (frozenset({None}), "AWAITING_INBOUND"),
+    "shipped_to_warehouse": (frozenset({"AWAITING_INBOUND"}), "IN_TRANSIT"),
+    "QcItemReceived": (frozenset({"AWAITING_INBOUND", "IN_TRANSIT"}), "IN_INSPECTION"),
+    "QcPassed": (frozenset({"IN_INSPECTION"}), "PASSED"),
+    "QcFailed": (frozenset({"IN_INSPECTION"}), "FAILED"),
+    "QcDispatched": (frozenset({"PASSED", "FAILED"}), "DISPATCHED"),
+    "QcExpired": (frozenset({"AWAITING_INBOUND", "IN_TRANSIT"}), "EXPIRED"),
+}
+
+
+def next_qc_status(current: str | None, step: str) -> str | None:
+    """The case status after `step`, or None when the step does not apply from `current`."""
+    from_statuses, to = QC_CASE_MOVES[step]
+    return to if current in from_statuses else None
 
 
 class ShopStatus(StrEnum):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TypedDict
+from typing import Any, TypedDict
 
 from xinren_shared.contracts import aftersales as ae
 from xinren_shared.contracts import orders as oe
@@ -50,7 +50,12 @@ def created(order: SalesOrder) -> oe.OrderCreated:
         total_fen=order.total_fen,
         qc_required=order.qc_required,
         trust_rights=_rights(order),
+        pay_by=order.pay_by,
     )
+
+
+def _address(value: dict[str, Any] | None) -> oe.Address | None:
+    return oe.Address.model_validate(value) if value else None
 
 
 def paid(order: SalesOrder) -> oe.OrderPaid:
@@ -64,6 +69,9 @@ def paid(order: SalesOrder) -> oe.OrderPaid:
         trust_rights=_rights(order),
         warehouse_id=order.warehouse_hint,
         paid_at=order.paid_at,
+        shipping_address=_address(order.shipping_address),
+        return_address=_address(order.return_address),
+        ship_by=order.ship_by,
     )
 
 
@@ -74,14 +82,33 @@ def cancelled(order: SalesOrder, *, reason: str, by: str) -> oe.OrderCancelled:
 
 def shipped(order: SalesOrder, destination: Destination, *, carrier: str, tracking_no: str) -> oe.OrderShipped:
     """A shipment to the QC warehouse or to the buyer. Only a QC order ever has a warehouse (set when its case
-    opens), so a seller's direct shipment to the buyer names none."""
+    opens), so a seller's direct shipment to the buyer names none. A parcel to the buyer starts auto-confirm."""
     return oe.OrderShipped(
         **parties(order),
         destination=destination,
         carrier=carrier,
         tracking_no=tracking_no,
         warehouse_id=order.warehouse_id,
+        auto_confirm_at=order.auto_confirm_at if destination is Destination.BUYER else None,
     )
+
+
+def shipment_corrected(
+    order: SalesOrder, destination: Destination, *, previous_carrier: str, previous_tracking_no: str
+) -> oe.OrderShipmentCorrected:
+    return oe.OrderShipmentCorrected(
+        **parties(order),
+        destination=destination,
+        carrier=order.carrier or "",
+        tracking_no=order.tracking_no or "",
+        previous_carrier=previous_carrier,
+        previous_tracking_no=previous_tracking_no,
+        warehouse_id=order.warehouse_id,
+    )
+
+
+def receipt_extended(order: SalesOrder, auto_confirm_at: datetime) -> oe.OrderReceiptExtended:
+    return oe.OrderReceiptExtended(**parties(order), auto_confirm_at=auto_confirm_at)
 
 
 def delivered(order: SalesOrder, delivered_at: datetime) -> oe.OrderDelivered:

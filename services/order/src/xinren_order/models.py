@@ -43,6 +43,8 @@ class Shop(OrderTable, table=True):
     strikes: int = 0
     # What the shop owes the platform guarantee, which covered refunds/compensations its money did not.
     guarantee_debt_fen: int = _fen()
+    # Where returned and QC-failed goods go back to (the shape of a shipping address); None until the shop sets it.
+    return_address: dict[str, Any] | None = _json(None, nullable=True)
     suspended_at: datetime | None = _ts()
     created_at: datetime | None = _created_at()
 
@@ -101,6 +103,18 @@ class SalesOrder(OrderTable, table=True):
     stock_released: bool = False
     # Auto-confirm paused by an open after-sales case: the time it still had to run.
     auto_confirm_remaining_seconds: float | None = None
+    # When auto-confirm fires while it runs (None when it does not run: not shipped yet, paused, over).
+    auto_confirm_at: datetime | None = _ts()
+    # The buyer's one extension of the time to confirm receipt.
+    receipt_extended_at: datetime | None = _ts()
+    # Deadlines shown to the parties: pay by (the unpaid timeout), ship by (the window, or FAST_SHIPPING's promise).
+    pay_by: datetime | None = _ts()
+    ship_by: datetime | None = _ts()
+    # The shop's return address when the order was paid (order.paid carries it).
+    return_address: dict[str, Any] | None = _json(None, nullable=True)
+    # The QC case as the xinren.qc.v1 events told it (the QC service's case status names).
+    qc_status: str | None = Field(default=None, max_length=32)
+    qc_inbound_deadline: datetime | None = _ts()
     paid_at: datetime | None = _ts()
     shipped_at: datetime | None = _ts()
     delivered_at: datetime | None = _ts()

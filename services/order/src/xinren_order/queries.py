@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-from sqlmodel import select
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import ColumnElement, exists, func, literal
+from sqlmodel import col, select
 
 from xinren_shared.auth import Principal, Role
 from xinren_shared.errors import Forbidden, Unprocessable
@@ -51,24 +55,39 @@ async def get_order(runtime: Runtime, principal: Principal, order_id: str) -> sc
         return await order_view(session, principal, order)
 
 
+@dataclass(frozen=True)
+class OrderFilters:
+    statuses: list[OrderStatus] | None = None
+    shop_id: str | None = None
+    buyer_id: str | None = None
+    created_after: datetime | None = None
+    created_before: datetime | None = None
+    q: str | None = None  # words of an item title, case-insensitive
+
+
+def _title_contains(text: str) -> ColumnElement[bool]:
+    pattern = "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+    item = func.jsonb_array_elements(col(SalesOrder.items)).table_valued("value").alias("item")
+    return exists(select(literal(1)).select_from(item).where(item.c.value.op("->>")("title").ilike(pattern)))
+
+
 async def list_orders(
-    runtime: Runtime,
-    principal: Principal,
-    *,
-    status: OrderStatus | None,
-    shop_id: str | None,
-    buyer_id: str | None,
-    limit: int,
-    cursor: str | None,
+    runtime: Runtime, principal: Principal, filters: OrderFilters, *, limit: int, cursor: str | None
 ) -> tuple[list[schemas.OrderPublic], str | None]:
     """Newest first, of the orders the principal may see."""
     query = select(SalesOrder).where(ORDERS.where(principal))
-    if status is not None:
-        query = query.where(SalesOrder.status == status.value)
-    if shop_id is not None:
-        query = query.where(SalesOrder.shop_id == shop_id)
-    if buyer_id is not None:
-        query = query.where(SalesOrder.buyer_id == buyer_id)
+    if filters.statuses is not None:
+        query = query.where(col(SalesOrder.status).in_([s.value for s in filters.statuses]))
+    if filters.shop_id is not None:
+        query = query.where(SalesOrder.shop_id == filters.shop_id)
+    if filters.buyer_id is not None:
+        query = query.where(SalesOrder.buyer_id == filters.buyer_id)
+    if filters.created_after is not None:
+        query = query.where(col(SalesOrder.created_at) >= filters.created_after)
+    if filters.created_before is not None:
+        query = query.where(col(SalesOrder.created_at) < filters.created_before)
+    if filters.q is not None:
+        query = query.where(_title_contains(filters.q))
     columns = [SalesOrder.created_at, SalesOrder.order_id]
     async with runtime.transaction() as session:
         rows, next_cursor = await keyset_page(session, query, columns, cursor, limit, descending=True)

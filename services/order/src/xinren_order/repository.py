@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, exists, select
 
 from xinren_shared.auth import Principal
 from xinren_shared.errors import NotFound
 
-from .access import ORDERS
+from .access import ORDERS, reports_delivery
 from .models import AfterSaleCase, Product, SalesOrder, Shop
 
 
@@ -20,12 +22,39 @@ async def load_order(session: AsyncSession, order_id: str, *, lock: bool) -> Sal
     return (await session.execute(query)).scalar_one_or_none()
 
 
+def order_not_found(order_id: str) -> NotFound:
+    return NotFound(f"order {order_id} not found", code="ORDER_NOT_FOUND")
+
+
 async def order_for(session: AsyncSession, principal: Principal, order_id: str, *, lock: bool = True) -> SalesOrder:
     """The order if it exists and is this principal's to see; otherwise 404 (another tenant's order is private)."""
     order = await load_order(session, order_id, lock=lock)
     if order is None or not ORDERS.allows(principal, order):
-        raise NotFound(f"order {order_id} not found")
+        raise order_not_found(order_id)
     return order
+
+
+async def order_for_delivery(session: AsyncSession, principal: Principal, order_id: str) -> SalesOrder:
+    """The order, locked, if the principal reports deliveries of its parcel (its carrier or its shop); else 404."""
+    order = await load_order(session, order_id, lock=True)
+    if order is None or not reports_delivery(principal, order):
+        raise order_not_found(order_id)
+    return order
+
+
+async def order_and_return_address(
+    session: AsyncSession, principal: Principal, order_id: str
+) -> tuple[SalesOrder, dict[str, Any] | None]:
+    """The order (unlocked, 404 as order_for) and its shop's current return address, in one query."""
+    query = (
+        select(SalesOrder, Shop.return_address)
+        .join(Shop, col(Shop.shop_id) == col(SalesOrder.shop_id))
+        .where(SalesOrder.order_id == order_id)
+    )
+    row = (await session.execute(query)).first()
+    if row is None or not ORDERS.allows(principal, row[0]):
+        raise order_not_found(order_id)
+    return row[0], row[1]
 
 
 async def load_shop(session: AsyncSession, shop_id: str, *, lock: bool = False) -> Shop | None:

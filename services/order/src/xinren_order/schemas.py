@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from xinren_shared.contracts.vocabulary import Destination, TrustRight
 
@@ -30,6 +30,17 @@ class Request(BaseModel):
         return v
 
 
+class ShippingAddress(Request):
+    """A postal address: the buyer's shipping address, or a shop's return address."""
+
+    name: Annotated[str, Field(min_length=1, max_length=100)]
+    phone: Annotated[str, Field(pattern=r"^\+?[0-9][0-9 \-]{4,31}$")]
+    province: Annotated[str, Field(min_length=1, max_length=100)]
+    city: Annotated[str, Field(min_length=1, max_length=100)]
+    district: Annotated[str, Field(min_length=1, max_length=100)]
+    line1: Annotated[str, Field(min_length=1, max_length=300)]
+
+
 # --- shops and products -----------------------------------------------------------------------------------
 
 
@@ -38,6 +49,7 @@ class ShopCreate(Request):
     name: Text
     trust_rights: list[TrustRight] = Field(default_factory=list, max_length=len(TrustRight))
     deposit_fen: int = Field(default=0, ge=0, le=10**12, strict=True)
+    return_address: ShippingAddress | None = None
 
     @field_validator("trust_rights")
     @classmethod
@@ -47,6 +59,19 @@ class ShopCreate(Request):
         return v
 
 
+class ShopUpdate(Request):
+    """PATCH /v1/shops/{id}: what is given changes, the rest stays."""
+
+    name: Text | None = None
+    return_address: ShippingAddress | None = None
+
+    @model_validator(mode="after")
+    def _something(self) -> ShopUpdate:
+        if self.name is None and self.return_address is None:
+            raise ValueError("give name or return_address")
+        return self
+
+
 class ShopPublic(BaseModel):
     shop_id: str
     name: str
@@ -54,6 +79,8 @@ class ShopPublic(BaseModel):
     status: str
     strikes: int
     created_at: datetime | None
+    # Where returns and QC-failed items go (None until the shop sets it).
+    return_address: dict[str, Any] | None = None
     suspended_at: datetime | None = None
     # Only for the shop's seller and admins.
     deposit_fen: int | None = None
@@ -86,15 +113,6 @@ class ProductPublic(BaseModel):
 
 
 # --- orders -----------------------------------------------------------------------------------------------
-
-
-class ShippingAddress(Request):
-    name: Annotated[str, Field(min_length=1, max_length=100)]
-    phone: Annotated[str, Field(pattern=r"^\+?[0-9][0-9 \-]{4,31}$")]
-    province: Annotated[str, Field(min_length=1, max_length=100)]
-    city: Annotated[str, Field(min_length=1, max_length=100)]
-    district: Annotated[str, Field(min_length=1, max_length=100)]
-    line1: Annotated[str, Field(min_length=1, max_length=300)]
 
 
 class OrderItemIn(Request):
@@ -133,6 +151,15 @@ class TimelineEntry(BaseModel):
     from_status: str | None
     actor: str
     reason: str | None
+
+
+class QcInfo(BaseModel):
+    """The order's QC case as the QC service's events told it (status names of the QC service)."""
+
+    case_id: str | None
+    status: str | None
+    certificate_no: str | None
+    inbound_deadline: datetime | None
 
 
 class ShipmentInfo(BaseModel):
@@ -175,8 +202,15 @@ class OrderPublic(BaseModel):
     cancelled_at: datetime | None
     created_at: datetime
     updated_at: datetime
+    # Deadlines: pay by (while CREATED), ship by (set at payment), auto-confirm (None unless its clock runs).
+    pay_by: datetime | None = None
+    ship_by: datetime | None = None
+    auto_confirm_at: datetime | None = None
+    receipt_extended_at: datetime | None = None
+    qc: QcInfo | None = None  # QC orders only
     # Only for the owner buyer, the shop's seller and admins.
     shipping_address: dict[str, Any] | None = None
+    return_address: dict[str, Any] | None = None
     timeline: list[TimelineEntry]
 
 
@@ -203,6 +237,7 @@ class ShipmentPublic(BaseModel):
     carrier: str
     tracking_no: str
     shipped_at: datetime
+    auto_confirm_at: datetime | None = None
 
 
 class DeliveryCreate(Request):

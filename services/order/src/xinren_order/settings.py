@@ -15,8 +15,15 @@ class OrderSettings(ServiceSettings):
 
     # Timers (seconds).
     unpaid_timeout_seconds: float = 15 * 60
+    # Auto-confirm after delivery: a delivery scan may bring auto-confirm this close, never push it later.
     auto_confirm_seconds: float = 10 * 24 * 3600
+    # Auto-confirm after shipment to the buyer (direct, or the QC warehouse's dispatch): runs with no delivery scan.
+    auto_confirm_after_shipment_seconds: float = 10 * 24 * 3600
+    # What the buyer's one extension of the time to confirm receipt adds.
+    receipt_extension_seconds: float = 3 * 24 * 3600
     fast_shipping_seconds: float = 48 * 3600
+    # The time a seller has to ship after payment (ship_by); FAST_SHIPPING shops promise fast_shipping_seconds.
+    ship_window_seconds: float = 72 * 3600
 
     # QC policy: these categories, and any item priced above the threshold, go through a QC warehouse.
     qc_categories: list[str] = Field(default_factory=lambda: ["jade", "jewellery", "antiques", "luxury"])

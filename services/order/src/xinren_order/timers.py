@@ -7,6 +7,6 @@ from .handlers.lifecycle import TIMER_AUTO_CONFIRM, TIMER_SHIPPING_LATE, TIMER_U
 
 TIMER_HANDLERS: dict[str, TimerHandler] = {
     TIMER_UNPAID: timeouts.on_unpaid_timeout,  # unpaid after 15 min -> CANCELLED, stock released
-    TIMER_AUTO_CONFIRM: timeouts.on_auto_confirm,  # delivered 10 days ago, no open after-sales case -> COMPLETED
+    TIMER_AUTO_CONFIRM: timeouts.on_auto_confirm,  # shipped 10 days ago (or delivered), no open case -> COMPLETED
     TIMER_SHIPPING_LATE: timeouts.on_shipping_late,  # FAST_SHIPPING shop unshipped 48 h after payment -> shipping_late
 }

@@ -74,13 +74,30 @@ def order_public(
         cancelled_at=order.cancelled_at,
         created_at=order.created_at,
         updated_at=order.updated_at,
+        pay_by=order.pay_by,
+        ship_by=order.ship_by,
+        auto_confirm_at=order.auto_confirm_at if order.status in domain.AWAITING_RECEIPT else None,
+        receipt_extended_at=order.receipt_extended_at,
+        qc=_qc(order),
         shipping_address=dict(order.shipping_address) if sees_address else None,
+        return_address=dict(order.return_address) if sees_address and order.return_address else None,
         timeline=[
             schemas.TimelineEntry(
                 at=t.at, status=t.to_status, from_status=t.from_status, actor=t.actor, reason=t.reason
             )
             for t in timeline
         ],
+    )
+
+
+def _qc(order: SalesOrder) -> schemas.QcInfo | None:
+    if not order.qc_required:
+        return None
+    return schemas.QcInfo(
+        case_id=order.qc_case_id,
+        status=order.qc_status,
+        certificate_no=order.certificate_no,
+        inbound_deadline=order.qc_inbound_deadline,
     )
 
 
@@ -127,6 +144,7 @@ def shop_public(
         strikes=shop.strikes,
         created_at=shop.created_at,
         suspended_at=shop.suspended_at,
+        return_address=dict(shop.return_address) if shop.return_address else None,
         deposit_fen=deposit if private else None,
         seller_balance_fen=seller if private else None,
         guarantee_debt_fen=shop.guarantee_debt_fen if private else None,

@@ -1,8 +1,7 @@
-"""Which after-sales cases of an order are open: an open case pauses auto-confirm, the last one ending resumes it."""
+"""Which after-sales cases of an order are open: an open case pauses auto-confirm (shipped or delivered), the last
+one ending resumes it."""
 
 from __future__ import annotations
-
-from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -10,13 +9,11 @@ from xinren_shared.consumer import EventContext
 from xinren_shared.contracts import aftersales as ae
 from xinren_shared.contracts.vocabulary import AfterSaleStatus
 from xinren_shared.ids import utcnow
-from xinren_shared.runtime import ServiceRuntime
 
-from ..domain import OrderStatus
-from ..models import AfterSaleCase, SalesOrder
+from ..models import AfterSaleCase
 from ..repository import case_open, load_order
 from ..settings import OrderSettings
-from .lifecycle import TIMER_AUTO_CONFIRM
+from .lifecycle import pause_auto_confirm, resume_auto_confirm
 
 _TERMINAL_CASE = {AfterSaleStatus.REFUNDED, AfterSaleStatus.CLOSED, AfterSaleStatus.CANCELLED}
 
@@ -39,28 +36,6 @@ async def on_aftersale_event(session: AsyncSession, event: ae.AfterSaleEvent, ct
         case.status, case.open, case.updated_at = event.status.value, not ends, now
     await session.flush()
     if not ends:
-        await _pause_auto_confirm(session, ctx.runtime, order, now)
+        await pause_auto_confirm(session, ctx.runtime, order, now)
     elif not await case_open(session, order.order_id):
-        await _resume_auto_confirm(session, ctx.runtime, order, now)
-
-
-async def _pause_auto_confirm(
-    session: AsyncSession, runtime: ServiceRuntime[OrderSettings], order: SalesOrder, now: datetime
-) -> None:
-    if order.status != OrderStatus.DELIVERED or order.auto_confirm_remaining_seconds is not None:
-        return
-    due = await runtime.timers.pending(session, TIMER_AUTO_CONFIRM, order.order_id)
-    if due is None:
-        return
-    await runtime.timers.cancel(session, TIMER_AUTO_CONFIRM, order.order_id)
-    order.auto_confirm_remaining_seconds = max(0.0, (due - now).total_seconds())
-
-
-async def _resume_auto_confirm(
-    session: AsyncSession, runtime: ServiceRuntime[OrderSettings], order: SalesOrder, now: datetime
-) -> None:
-    if order.status != OrderStatus.DELIVERED or order.auto_confirm_remaining_seconds is None:
-        return
-    due = now + timedelta(seconds=order.auto_confirm_remaining_seconds)
-    await runtime.timers.schedule(session, TIMER_AUTO_CONFIRM, order.order_id, due)
-    order.auto_confirm_remaining_seconds = None
+        await resume_auto_confirm(session, ctx.runtime, order, now)

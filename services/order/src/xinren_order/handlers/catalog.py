@@ -33,7 +33,13 @@ async def create_shop(
     session, shop_id = uow.session, body.shop_id or new_id("shop")
     if await load_shop(session, shop_id) is not None:
         raise Conflict(f"shop {shop_id} already exists", code="SHOP_EXISTS")
-    shop = Shop(shop_id=shop_id, name=body.name, trust_rights=[r.value for r in body.trust_rights], created_at=uow.now)
+    shop = Shop(
+        shop_id=shop_id,
+        name=body.name,
+        trust_rights=[r.value for r in body.trust_rights],
+        return_address=body.return_address.model_dump() if body.return_address else None,
+        created_at=uow.now,
+    )
     session.add(shop)
     await session.flush()
     if body.deposit_fen:
@@ -64,6 +70,20 @@ async def _deposit(session: AsyncSession, shop_id: str, amount_fen: int, *, key:
         shop_id=shop_id,
         memo=memo,
     )
+
+
+async def update_shop(
+    uow: UnitOfWork[OrderSettings], principal: Principal, shop_id: str, body: schemas.ShopUpdate
+) -> schemas.ShopPublic:
+    """Its name and return address (orders paid from now on carry the new return address)."""
+    session = uow.session
+    shop = await shop_for(session, shop_id, lock=True)
+    if body.name is not None:
+        shop.name = body.name
+    if body.return_address is not None:
+        shop.return_address = body.return_address.model_dump()
+    deposit, seller = await ledger.balances(session, domain.deposit_account(shop_id), domain.seller_account(shop_id))
+    return shop_public(shop, principal, deposit, seller)
 
 
 async def reinstate_shop(uow: UnitOfWork[OrderSettings], principal: Principal, shop_id: str) -> schemas.ShopPublic:

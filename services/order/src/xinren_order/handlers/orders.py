@@ -18,10 +18,19 @@ from .. import domain, events_out, ledger, schemas
 from ..domain import ORDER, Line, OrderStatus, ShopStatus
 from ..models import Product, SalesOrder, Shop
 from ..payments import PaymentProvider
-from ..repository import case_open, load_shop, order_for
+from ..repository import case_open, load_shop, order_and_return_address, order_for, order_for_delivery
 from ..settings import OrderSettings
 from ..views import format_address, order_public, order_view
-from .lifecycle import TIMER_AUTO_CONFIRM, TIMER_SHIPPING_LATE, TIMER_UNPAID, add_timeline, cancel, cancel_timers, move
+from .lifecycle import (
+    TIMER_SHIPPING_LATE,
+    TIMER_UNPAID,
+    add_timeline,
+    auto_confirm_after_delivery,
+    cancel,
+    cancel_timers,
+    move,
+    start_auto_confirm,
+)
 from .settlement import complete
 
 
@@ -50,6 +59,7 @@ async def create_order(
     ]
     category = domain.main_category(lines)
     qc_required = any(line.qc_required for line in lines)
+    pay_by = uow.now + timedelta(seconds=settings.unpaid_timeout_seconds)
     order = SalesOrder(
         order_id=new_id("ord"),
         buyer_id=principal.sub,
@@ -75,13 +85,13 @@ async def create_order(
         shipping_address=body.shipping_address.model_dump(),
         host_commission_bps=settings.host_commission_bps if body.host_id else 0,
         warehouse_hint=policy.warehouse_hint(category) if qc_required else None,
+        pay_by=pay_by,
         created_at=uow.now,
         updated_at=uow.now,
     )
     session.add(order)
     placed = add_timeline(session, order, None, at=uow.now, actor=principal.actor, reason="order placed")
-    due = uow.now + timedelta(seconds=settings.unpaid_timeout_seconds)
-    await uow.runtime.timers.schedule(session, TIMER_UNPAID, order.order_id, due)
+    await uow.runtime.timers.schedule(session, TIMER_UNPAID, order.order_id, pay_by)
     await uow.runtime.outbox.add(session, events_out.created(order))
     await session.flush()
     # Shaped from what was just written, not read back: a new order's timeline is its one entry, and no
@@ -147,7 +157,8 @@ async def pay_order(
     body: schemas.PayRequest,
 ) -> schemas.OrderPublic:
     session = uow.session
-    order = await order_for(session, principal, order_id, lock=False)
+    # The shop's return address as it is now travels with order.paid (read with the order: no extra round trip).
+    order, return_address = await order_and_return_address(session, principal, order_id)
     ORDER.require(order.status, OrderStatus.PAID)
     if body.amount_fen != order.total_fen:
         raise Unprocessable(
@@ -178,11 +189,14 @@ async def pay_order(
     order.paid_at = capture.captured_at
     order.payment_method = body.method
     order.payment_ref = capture.reference
+    order.return_address = return_address
     await cancel_timers(session, uow.runtime, order.order_id, TIMER_UNPAID)
-    if TrustRight.FAST_SHIPPING in order.trust_rights:
-        promised_by = capture.captured_at + timedelta(seconds=uow.settings.fast_shipping_seconds)
-        payload = {"promised_by": promised_by.isoformat()}
-        await uow.runtime.timers.schedule(session, TIMER_SHIPPING_LATE, order.order_id, promised_by, payload)
+    fast = TrustRight.FAST_SHIPPING in order.trust_rights
+    window = uow.settings.fast_shipping_seconds if fast else uow.settings.ship_window_seconds
+    order.ship_by = capture.captured_at + timedelta(seconds=window)
+    if fast:
+        payload = {"promised_by": order.ship_by.isoformat()}
+        await uow.runtime.timers.schedule(session, TIMER_SHIPPING_LATE, order.order_id, order.ship_by, payload)
     await uow.runtime.outbox.add(session, events_out.paid(order))
     return await order_view(session, principal, order)
 
@@ -228,6 +242,10 @@ async def ship_order(
     order.shipment_destination = destination.value
     order.carrier, order.tracking_no, order.shipped_at = body.carrier, body.tracking_no, uow.now
     await cancel_timers(session, uow.runtime, order.order_id, TIMER_SHIPPING_LATE)
+    if destination is Destination.BUYER:
+        await start_auto_confirm(session, uow.runtime, order, shipped_at=uow.now)
+    else:
+        order.qc_status = domain.next_qc_status(order.qc_status, "shipped_to_warehouse") or order.qc_status
     shipped = events_out.shipped(order, destination, carrier=body.carrier, tracking_no=body.tracking_no)
     await uow.runtime.outbox.add(session, shipped)
     return schemas.ShipmentPublic(
@@ -239,6 +257,7 @@ async def ship_order(
         carrier=body.carrier,
         tracking_no=body.tracking_no,
         shipped_at=uow.now,
+        auto_confirm_at=order.auto_confirm_at,
     )
 
 
@@ -250,7 +269,7 @@ async def record_delivery(
     delivered_at = body.delivered_at or uow.now
     if delivered_at > uow.now + skew:
         raise Unprocessable("delivered_at lies in the future", code="DELIVERED_AT_IN_FUTURE")
-    order = await order_for(session, principal, order_id)
+    order = await order_for_delivery(session, principal, order_id)  # its carrier's or its shop's partner, else 404
     ORDER.require(order.status, OrderStatus.DELIVERED)  # before the shipment's checks: a second delivery is a 409
     if body.tracking_no != order.tracking_no:
         raise Unprocessable(
@@ -263,23 +282,20 @@ async def record_delivery(
     reason = f"delivered ({body.tracking_no})"
     move(session, order, OrderStatus.DELIVERED, at=uow.now, actor=principal.actor, reason=reason)
     order.delivered_at = delivered_at
-    if await case_open(session, order.order_id):
-        order.auto_confirm_remaining_seconds = settings.auto_confirm_seconds  # paused until the case ends
-    else:
-        due = delivered_at + timedelta(seconds=settings.auto_confirm_seconds)
-        await uow.runtime.timers.schedule(session, TIMER_AUTO_CONFIRM, order.order_id, due)
+    await auto_confirm_after_delivery(session, uow.runtime, order, delivered_at, now=uow.now)
     await uow.runtime.outbox.add(session, events_out.delivered(order, delivered_at))
     return await order_view(session, principal, order)
 
 
 async def confirm_receipt(uow: UnitOfWork[OrderSettings], principal: Principal, order_id: str) -> schemas.OrderPublic:
     order = await order_for(uow.session, principal, order_id)
-    ORDER.require(order.status, OrderStatus.COMPLETED)  # before the case check: only a delivered order completes
+    ORDER.require(order.status, OrderStatus.COMPLETED)  # before the case check: only a shipped order completes
     if await case_open(uow.session, order.order_id):
         raise Conflict(
             "an after-sales case of this order is open: it must end before the order completes",
             code="AFTERSALE_OPEN",
             details={"current_status": order.status},
         )
+    order.auto_confirm_at = None
     await complete(uow.session, uow.runtime, order, at=uow.now, auto=False, actor=principal.actor)
     return await order_view(uow.session, principal, order)

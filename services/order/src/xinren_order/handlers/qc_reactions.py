@@ -1,6 +1,8 @@
 """How the order follows the quality-check service: one table (event -> from-states, to-state, reason) and one
 handler. An unknown order or a stale, out-of-order event changes nothing; the QC service's own event is the
-record of the move, so none is published here, except order.shipped when the warehouse dispatches to the buyer."""
+record of the move, so none is published here, except order.shipped when the warehouse dispatches to the buyer
+(which starts auto-confirm). The order also keeps the case's status as the QC service names it
+(domain.QC_CASE_MOVES), for the order screen."""
 
 from __future__ import annotations
 
@@ -18,11 +20,11 @@ from xinren_shared.contracts.vocabulary import Destination, DispatchTarget
 from xinren_shared.ids import utcnow
 
 from .. import events_out
-from ..domain import OrderStatus
+from ..domain import OrderStatus, next_qc_status
 from ..models import SalesOrder
 from ..repository import load_order
 from ..settings import OrderSettings
-from .lifecycle import move
+from .lifecycle import move, start_auto_confirm
 
 log = logging.getLogger("xinren.order")
 
@@ -49,6 +51,7 @@ async def _note_case(
     order.qc_case_id = event.case_id
     order.warehouse_id = event.warehouse_id
     order.warehouse_address = event.warehouse_address
+    order.qc_inbound_deadline = event.inbound_deadline
 
 
 async def _note_certificate(
@@ -62,6 +65,7 @@ async def _shipped_to_buyer(
 ) -> None:
     order.shipment_destination = Destination.BUYER.value
     order.carrier, order.tracking_no, order.shipped_at = event.carrier, event.tracking_no, at
+    await start_auto_confirm(session, ctx.runtime, order, shipped_at=at)
     shipped = events_out.shipped(order, Destination.BUYER, carrier=event.carrier, tracking_no=event.tracking_no)
     await ctx.runtime.outbox.add(session, shipped)
 
@@ -98,11 +102,12 @@ REACTIONS: dict[type[qe.QcEvent], QcReaction] = {
 
 async def on_qc_event(session: AsyncSession, event: qe.QcEvent, ctx: EventContext[OrderSettings]) -> None:
     reaction = REACTIONS[type(event)]
-    if not reaction.concerns(event):
-        return
     order = await load_order(session, event.order_id, lock=True)
     if order is None:
         log.info("ignoring %s for unknown order %s", event.TYPE, event.order_id)
+        return
+    if not reaction.concerns(event):
+        _follow_case(order, event)  # a failed item dispatched back to the seller: the case moves, the order not
         return
     if order.status not in reaction.from_states or (reaction.qc_orders_only and not order.qc_required):
         log.info("ignoring %s for order %s in %s (stale or out of order)", event.TYPE, order.order_id, order.status)
@@ -111,3 +116,11 @@ async def on_qc_event(session: AsyncSession, event: qe.QcEvent, ctx: EventContex
     move(session, order, reaction.to, at=at, actor=f"qc:{event.case_id}", reason=reaction.reason(event))
     if reaction.then is not None:
         await reaction.then(session, order, event, ctx, at)
+    _follow_case(order, event)
+
+
+def _follow_case(order: SalesOrder, event: qe.QcEvent) -> None:
+    """The case's own status, for the order's case only (noted when it opened), and only along QC_CASE_MOVES."""
+    if order.qc_case_id != event.case_id:
+        return
+    order.qc_status = next_qc_status(order.qc_status, type(event).__name__) or order.qc_status

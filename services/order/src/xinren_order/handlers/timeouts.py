@@ -11,7 +11,7 @@ from xinren_shared.runtime import ServiceRuntime
 from xinren_shared.timers import DueTimer
 
 from .. import events_out
-from ..domain import NOT_YET_SHIPPED, OrderStatus
+from ..domain import AWAITING_RECEIPT, NOT_YET_SHIPPED, OrderStatus
 from ..repository import case_open, load_order
 from ..settings import OrderSettings
 from .lifecycle import cancel
@@ -27,10 +27,11 @@ async def on_unpaid_timeout(session: AsyncSession, timer: DueTimer, runtime: Ser
 
 
 async def on_auto_confirm(session: AsyncSession, timer: DueTimer, runtime: ServiceRuntime[OrderSettings]) -> None:
-    """Delivered 10 days ago with no open after-sales case: COMPLETED."""
+    """Shipped (or delivered) long enough ago, with no open after-sales case: COMPLETED, delivery scan or not."""
     order = await load_order(session, timer.key, lock=True)
-    if order is None or order.status != OrderStatus.DELIVERED or await case_open(session, order.order_id):
+    if order is None or order.status not in AWAITING_RECEIPT or await case_open(session, order.order_id):
         return
+    order.auto_confirm_at = None
     await complete(session, runtime, order, at=utcnow(), auto=True, actor="system")
 
 
