@@ -155,7 +155,7 @@ def _statuses(status: str | None) -> list[OrderStatus] | None:
     if wrong or not names:
         raise Unprocessable(
             "status takes order statuses separated by commas",
-            code="INVALID_FILTER",
+            code="VALIDATION_ERROR",
             details={"status": wrong, "allowed": [s.value for s in OrderStatus]},
         )
     return [OrderStatus(name) for name in names]
