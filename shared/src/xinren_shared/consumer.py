@@ -13,11 +13,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
+from aiokafka.errors import KafkaError
 from aiokafka.structs import ConsumerRecord
 from pydantic import ValidationError
 from sqlalchemy import Table
@@ -26,8 +28,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from .events import REGISTRY, Envelope, Event, dlq_topic, logical, physical
 from .kafka import ensure_topics
+from .kafka_metrics import DeadLetterDepth
 from .logs import correlation_id
-from .metrics import CONSUMED, DEAD_LETTERS
+from .metrics import CONSUMED, CONSUMER_LAG, DEAD_LETTERS, HANDLER_SECONDS
 from .settings import ServiceSettings
 
 if TYPE_CHECKING:
@@ -61,6 +64,7 @@ class _CommitOnRevoke(ConsumerRebalanceListener):  # type: ignore[misc]  # aioka
 
     async def on_partitions_revoked(self, revoked: list[TopicPartition]) -> None:
         await self.owner.commit_done([tp for tp in revoked])
+        self.owner.forget_lag(revoked)
 
     async def on_partitions_assigned(self, assigned: list[TopicPartition]) -> None:
         return None
@@ -84,6 +88,8 @@ class IdempotentConsumer:
         topics: list[str] | None = None,
         partitions: int = 3,
         batch_size: int = 100,
+        lag_interval_seconds: float = 1.0,
+        dlq_depth_interval_seconds: float = 30.0,
     ):
         self.service = service
         self.name = name
@@ -99,6 +105,9 @@ class IdempotentConsumer:
         self.retry_base_seconds = retry_base_seconds
         self.batch_size = max(1, batch_size)
         self.group_id = group_id
+        self.lag_interval_seconds = lag_interval_seconds
+        self.dlq_depth_interval_seconds = dlq_depth_interval_seconds  # 0: not measured
+        self._lag_at = 0.0
         self.consumer: AIOKafkaConsumer | None = None  # made in start(): an unstarted client would leak
         self._done: dict[TopicPartition, int] = {}
         self._committed: dict[TopicPartition, int] = {}
@@ -142,12 +151,57 @@ class IdempotentConsumer:
 
     async def run(self) -> None:
         assert self.consumer is not None, "start() first"
-        while True:
-            batch = await self.consumer.getmany(timeout_ms=500, max_records=500)
-            # Partitions in parallel (each key lives on one partition, so per-key order holds), each in batches.
-            await asyncio.gather(*(self._run_partition(tp, records) for tp, records in batch.items()))
-            if batch:
-                await self.commit_done()
+        depth = None
+        if self.dlq_depth_interval_seconds > 0:
+            gauge = DeadLetterDepth(
+                service=self.service,
+                consumer=self.name,
+                topics=self.topics,
+                partitions=self.partitions,
+                bootstrap_servers=self.bootstrap_servers,
+            )
+            depth = asyncio.create_task(gauge.run(self.dlq_depth_interval_seconds), name=f"{self.name}-dlq-depth")
+        try:
+            while True:
+                batch = await self.consumer.getmany(timeout_ms=500, max_records=500)
+                # Partitions in parallel (each key lives on one partition, so per-key order holds), each in batches.
+                await asyncio.gather(*(self._run_partition(tp, records) for tp, records in batch.items()))
+                if batch:
+                    await self.commit_done()
+                if time.monotonic() - self._lag_at >= self.lag_interval_seconds:
+                    await self.record_lag()
+        finally:
+            if depth is not None:
+                depth.cancel()
+                await asyncio.gather(depth, return_exceptions=True)
+
+    async def record_lag(self) -> None:
+        """Sets `xinren_consumer_lag` of every assigned partition: the high watermark the last fetch saw minus the
+        next offset this consumer reads (records handled are behind the position; fetched ones are handled before
+        the next poll)."""
+        assert self.consumer is not None
+        self._lag_at = time.monotonic()
+        for tp in self.consumer.assignment():
+            highwater = self.consumer.highwater(tp)
+            if highwater is None:
+                continue  # nothing fetched from it yet
+            position = self._done.get(tp)
+            if position is None:
+                try:  # known at once once the partition has been fetched from; never wait for it here
+                    position = await asyncio.wait_for(self.consumer.position(tp), 0.05)
+                except (TimeoutError, KafkaError):
+                    continue
+            CONSUMER_LAG.labels(self.service, self.group_id, logical(tp.topic), str(tp.partition)).set(
+                max(0, highwater - position)
+            )
+
+    def forget_lag(self, partitions: list[TopicPartition]) -> None:
+        """A revoked partition's lag is reported by its new owner from now on."""
+        for tp in partitions:
+            try:
+                CONSUMER_LAG.remove(self.service, self.group_id, logical(tp.topic), str(tp.partition))
+            except KeyError:
+                pass
 
     async def _run_partition(self, tp: TopicPartition, records: list[ConsumerRecord]) -> None:
         for start in range(0, len(records), self.batch_size):
@@ -184,10 +238,14 @@ class IdempotentConsumer:
                         continue
                     fresh.discard(envelope.id)  # a second copy within the batch is a duplicate too
                     token = correlation_id.set(envelope.id)
+                    started = time.perf_counter()
                     try:
                         await self.handlers[envelope.type](session, event, EventContext(envelope, self.runtime))
                     finally:
                         correlation_id.reset(token)
+                    HANDLER_SECONDS.labels(self.service, self.name, envelope.type).observe(
+                        time.perf_counter() - started
+                    )
                     outcomes.append((envelope.type, "handled"))
         except asyncio.CancelledError:
             raise
@@ -282,7 +340,9 @@ class IdempotentConsumer:
             )
             if inserted.first() is None:
                 return "duplicate"
+            started = time.perf_counter()
             await self.handlers[envelope.type](session, event, EventContext(envelope, self.runtime))
+            HANDLER_SECONDS.labels(self.service, self.name, envelope.type).observe(time.perf_counter() - started)
             return "handled"
 
     async def _dead_letter(self, record: ConsumerRecord, error: str, *, attempts: int) -> None:

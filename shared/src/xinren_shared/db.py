@@ -2,12 +2,82 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import threading
+import time
+import weakref
+from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
+from typing import Any
 
+from prometheus_client.core import REGISTRY, GaugeMetricFamily
+from prometheus_client.registry import Collector
+from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.pool import AsyncAdaptedQueuePool, PoolProxiedConnection, QueuePool
 
+from .metrics import DB_POOL_WAIT
 from .settings import to_async_url
+
+
+class MeteredPool(AsyncAdaptedQueuePool):
+    """The default async pool, timing each checkout and counting the checkouts under way (those waiting for a
+    free connection or opening a new one) for `xinren_db_pool_*`."""
+
+    def __init__(self, *args: Any, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self.database = ""
+        self.waiting = 0
+        with _POOLS_LOCK:
+            _POOLS.add(self)
+
+    def recreate(self) -> QueuePool:
+        fresh = super().recreate()  # engine.dispose() swaps in a fresh pool: it reports under the same name
+        if isinstance(fresh, MeteredPool):
+            fresh.database = self.database
+        return fresh
+
+    def connect(self) -> PoolProxiedConnection:
+        started = time.perf_counter()
+        self.waiting += 1
+        try:
+            return super().connect()
+        finally:
+            self.waiting -= 1
+            DB_POOL_WAIT.labels(self.database).observe(time.perf_counter() - started)
+
+
+class _PoolCollector(Collector):
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        families = {
+            "in_use": GaugeMetricFamily(
+                "xinren_db_pool_in_use", "Connections checked out of the pool", labels=["database"]
+            ),
+            "idle": GaugeMetricFamily("xinren_db_pool_idle", "Open connections idle in the pool", labels=["database"]),
+            "max": GaugeMetricFamily(
+                "xinren_db_pool_max", "Connections the pool may open (size plus overflow)", labels=["database"]
+            ),
+            "waiting": GaugeMetricFamily(
+                "xinren_db_pool_waiting", "Checkouts under way: waiting for a connection", labels=["database"]
+            ),
+        }
+        totals: dict[str, dict[str, float]] = {}
+        with _POOLS_LOCK:
+            pools = list(_POOLS)
+        for pool in pools:
+            row = totals.setdefault(pool.database, dict.fromkeys(families, 0.0))
+            row["in_use"] += pool.checkedout()
+            row["idle"] += pool.checkedin()
+            row["max"] += pool.size() + max(pool._max_overflow, 0)
+            row["waiting"] += pool.waiting
+        for database, row in sorted(totals.items()):
+            for key, family in families.items():
+                family.add_metric([database], row[key])
+        yield from families.values()
+
+
+_POOLS: weakref.WeakSet[MeteredPool] = weakref.WeakSet()
+_POOLS_LOCK = threading.Lock()
+REGISTRY.register(_PoolCollector())
 
 
 def make_engine(
@@ -20,14 +90,20 @@ def make_engine(
 ) -> AsyncEngine:
     # No ping before every checkout (a round trip per request): connections are recycled after `recycle_seconds`,
     # and one that turns out dead is invalidated on its error so the next checkout opens a fresh one.
-    return create_async_engine(
-        to_async_url(database_url),
+    url = to_async_url(database_url)
+    engine = create_async_engine(
+        url,
+        poolclass=MeteredPool,
         pool_size=pool_size,
         max_overflow=max_overflow,
         pool_timeout=pool_timeout_seconds,
         pool_recycle=recycle_seconds,
         pool_pre_ping=False,
     )
+    pool = engine.sync_engine.pool
+    if isinstance(pool, MeteredPool):
+        pool.database = make_url(url).database or ""
+    return engine
 
 
 def make_session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import threading
 import time
+from collections.abc import Iterator
+from datetime import datetime
 
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.core import REGISTRY, GaugeMetricFamily
+from prometheus_client.registry import Collector
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -19,6 +24,70 @@ DEAD_LETTERS = Counter(
     "xinren_dead_letters_total", "Events sent to a dead-letter topic", ["service", "consumer", "topic"]
 )
 TIMERS_FIRED = Counter("xinren_timers_fired_total", "Durable timers fired", ["service", "kind", "outcome"])
+TIMERS_OVERDUE = Gauge(
+    "xinren_timers_overdue", "Live timers past their due time, as the timer worker last counted them", ["service"]
+)
+# Consumers: how far behind each partition is, how long handlers take, what waits in the dead-letter topics.
+CONSUMER_LAG = Gauge(
+    "xinren_consumer_lag",
+    "Records of a partition the consumer group has not handled yet (high watermark minus position)",
+    ["service", "group", "topic", "partition"],
+)
+HANDLER_SECONDS = Histogram(
+    "xinren_event_handler_seconds",
+    "Time an event handler took inside its transaction",
+    ["service", "consumer", "type"],
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
+)
+DLQ_DEPTH = Gauge(
+    "xinren_dlq_depth",
+    "Records in the dead-letter topic of a topic the consumer reads that no replay has moved past yet",
+    ["service", "consumer", "topic"],
+)
+# Connection pools (label: the database name, so it needs no service name).
+DB_POOL_WAIT = Histogram(
+    "xinren_db_pool_wait_seconds",
+    "Time to get a connection from the pool (waiting for a free one, or opening a new one)",
+    ["database"],
+    buckets=(0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
+)
+# Rate limits (xinren_shared.ratelimit): requests refused with 429, by the caller's role.
+RATE_LIMITED = Counter(
+    "xinren_http_rate_limited_total", "Requests answered 429 because the caller spent its budget", ["service", "role"]
+)
+
+
+class AgeCollector(Collector):
+    """Ages computed at scrape time from the oldest timestamp last seen, so the age keeps growing even when the
+    loop that reports it is stuck (the age of a stuck row is what must page, not the last value a loop saw)."""
+
+    def __init__(self, name: str, documentation: str):
+        self.name = name
+        self.documentation = documentation
+        self._oldest: dict[str, float | None] = {}
+        self._lock = threading.Lock()
+
+    def record(self, service: str, oldest: datetime | None) -> None:
+        with self._lock:
+            self._oldest[service] = oldest.timestamp() if oldest is not None else None
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        family = GaugeMetricFamily(self.name, self.documentation, labels=["service"])
+        now = time.time()
+        with self._lock:
+            for service, oldest in sorted(self._oldest.items()):
+                family.add_metric([service], max(0.0, now - oldest) if oldest is not None else 0.0)
+        yield family
+
+
+OUTBOX_OLDEST_AGE = AgeCollector(
+    "xinren_outbox_oldest_unpublished_seconds", "Age of the oldest outbox row not yet published (0 when none)"
+)
+TIMER_OLDEST_OVERDUE = AgeCollector(
+    "xinren_timer_oldest_overdue_seconds", "How long the most overdue live timer is past its due time (0 when none)"
+)
+REGISTRY.register(OUTBOX_OLDEST_AGE)
+REGISTRY.register(TIMER_OLDEST_OVERDUE)
 
 
 def metrics_response() -> Response:

@@ -19,8 +19,9 @@ from aiokafka import AIOKafkaProducer
 from sqlalchemy import Row, Table, func, insert, literal, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from .business_metrics import count_business_event
 from .events import Envelope, Event, physical
-from .metrics import OUTBOX_FAILURES, OUTBOX_PENDING, OUTBOX_PUBLISHED
+from .metrics import OUTBOX_FAILURES, OUTBOX_OLDEST_AGE, OUTBOX_PENDING, OUTBOX_PUBLISHED
 from .settings import to_plain_url
 
 log = logging.getLogger("xinren.outbox")
@@ -108,6 +109,7 @@ class OutboxRelay:
             async with self.session_factory() as session, session.begin():
                 locked = (await session.execute(select(func.pg_try_advisory_xact_lock(_RELAY_LOCK)))).scalar()
                 if not locked:
+                    OUTBOX_OLDEST_AGE.record(self.service, None)  # the replica holding the lock reports it
                     return 0
                 rows = (
                     await session.execute(
@@ -120,7 +122,11 @@ class OutboxRelay:
                 ).all()
                 if not rows:
                     OUTBOX_PENDING.labels(self.service).set(0)
+                    OUTBOX_OLDEST_AGE.record(self.service, None)
                     return 0
+                # Until these rows are marked published, the oldest of them ages (at scrape time): a relay stuck
+                # on Kafka shows as a growing xinren_outbox_oldest_unpublished_seconds.
+                OUTBOX_OLDEST_AGE.record(self.service, min(r.created_at for r in rows))
                 claimed = [r.seq for r in rows]
                 envelopes = [_envelope(r) for r in rows]
                 # send() only enqueues, in order; the idempotent producer keeps that order per partition.
@@ -142,6 +148,7 @@ class OutboxRelay:
             raise
         for env in envelopes:
             OUTBOX_PUBLISHED.labels(self.service, env.topic).inc()
+            count_business_event(env)
         return len(claimed)
 
     async def _record_failure(self, seqs: list[int], exc: Exception) -> None:

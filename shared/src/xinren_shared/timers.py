@@ -13,16 +13,18 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import Table, and_, func, select, text, update
+from sqlalchemy import Table, and_, func, literal, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.engine import CursorResult
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from .metrics import TIMERS_FIRED
+from .metrics import TIMER_OLDEST_OVERDUE, TIMERS_FIRED, TIMERS_OVERDUE
 
 log = logging.getLogger("xinren.timers")
 
 _LIVE = text("fired_at IS NULL AND cancelled_at IS NULL")
+# Overdue timers are counted up to this many (a range scan of the due-time index, bounded however large a backlog).
+OVERDUE_COUNTED = 10_000
 
 
 @dataclass(frozen=True)
@@ -150,9 +152,22 @@ class TimerWorker:
             return len(rows)
 
     async def next_due_in(self) -> float:
+        """Seconds until the next live timer is due; also refreshes the overdue gauges, in the same query."""
         t = self.table
+        overdue = (
+            select(literal(1)).select_from(t).where(_LIVE, t.c.due_at <= func.now()).limit(OVERDUE_COUNTED).subquery()
+        )
         async with self.session_factory() as session:
-            due: datetime | None = (await session.execute(select(func.min(t.c.due_at)).where(_LIVE))).scalar()
+            row = (
+                await session.execute(
+                    select(func.min(t.c.due_at), select(func.count()).select_from(overdue).scalar_subquery()).where(
+                        _LIVE
+                    )
+                )
+            ).one()
+        due: datetime | None = row[0]
+        TIMERS_OVERDUE.labels(self.service).set(row[1])
+        TIMER_OLDEST_OVERDUE.record(self.service, due)
         if due is None:
             return self.poll_seconds
         return max(0.0, min(self.poll_seconds, (due - datetime.now(UTC)).total_seconds()))
