@@ -102,6 +102,31 @@ class Driver:
         assert r.status_code == 201, r.text
         return sku
 
+    async def register_host(self, host_id: str | None = None) -> str:
+        host_id = host_id or uid("host")
+        r = await self.client.post("/v1/hosts", json={"host_id": host_id, "name": f"Host {host_id}"}, headers=admin())
+        assert r.status_code == 201, r.text
+        return host_id
+
+    async def cooperate(
+        self, shop: Shop, host_id: str, *, commission_bps: int | None = None, sku_ids: list[str] | None = None
+    ) -> dict:
+        """Binds the host to the shop (as its seller): for sku_ids, or the whole shop; the default rate if none."""
+        body: dict[str, Any] = {"host_id": host_id}
+        if commission_bps is not None:
+            body["commission_bps"] = commission_bps
+        if sku_ids is not None:
+            body["sku_ids"] = sku_ids
+        r = await self.client.post(f"/v1/shops/{shop.shop_id}/cooperations", json=body, headers=shop.headers)
+        assert r.status_code == 201, r.text
+        return r.json()
+
+    async def cooperating_host(self, shop: Shop, *, commission_bps: int | None = None) -> str:
+        """A newly registered host with a shop-wide cooperation with the shop."""
+        host_id = await self.register_host()
+        await self.cooperate(shop, host_id, commission_bps=commission_bps)
+        return host_id
+
     async def order(
         self, shop: Shop, sku: str, buyer_id: str, *, quantity: int = 1, host_id: str | None = None
     ) -> dict:

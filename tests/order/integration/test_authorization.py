@@ -73,7 +73,7 @@ async def test_shops_and_catalog(api):
 async def test_orders_of_other_tenants_are_invisible_and_untouchable(api):
     shop, other_shop = await api.shop(), await api.shop()
     sku = await api.product(shop, stock=10)
-    me, stranger, host_id = uid("u"), uid("u"), uid("host")
+    me, stranger, host_id = uid("u"), uid("u"), await api.cooperating_host(shop)
     order = await api.order(shop, sku, me, host_id=host_id)
     oid = order["order_id"]
     c = api.client

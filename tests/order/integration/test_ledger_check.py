@@ -50,9 +50,28 @@ async def test_a_clean_ledger_passes_and_each_broken_invariant_is_reported(sessi
             )
             is None
         )
+        # Refunded in full after the release: the platform and the host gave their commission back.
+        s.add(order("o_back", "REFUNDED", 1000, 1000))
+        await ledger.post(
+            s, key="pay:o_back", kind="PAYMENT", order_id="o_back",
+            entries=[("external:payments", -1000), ("escrow:o_back", 1000)],
+        )  # fmt: skip
+        await ledger.post(
+            s, key="rel:o_back", kind="RELEASE", order_id="o_back",
+            entries=[("escrow:o_back", -1000), ("platform:commission", 50), ("host:h1", 100), ("seller:s1", 850)],
+        )  # fmt: skip
+        await ledger.post(
+            s, key="ref:o_back", kind="REFUND", order_id="o_back", shop_id="s1",
+            entries=[("platform:commission", -50), ("host:h1", -100), ("seller:s1", -850), ("external:payouts", 1000)],
+        )  # fmt: skip
+        # The QC guarantee's own liability: no debt for the shop.
+        await ledger.post(
+            s, key="gcomp:ok", kind="GUARANTEE_COMPENSATION", order_id="o_ok", shop_id="s1",
+            entries=[("platform:guarantee", -700), ("external:payouts", 700)],
+        )  # fmt: skip
     async with sessions() as s:
         clean = await ledger.check(s)
-    assert clean == {"ok": True, "transactions": 2, "violations": []}
+    assert clean == {"ok": True, "transactions": 6, "violations": []}
 
     async with sessions() as s, s.begin():
         s.add_all([order("o_closed", "COMPLETED", 1000, 0), order("o_over", "DELIVERED", 1000, 1000)])
@@ -87,6 +106,25 @@ async def test_a_clean_ledger_passes_and_each_broken_invariant_is_reported(sessi
                 "SELECT id, 'seller:s1', 7 FROM ledger_transaction WHERE idempotency_key = 'bad'"
             )
         )
+        # A refund after the release that takes back more commission than the release paid.
+        s.add(order("o_claw", "COMPLETED", 1000, 100))
+        await ledger.post(
+            s, key="pay:o_claw", kind="PAYMENT", order_id="o_claw",
+            entries=[("external:payments", -1000), ("escrow:o_claw", 1000)],
+        )  # fmt: skip
+        await ledger.post(
+            s, key="rel:o_claw", kind="RELEASE", order_id="o_claw",
+            entries=[("escrow:o_claw", -1000), ("platform:commission", 50), ("seller:s1", 950)],
+        )  # fmt: skip
+        await ledger.post(
+            s, key="ref:o_claw", kind="REFUND", order_id="o_claw",
+            entries=[("platform:commission", -80), ("seller:s1", -20), ("external:payouts", 100)],
+        )  # fmt: skip
+        # The platform's liability charged to the shop's money.
+        await ledger.post(
+            s, key="gcomp:bad", kind="GUARANTEE_COMPENSATION", order_id="o_claw",
+            entries=[("seller:s1", -100), ("external:payouts", 100)],
+        )  # fmt: skip
         # A guarantee payment the shop's debt does not show.
         await ledger.post(
             s,
@@ -97,7 +135,7 @@ async def test_a_clean_ledger_passes_and_each_broken_invariant_is_reported(sessi
         )
     async with sessions() as s:
         report = await ledger.check(s)
-    assert report["ok"] is False and report["transactions"] == 7
+    assert report["ok"] is False and report["transactions"] == 15
     rules = {
         (v["rule"], v.get("order_id") or v.get("account") or v.get("key") or v.get("shop_id"))
         for v in report["violations"]
@@ -109,6 +147,8 @@ async def test_a_clean_ledger_passes_and_each_broken_invariant_is_reported(sessi
         ("REFUNDS_EXCEED_PAYMENT", "o_over"),
         ("ORDER_DISAGREES_WITH_LEDGER", "o_over"),
         ("GUARANTEE_DEBT_MISMATCH", "s1"),
+        ("CLAWBACK_EXCEEDS_COMMISSION", "o_claw"),
+        ("GUARANTEE_COMPENSATION_CHARGED_TO_SHOP", "seller:s1"),
     }
 
 

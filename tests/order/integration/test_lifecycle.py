@@ -12,7 +12,7 @@ def on_order(order_id, type_):
 async def test_non_qc_order_create_pay_ship_deliver_confirm_releases_escrow_in_three_shares(api, event_collector):
     shop = await api.shop(rights=["SEVEN_DAY_RETURN"], deposit_fen=100_000)
     sku = await api.product(shop, category="snacks", price_fen=12_345, stock=5)
-    me, host_id = uid("u"), uid("host")
+    me, host_id = uid("u"), await api.cooperating_host(shop, commission_bps=1000)
 
     order = await api.order(shop, sku, me, quantity=3, host_id=host_id)
     oid = order["order_id"]
@@ -46,7 +46,7 @@ async def test_non_qc_order_create_pay_ship_deliver_confirm_releases_escrow_in_t
     assert [t["status"] for t in body["timeline"]] == ["CREATED", "PAID", "SHIPPED", "DELIVERED", "COMPLETED"]
     assert all(t["at"] and t["actor"] for t in body["timeline"])
 
-    # Escrow hold then release: platform 5% (snacks: default), host 10%, the rest to the seller.
+    # Escrow hold then release: platform 5% (snacks: default), host 10% (its cooperation), the rest to the seller.
     assert await api.balance(f"escrow:{oid}") == 0
     ledger = (await api.client.get(f"/v1/orders/{oid}/ledger", headers=shop.headers)).json()["items"]
     assert [t["kind"] for t in ledger] == ["PAYMENT", "RELEASE"]

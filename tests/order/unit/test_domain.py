@@ -111,8 +111,8 @@ RATES = {"default": 500, "jade": 600}
 @pytest.mark.parametrize("escrow", [1, 7, 99, 100, 9_999, 123_457, 6_000_000, 999_999_999])
 @pytest.mark.parametrize("host_bps", [0, 1000, 2000])
 def test_release_split_sums_exactly_and_the_remainder_goes_to_the_seller(escrow, host_bps):
-    lines = [Line("a", "jade", 33_333, 2), Line("b", "snacks", 1_001, 3)]
-    split = domain.split_release(escrow, lines, RATES, host_bps)
+    lines = [Line("a", "jade", 33_333, 2, host_bps=host_bps), Line("b", "snacks", 1_001, 3, host_bps=host_bps)]
+    split = domain.split_release(escrow, lines, RATES)
     assert split.total_fen == escrow
     assert split.platform_fen >= 0 and split.host_fen >= 0 and split.seller_fen >= 0
     total = sum(line.subtotal_fen for line in lines)
@@ -122,11 +122,21 @@ def test_release_split_sums_exactly_and_the_remainder_goes_to_the_seller(escrow,
 
 
 def test_release_split_example():
-    split = domain.split_release(6_000_000, [Line("a", "jade", 6_000_000, 1)], RATES, 500)
+    split = domain.split_release(6_000_000, [Line("a", "jade", 6_000_000, 1, host_bps=500)], RATES)
     assert (split.platform_fen, split.host_fen, split.seller_fen) == (360_000, 300_000, 5_340_000)
-    assert domain.split_release(0, [Line("a", "jade", 1, 1)], RATES, 500).total_fen == 0
+    assert domain.split_release(0, [Line("a", "jade", 1, 1, host_bps=500)], RATES).total_fen == 0
     with pytest.raises(ValueError):
-        domain.split_release(100, [Line("a", "jade", 100, 1)], {"default": 9_500}, 1_000)
+        domain.split_release(100, [Line("a", "jade", 100, 1, host_bps=1_000)], {"default": 9_500})
+
+
+def test_release_split_applies_each_lines_host_rate():
+    # A per-product cooperation at 8% on the jade line, a shop-wide one at 3% on the snacks line.
+    lines = [Line("a", "jade", 30_000, 1, host_bps=800), Line("b", "snacks", 10_000, 1, host_bps=300)]
+    split = domain.split_release(40_000, lines, RATES)
+    assert split.host_fen == 2_400 + 300 and split.platform_fen == 1_800 + 500
+    assert split.seller_fen == 40_000 - 2_700 - 2_300
+    # After a partial refund before the release: the same rates on what is left, pro rata.
+    assert domain.split_release(20_000, lines, RATES).host_fen == 1_350
 
 
 @pytest.mark.parametrize(
@@ -145,6 +155,18 @@ def test_refund_sources_in_order(amount, escrow, seller, deposit, parts):
     assert plan.total_fen == amount
 
 
+def test_refund_after_release_takes_the_commission_shares_first_then_the_sellers_part():
+    plan = domain.plan_refund(1_000, 0, 300, 900, platform_back_fen=50, host_back_fen=100)
+    assert list(plan.parts) == [
+        (F.PLATFORM_COMMISSION, 50), (F.HOST_COMMISSION, 100), (F.SELLER_BALANCE, 300), (F.SHOP_DEPOSIT, 550),
+    ]  # fmt: skip
+    assert plan.label == "PLATFORM_COMMISSION+HOST_COMMISSION+SELLER_BALANCE+SHOP_DEPOSIT"
+    assert domain.source_account(F.HOST_COMMISSION, order_id="o", shop_id="s", host_id="h1") == "host:h1"
+    assert domain.source_account(F.PLATFORM_COMMISSION, order_id="o", shop_id="s") == "platform:commission"
+    with pytest.raises(ValueError):
+        domain.source_account(F.HOST_COMMISSION, order_id="o", shop_id="s")
+
+
 def test_refund_source_label_and_guarantee_share():
     plan = domain.plan_refund(1500, 0, 300, 900)
     assert plan.label == "SELLER_BALANCE+SHOP_DEPOSIT+PLATFORM_GUARANTEE"
@@ -161,6 +183,10 @@ def test_compensation_sources():
     ]
     assert list(domain.plan_compensation(500, "SHOP_DEPOSIT", 0).parts) == [(F.PLATFORM_GUARANTEE, 500)]
     assert list(domain.plan_compensation(500, "PLATFORM", 2000).parts) == [(F.PLATFORM_SUBSIDY, 500)]
+    # The QC guarantee pays a certified item's counterfeit compensation in full, whatever the deposit holds.
+    guarantee = domain.plan_compensation(500, "PLATFORM_GUARANTEE", 2000)
+    assert list(guarantee.parts) == [(F.QC_GUARANTEE, 500)] and guarantee.amount(F.PLATFORM_GUARANTEE) == 0
+    assert domain.source_account(F.QC_GUARANTEE, order_id="o", shop_id="s") == "platform:guarantee"
 
 
 @pytest.mark.parametrize(

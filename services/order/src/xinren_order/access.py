@@ -8,7 +8,7 @@ from typing import Protocol
 from xinren_shared.access import RowAccess
 from xinren_shared.auth import Principal, Role
 
-from .models import SalesOrder, Shop
+from .models import Cooperation, SalesOrder, Shop
 
 
 class OfShop(Protocol):
@@ -53,3 +53,9 @@ def reports_delivery(principal: Principal, order: SalesOrder) -> bool:
 
 # Who manages a shop, its products and its money (and sees that money): the shop's own seller and admins.
 SHOP_STAFF: RowAccess[OfShop] = RowAccess(Shop, {Role.SELLER: lambda p: {"shop_id": p.shop_id}, Role.ADMIN: True})
+
+# A shop's cooperations: its seller sees them all, a host those it is bound by, admins any.
+COOPERATIONS = RowAccess(
+    Cooperation,
+    {Role.SELLER: lambda p: {"shop_id": p.shop_id}, Role.HOST: lambda p: {"host_id": p.sub}, Role.ADMIN: True},
+)

@@ -5,7 +5,7 @@ from fastapi import FastAPI
 from xinren_shared.runtime import ServiceRuntime, ServiceSpec
 from xinren_shared.web import build_app
 
-from . import api, models
+from . import api, api_hosts, models
 from .consumers import EVENT_HANDLERS
 from .payments import PaymentProvider, SandboxPaymentProvider
 from .settings import OrderSettings
@@ -21,7 +21,9 @@ def create_app(settings: OrderSettings | None = None, payment_provider: PaymentP
         event_handlers=EVENT_HANDLERS,
         timer_handlers=TIMER_HANDLERS,
     )
-    app = build_app(settings, ServiceRuntime(settings, spec), title="Xinren order service", routers=[api.router])
+    app = build_app(
+        settings, ServiceRuntime(settings, spec), title="Xinren order service", routers=[api.router, api_hosts.router]
+    )
     # The sandbox captures without moving real money; production passes a real provider here.
     app.state.payment_provider = payment_provider or SandboxPaymentProvider()
     return app

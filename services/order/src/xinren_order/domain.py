@@ -125,6 +125,8 @@ class Line:
     unit_price_fen: int
     quantity: int
     qc_required: bool = False
+    # The host's commission on this line, from the cooperation that covered its sku when the order was placed.
+    host_bps: int = 0
 
     @property
     def subtotal_fen(self) -> int:
@@ -158,19 +160,19 @@ def commission_rate_bps(rates: dict[str, int], category: str) -> int:
     return rates.get(category, rates.get("default", 0))
 
 
-def split_release(escrow_fen: int, lines: list[Line], rates: dict[str, int], host_bps: int) -> ReleaseSplit:
-    """Splits the escrow balance: platform commission per line category (pro rata of the line's share of the
-    order), host commission on the whole, the rest — including every rounding remainder — to the seller."""
+def split_release(escrow_fen: int, lines: list[Line], rates: dict[str, int]) -> ReleaseSplit:
+    """Splits the escrow balance: platform commission per line category and host commission per line rate (each
+    pro rata of the line's share of the order), the rest — including every rounding remainder — to the seller."""
     if escrow_fen <= 0:
         return ReleaseSplit(0, 0, 0)
     total = sum(line.subtotal_fen for line in lines)
     if total <= 0:
-        platform = 0
+        platform = host = 0
     else:
-        # One floor over the weighted sum: never more than the exact commission.
+        # One floor over each weighted sum: never more than the exact commission.
         weighted = sum(line.subtotal_fen * commission_rate_bps(rates, line.category) for line in lines)
         platform = escrow_fen * weighted // (total * BPS)
-    host = escrow_fen * host_bps // BPS
+        host = escrow_fen * sum(line.subtotal_fen * line.host_bps for line in lines) // (total * BPS)
     seller = escrow_fen - platform - host
     if seller < 0:
         raise ValueError("commission rates exceed 100%")
@@ -179,9 +181,15 @@ def split_release(escrow_fen: int, lines: list[Line], rates: dict[str, int], hos
 
 class FundingSource(StrEnum):
     ESCROW = "ESCROW"
+    # After the release: the platform's and the host's commission on the refunded money, taken back.
+    PLATFORM_COMMISSION = "PLATFORM_COMMISSION"
+    HOST_COMMISSION = "HOST_COMMISSION"
     SELLER_BALANCE = "SELLER_BALANCE"
     SHOP_DEPOSIT = "SHOP_DEPOSIT"
+    # Fronted for the shop, which then owes it.
     PLATFORM_GUARANTEE = "PLATFORM_GUARANTEE"
+    # The platform's own liability for a certified item (the warehouse's error): nothing owed by the shop.
+    QC_GUARANTEE = "QC_GUARANTEE"
     PLATFORM_SUBSIDY = "PLATFORM_SUBSIDY"
 
 
@@ -205,14 +213,25 @@ def refundable_fen(paid_fen: int, refunded_fen: int) -> int:
     return max(0, paid_fen - refunded_fen)
 
 
-def plan_refund(amount_fen: int, escrow_fen: int, seller_balance_fen: int, deposit_fen: int) -> FundingPlan:
-    """Escrow first; after release the seller's balance, then the deposit, then the platform guarantee."""
+def plan_refund(
+    amount_fen: int,
+    escrow_fen: int,
+    seller_balance_fen: int,
+    deposit_fen: int,
+    *,
+    platform_back_fen: int = 0,
+    host_back_fen: int = 0,
+) -> FundingPlan:
+    """Escrow first; after release the platform's and the host's commission shares (`*_back_fen`, see
+    commission.clawback), then for the seller's part its balance, then the deposit, then the platform guarantee."""
     if amount_fen <= 0:
         raise ValueError("a refund must be positive")
     parts: list[tuple[FundingSource, int]] = []
     remaining = amount_fen
     for source, available in (
         (FundingSource.ESCROW, escrow_fen),
+        (FundingSource.PLATFORM_COMMISSION, platform_back_fen),
+        (FundingSource.HOST_COMMISSION, host_back_fen),
         (FundingSource.SELLER_BALANCE, seller_balance_fen),
         (FundingSource.SHOP_DEPOSIT, deposit_fen),
     ):
@@ -226,11 +245,14 @@ def plan_refund(amount_fen: int, escrow_fen: int, seller_balance_fen: int, depos
 
 
 def plan_compensation(amount_fen: int, payer: str, deposit_fen: int) -> FundingPlan:
-    """SHOP_DEPOSIT pays from the deposit, the platform guarantee covering a shortfall; PLATFORM from subsidy."""
+    """SHOP_DEPOSIT pays from the deposit, the platform guarantee covering a shortfall (owed by the shop); PLATFORM
+    from the subsidy; PLATFORM_GUARANTEE (a certified item found counterfeit) from the guarantee, owed by nobody."""
     if amount_fen <= 0:
         raise ValueError("a compensation must be positive")
     if payer == "PLATFORM":
         return FundingPlan(((FundingSource.PLATFORM_SUBSIDY, amount_fen),))
+    if payer == "PLATFORM_GUARANTEE":
+        return FundingPlan(((FundingSource.QC_GUARANTEE, amount_fen),))
     take = min(amount_fen, max(0, deposit_fen))
     parts: list[tuple[FundingSource, int]] = []
     if take:
@@ -276,11 +298,17 @@ def is_account(name: str) -> bool:
     return bool(_ACCOUNT.match(name))
 
 
-def source_account(source: FundingSource, *, order_id: str, shop_id: str) -> str:
+def source_account(source: FundingSource, *, order_id: str, shop_id: str, host_id: str | None = None) -> str:
+    if source is FundingSource.HOST_COMMISSION:
+        if not host_id:
+            raise ValueError("a host commission needs the order's host")
+        return host_account(host_id)
     return {
         FundingSource.ESCROW: escrow_account(order_id),
+        FundingSource.PLATFORM_COMMISSION: PLATFORM_COMMISSION,
         FundingSource.SELLER_BALANCE: seller_account(shop_id),
         FundingSource.SHOP_DEPOSIT: deposit_account(shop_id),
         FundingSource.PLATFORM_GUARANTEE: PLATFORM_GUARANTEE,
+        FundingSource.QC_GUARANTEE: PLATFORM_GUARANTEE,
         FundingSource.PLATFORM_SUBSIDY: PLATFORM_SUBSIDY,
     }[source]

@@ -51,6 +51,7 @@ def created(order: SalesOrder) -> oe.OrderCreated:
         qc_required=order.qc_required,
         trust_rights=_rights(order),
         pay_by=order.pay_by,
+        host_commission_bps=order.host_commission_bps if order.host_id else None,
     )
 
 
@@ -130,7 +131,14 @@ def shipping_late(order: SalesOrder, promised_by: datetime) -> oe.OrderShippingL
     return oe.OrderShippingLate(**parties(order), promised_by=promised_by, paid_fen=order.paid_fen)
 
 
-def refunded(order: SalesOrder, request: ae.RefundRequested, *, source: str) -> oe.OrderRefunded:
+def refunded(
+    order: SalesOrder,
+    request: ae.RefundRequested,
+    *,
+    source: str,
+    host_clawback_fen: int = 0,
+    platform_clawback_fen: int = 0,
+) -> oe.OrderRefunded:
     return oe.OrderRefunded(
         **parties(order),
         case_id=request.case_id,
@@ -138,6 +146,8 @@ def refunded(order: SalesOrder, request: ae.RefundRequested, *, source: str) -> 
         amount_fen=request.amount_fen,
         refunded_total_fen=order.refunded_fen,
         source=source,
+        host_clawback_fen=host_clawback_fen,
+        platform_clawback_fen=platform_clawback_fen,
     )
 
 

@@ -11,8 +11,15 @@ entries of one transaction sum to zero, and an account's balance is the sum of i
   guarantee is kept on the shop row (`guarantee_debt_fen`, shown as the `receivable:{shop}` balance), not as a
   ledger account: it is a claim, not a movement. It is repaid from the shop's later releases (seller balance ->
   platform:guarantee), and `/v1/ledger/check` verifies it equals minus the guarantee entries booked for the shop.
+  A GUARANTEE_COMPENSATION (a certified item found counterfeit: the QC warehouse's error) is the platform's own
+  liability: it debits only platform:guarantee and is owed by nobody.
+- A refund after the release takes back from `platform:commission` and `host:{host}` their share of the refunded
+  money (commission.clawback), in the REFUND transaction itself. Per order, what a refund takes from an account is
+  bounded by what the order's release credited it, and nothing else debits a `host:` account, so a host's balance
+  never goes negative (NEGATIVE_BALANCE covers `host:`; a payout of host balances, when there is one, must keep it
+  so by holding back what could still be clawed back, or book the shortfall as the host's debt).
 
-Transaction kinds: DEPOSIT, PAYMENT, RELEASE, REFUND, COMPENSATION, DEBT_REPAYMENT.
+Transaction kinds: DEPOSIT, PAYMENT, RELEASE, REFUND, COMPENSATION, GUARANTEE_COMPENSATION, DEBT_REPAYMENT.
 Balances are derived from the entries; a movement that must not overdraw an account runs while its owner's row
 is locked (the order for escrow, the shop for seller and deposit balances).
 """
@@ -27,6 +34,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from . import domain
+from .commission import ReleasedShares
 from .models import metadata
 
 _txn = metadata.tables["ledger_transaction"]
@@ -100,6 +108,31 @@ async def entries_of(session: AsyncSession, transaction_ids: Sequence[int]) -> d
     return by_txn
 
 
+async def released_shares(session: AsyncSession, order_id: str, host_id: str | None) -> ReleasedShares:
+    """What the order's release paid the platform and the host, and what its refunds took back so far (one query)."""
+    escrow = domain.escrow_account(order_id)
+    accounts = [escrow, domain.EXTERNAL_PAYOUTS, domain.PLATFORM_COMMISSION]
+    if host_id:
+        accounts.append(domain.host_account(host_id))
+    rows = await session.execute(
+        select(_txn.c.kind, _entry.c.account, func.sum(_entry.c.amount_fen))
+        .join(_txn, _txn.c.id == _entry.c.transaction_id)
+        .where(_txn.c.order_id == order_id, _txn.c.kind.in_(["RELEASE", "REFUND"]), _entry.c.account.in_(accounts))
+        .group_by(_txn.c.kind, _entry.c.account)
+    )
+    sums = {(kind, account): int(fen) for kind, account, fen in rows.all()}
+    host = domain.host_account(host_id) if host_id else None
+    return ReleasedShares(
+        released_fen=-sums.get(("RELEASE", escrow), 0),
+        platform_fen=sums.get(("RELEASE", domain.PLATFORM_COMMISSION), 0),
+        host_fen=sums.get(("RELEASE", host), 0) if host else 0,
+        platform_clawed_fen=-sums.get(("REFUND", domain.PLATFORM_COMMISSION), 0),
+        host_clawed_fen=-sums.get(("REFUND", host), 0) if host else 0,
+        # Refunded in all, less what came out of escrow (before the release).
+        refunded_after_release_fen=sums.get(("REFUND", domain.EXTERNAL_PAYOUTS), 0) + sums.get(("REFUND", escrow), 0),
+    )
+
+
 _CLOSED_SQL = "(o.status IN ('COMPLETED', 'REFUNDED') OR (o.status = 'CANCELLED' AND o.refunded_fen >= o.paid_fen))"
 
 # What each order was paid into escrow and refunded to the outside world, as the ledger books them.
@@ -153,10 +186,26 @@ _CHECKS: list[tuple[str, str]] = [
         """WITH booked AS (
                SELECT t.shop_id, -SUM(e.amount_fen) AS fen FROM ledger_transaction t
                JOIN ledger_entry e ON e.transaction_id = t.id
-               WHERE e.account = 'platform:guarantee' GROUP BY t.shop_id)
+               WHERE e.account = 'platform:guarantee' AND t.kind <> 'GUARANTEE_COMPENSATION' GROUP BY t.shop_id)
            SELECT s.shop_id, s.guarantee_debt_fen, COALESCE(b.fen, 0)::bigint AS ledger_debt_fen
            FROM shop s LEFT JOIN booked b ON b.shop_id = s.shop_id
            WHERE s.guarantee_debt_fen <> COALESCE(b.fen, 0)""",
+    ),
+    (
+        # A refund after the release takes back at most the commission the order's release paid.
+        "CLAWBACK_EXCEEDS_COMMISSION",
+        """SELECT t.order_id, e.account, SUM(e.amount_fen)::bigint AS net_fen FROM ledger_transaction t
+           JOIN ledger_entry e ON e.transaction_id = t.id
+           WHERE t.order_id IS NOT NULL AND t.kind IN ('RELEASE', 'REFUND')
+             AND (e.account = 'platform:commission' OR e.account LIKE 'host:%')
+           GROUP BY t.order_id, e.account HAVING SUM(e.amount_fen) < 0""",
+    ),
+    (
+        # The platform's own liability is never charged to a shop's money.
+        "GUARANTEE_COMPENSATION_CHARGED_TO_SHOP",
+        """SELECT t.id AS transaction_id, t.idempotency_key AS key, e.account, e.amount_fen
+           FROM ledger_transaction t JOIN ledger_entry e ON e.transaction_id = t.id
+           WHERE t.kind = 'GUARANTEE_COMPENSATION' AND e.amount_fen < 0 AND e.account <> 'platform:guarantee'""",
     ),
 ]
 

@@ -204,5 +204,36 @@ class AfterSaleCase(OrderTable, table=True):
     updated_at: datetime = Field(sa_type=DateTime(timezone=True), nullable=False)
 
 
+class Host(OrderTable, table=True):
+    """A registered live-stream host (主播): only a registered host can be named on an order."""
+
+    __tablename__ = "host"
+
+    host_id: str = Field(primary_key=True, max_length=64)
+    name: str = Field(max_length=200)
+    created_at: datetime = Field(sa_type=DateTime(timezone=True), nullable=False)
+
+
+class Cooperation(OrderTable, table=True):
+    """A host bound to a shop by its seller, at a commission rate, for the whole shop (sku_ids None) or some skus."""
+
+    __tablename__ = "cooperation"
+    __table_args__ = (
+        Index("ix_cooperation_shop_created", "shop_id", "created_at", "cooperation_id"),
+        Index("ix_cooperation_host_created", "host_id", "created_at", "cooperation_id"),
+        Index("ix_cooperation_shop_host", "shop_id", "host_id"),
+        CheckConstraint("commission_bps BETWEEN 0 AND 10000", name="ck_cooperation_commission_bps"),
+    )
+
+    cooperation_id: str = Field(primary_key=True, max_length=64)
+    shop_id: str = Field(sa_column=Column(String(64), ForeignKey("shop.shop_id"), nullable=False))
+    host_id: str = Field(sa_column=Column(String(64), ForeignKey("host.host_id"), nullable=False))
+    commission_bps: int
+    sku_ids: list[str] | None = _json(None, nullable=True)
+    status: str = Field(max_length=20)
+    created_at: datetime = Field(sa_type=DateTime(timezone=True), nullable=False)
+    ended_at: datetime | None = _ts()
+
+
 metadata = OrderTable.metadata
 infra = define_infra_tables(metadata)

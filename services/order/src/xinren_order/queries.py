@@ -14,9 +14,10 @@ from xinren_shared.pagination import keyset_page
 from xinren_shared.runtime import ServiceRuntime
 
 from . import domain, ledger, schemas
-from .access import ORDERS, SHOP_STAFF, ShopRef
+from .access import COOPERATIONS, ORDERS, SHOP_STAFF, ShopRef
+from .cooperations import cooperation_public, host_for, host_public
 from .domain import OrderStatus
-from .models import LedgerTransaction, Product, SalesOrder
+from .models import Cooperation, LedgerTransaction, Product, SalesOrder
 from .repository import load_order, load_shop, order_for, product_for, shop_for
 from .settings import OrderSettings
 from .views import ledger_transaction_public, order_view, order_views, product_public, shop_public
@@ -139,3 +140,35 @@ def _may_read_account(principal: Principal, kind: str, owner: str, escrow_shop: 
 async def check_ledger(runtime: Runtime) -> schemas.LedgerCheckPublic:
     async with runtime.transaction() as session:
         return schemas.LedgerCheckPublic(**await ledger.check(session))
+
+
+async def get_host(runtime: Runtime, host_id: str) -> schemas.HostPublic:
+    async with runtime.transaction() as session:
+        return host_public(await host_for(session, host_id))
+
+
+async def list_cooperations(
+    runtime: Runtime,
+    principal: Principal,
+    *,
+    shop_id: str | None = None,
+    host_id: str | None = None,
+    status: str | None = None,
+    limit: int,
+    cursor: str | None,
+) -> tuple[list[schemas.CooperationPublic], str | None]:
+    """Newest first, of the cooperations of a shop or of a host that the principal may see (a 404 for an unknown
+    shop or host)."""
+    query = select(Cooperation).where(COOPERATIONS.where(principal))
+    async with runtime.transaction() as session:
+        if shop_id is not None:
+            await shop_for(session, shop_id)
+            query = query.where(Cooperation.shop_id == shop_id)
+        if host_id is not None:
+            await host_for(session, host_id)
+            query = query.where(Cooperation.host_id == host_id)
+        if status is not None:
+            query = query.where(Cooperation.status == status)
+        columns = [Cooperation.created_at, Cooperation.cooperation_id]
+        rows, next_cursor = await keyset_page(session, query, columns, cursor, limit, descending=True)
+        return [cooperation_public(c) for c in rows], next_cursor

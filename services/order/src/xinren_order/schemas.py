@@ -112,6 +112,46 @@ class ProductPublic(BaseModel):
     created_at: datetime | None
 
 
+# --- hosts and cooperations -------------------------------------------------------------------------------
+
+
+class HostCreate(Request):
+    host_id: Id
+    name: Text
+
+
+class HostPublic(BaseModel):
+    host_id: str
+    name: str
+    created_at: datetime
+
+
+class CooperationCreate(Request):
+    host_id: Id
+    # None: the service's default rate (settings.default_host_commission_bps).
+    commission_bps: int | None = Field(default=None, ge=0, le=10_000, strict=True)
+    # None: every product of the shop; else only these (a cooperation naming a sku wins over a shop-wide one).
+    sku_ids: list[Id] | None = Field(default=None, min_length=1, max_length=200)
+
+    @field_validator("sku_ids")
+    @classmethod
+    def _unique(cls, v: list[str] | None) -> list[str] | None:
+        if v is not None and len(set(v)) != len(v):
+            raise ValueError("sku_ids must not repeat")
+        return v
+
+
+class CooperationPublic(BaseModel):
+    cooperation_id: str
+    shop_id: str
+    host_id: str
+    commission_bps: int
+    sku_ids: list[str] | None
+    status: str
+    created_at: datetime
+    ended_at: datetime | None
+
+
 # --- orders -----------------------------------------------------------------------------------------------
 
 
@@ -123,7 +163,8 @@ class OrderItemIn(Request):
 class OrderCreate(Request):
     shop_id: Id
     items: list[OrderItemIn] = Field(min_length=1, max_length=50)
-    host_id: Annotated[str, Field(min_length=1, max_length=200)] | None = None
+    # A registered host cooperating with the shop for every ordered sku, never the buyer.
+    host_id: Id | None = None
     live_room_id: Annotated[str, Field(min_length=1, max_length=200)] | None = None
     shipping_address: ShippingAddress
 

@@ -35,8 +35,9 @@ class OrderSettings(ServiceSettings):
     platform_commission_bps: dict[str, int] = Field(
         default_factory=lambda: {"default": 500, "jade": 600, "jewellery": 600, "antiques": 600, "luxury": 400}
     )
-    # Host commission: the rate a host attribution (host_id on the order) carries, fixed on the order at creation.
-    host_commission_bps: int = Field(default=1000, ge=0, le=10_000)
+    # Host commission: the rate a new cooperation gets when its seller names none (an order's host rate comes from
+    # the cooperation that covers it, fixed on the order at creation). 300 = 3%.
+    default_host_commission_bps: int = Field(default=300, ge=0, le=10_000)
 
     # How far in the future a partner's delivered_at may lie (clock skew).
     delivery_clock_skew_seconds: float = 300
@@ -48,7 +49,7 @@ class OrderSettings(ServiceSettings):
     def _rates_fit(self) -> "OrderSettings":
         if "default" not in self.platform_commission_bps:
             raise ValueError("platform_commission_bps needs a 'default' rate")
-        worst = max(self.platform_commission_bps.values()) + self.host_commission_bps
+        worst = max(self.platform_commission_bps.values()) + self.default_host_commission_bps
         if min(self.platform_commission_bps.values()) < 0 or worst > 10_000:
             raise ValueError("platform plus host commission must stay within 0..10000 bps")
         return self

@@ -5,6 +5,6 @@ consumer's or the timer worker's session. Every real status transition appends t
 one event to the outbox (QC-driven transitions are the exception: their event is the QC service's own).
 """
 
-from . import aftersales, catalog, money, orders, qc_reactions, receipt, shipment, timeouts
+from . import aftersales, catalog, hosts, money, orders, qc_reactions, receipt, shipment, timeouts
 
-__all__ = ["aftersales", "catalog", "money", "orders", "qc_reactions", "receipt", "shipment", "timeouts"]
+__all__ = ["aftersales", "catalog", "hosts", "money", "orders", "qc_reactions", "receipt", "shipment", "timeouts"]

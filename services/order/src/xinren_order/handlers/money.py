@@ -9,9 +9,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from xinren_shared.consumer import EventContext
 from xinren_shared.contracts import aftersales as ae
+from xinren_shared.contracts.vocabulary import CompensationPayer
 from xinren_shared.ids import utcnow
 
-from .. import domain, events_out, ledger
+from .. import commission, domain, events_out, ledger
 from ..domain import ORDER, FundingPlan, FundingSource, OrderStatus
 from ..models import CompensationRecord, RefundRecord, SalesOrder, Shop
 from ..repository import load_order, load_shop
@@ -30,9 +31,13 @@ def request_key(order_id: str, ident: str) -> str:
 async def _pay_out(
     session: AsyncSession, order: SalesOrder, shop: Shop | None, plan: FundingPlan, *, key: str, kind: str, memo: str
 ) -> int | None:
-    """Books `plan` as paid out to the buyer; what the platform guarantee covers, the shop owes it. The shop's row
-    is locked by the caller before it reads the balances the plan is made of."""
-    entries = [(domain.source_account(s, order_id=order.order_id, shop_id=order.shop_id), -a) for s, a in plan.parts]
+    """Books `plan` as paid out to the buyer; what the platform guarantee fronts (PLATFORM_GUARANTEE, not
+    QC_GUARANTEE), the shop owes it. The shop's row is locked by the caller before it reads the balances the plan is
+    made of."""
+    entries = [
+        (domain.source_account(s, order_id=order.order_id, shop_id=order.shop_id, host_id=order.host_id), -a)
+        for s, a in plan.parts
+    ]
     txn_id = await ledger.post(
         session,
         key=key,
@@ -50,7 +55,8 @@ async def _pay_out(
 async def on_refund_requested(
     session: AsyncSession, event: ae.RefundRequested, ctx: EventContext[OrderSettings]
 ) -> None:
-    """Moves a refund once per refund_id (else case_id): escrow first; after release the seller's balance, the
+    """Moves a refund once per refund_id (else case_id): escrow first; after release the platform's and the host's
+    commission on the refunded money go back in proportion, and the seller's part comes from its balance, the
     deposit, then the platform guarantee (the shop then owes it). More than remains refundable moves nothing."""
     runtime = ctx.runtime
     key = request_key(event.order_id, event.refund_id or f"case:{event.case_id}")
@@ -82,7 +88,13 @@ async def on_refund_requested(
         domain.seller_account(order.shop_id),
         domain.deposit_account(order.shop_id),
     )
-    plan = domain.plan_refund(event.amount_fen, escrow, seller, deposit)
+    platform_back = host_back = 0
+    if escrow < event.amount_fen:  # released: only then is there commission to take back (one more query)
+        shares = await ledger.released_shares(session, order.order_id, order.host_id)
+        platform_back, host_back = commission.clawback(shares, event.amount_fen - max(0, escrow))
+    plan = domain.plan_refund(
+        event.amount_fen, escrow, seller, deposit, platform_back_fen=platform_back, host_back_fen=host_back
+    )
     memo = f"refund for case {event.case_id}"
     txn_id = await _pay_out(session, order, shop, plan, key=f"refund:{key}", kind="REFUND", memo=memo)
     order.refunded_fen += event.amount_fen
@@ -90,7 +102,16 @@ async def on_refund_requested(
     session.add(answer("REFUNDED", plan.label, txn_id))
     if order.refunded_fen >= order.paid_fen and ORDER.can(order.status, OrderStatus.REFUNDED):
         await _refunded_in_full(session, ctx, order, case_id=event.case_id)
-    await runtime.outbox.add(session, events_out.refunded(order, event, source=plan.label))
+    await runtime.outbox.add(
+        session,
+        events_out.refunded(
+            order,
+            event,
+            source=plan.label,
+            host_clawback_fen=plan.amount(FundingSource.HOST_COMMISSION),
+            platform_clawback_fen=plan.amount(FundingSource.PLATFORM_COMMISSION),
+        ),
+    )
 
 
 async def _refunded_in_full(
@@ -115,7 +136,9 @@ async def on_compensation_granted(
     session: AsyncSession, event: ae.CompensationGranted, ctx: EventContext[OrderSettings]
 ) -> None:
     """Pays a compensation once per compensation_id: SHOP_DEPOSIT from the deposit (the guarantee covering a
-    shortfall, owed by the shop), PLATFORM from the platform subsidy. Not part of "refunds never exceed paid"."""
+    shortfall, owed by the shop), PLATFORM from the platform subsidy, PLATFORM_GUARANTEE (a certified item found
+    counterfeit) from the platform guarantee as its own liability: never the deposit, no debt for the shop. Not part
+    of "refunds never exceed paid"."""
     order = await load_order(session, event.order_id, lock=True)
     if order is None:
         log.info("ignoring compensation.granted for unknown order %s", event.order_id)
@@ -126,11 +149,15 @@ async def on_compensation_granted(
     if event.amount_fen <= 0:
         log.warning("ignoring compensation %s of %d fen", event.compensation_id, event.amount_fen)
         return
-    shop = await load_shop(session, order.shop_id, lock=True)
-    deposit = await ledger.balance(session, domain.deposit_account(order.shop_id))
-    plan = domain.plan_compensation(event.amount_fen, event.payer.value, deposit)
     memo = f"{event.kind.value} compensation"
-    txn_id = await _pay_out(session, order, shop, plan, key=f"compensation:{key}", kind="COMPENSATION", memo=memo)
+    if event.payer is CompensationPayer.PLATFORM_GUARANTEE:
+        plan = domain.plan_compensation(event.amount_fen, event.payer.value, 0)
+        shop, kind = None, "GUARANTEE_COMPENSATION"
+    else:
+        shop = await load_shop(session, order.shop_id, lock=True)
+        deposit = await ledger.balance(session, domain.deposit_account(order.shop_id))
+        plan, kind = domain.plan_compensation(event.amount_fen, event.payer.value, deposit), "COMPENSATION"
+    txn_id = await _pay_out(session, order, shop, plan, key=f"compensation:{key}", kind=kind, memo=memo)
     session.add(
         CompensationRecord(
             compensation_id=key,

@@ -14,7 +14,9 @@ from xinren_shared.contracts.vocabulary import Destination, TrustRight
 from xinren_shared.errors import Conflict, Unprocessable
 from xinren_shared.ids import new_id
 
-from .. import domain, events_out, ledger, schemas
+from .. import commission, domain, events_out, ledger, schemas
+from ..commission import Terms
+from ..cooperations import active_terms
 from ..domain import ORDER, Line, OrderStatus, ShopStatus
 from ..models import Product, SalesOrder, Shop
 from ..payments import PaymentProvider
@@ -50,10 +52,19 @@ async def create_order(
     if len(principal.sub) > 200:
         raise Unprocessable("the buyer id (token subject) is longer than 200 characters", code="INVALID_BUYER")
     shop = await _open_shop(session, body.shop_id)
+    # Before the products are locked: the host's cooperations need only the ordered skus.
+    terms = await _host_terms(session, principal, shop, body) if body.host_id else {}
     products = await _products_of(session, shop, [i.sku_id for i in body.items])
     await _reserve(session, products, body.items)
     lines = [
-        Line(p.sku_id, p.category, p.price_fen, i.quantity, policy.requires_qc(p.category, p.price_fen))
+        Line(
+            p.sku_id,
+            p.category,
+            p.price_fen,
+            i.quantity,
+            policy.requires_qc(p.category, p.price_fen),
+            host_bps=terms[p.sku_id].commission_bps if terms else 0,
+        )
         for i in body.items
         for p in [products[i.sku_id]]
     ]
@@ -75,6 +86,11 @@ async def create_order(
                 "unit_price_fen": line.unit_price_fen,
                 "quantity": line.quantity,
                 "qc_required": line.qc_required,
+                **(
+                    {"host_commission_bps": line.host_bps, "cooperation_id": terms[line.sku_id].cooperation_id}
+                    if terms
+                    else {}
+                ),
             }
             for line in lines
         ],
@@ -83,7 +99,7 @@ async def create_order(
         category=category,
         trust_rights=list(shop.trust_rights),
         shipping_address=body.shipping_address.model_dump(),
-        host_commission_bps=settings.host_commission_bps if body.host_id else 0,
+        host_commission_bps=commission.order_rate_bps([(line.subtotal_fen, line.host_bps) for line in lines]),
         warehouse_hint=policy.warehouse_hint(category) if qc_required else None,
         pay_by=pay_by,
         created_at=uow.now,
@@ -97,6 +113,26 @@ async def create_order(
     # Shaped from what was just written, not read back: a new order's timeline is its one entry, and no
     # after-sales case can name it yet.
     return order_public(order, principal, [placed], case_open=False)
+
+
+async def _host_terms(
+    session: AsyncSession, principal: Principal, shop: Shop, body: schemas.OrderCreate
+) -> dict[str, Terms]:
+    """The cooperation covering each ordered sku: the host must be bound to the shop for every one of them by an
+    active cooperation (one query), and is never the buyer."""
+    assert body.host_id is not None
+    if body.host_id == principal.sub:
+        raise Unprocessable("a buyer cannot be the host of its own order", code="HOST_IS_BUYER")
+    skus = [i.sku_id for i in body.items]
+    terms = commission.covering(await active_terms(session, shop.shop_id, body.host_id), skus)
+    uncovered = [sku for sku in skus if sku not in terms]
+    if uncovered:
+        raise Unprocessable(
+            f"host {body.host_id} has no active cooperation with shop {shop.shop_id} covering these products",
+            code="HOST_NOT_COOPERATING",
+            details={"host_id": body.host_id, "sku_ids": uncovered},
+        )
+    return terms
 
 
 async def _open_shop(session: AsyncSession, shop_id: str) -> Shop:

@@ -18,8 +18,18 @@ from .lifecycle import TIMER_AUTO_CONFIRM, cancel_timers, move
 
 
 def lines_of(order: SalesOrder) -> list[Line]:
+    """The order's lines with the host rate each took from its cooperation (orders placed before cooperations
+    existed carry the order's one rate)."""
+    default_host_bps = order.host_commission_bps if order.host_id else 0
     return [
-        Line(i["sku_id"], i["category"], i["unit_price_fen"], i["quantity"], i.get("qc_required", False))
+        Line(
+            i["sku_id"],
+            i["category"],
+            i["unit_price_fen"],
+            i["quantity"],
+            i.get("qc_required", False),
+            host_bps=i.get("host_commission_bps", default_host_bps),
+        )
         for i in order.items
     ]
 
@@ -36,7 +46,7 @@ async def complete(
     escrow = domain.escrow_account(order.order_id)
     held = await ledger.balance(session, escrow)
     rates = runtime.settings.platform_commission_bps
-    split = domain.split_release(held, lines_of(order), rates, order.host_commission_bps)
+    split = domain.split_release(held, lines_of(order), rates)
     if held > 0:
         entries = [
             (escrow, -held),
