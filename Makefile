@@ -15,6 +15,7 @@ help:
 	@echo "make faults   the fault scenarios (services killed, broker and database restarted) against real servers"
 	@echo "make token ROLE=buyer SUB=u1 [SHOP_ID=..] [WAREHOUSE_ID=..] [SHOPS=a,b] [CARRIERS=sf,yto]   a dev JWT for make run"
 	@echo "make infra-up / infra-down   only Kafka and PostgreSQL (state in .run/)"
+	@echo "make bench [VS=<old checkout>] [QUICK=1]   the benchmark suite: JSON and plots in bench/results/"
 
 $(STAMP): constraints.txt requirements-dev.in $(foreach d,$(SERVICES),$(d)/pyproject.toml)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -42,10 +43,10 @@ infra-down:
 token: $(STAMP)
 	@$(BIN)/xinren-token --role "$(ROLE)" --sub "$(SUB)" $(if $(SHOP_ID),--shop-id "$(SHOP_ID)") $(if $(WAREHOUSE_ID),--warehouse-id "$(WAREHOUSE_ID)") $(if $(SHOPS),--shops "$(SHOPS)") $(if $(CARRIERS),--carriers "$(CARRIERS)")
 
+# The benchmark suite (docs/BENCHMARKS.md): VS=<another checkout> adds its backbone for the ratio, QUICK=1 runs
+# each part for a few seconds. Never part of make test.
 bench: $(STAMP)
-	$(BIN)/python bench/backbone.py
-	$(BIN)/python bench/backbone.py --backlog --out bench/results/backbone-backlog.json
-	$(BIN)/python bench/intake.py $(if $(VS),--vs $(VS))
+	$(BIN)/python bench/suite.py $(if $(VS),--vs $(VS)) $(if $(QUICK),--quick)
 
 clean:
 	bash infra/down.sh || true

@@ -1,0 +1,273 @@
+"""What the benchmark suite's parts share: the services as uvicorn processes (as `make run` starts them, workers
+included), tokens, and two load shapes over HTTP (closed loop at a concurrency, open loop at an offered rate),
+each measured the same way: every request counted by status, latency percentiles, a progress bar."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import statistics
+import subprocess
+import sys
+import time
+import uuid
+from collections import Counter
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+from tqdm import tqdm
+
+from xinren_shared.auth import mint_token
+from xinren_shared.testing.infra import free_port
+
+ROOT = Path(__file__).resolve().parents[1]
+SECRET = "bench-suite-secret-0123456789abcdef"
+ADDRESS = {
+    "name": "王小明",
+    "phone": "13800138000",
+    "province": "广东省",
+    "city": "广州市",
+    "district": "天河区",
+    "line1": "体育西路 1 号",
+}
+# service -> (env prefix, package, source directory)
+SERVICES = {
+    "order": ("ORDER", "xinren_order", "order"),
+    "refund": ("REFUND", "xinren_refund", "refund"),
+    "qc": ("QC", "xinren_qc", "quality-check"),
+    "notify": ("NOTIFY", "xinren_notify", "notify"),
+}
+
+# One request: returns the outcome to count ("201", "503", "ConnectError", ...).
+Request = Callable[[int], Awaitable[str]]
+
+
+def token(role: str, sub: str, **claims: Any) -> dict[str, str]:
+    return {"Authorization": f"Bearer {mint_token(SECRET, sub, role, **claims)}"}
+
+
+def key() -> dict[str, str]:
+    return {"Idempotency-Key": uuid.uuid4().hex}
+
+
+def rid(prefix: str) -> str:
+    return f"{prefix}_{uuid.uuid4().hex[:12]}"
+
+
+def percentile(sorted_values: list[float], q: float) -> float:
+    if not sorted_values:
+        return float("nan")
+    return sorted_values[min(len(sorted_values) - 1, max(0, round(q * len(sorted_values)) - 1))]
+
+
+def ms(seconds: float) -> float:
+    return round(seconds * 1000, 1)
+
+
+@dataclass
+class Service:
+    name: str
+    url: str
+    database_url: str
+    workers: int
+    proc: asyncio.subprocess.Process
+
+    async def stop(self) -> None:
+        if self.proc.returncode is None:
+            self.proc.terminate()
+            try:
+                await asyncio.wait_for(self.proc.wait(), 30)
+            except TimeoutError:
+                self.proc.kill()
+                await self.proc.wait()
+
+
+async def start_service(
+    name: str, database_url: str, kafka: str, workers: int, log: Path, tree: Path = ROOT, **extra: str
+) -> Service:
+    """One service as `make run` starts it (uvicorn, the factory, --workers), on its own database and consumer group."""
+    prefix, package, directory = SERVICES[name]
+    port = free_port()
+    env = {
+        **os.environ,
+        "PYTHONPATH": f"{tree / 'shared' / 'src'}:{tree / 'services' / directory / 'src'}",
+        f"XINREN_{prefix}_DATABASE_URL": database_url,
+        f"XINREN_{prefix}_KAFKA_BOOTSTRAP_SERVERS": kafka,
+        f"XINREN_{prefix}_JWT_SECRET": SECRET,
+        f"XINREN_{prefix}_ENV": "test",
+        f"XINREN_{prefix}_LOG_LEVEL": "WARNING",
+        f"XINREN_{prefix}_CONSUMER_GROUP": f"bench-{name}-{uuid.uuid4().hex[:8]}",
+        **{f"XINREN_{prefix}_{k}": v for k, v in extra.items()},
+    }
+    cmd = [sys.executable, "-m", "uvicorn", "--factory", f"{package}.app:create_app"]
+    cmd += ["--host", "127.0.0.1", "--port", str(port), "--workers", str(workers), "--no-access-log"]
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with open(log, "ab") as out:  # noqa: ASYNC230 (opened once, before the process starts)
+        proc = await asyncio.create_subprocess_exec(*cmd, cwd=tree, env=env, stdout=out, stderr=subprocess.STDOUT)
+    service = Service(name, f"http://127.0.0.1:{port}", database_url, workers, proc)
+    # A fresh connection per probe, so that with several workers more than one of them has answered.
+    needed, answered = 3 * workers, 0
+    async with httpx.AsyncClient(limits=httpx.Limits(max_keepalive_connections=0), timeout=5) as c:
+        for _ in range(1200):
+            if proc.returncode is not None:
+                raise RuntimeError(f"the {name} service exited with {proc.returncode}; see {log}")
+            try:
+                answered = answered + 1 if (await c.get(f"{service.url}/readyz")).status_code == 200 else 0
+            except httpx.TransportError:
+                answered = 0
+            if answered >= needed:
+                return service
+            await asyncio.sleep(0.1)
+    await service.stop()
+    raise RuntimeError(f"the {name} service did not become ready; see {log}")
+
+
+@dataclass
+class Figures:
+    """One measurement: what was asked, what was answered, how fast."""
+
+    label: str
+    seconds: float
+    latencies: list[float] = field(default_factory=list)
+    statuses: Counter[str] = field(default_factory=Counter)
+    ok: str = "201"
+
+    def summary(self, **extra: Any) -> dict[str, Any]:
+        lat = sorted(self.latencies)
+        return {
+            **extra,
+            "ops_per_s": round(self.statuses[self.ok] / self.seconds, 1) if self.seconds else 0.0,
+            "answered_per_s": round(len(lat) / self.seconds, 1) if self.seconds else 0.0,
+            "p50_ms": ms(statistics.median(lat)) if lat else None,
+            "p99_ms": ms(percentile(lat, 0.99)) if lat else None,
+            "max_ms": ms(lat[-1]) if lat else None,
+            "requests": len(lat),
+            "statuses": dict(self.statuses),
+        }
+
+
+async def _ticker(bar: tqdm, started: float, seconds: float, figures: Figures) -> None:
+    while True:
+        await asyncio.sleep(0.25)
+        elapsed = time.perf_counter() - started
+        bar.n = round(min(elapsed, seconds), 1)
+        bar.set_postfix_str(f"{figures.statuses[figures.ok] / max(elapsed, 1e-9):.0f} ok/s", refresh=False)
+        bar.refresh()
+
+
+def _bar(label: str, seconds: float) -> tqdm:
+    return tqdm(total=seconds, desc=f"{label:<28}", unit="s", bar_format="{desc} {bar} {n:.0f}/{total:.0f}s {postfix}")
+
+
+async def closed_loop(label: str, concurrency: int, seconds: float, request: Request, ok: str = "201") -> Figures:
+    """`concurrency` clients, each sending its next request as soon as the last is answered, for `seconds`."""
+    figures = Figures(label, seconds, ok=ok)
+    started = time.perf_counter()
+    deadline = started + seconds
+
+    async def client(w: int) -> None:
+        while time.perf_counter() < deadline:
+            t0 = time.perf_counter()
+            figures.statuses[await request(w)] += 1
+            figures.latencies.append(time.perf_counter() - t0)
+
+    with _bar(label, seconds) as bar:
+        ticker = asyncio.create_task(_ticker(bar, started, seconds, figures))
+        try:
+            await asyncio.gather(*(client(w) for w in range(concurrency)))
+        finally:
+            ticker.cancel()
+    figures.seconds = time.perf_counter() - started
+    return figures
+
+
+async def open_loop(
+    label: str, rate: float, seconds: float, request: Request, max_in_flight: int = 1000, ok: str = "201"
+) -> tuple[Figures, list[tuple[int, float]]]:
+    """Requests sent at `rate` per second whatever the answers do (latency counted from the planned send time, so a
+    slow server is not excused by a client that waited for it). Returns the figures and (request number, planned
+    send time) of every request sent. Beyond `max_in_flight` unanswered, a request is not sent but counted as
+    "client_backlog": the server is not keeping up."""
+    figures = Figures(label, seconds, ok=ok)
+    planned: list[tuple[int, float]] = []
+    tasks: set[asyncio.Task[None]] = set()
+    started = time.perf_counter()
+    total = int(rate * seconds)
+
+    async def one(i: int, at: float) -> None:
+        figures.statuses[await request(i)] += 1
+        figures.latencies.append(time.perf_counter() - at)
+
+    with _bar(label, seconds) as bar:
+        ticker = asyncio.create_task(_ticker(bar, started, seconds, figures))
+        try:
+            for i in range(total):
+                at = started + i / rate
+                delay = at - time.perf_counter()
+                if delay > 0:
+                    await asyncio.sleep(delay)
+                if len(tasks) >= max_in_flight:
+                    figures.statuses["client_backlog"] += 1
+                    continue
+                planned.append((i, at))
+                task = asyncio.create_task(one(i, at))
+                tasks.add(task)
+                task.add_done_callback(tasks.discard)
+            await asyncio.gather(*tasks)
+        finally:
+            ticker.cancel()
+    figures.seconds = max(seconds, time.perf_counter() - started)
+    return figures, planned
+
+
+def http_client(url: str, connections: int) -> httpx.AsyncClient:
+    limits = httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
+    return httpx.AsyncClient(base_url=url, timeout=60, limits=limits)
+
+
+async def outcome(call: Awaitable[httpx.Response]) -> tuple[str, httpx.Response | None]:
+    try:
+        r = await call
+    except httpx.TransportError as exc:
+        return type(exc).__name__, None
+    return str(r.status_code), r
+
+
+class Refused(RuntimeError):
+    def __init__(self, method: str, path: str, r: httpx.Response):
+        super().__init__(f"{method} {path} → {r.status_code} {r.text[:300]}")
+        self.status = str(r.status_code)
+
+
+async def expect(c: httpx.AsyncClient, method: str, path: str, headers: dict[str, str], **kw: Any) -> Any:
+    r = await c.request(method, path, headers=headers, **kw)
+    if r.status_code not in (200, 201):
+        raise Refused(method, path, r)
+    return r.json()
+
+
+async def shop_and_product(
+    c: httpx.AsyncClient, stock: int, category: str = "snacks", price_fen: int = 990
+) -> tuple[str, str, dict[str, str]]:
+    """A fresh shop and one product of it; returns (shop_id, sku_id, the seller's headers)."""
+    shop_id = rid("shop")
+    admin = token("admin", "ops")
+    await expect(
+        c,
+        "POST",
+        "/v1/shops",
+        admin,
+        json={"shop_id": shop_id, "name": "Bench", "trust_rights": [], "deposit_fen": 20_000_000},
+    )
+    seller = token("seller", rid("seller"), shop_id=shop_id)
+    body = {"sku_id": rid("sku"), "title": "Bench", "category": category, "price_fen": price_fen, "stock": stock}
+    product = await expect(c, "POST", f"/v1/shops/{shop_id}/products", seller, json=body)
+    return shop_id, product["sku_id"], seller
+
+
+def order_body(shop_id: str, sku_id: str) -> dict[str, Any]:
+    # No host_id: orders without a host are what every part measures.
+    return {"shop_id": shop_id, "items": [{"sku_id": sku_id, "quantity": 1}], "shipping_address": ADDRESS}

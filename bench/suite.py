@@ -1,0 +1,515 @@
+"""Xinren's benchmark suite: one command, one run, every figure side by side (docs/BENCHMARKS.md reads them).
+
+    .venv/bin/python bench/suite.py                        # the full run (`make bench`)
+    .venv/bin/python bench/suite.py --quick                # each part for a few seconds, small sizes
+    .venv/bin/python bench/suite.py --vs /path/to/old      # also the backbone of another checkout, for the ratio
+    .venv/bin/python bench/suite.py --only p1 p4           # some parts only
+
+P1  order intake (POST /v1/orders) at concurrency 1/8/32/128 with 1 and 2 workers, next to the raw asyncpg bound
+    (the same statements, no HTTP); then an open loop at 70% of the peak for its p99.
+P2  pay → qc.case_opened latency at offered pay rates stepped up to saturation, then at half the saturation rate.
+P3  complete lifecycles per second (order, pay, ship, deliver, confirm) with the four services running.
+P4  the flash sale: one SKU with a stock of 1,000, 10,000 attempts with 500 in flight, every answer accounted for.
+BB  the backbone (outbox → relay → Kafka → idempotent consumer), and the other checkout's with --vs.
+
+Results: bench/results/suite.json, bench/results/p1_intake.png, bench/results/p2_pay_to_case.png, and the
+acceptance ratios printed at the end. Kafka and PostgreSQL: KAFKA_BOOTSTRAP_SERVERS / DATABASE_URL when set, else
+started for the run (as the test suite does)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import asyncpg
+import harness as h
+import httpx
+import plots
+import rawbound
+from aiokafka import AIOKafkaConsumer
+from tqdm import tqdm
+
+from xinren_shared.events import Envelope, physical
+from xinren_shared.settings import to_plain_url
+from xinren_shared.testing.infra import provide
+from xinren_shared.testing.plugin import create_database
+
+RESULTS = h.ROOT / "bench" / "results"
+LOGS = RESULTS / "logs"
+
+
+@dataclass
+class Sizes:
+    seconds: float  # one measurement (a concurrency, an offered rate)
+    concurrencies: list[int]
+    pay_rates: list[float]  # the offered pay rates stepped through, up to saturation
+    lifecycle_concurrency: int
+    flash_stock: int
+    flash_attempts: int
+    flash_in_flight: int
+    backbone_events: int
+
+
+FULL = Sizes(15, [1, 8, 32, 128], [10, 20, 40, 80, 120, 160, 240, 320], 32, 1_000, 10_000, 500, 20_000)
+QUICK = Sizes(2, [1, 8, 32], [5, 10, 20], 4, 50, 300, 50, 1_000)
+
+
+class Run:
+    def __init__(self, sizes: Sizes, workers: int, kafka: str, database_url: str):
+        self.sizes = sizes
+        self.workers = workers
+        self.kafka = kafka
+        self.database_url = database_url
+        self.tag = uuid.uuid4().hex[:6]
+
+    async def database(self, name: str) -> str:
+        return await create_database(self.database_url, f"bench_{name}_{self.tag}")
+
+    async def service(self, name: str, workers: int, **extra: str) -> h.Service:
+        db = await self.database(f"{name}{workers}")
+        return await h.start_service(name, db, self.kafka, workers, LOGS / f"{name}-{workers}w.log", **extra)
+
+
+# --- P1 ---------------------------------------------------------------------------------------------------------
+async def intake_round(url: str, label: str, concurrency: int, seconds: float, stock: int) -> dict[str, Any]:
+    async with h.http_client(url, concurrency) as c:
+        shop_id, sku_id, _ = await h.shop_and_product(c, stock)
+        body = h.order_body(shop_id, sku_id)
+        buyers = [h.token("buyer", f"b{i}") for i in range(concurrency)]
+
+        async def create(w: int) -> str:
+            status, _ = await h.outcome(c.post("/v1/orders", json=body, headers={**buyers[w % len(buyers)], **h.key()}))
+            return status
+
+        figures = await h.closed_loop(label, concurrency, seconds, create)
+    return figures.summary(concurrency=concurrency)
+
+
+async def raw_round(replay: rawbound.Replay, database_url: str, concurrency: int, seconds: float) -> dict[str, Any]:
+    # As many connections as clients, up to the service's own pool (10 + 20 overflow) per worker at most.
+    pool = await rawbound.pool(database_url, min(concurrency, 30))
+    try:
+
+        async def once(_: int) -> str:
+            async with pool.acquire() as conn:
+                try:
+                    await replay.run_once(conn)
+                except asyncpg.PostgresError as exc:
+                    return type(exc).__name__
+            return "201"
+
+        figures = await h.closed_loop(f"P1 raw bound c={concurrency}", concurrency, seconds, once)
+    finally:
+        await pool.close()
+    return figures.summary(concurrency=concurrency, connections=min(concurrency, 30))
+
+
+async def p1(run: Run) -> dict[str, Any]:
+    s = run.sizes
+    stock = 10_000_000
+    raw_db = await run.database("raw")
+    replay = await rawbound.record(raw_db, run.kafka, stock)
+    result: dict[str, Any] = {"statements_per_order": len(replay.statements), "raw_bound": [], "workers": {}}
+    for c in s.concurrencies:
+        result["raw_bound"].append(await raw_round(replay, raw_db, c, s.seconds))
+    for n in sorted({1, 2, run.workers}):
+        service = await run.service("order", n)
+        try:
+            rounds = [await intake_round(service.url, f"P1 {n}w c={c}", c, s.seconds, stock) for c in s.concurrencies]
+            result["workers"][str(n)] = rounds
+            if n == run.workers:
+                peak = max(r["ops_per_s"] for r in rounds)
+                result["open_loop_70pct"] = await intake_open_loop(service.url, 0.7 * peak, s.seconds, stock)
+        finally:
+            await service.stop()
+    return result
+
+
+async def intake_open_loop(url: str, rate: float, seconds: float, stock: int) -> dict[str, Any]:
+    async with h.http_client(url, 1000) as c:
+        shop_id, sku_id, _ = await h.shop_and_product(c, stock)
+        body = h.order_body(shop_id, sku_id)
+        buyers = [h.token("buyer", f"b{i}") for i in range(64)]
+
+        async def create(i: int) -> str:
+            status, _ = await h.outcome(c.post("/v1/orders", json=body, headers={**buyers[i % 64], **h.key()}))
+            return status
+
+        figures, _ = await h.open_loop(f"P1 open loop {rate:.0f}/s", rate, seconds, create)
+    return figures.summary(offered_per_s=round(rate, 1))
+
+
+# --- P2, P3, P4: the four services ---------------------------------------------------------------------------
+class CaseWatch:
+    """Reads xinren.qc.v1 from its end and notes when each order's qc.case_opened arrives."""
+
+    def __init__(self, kafka: str):
+        self.opened: dict[str, float] = {}
+        self.consumer = AIOKafkaConsumer(
+            physical("xinren.qc.v1"), bootstrap_servers=kafka, group_id=None, auto_offset_reset="latest"
+        )
+        self.task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        await self.consumer.start()
+        await self.consumer.seek_to_end()
+        self.task = asyncio.create_task(self._run())
+
+    async def _run(self) -> None:
+        async for record in self.consumer:
+            env = Envelope.from_kafka(record.topic, record.key, record.value, record.headers)
+            if env.type == "xinren.qc.case_opened":
+                self.opened.setdefault(env.data["order_id"], time.perf_counter())
+
+    async def wait(self, order_ids: list[str], timeout: float) -> int:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            missing = sum(1 for o in order_ids if o not in self.opened)
+            if not missing:
+                return 0
+            await asyncio.sleep(0.1)
+        return sum(1 for o in order_ids if o not in self.opened)
+
+    async def stop(self) -> None:
+        if self.task:
+            self.task.cancel()
+        await self.consumer.stop()
+
+
+async def p2(run: Run, stack: dict[str, h.Service]) -> dict[str, Any]:
+    s = run.sizes
+    order, qc = stack["order"].url, stack["qc"].url
+    admin = h.token("admin", "ops")
+    watch = CaseWatch(run.kafka)
+    await watch.start()
+    steps: list[dict[str, Any]] = []
+    try:
+        async with h.http_client(order, 1000) as c, httpx.AsyncClient(base_url=qc, timeout=30) as q:
+            wh = {"warehouse_id": h.rid("wh"), "name": "质检中心", "address": "四会市 8 号", "categories": ["jade"]}
+            await h.expect(q, "POST", "/v1/warehouses", admin, json=wh)
+            stock = int(sum(s.pay_rates) * s.seconds * 2) + 100
+            shop_id, sku_id, _ = await h.shop_and_product(c, stock, category="jade", price_fen=99_000)
+            body = h.order_body(shop_id, sku_id)
+
+            async def orders(n: int) -> list[tuple[dict[str, str], dict[str, Any]]]:
+                made: list[tuple[dict[str, str], dict[str, Any]]] = []
+                sem = asyncio.Semaphore(16)
+
+                async def one() -> None:
+                    buyer = h.token("buyer", h.rid("u"))
+                    async with sem:
+                        made.append((buyer, await h.expect(c, "POST", "/v1/orders", {**buyer, **h.key()}, json=body)))
+
+                await asyncio.gather(*(one() for _ in range(n)))
+                return made
+
+            # Warm-up: one order all the way to its case, so the consumer groups have their partitions.
+            ((buyer, first),) = await orders(1)
+            pay = {"amount_fen": first["total_fen"], "method": "SANDBOX"}
+            await h.expect(c, "POST", f"/v1/orders/{first['order_id']}/pay", {**buyer, **h.key()}, json=pay)
+            if await watch.wait([first["order_id"]], 60):
+                raise RuntimeError("no qc.case_opened for the warm-up order within 60 s")
+
+            async def step(rate: float, label: str) -> dict[str, Any]:
+                batch = await orders(int(rate * s.seconds))
+                sent_at: dict[str, float] = {}
+
+                async def pay_one(i: int) -> str:
+                    buyer, o = batch[i]
+                    sent_at[o["order_id"]] = time.perf_counter()
+                    body = {"amount_fen": o["total_fen"], "method": "SANDBOX"}
+                    status, _ = await h.outcome(
+                        c.post(f"/v1/orders/{o['order_id']}/pay", json=body, headers={**buyer, **h.key()})
+                    )
+                    return status
+
+                figures, _ = await h.open_loop(label, rate, s.seconds, pay_one, ok="200")
+                paid = list(sent_at)
+                missing = await watch.wait(paid, 30)
+                lat = sorted(watch.opened[o] - sent_at[o] for o in paid if o in watch.opened)
+                # Keeping up: the pays are answered at the offered rate, every case opens, and the last fifth of the
+                # step waits no longer than the first fifth (a growing backlog would show there).
+                fifth = max(1, len(lat) // 5)
+                ordered = [watch.opened[o] - sent_at[o] for o in paid if o in watch.opened]
+                early, late = sorted(ordered[:fifth]), sorted(ordered[-fifth:])
+                growing = bool(early and late) and h.percentile(late, 0.5) > 2 * h.percentile(early, 0.5) + 0.05
+                pays = figures.summary(offered_per_s=rate)
+                keeps_up = figures.statuses["200"] == len(batch) and not missing and not growing
+                return {
+                    "offered_per_s": rate,
+                    "pay": pays,
+                    "case_opened": {
+                        "p50_ms": h.ms(h.percentile(lat, 0.5)) if lat else None,
+                        "p99_ms": h.ms(h.percentile(lat, 0.99)) if lat else None,
+                        "missing": missing,
+                        "backlog_growing": growing,
+                    },
+                    "keeps_up": keeps_up,
+                }
+
+            for rate in s.pay_rates:
+                steps.append(await step(rate, f"P2 pay {rate:.0f}/s"))
+                if not steps[-1]["keeps_up"]:
+                    break
+            saturation = max(x["pay"]["ops_per_s"] for x in steps)
+            half = await step(round(saturation / 2, 1), f"P2 pay {saturation / 2:.0f}/s (half)")
+    finally:
+        await watch.stop()
+    return {"steps": steps, "saturation_pay_per_s": saturation, "at_half_saturation": half}
+
+
+async def p3(run: Run, stack: dict[str, h.Service]) -> dict[str, Any]:
+    s = run.sizes
+    admin = h.token("admin", "ops")
+    async with h.http_client(stack["order"].url, s.lifecycle_concurrency) as c:
+        shop_id, sku_id, seller = await h.shop_and_product(c, 10_000_000)
+        body = h.order_body(shop_id, sku_id)
+        buyers = [h.token("buyer", f"life{i}") for i in range(s.lifecycle_concurrency)]
+
+        async def lifecycle(w: int) -> str:
+            buyer = buyers[w]
+            try:
+                o = await h.expect(c, "POST", "/v1/orders", {**buyer, **h.key()}, json=body)
+                oid = o["order_id"]
+                pay = {"amount_fen": o["total_fen"], "method": "SANDBOX"}
+                await h.expect(c, "POST", f"/v1/orders/{oid}/pay", {**buyer, **h.key()}, json=pay)
+                tracking = h.rid("SF")
+                ship = {"carrier": "SF", "tracking_no": tracking}
+                await h.expect(c, "POST", f"/v1/orders/{oid}/shipments", {**seller, **h.key()}, json=ship)
+                delivered = {"tracking_no": tracking, "delivered_at": datetime.now(UTC).isoformat()}
+                await h.expect(c, "POST", f"/v1/orders/{oid}/delivery", {**admin, **h.key()}, json=delivered)
+                await h.expect(c, "POST", f"/v1/orders/{oid}/confirm-receipt", {**buyer, **h.key()})
+            except h.Refused as exc:
+                return exc.status
+            except httpx.TransportError as exc:
+                return type(exc).__name__
+            return "completed"
+
+        figures = await h.closed_loop(
+            f"P3 lifecycles c={s.lifecycle_concurrency}", s.lifecycle_concurrency, s.seconds, lifecycle, ok="completed"
+        )
+    return figures.summary(concurrency=s.lifecycle_concurrency)
+
+
+async def p4(run: Run, stack: dict[str, h.Service]) -> dict[str, Any]:
+    s = run.sizes
+    order = stack["order"]
+    answers: list[dict[str, Any]] = []
+    async with h.http_client(order.url, s.flash_in_flight) as c:
+        shop_id, sku_id, _ = await h.shop_and_product(c, s.flash_stock)
+        body = h.order_body(shop_id, sku_id)
+        attempts = [({**h.token("buyer", f"fan{i}"), **h.key()}) for i in range(s.flash_attempts)]
+        sem = asyncio.Semaphore(s.flash_in_flight)
+        bar = tqdm(total=s.flash_attempts, desc=f"{'P4 flash sale':<28}", unit="req")
+
+        async def attempt(headers: dict[str, str]) -> None:
+            async with sem:
+                status, r = await h.outcome(c.post("/v1/orders", json=body, headers=headers))
+            answer: dict[str, Any] = {"status": status, "headers": headers}
+            if r is not None:
+                answer["retry_after"] = r.headers.get("retry-after")
+                answer["code"] = (r.json() or {}).get("code") if r.status_code >= 400 and r.content else None
+                answer["order_id"] = r.json().get("order_id") if r.status_code == 201 else None
+            answers.append(answer)
+            bar.update()
+
+        t0 = time.perf_counter()
+        await asyncio.gather(*(attempt(a) for a in attempts))
+        wall = time.perf_counter() - t0
+        bar.close()
+        # An attempt without a final answer (dropped, 5xx) is asked again with its key: the recorded answer must come.
+        replayed: dict[str, int] = {}
+        for a in answers:
+            if a["status"] not in ("201", "409", "503", "429"):
+                status, r = await h.outcome(c.post("/v1/orders", json=body, headers=a["headers"]))
+                replayed[status] = replayed.get(status, 0) + 1
+                if r is not None and r.status_code == 201:
+                    a["replayed_order_id"] = r.json()["order_id"]
+    conn = await asyncpg.connect(to_plain_url(order.database_url))
+    try:
+        rows = {r["order_id"] for r in await conn.fetch("SELECT order_id FROM sales_order WHERE shop_id = $1", shop_id)}
+        stock_left = await conn.fetchval("SELECT stock_available FROM product WHERE sku_id = $1", sku_id)
+    finally:
+        await conn.close()
+    statuses: dict[str, int] = {}
+    for a in answers:
+        statuses[a["status"]] = statuses.get(a["status"], 0) + 1
+    created = [a["order_id"] for a in answers if a.get("order_id")]
+    replays = [a["replayed_order_id"] for a in answers if a.get("replayed_order_id")]
+    refusals = [a for a in answers if a["status"] == "409"]
+    shed = [a for a in answers if a["status"] in ("503", "429")]
+    checks = {
+        "exactly_stock_orders": len(rows) == s.flash_stock,
+        "every_attempt_answered": sum(statuses.get(k, 0) for k in ("201", "409", "503", "429")) == s.flash_attempts,
+        "no_500": not any(k.startswith("5") and k not in ("503",) for k in statuses),
+        "no_dropped_connections": not any(not k.isdigit() for k in statuses),
+        "conflicts_are_out_of_stock": all(a.get("code") == "OUT_OF_STOCK" for a in refusals),
+        "shed_with_retry_after": all(a.get("retry_after") for a in shed),
+        "each_201_one_row": len(created) == len(set(created)) and set(created) <= rows,
+        "each_row_one_201_or_replay": rows <= set(created) | set(replays),
+        "stock_left_zero": stock_left == 0,
+    }
+    return {
+        "stock": s.flash_stock,
+        "attempts": s.flash_attempts,
+        "in_flight": s.flash_in_flight,
+        "seconds": round(wall, 2),
+        "statuses": statuses,
+        "order_rows": len(rows),
+        "replayed_after": replayed,
+        "checks": checks,
+        "ok": all(checks.values()),
+    }
+
+
+# --- the backbone -----------------------------------------------------------------------------------------------
+def backbone(tree: Path, events: int, env: dict[str, str], label: str) -> dict[str, Any]:
+    """bench/backbone.py of `tree` with that tree's shared package, as a process on this run's Kafka and PostgreSQL."""
+    script = tree / "bench" / "backbone.py"
+    if not script.exists():
+        script = h.ROOT / "bench" / "backbone.py"  # an older tree without it: this one's script on its package
+    out = RESULTS / f"backbone-{label}.json"
+    args = [sys.executable, str(script), "--events", str(events)]
+    help_text = subprocess.run([*args[:2], "--help"], capture_output=True, text=True, env=env).stdout
+    if "--out" in help_text:
+        args += ["--out", str(out)]
+    else:
+        out = tree / "bench" / "results" / "backbone.json"
+    with tqdm(total=1, desc=f"{'BB backbone ' + label:<28}", bar_format="{desc} {elapsed}") as bar:
+        done = subprocess.run(
+            args, env={**env, "PYTHONPATH": str(tree / "shared" / "src")}, capture_output=True, text=True
+        )
+        bar.update()
+    if done.returncode != 0:
+        return {"error": done.stderr[-2000:]}
+    data: dict[str, Any] = json.loads(out.read_text())
+    return data
+
+
+# --- the run ----------------------------------------------------------------------------------------------------
+async def main_async(args: argparse.Namespace) -> dict[str, Any]:
+    sizes = QUICK if args.quick else FULL
+    parts = set(args.only or ["p1", "p2", "p3", "p4", "bb"])
+    os.environ.setdefault("XINREN_TOPIC_NAMESPACE", f"bench-{uuid.uuid4().hex[:8]}.")
+    infra = provide(h.ROOT)
+    result: dict[str, Any] = {
+        "started_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "quick": args.quick,
+        "workers": args.workers,
+        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "load": os.getloadavg()},
+        "infra": infra.source,
+        "sizes": sizes.__dict__,
+    }
+    run = Run(sizes, args.workers, infra.kafka_bootstrap, infra.database_url)
+    task = asyncio.current_task()
+    if task is not None:  # SIGTERM stops the services and the infrastructure on the way out, as Ctrl-C does
+        asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, task.cancel)
+    try:
+        if "p1" in parts:
+            result["p1"] = await p1(run)
+            save(result)
+        if parts & {"p2", "p3", "p4"}:
+            names = ("order", "qc", "refund", "notify")
+            stack = {n: await run.service(n, args.workers) for n in names}
+            try:
+                if "p2" in parts:
+                    result["p2"] = await p2(run, stack)
+                    save(result)
+                if "p3" in parts:
+                    result["p3"] = await p3(run, stack)
+                    save(result)
+                if "p4" in parts:
+                    result["p4"] = await p4(run, stack)
+                    save(result)
+            finally:
+                for service in stack.values():
+                    await service.stop()
+        if "bb" in parts:
+            env = {
+                **os.environ,
+                "KAFKA_BOOTSTRAP_SERVERS": infra.kafka_bootstrap,
+                "DATABASE_URL": infra.database_url,
+            }
+            trees = {"this": h.ROOT, **({"other": args.vs.resolve()} if args.vs else {})}
+            events = sizes.backbone_events
+            result["backbone"] = {name: backbone(tree, events, env, name) for name, tree in trees.items()}
+    finally:
+        infra.stop()
+    return result
+
+
+def save(result: dict[str, Any]) -> None:
+    """Written after every part, so an interrupted run keeps what it measured."""
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / "suite.json").write_text(json.dumps(result, indent=2, default=str) + "\n")
+
+
+def acceptance(result: dict[str, Any], workers: int) -> dict[str, Any]:
+    """The issue's acceptance figures as ratios, with whether each holds."""
+    out: dict[str, Any] = {}
+    if "p1" in result:
+        p = result["p1"]
+        service = {r["concurrency"]: r for r in p["workers"][str(workers)]}
+        raw = {r["concurrency"]: r for r in p["raw_bound"]}
+        c = 32 if 32 in service else max(service)
+        ratio = service[c]["ops_per_s"] / raw[c]["ops_per_s"] if raw[c]["ops_per_s"] else 0.0
+        out[f"p1_intake_vs_raw_at_c{c}"] = {"ratio": round(ratio, 2), "holds": ratio >= 0.5}
+        p99 = p["open_loop_70pct"]["p99_ms"]
+        out["p1_p99_ms_at_70pct_of_peak"] = {"value": p99, "holds": p99 is not None and p99 <= 100}
+        two, one = p["workers"].get("2"), p["workers"].get("1")
+        if one and two:
+            out["p1_two_workers_vs_one"] = {
+                str(a["concurrency"]): round(b["ops_per_s"] / a["ops_per_s"], 2) if a["ops_per_s"] else None
+                for a, b in zip(one, two, strict=True)
+            }
+    if "p2" in result:
+        half = result["p2"]["at_half_saturation"]
+        p99 = half["case_opened"]["p99_ms"]
+        out["p2_p99_ms_at_half_saturation"] = {
+            "value": p99,
+            "keeps_up": half["keeps_up"],
+            "holds": p99 is not None and p99 <= 250 and half["keeps_up"],
+        }
+    if "p3" in result:
+        out["p3_lifecycles_per_s"] = {"value": result["p3"]["ops_per_s"]}
+    if "p4" in result:
+        failed = [k for k, v in result["p4"]["checks"].items() if not v]
+        out["p4_flash_sale"] = {"holds": result["p4"]["ok"], "failed": failed}
+    bb = result.get("backbone", {})
+    if "this" in bb and "other" in bb and "error" not in bb["this"] and "error" not in bb["other"]:
+        ratio = bb["this"]["end_to_end_events_per_s"] / bb["other"]["end_to_end_events_per_s"]
+        out["backbone_end_to_end_vs_other"] = {"ratio": round(ratio, 2), "holds": ratio >= 10}
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="each part for a few seconds at small sizes")
+    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="worker processes per service")
+    parser.add_argument("--vs", type=Path, help="another checkout (the commit before): its backbone for the ratio")
+    parser.add_argument("--only", nargs="+", choices=["p1", "p2", "p3", "p4", "bb"])
+    args = parser.parse_args()
+    result = asyncio.run(main_async(args))
+    result["acceptance"] = acceptance(result, args.workers)
+    save(result)
+    written = plots.draw(result, RESULTS)
+    print(json.dumps(result["acceptance"], indent=2))
+    print("written:", RESULTS / "suite.json", *written)
+
+
+if __name__ == "__main__":
+    main()
