@@ -83,6 +83,8 @@ class Receiver:
 
 async def _serve_notify(database_url: str, kafka: str, namespace: str) -> tuple[asyncio.subprocess.Process, str]:
     port = free_port()
+    log = ROOT / "bench" / "results" / "webhook-catchup-notify.log"
+    log.parent.mkdir(parents=True, exist_ok=True)
     env = {
         **os.environ,
         "PYTHONPATH": f"{ROOT / 'shared' / 'src'}:{ROOT / 'services' / 'notify' / 'src'}",
@@ -97,13 +99,13 @@ async def _serve_notify(database_url: str, kafka: str, namespace: str) -> tuple[
     }
     cmd = [sys.executable, "-m", "uvicorn", "--factory", "xinren_notify.app:create_app", "--port", str(port)]
     proc = await asyncio.create_subprocess_exec(
-        *cmd, "--no-access-log", cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        *cmd, "--no-access-log", cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=log.open("wb")
     )
     url = f"http://127.0.0.1:{port}"
     async with httpx.AsyncClient() as c:
         for _ in range(1200):
             if proc.returncode is not None:
-                raise RuntimeError(f"the notify service exited with {proc.returncode}")
+                raise RuntimeError(f"the notify service exited with {proc.returncode}; see {log}")
             try:
                 if (await c.get(f"{url}/readyz")).status_code == 200:
                     return proc, url
