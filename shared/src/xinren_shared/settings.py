@@ -4,10 +4,19 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEV_JWT_SECRET = "xinren-dev-secret-do-not-use-in-production"
+# Generous: they stop a runaway script, never a person or a partner's normal sync (admins are not limited).
+DEFAULT_RATE_LIMITS = {
+    "buyer": "6000/minute",
+    "seller": "6000/minute",
+    "host": "6000/minute",
+    "warehouse": "6000/minute",
+    "inspector": "6000/minute",
+    "partner": "12000/minute",
+}
 
 
 class ServiceSettings(BaseSettings):
@@ -26,6 +35,8 @@ class ServiceSettings(BaseSettings):
     kafka_min_insync_replicas: int = 1
     jwt_secret: str = DEV_JWT_SECRET
     log_level: str = "INFO"
+    # Where clients reach this service (the OpenAPI document's `servers`); empty: relative to the document's host.
+    public_url: str = ""
     max_body_bytes: int = 1_048_576
     run_migrations: bool = True
     # Background machinery; the app's tests turn these off when they drive a part by hand.
@@ -49,6 +60,10 @@ class ServiceSettings(BaseSettings):
     db_pool_size: int = 10
     db_max_overflow: int = 20
     db_pool_timeout_seconds: float = 5.0
+    # Rate limits (xinren_shared.ratelimit): each role's budget, e.g. "6000/minute"; a role missing or "" is not
+    # limited. Spent per token, a partner's per partner. Counted in each process: N replicas allow N times as much.
+    # As an environment variable, JSON: XINREN_ORDER_RATE_LIMITS='{"buyer": "20/second"}' (replaces the whole map).
+    rate_limits: dict[str, str] = Field(default_factory=lambda: dict(DEFAULT_RATE_LIMITS))
     # Test-only fault hook (honoured only with env=test): "POST /v1/orders" ends the process right after that
     # route's transaction committed, before it answers, as a kill -9 would.
     fault_crash_after_commit: str = ""
@@ -58,6 +73,14 @@ class ServiceSettings(BaseSettings):
         if self.env == "production" and (self.jwt_secret == DEV_JWT_SECRET or len(self.jwt_secret) < 32):
             raise ValueError("a production service needs its own JWT secret of at least 32 characters")
         return self
+
+    @field_validator("rate_limits")
+    @classmethod
+    def _readable_rate_limits(cls, value: dict[str, str]) -> dict[str, str]:
+        from .ratelimit import parse_rate_limits  # a bad budget fails at start-up, not at the first request
+
+        parse_rate_limits(value)
+        return value
 
     @property
     def async_database_url(self) -> str:

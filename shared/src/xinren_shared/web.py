@@ -21,8 +21,10 @@ from .errors import ErrorBody, error_response, error_responses, install_error_ha
 from .i18n import LocalizedErrorsMiddleware
 from .logs import configure_logging, correlation_id
 from .metrics import HttpMetricsMiddleware, metrics_response
+from .openapi import complete_openapi
 from .operations import consistency_router
 from .pagination import cursor_key_for, reset_cursor_key, use_cursor_key
+from .ratelimit import RateLimitMiddleware
 from .runtime import ServiceRuntime
 from .settings import ServiceSettings
 
@@ -183,10 +185,12 @@ def build_app(
 
     @app.get("/healthz", tags=["ops"])
     async def healthz() -> dict[str, str]:
+        """Liveness: 200 while the process serves requests (a probe that fails means restart it)."""
         return {"status": "ok"}
 
-    @app.get("/readyz", tags=["ops"])
+    @app.get("/readyz", tags=["ops"], responses={503: {"description": "a dependency is unreachable"}})
     async def readyz(request: Request) -> JSONResponse:
+        """Readiness: 200 when the database, Kafka and the background workers are fine, else 503 naming which."""
         checks = await request.app.state.runtime.readiness()
         ok = all(v == "ok" for v in checks.values())
         return JSONResponse(
@@ -201,14 +205,19 @@ def build_app(
     for router in routers:
         app.include_router(router)
     _document_error_responses(app, routers)
+    complete_openapi(app, routers, needs_token=_needs_token, public_url=settings.public_url)
     app.state.consistency = runtime.consistency
 
     # Idempotency-Key answers are given by the command runner, inside each command's own transaction.
     app.add_exception_handler(AnswerGiven, answer_given)
     install_pool_timeout_handler(app, service=runtime.spec.name)
-    # Outermost first: error language, correlation id, metrics, admission (sheds load at once), body limit, the app.
+    # Outermost first: error language, correlation id, metrics, rate limits (429 before taking a slot), admission (sheds
+    # load at once), body limit, the app.
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(AdmissionMiddleware, service=runtime.spec.name, max_in_flight=settings.max_in_flight)
+    app.add_middleware(
+        RateLimitMiddleware, service=runtime.spec.name, jwt_secret=settings.jwt_secret, rate_limits=settings.rate_limits
+    )
     app.add_middleware(HttpMetricsMiddleware, service=runtime.spec.name)
     app.add_middleware(CorrelationIdMiddleware, cursor_key=cursor_key_for(settings.jwt_secret))
     app.add_middleware(LocalizedErrorsMiddleware, messages_zh=messages_zh or {})
