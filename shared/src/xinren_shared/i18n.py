@@ -34,6 +34,7 @@ SHARED_MESSAGES_ZH: dict[str, str] = {
     "PAYLOAD_TOO_LARGE": "请求内容过大。",
     "UNSUPPORTED_MEDIA_TYPE": "不支持该内容类型。",
     "TOO_MANY_REQUESTS": "请求过于频繁，请稍后重试。",
+    "RATE_LIMITED": "请求过于频繁，请稍后重试。",
     "INVALID_CURSOR": "分页游标无效，请从第一页重新获取。",
     "BAD_IDEMPOTENCY_KEY": "Idempotency-Key 长度不符合要求。",
     "IDEMPOTENCY_KEY_IN_FLIGHT": "使用该 Idempotency-Key 的请求仍在处理中，请稍后重试。",

@@ -11,6 +11,7 @@ from xinren_shared import catalog
 from xinren_shared.auth import CurrentPrincipal, Role
 from xinren_shared.commands import Commands, runtime_of
 from xinren_shared.errors import DomainError, NotFound, error_responses
+from xinren_shared.i18n import preferred_lang
 from xinren_shared.pagination import Cursor, Limit, Page
 from xinren_shared.runtime import ServiceRuntime
 
@@ -23,7 +24,6 @@ from .schemas import (
     CatalogEntry,
     DeliveryDetail,
     DeliveryPublic,
-    Lang,
     MarkAllRead,
     MarkedRead,
     NotificationPublic,
@@ -64,28 +64,6 @@ def resume_after(last_event_id: str) -> int:
     if after < 0:
         raise InvalidLastEventId("Last-Event-ID must be the id of an event of this stream")
     return after
-
-
-def preferred_lang(accept_language: str | None) -> Lang:
-    """The first of zh/en by the header's q-values; Chinese when neither is asked for."""
-    best: tuple[float, int, Lang] | None = None
-    for position, part in enumerate((accept_language or "").split(",")):
-        tag, _, params = part.strip().partition(";")
-        primary = tag.strip().lower().split("-")[0]
-        if primary not in ("zh", "en"):
-            continue
-        lang: Lang = "zh" if primary == "zh" else "en"
-        q = 1.0
-        for param in params.split(";"):
-            name, _, value = param.strip().partition("=")
-            if name == "q":
-                try:
-                    q = float(value)
-                except ValueError:
-                    q = 0.0
-        if q > 0 and (best is None or q > best[0] or (q == best[0] and position < best[1])):
-            best = (q, position, lang)
-    return best[2] if best else "zh"
 
 
 # ---------------------------------------------------------------------------------------------------------------

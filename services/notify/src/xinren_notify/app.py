@@ -13,6 +13,7 @@ from .consumers import EVENT_HANDLERS
 from .delivery import DeliveryWorkers
 from .health import HealthMonitor
 from .listener import INBOX_CHANNEL, InboxHub, PgListener
+from .messages import MESSAGES_ZH
 from .settings import NotifySettings
 from .timers import TIMER_HANDLERS
 from .webhooks import WEBHOOKS_CHANNEL
@@ -49,7 +50,12 @@ def create_app(settings: NotifySettings | None = None) -> FastAPI:
     # httpx logs every request URL at INFO; partners' webhook URLs may carry tokens of theirs.
     logging.getLogger("httpx").setLevel(max(logging.WARNING, logging.getLevelName(settings.log_level)))
     app = build_app(
-        settings, runtime, title="Xinren notify service", routers=[api.router], on_startup=start_notify_workers
+        settings,
+        runtime,
+        title="Xinren notify service",
+        routers=[api.router],
+        on_startup=start_notify_workers,
+        messages_zh=MESSAGES_ZH,
     )
     app.state.hub = hub
     app.state.listener = listener

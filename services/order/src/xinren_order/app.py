@@ -7,6 +7,7 @@ from xinren_shared.web import build_app
 
 from . import api, api_hosts, models
 from .consumers import EVENT_HANDLERS
+from .messages import MESSAGES_ZH
 from .payments import PaymentProvider, SandboxPaymentProvider
 from .settings import OrderSettings
 from .timers import TIMER_HANDLERS
@@ -22,7 +23,11 @@ def create_app(settings: OrderSettings | None = None, payment_provider: PaymentP
         timer_handlers=TIMER_HANDLERS,
     )
     app = build_app(
-        settings, ServiceRuntime(settings, spec), title="Xinren order service", routers=[api.router, api_hosts.router]
+        settings,
+        ServiceRuntime(settings, spec),
+        title="Xinren order service",
+        routers=[api.router, api_hosts.router],
+        messages_zh=MESSAGES_ZH,
     )
     # The sandbox captures without moving real money; production passes a real provider here.
     app.state.payment_provider = payment_provider or SandboxPaymentProvider()

@@ -7,6 +7,7 @@ from xinren_shared.web import build_app
 
 from . import api, models
 from .consumers import EVENT_HANDLERS
+from .messages import MESSAGES_ZH
 from .settings import QcSettings
 from .timers import TIMER_HANDLERS
 
@@ -21,5 +22,9 @@ def create_app(settings: QcSettings | None = None) -> FastAPI:
         timer_handlers=TIMER_HANDLERS,
     )
     return build_app(
-        settings, ServiceRuntime(settings, spec), title="Xinren quality-check service", routers=[api.router]
+        settings,
+        ServiceRuntime(settings, spec),
+        title="Xinren quality-check service",
+        routers=[api.router],
+        messages_zh=MESSAGES_ZH,
     )

@@ -9,6 +9,7 @@ from xinren_shared.web import build_app
 from . import api, models
 from .consumers import EVENT_HANDLERS
 from .listener import OrderViewWatch
+from .messages import MESSAGES_ZH
 from .settings import RefundSettings
 from .timers import TIMER_HANDLERS
 
@@ -29,6 +30,13 @@ def create_app(settings: RefundSettings | None = None) -> FastAPI:
         rt.spawn(watch.run(), "order-view-listener")
 
     runtime = ServiceRuntime(settings, spec)
-    app = build_app(settings, runtime, title="Xinren refund service", routers=[api.router], on_startup=start_listener)
+    app = build_app(
+        settings,
+        runtime,
+        title="Xinren refund service",
+        routers=[api.router],
+        on_startup=start_listener,
+        messages_zh=MESSAGES_ZH,
+    )
     app.state.order_view_watch = watch
     return app

@@ -1,0 +1,33 @@
+"""The order service's error codes in Chinese (the caller's language by default; English keeps the raised message).
+`{name}` placeholders are filled from the error's details."""
+
+MESSAGES_ZH: dict[str, str] = {
+    "AFTERSALE_OPEN": "该订单有进行中的售后，暂时无法执行此操作。",
+    "AMOUNT_MISMATCH": "支付金额 {amount_fen} 分与订单应付 {total_fen} 分不一致。",
+    "DELIVERED_AT_IN_FUTURE": "签收时间不能晚于当前时间。",
+    "DELIVERED_BEFORE_SHIPPED": "签收时间不能早于发货时间。",
+    "INVALID_ACCOUNT": "账户名不合法。",
+    "INVALID_BUYER": "买家身份无效。",
+    "OUT_OF_STOCK": "库存不足，商品已售罄或剩余数量不够。",
+    "PAYMENT_DECLINED": "支付未成功，请更换支付方式后重试。",
+    "PRODUCT_EXISTS": "该商品编号已存在。",
+    "QC_CASE_NOT_OPEN": "质检单尚未建立，请稍后再发货。",
+    "SHOP_EXISTS": "该店铺编号已存在。",
+    "SHOP_SUSPENDED": "店铺已被暂停经营，暂时无法下单。",
+    "SKU_NOT_IN_SHOP": "部分商品不属于该店铺。",
+    "STOCK_TOO_HIGH": "库存数量超出上限。",
+    "TRACKING_MISMATCH": "物流单号 {tracking_no} 与该订单的包裹不符。",
+    "UNKNOWN_SHOP": "店铺不存在。",
+    "UNKNOWN_SKU": "部分商品不存在。",
+    "ALREADY_EXTENDED": "该订单已延长过一次收货时间。",
+    "NOT_AWAITING_RECEIPT": "订单当前不在待收货状态。",
+    "SHIPMENT_NOT_CORRECTABLE": "包裹已签收或已由质检仓接收，不能再修改物流信息。",
+    "UNKNOWN_FILTER": "不支持的筛选条件。",
+    "ORDER_NOT_FOUND": "订单不存在。",
+    "HOST_EXISTS": "该主播账号已注册。",
+    "COOPERATION_EXISTS": "该主播与店铺已有覆盖相同商品的合作。",
+    "HOST_NOT_FOUND": "主播不存在，请先注册主播账号。",
+    "COMMISSION_TOO_HIGH": "佣金比例过高，平台与主播佣金合计不能超过成交额。",
+    "HOST_NOT_COOPERATING": "该主播与店铺没有覆盖这些商品的有效合作，不能带货下单。",
+    "HOST_IS_BUYER": "主播不能为自己的订单带货。",
+}
