@@ -322,7 +322,8 @@ async def p4(run: Run, stack: dict[str, h.Service]) -> dict[str, Any]:
             answer: dict[str, Any] = {"status": status, "headers": headers}
             if r is not None:
                 answer["retry_after"] = r.headers.get("retry-after")
-                answer["code"] = (r.json() or {}).get("code") if r.status_code >= 400 and r.content else None
+                error = r.json().get("error") if r.status_code >= 400 and r.content else None
+                answer["code"] = error.get("code") if isinstance(error, dict) else None
                 answer["order_id"] = r.json().get("order_id") if r.status_code == 201 else None
             answers.append(answer)
             bar.update()
