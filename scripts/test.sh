@@ -47,6 +47,11 @@ parts+=("tests/faults -m faults_smoke")
 fi
 
 passed=0 failed=0 errors=0 skipped=0 broken=()
+if [[ -z "${TEST_PARTS:-}" ]]; then
+  # helm, kubeconform, promtool, redocly for tests/platform: cached after the first fetch (deploy/tools.sh says how long).
+  echo "=== tools: deploy/tools.sh fetch"
+  bash deploy/tools.sh fetch || broken+=("tools (deploy/tools.sh fetch)")
+fi
 for part in "${parts[@]}"; do
   echo "=== pytest $part"
   log="$(mktemp)"
