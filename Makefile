@@ -7,7 +7,7 @@ UV_VERSION := 0.13.9
 SERVICES := shared services/order services/refund services/quality-check services/notify
 STAMP := $(VENV)/.installed
 
-.PHONY: help venv run test faults e2e infra-up infra-down token clean bench
+.PHONY: help venv run test faults e2e infra-up infra-down token clean bench tools check-deploy
 
 help:
 	@echo "make run      Kafka, PostgreSQL and the four services in the foreground (Ctrl-C stops all)"
@@ -15,6 +15,8 @@ help:
 	@echo "make faults   the fault scenarios (services killed, broker and database restarted) against real servers"
 	@echo "make token ROLE=buyer SUB=u1 [SHOP_ID=..] [WAREHOUSE_ID=..] [SHOPS=a,b] [CARRIERS=sf,yto]   a dev JWT for make run"
 	@echo "make infra-up / infra-down   only Kafka and PostgreSQL (state in .run/)"
+	@echo "make tools    fetch the pinned check tools (helm, kubeconform, promtool, redocly) into the cache"
+	@echo "make check-deploy   helm lint + kubeconform, promtool, redocly lint of the OpenAPI (also part of make test)"
 	@echo "make bench [VS=<old checkout>] [QUICK=1]   the benchmark suite: JSON and plots in bench/results/"
 
 $(STAMP): constraints.txt requirements-dev.in $(foreach d,$(SERVICES),$(d)/pyproject.toml)
@@ -33,6 +35,12 @@ test: $(STAMP)
 
 faults: $(STAMP)
 	TEST_PARTS="tests/faults" bash scripts/test.sh
+
+tools:
+	bash deploy/tools.sh fetch
+
+check-deploy: $(STAMP) tools
+	$(BIN)/pytest tests/platform/test_helm_chart.py tests/platform/test_observability.py tests/platform/test_openapi.py -q
 
 infra-up:
 	bash infra/up.sh
