@@ -33,8 +33,10 @@ run: $(STAMP)
 test: $(STAMP)
 	bash scripts/test.sh
 
+# The fault scenarios start a Kafka broker and a PostgreSQL server of their own (they kill and restart them), on free
+# ports, and stop them at the end; sizes from XINREN_FAULTS_* (see docs/FAULTS.md), figures in .run/faults/report.json.
 faults: $(STAMP)
-	TEST_PARTS="tests/faults" bash scripts/test.sh
+	$(BIN)/pytest tests/faults $(PYTEST_ARGS)
 
 tools:
 	bash deploy/tools.sh fetch

@@ -181,6 +181,9 @@ async def check(services: Services, workload: Workload, receiver: Receiver, webh
         webhook_id,
     )
     c.stuck += [f"webhook delivery {r['event_type']} {r['event_id']}: {r['status']}" for r in undelivered[:20]]
+    for order_id in order_ids:
+        if not published.get(order_id):
+            c.lost.append(f"{order_id}: no event of the order in any outbox")
     for order_id, events in published.items():
         for svc in PRODUCERS:
             sent = [e for s, e in events if s == svc]
