@@ -3,6 +3,7 @@ waiting until a replay, the oldest unpublished outbox row, overdue timers, conne
 
 import asyncio
 import uuid
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 from prometheus_client import REGISTRY
@@ -32,6 +33,8 @@ async def wait_until(condition, timeout: float = 30.0) -> None:
 
 async def test_lag_handler_time_and_dead_letters_until_replayed(world, producer, kafka_bootstrap, publish):
     service, name, group = f"m{uuid.uuid4().hex[:8]}", f"c{uuid.uuid4().hex[:6]}", f"g-{uuid.uuid4().hex}"
+    # A topic of its own: no other test's consumer dead-letters anything there while this one counts.
+    topic = f"xinren.opsmetrics{uuid.uuid4().hex[:8]}.v1"
     order_id = f"ord_{uuid.uuid4().hex}"
     broken = {"on": True}
     handled: set[str] = set()
@@ -52,21 +55,25 @@ async def test_lag_handler_time_and_dead_letters_until_replayed(world, producer,
         producer=producer,
         max_attempts=2,
         retry_base_seconds=0.01,
+        topics=[topic],
         lag_interval_seconds=0.0,
         dlq_depth_interval_seconds=0.2,
     )
     await consumer.start()
     task = asyncio.create_task(consumer.run())
     try:
-        poison = Envelope.of(OrderCancelled(order_id=order_id, reason="x", by="buyer"), "/xinren/order")
-        after = Envelope.of(OrderDelivered(order_id=order_id, delivered_at="2026-11-20T10:00:00Z"), "/xinren/order")
+        poison = replace(
+            Envelope.of(OrderCancelled(order_id=order_id, reason="x", by="buyer"), "/xinren/order"), topic=topic
+        )
+        delivered = OrderDelivered(order_id=order_id, delivered_at="2026-11-20T10:00:00Z")
+        after = replace(Envelope.of(delivered, "/xinren/order"), topic=topic)
         await publish(poison, after)
         await wait_until(lambda: after.id in handled)
 
         timed = sample("xinren_event_handler_seconds_count", service=service, consumer=name, type=after.type)
         assert timed is not None and timed >= 1
-        depth = {"service": service, "consumer": name, "topic": "xinren.orders.v1"}
-        await wait_until(lambda: (sample("xinren_dlq_depth", **depth) or 0) >= 1)
+        depth = {"service": service, "consumer": name, "topic": topic}
+        await wait_until(lambda: sample("xinren_dlq_depth", **depth) == 1)
         # Every partition this group was assigned is caught up, and at least one reported.
         lags = [
             s.value
@@ -78,7 +85,7 @@ async def test_lag_handler_time_and_dead_letters_until_replayed(world, producer,
         assert lags and all(v == 0 for v in lags)
 
         broken["on"] = False  # fixed: a replay of this consumer's dead letters empties its queue
-        assert await replay_dead_letters(kafka_bootstrap, "xinren.orders.v1", consumer=name) >= 1
+        assert await replay_dead_letters(kafka_bootstrap, topic, consumer=name) == 1
         await wait_until(lambda: poison.id in handled)
         await wait_until(lambda: sample("xinren_dlq_depth", **depth) == 0)
     finally:
