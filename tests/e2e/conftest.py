@@ -36,6 +36,10 @@ FAST_CLOCKS: dict[str, str] = {
     "XINREN_REFUND_MONEY_REQUEST_RESEND_SECONDS": "5",
     "XINREN_NOTIFY_WEBHOOK_FIRST_RETRY_SECONDS": "1",
     "XINREN_NOTIFY_WEBHOOK_POLL_SECONDS": "0.2",
+    # How long an after-sales request waits for the refund service's view of a just-paid order.
+    "XINREN_REFUND_ORDER_VIEW_WAIT_SECONDS": "0.5",
+    # One worker per service: the suite's timing and its /metrics reads assume one process per service.
+    "XINREN_WORKERS": "1",
 }
 
 

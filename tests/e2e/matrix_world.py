@@ -40,6 +40,7 @@ class Side:
     qc_case: str = ""
     certificate_no: str | None = None
     as_case: str = ""  # CANCELLED after-sales case on order_done
+    cooperation_id: str = ""  # the host's cooperation with the shop
     webhook_id: str = ""
     webhook_url: str = ""
     delivery_id: str = ""
@@ -73,9 +74,6 @@ class Side:
             *self.notes.values(),
         }
         return {m for m in found if m}
-
-    def webhook_markers(self) -> set[str]:
-        return {m for m in (self.webhook_id, self.webhook_url, self.delivery_id) if m}
 
     def personal(self) -> set[str]:
         """What identifies a person or where they live: never on a public page."""
@@ -125,7 +123,7 @@ def _new_side(stack: Stack, name: str, shop: Shop, warehouse_id: str) -> Side:
         warehouse_id=warehouse_id,
         staff=stack.token("warehouse", f"mx-staff-{name}-{tag}", warehouse_id=warehouse_id),
         inspector=stack.token("inspector", f"mx-inspector-{name}-{tag}", warehouse_id=warehouse_id),
-        partner=stack.token("partner", f"mx-partner-{name}-{tag}"),
+        partner=stack.token("partner", f"mx-partner-{name}-{tag}", shops=[shop.shop_id], carriers=["SF"]),
         address_line=f"矩阵路 {name}-{tag} 号",
     )
 
@@ -147,6 +145,9 @@ async def _build_side(stack: Stack, p: Platform, hook_url: str, name: str) -> Si
         expect=201,
     )
     s = _new_side(stack, name, shop, wh["warehouse_id"])
+    await p.host(shop, s.host_sub)
+    cooperations = await p.call("order", "GET", f"/v1/shops/{shop.shop_id}/cooperations", shop.seller)
+    s.cooperation_id = cooperations["items"][0]["cooperation_id"]
     s.sku_plain = await p.product(shop, "apparel", 9_900, stock=1_000)
     s.sku_qc = await p.product(shop, category, QC_PRICE, stock=10)
     s.webhook_url = f"{hook_url}/{name}-{uuid.uuid4().hex[:8]}"

@@ -33,7 +33,7 @@ class Platform:
     def __init__(self, stack: Stack):
         self.s = stack
         self.admin = stack.token("admin", "ops-1")
-        self.partner = stack.token("partner", "logistics-sf")
+        self.partner = stack.token("partner", "logistics-sf", carriers=["SF"])  # reports SF parcels only
         self.orders: dict[str, str] = {}  # order_id -> the status the scenario left it in
 
     # --- helpers ---------------------------------------------------------------------------------------------
@@ -59,6 +59,23 @@ class Platform:
             json={"shop_id": shop_id, "name": f"小店 {shop_id}", "trust_rights": rights, "deposit_fen": deposit_fen},
         )
         return Shop(shop_id, self.s.token("seller", rid("seller"), shop_id=shop_id))
+
+    async def host(self, shop: Shop, host_id: str | None = None, commission_bps: int | None = None) -> str:
+        """A registered host (it registers itself) in cooperation with the shop: only such a host may be named on
+        an order of the shop."""
+        host_id = host_id or rid("host")
+        await self.call(
+            "order",
+            "POST",
+            "/v1/hosts",
+            self.s.token("host", host_id),
+            json={"host_id": host_id, "name": f"主播 {host_id}"},
+        )
+        body: dict[str, Any] = {"host_id": host_id}
+        if commission_bps is not None:
+            body["commission_bps"] = commission_bps
+        await self.call("order", "POST", f"/v1/shops/{shop.shop_id}/cooperations", shop.seller, json=body, expect=201)
+        return host_id
 
     async def product(self, shop: Shop, category: str, price_fen: int, stock: int = 20) -> str:
         p = await self.call(

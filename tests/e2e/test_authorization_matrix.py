@@ -65,8 +65,8 @@ class Row:
     check: Callable[[World, str, bool, Any], str | None] | None = None
     verify: Callable[[World, Req, bool], Awaitable[str | None]] | None = None  # after the call: what it did or not
     stream: bool = False
-    # What of a side is private to it here. Webhook payloads carry every shop's events to every partner (a
-    # platform-wide logistics feed), so on webhook routes only the subscription and its deliveries are private.
+    # What of a side is private to it here: everything its objects carry. A partner's webhooks carry only the
+    # events of the shops it is granted, so a side's deliveries hold nothing of the other side's.
     private: Callable[[Side], set[str]] = Side.markers
 
     def __post_init__(self) -> None:
@@ -182,7 +182,10 @@ def private_shop_fields(w: World, role: str, own: bool, body: Any) -> str | None
 
 
 def no_address_for_host(w: World, role: str, own: bool, body: Any) -> str | None:
-    return "a host sees the buyer's shipping address" if role == "host" and body.get("shipping_address") else None
+    # Hosts and partners (who report parcels by tracking number) never see where the buyer lives.
+    if role in ("host", "partner") and body.get("shipping_address"):
+        return f"a {role} sees the buyer's shipping address"
+    return None
 
 
 def created_webhook(w: World, role: str, own: bool, body: Any) -> str | None:
@@ -201,6 +204,12 @@ async def webhook_gone_iff_allowed(w: World, req: Req, allowed: bool) -> str | N
 
 async def _balance(w: World, role: str, own: bool) -> Req:
     return Req(path={"account": balance_account(w.side(own), role)})
+
+
+async def _new_host(w: World, role: str, own: bool) -> Req:
+    # A host registers itself (its own id: already registered, a 409); an admin registers anyone.
+    host_id = w.A.host_sub if role == "host" else rid("host")
+    return Req(json={"host_id": host_id, "name": "矩阵主播"})
 
 
 async def _certificate(w: World, role: str, own: bool) -> Req:
@@ -243,7 +252,7 @@ ROWS: list[Row] = [
         "order",
         "GET",
         "/v1/orders",
-        frozenset({"buyer", "seller", "host", "admin"}),
+        frozenset({"buyer", "seller", "host", "partner", "admin"}),
         on(params=orders_filter, present=lambda s, role, own: (s.order_done,) if own or role == "admin" else ()),
         kind="list",
     ),
@@ -251,7 +260,7 @@ ROWS: list[Row] = [
         "order",
         "GET",
         "/v1/orders/{order_id}",
-        frozenset({"buyer", "seller", "host", "admin"}),
+        frozenset({"buyer", "seller", "host", "partner", "admin"}),
         on(**ON_DONE),
         check=no_address_for_host,
     ),
@@ -260,6 +269,23 @@ ROWS: list[Row] = [
         "order", "GET", "/v1/ledger/balances/{account}", frozenset({"seller", "host", "admin"}), _balance, kind="object"
     ),
     Row("order", "GET", "/v1/ledger/check", ADMIN, fixed(), kind="none"),
+    Row("order", "GET", "/v1/hosts/{host_id}", ANY, on(host_id="host_sub"), kind="public"),
+    Row(
+        "order",
+        "GET",
+        "/v1/shops/{shop_id}/cooperations",
+        frozenset({"seller", "host", "admin"}),
+        on(present=lambda s, role, own: (s.cooperation_id,) if own or role == "admin" else (), **ON_SHOP),
+        kind="list",
+    ),
+    Row(
+        "order",
+        "GET",
+        "/v1/hosts/{host_id}/cooperations",
+        frozenset({"seller", "host", "admin"}),
+        on(present=lambda s, role, own: (s.cooperation_id,) if own or role == "admin" else (), host_id="host_sub"),
+        kind="list",
+    ),
     Row("order", "POST", "/v1/shops", ADMIN, fixed(body=shop_body), kind="none"),
     Row(
         "order",
@@ -269,6 +295,21 @@ ROWS: list[Row] = [
         on(body={"amount_fen": 1}, **ON_SHOP),
     ),
     Row("order", "POST", "/v1/shops/{shop_id}/reinstate", ADMIN, on(**ON_SHOP)),
+    Row(
+        "order",
+        "PATCH",
+        "/v1/shops/{shop_id}",
+        frozenset({"seller", "admin"}),
+        on(body=lambda s: {"name": f"矩阵小店 {s.name}"}, **ON_SHOP),
+    ),
+    Row("order", "POST", "/v1/hosts", frozenset({"host", "admin"}), _new_host, kind="none"),
+    Row(
+        "order",
+        "POST",
+        "/v1/shops/{shop_id}/cooperations",
+        frozenset({"seller", "admin"}),
+        on(body=lambda s: {"host_id": s.host_sub}, **ON_SHOP),  # the side's cooperation exists: a 409
+    ),
     Row(
         "order",
         "POST",
@@ -295,12 +336,21 @@ ROWS: list[Row] = [
         everywhere=frozenset({"partner", "admin"}),
     ),
     Row("order", "POST", "/v1/orders/{order_id}/confirm-receipt", frozenset({"buyer"}), on(**ON_DONE)),
+    Row("order", "POST", "/v1/orders/{order_id}/extend-receipt", frozenset({"buyer"}), on(**ON_DONE)),
+    Row("order", "PUT", "/v1/orders/{order_id}/shipment", frozenset({"seller"}), on(body=SHIPMENT, **ON_DONE)),
     Row(
         "order",
         "POST",
         "/v1/orders/{order_id}/cancel",
         frozenset({"buyer", "seller"}),
         on(body={"reason": "matrix"}, **ON_DONE),
+    ),
+    Row(
+        "order",
+        "DELETE",
+        "/v1/shops/{shop_id}/cooperations/{cooperation_id}",
+        frozenset({"seller", "admin"}),
+        on(shop_id="shop_id", cooperation_id="cooperation_id"),
     ),
     # --- quality-check service --------------------------------------------------------------------------------
     Row("qc", "GET", "/v1/warehouses", ANY, fixed(), kind="none"),
@@ -441,7 +491,6 @@ ROWS: list[Row] = [
         "/v1/webhooks/{webhook_id}/deliveries",
         frozenset({"partner", "admin"}),
         on(params=lambda s, role: {"limit": 200}, present=lambda s, role, own: (s.delivery_id,), **ON_HOOK),
-        private=Side.webhook_markers,
     ),
     Row(
         "notify",
@@ -449,7 +498,6 @@ ROWS: list[Row] = [
         "/v1/webhooks/{webhook_id}/deliveries/{delivery_id}",
         frozenset({"partner", "admin"}),
         on(**ON_DELIVERY),
-        private=Side.webhook_markers,
     ),
     Row(
         "notify",
@@ -457,7 +505,13 @@ ROWS: list[Row] = [
         "/v1/webhooks/{webhook_id}/deliveries/{delivery_id}/redeliver",
         frozenset({"partner", "admin"}),
         on(**ON_DELIVERY),
-        private=Side.webhook_markers,
+    ),
+    Row(
+        "notify",
+        "POST",
+        "/v1/webhooks/{webhook_id}/recover",
+        frozenset({"partner", "admin"}),
+        on(body={"since": "2026-01-01T00:00:00Z"}, **ON_HOOK),
     ),
     Row(
         "notify",

@@ -252,7 +252,7 @@ async def test_the_public_certificate_shows_nothing_private(stack, platform):
     sku = await p.product(shop, "jade", 777_000)
     buyer_id = rid("buyer")
     buyer = remember(stack.token("buyer", buyer_id))
-    host_id = rid("host")
+    host_id = await p.host(shop)
     order, case = await p.jade_order_at_warehouse(buyer, shop, sku, host_id=host_id, live_room_id=rid("room"))
     passed = await p.verdict(case, "PASSED")
     await p.wait_order(order["order_id"], "QC_PASSED")

@@ -11,7 +11,7 @@ async def test_live_room_jade_order_from_payment_to_release(platform, stack):
     shop = await p.shop(["SEVEN_DAY_RETURN", "FAKE_ONE_PAY_TEN"])
     sku = await p.product(shop, "jade", JADE_PRICE)
     buyer = p.buyer()
-    host_id = rid("host")
+    host_id = await p.host(shop)
     order, case = await p.jade_order_at_warehouse(buyer, shop, sku, host_id=host_id, live_room_id=rid("room"))
     order_id = order["order_id"]
     assert order["qc_required"] is True and case["status"] == "IN_INSPECTION"
@@ -154,10 +154,12 @@ async def test_seven_day_return_with_subsidy_after_completion(platform):
     assert refunded["refunded_fen"] == price
     subsidy = await p.wait_compensation(order_id, "RETURN_SHIPPING")
     assert subsidy["payer"] == "PLATFORM"
-    # The money came back out of the seller's released balance (its share after commission), the rest out of
-    # the shop's deposit.
+    # The money came back out of the seller's released balance (its share after commission), and the platform gave
+    # its commission back: the seller never pays commission on money returned to the buyer, the deposit is untouched.
     assert await p.balance(f"seller:{shop.shop_id}") == 0
-    assert await p.balance(f"deposit:{shop.shop_id}") == deposit_before - (price - seller_before)
+    assert await p.balance(f"deposit:{shop.shop_id}") == deposit_before
+    ledger = await p.call("order", "GET", f"/v1/orders/{order_id}/ledger", p.admin)
+    assert "platform:commission" in str([t for t in ledger["items"] if t["kind"] == "REFUND"]), ledger
 
 
 async def test_instant_refund_and_refund_without_return(platform):

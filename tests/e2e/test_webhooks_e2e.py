@@ -1,4 +1,5 @@
-"""A partner's webhook receives the whole lifecycle of one order, in order, each delivery signed."""
+"""A partner's webhook receives the whole lifecycle of one order, in order, each delivery signed, and nothing of the
+shops it is not granted."""
 
 import asyncio
 
@@ -45,7 +46,8 @@ async def receiver():
 async def test_partner_webhook_receives_one_orders_lifecycle_in_order(platform, stack, receiver):
     p = platform
     url, received = receiver
-    partner = stack.token("partner", "erp-partner-1")
+    shop, other_shop = await p.shop([]), await p.shop([])
+    partner = stack.token("partner", "erp-partner-1", shops=[shop.shop_id])  # granted one shop only
     sub = await p.call(
         "notify",
         "POST",
@@ -57,9 +59,11 @@ async def test_partner_webhook_receives_one_orders_lifecycle_in_order(platform, 
     secret = sub["secret"]
     assert secret.startswith("whsec_")
 
-    shop = await p.shop([])
     sku = await p.product(shop, "apparel", 19_900)
+    other_sku = await p.product(other_shop, "apparel", 9_900)
     buyer = p.buyer()
+    # Another shop's order goes through first: "*" means every event type of the granted shops, not every shop.
+    other_order = await delivered_order(p, other_shop, other_sku, p.buyer())
     order_id = await delivered_order(p, shop, sku, buyer)
     await p.confirm(buyer, order_id)
     p.orders[order_id] = "COMPLETED"
@@ -90,3 +94,5 @@ async def test_partner_webhook_receives_one_orders_lifecycle_in_order(platform, 
         assert webhook_id == payload["id"] and payload["specversion"] == "1.0"
     buyer_id = (await p.get_order(order_id))["buyer_id"]
     assert all(payload["data"]["buyer_id"] == buyer_id for _, payload in events)
+    shops = {verifier.verify(body, headers)["data"].get("shop_id") for headers, body in received}
+    assert shops == {shop.shop_id} and all(other_order.encode() not in body for _, body in received)

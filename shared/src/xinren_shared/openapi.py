@@ -60,7 +60,23 @@ IDEMPOTENCY_KEY = {
     "required": False,
     "description": "Makes a retry safe: the same caller, key and request get the first answer again (with "
     "`idempotent-replayed: true`); the same key with another request is refused with 422.",
-    "schema": {"type": "string", "minLength": 1, "maxLength": 200},
+    # Surrounding blanks are not part of a key: a blank key is refused (400 BAD_IDEMPOTENCY_KEY).
+    "schema": {"type": "string", "minLength": 1, "maxLength": 200, "pattern": "^\\S(.*\\S)?$"},
+}
+
+BAD_IDEMPOTENCY_KEY = {
+    "description": "BAD_IDEMPOTENCY_KEY: the Idempotency-Key is blank or longer than 200 characters",
+    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorBody"}}},
+}
+
+IDEMPOTENCY_KEY_IN_FLIGHT = {
+    "description": "IDEMPOTENCY_KEY_IN_FLIGHT: a request with this Idempotency-Key is still running; retry shortly",
+    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorBody"}}},
+}
+
+IDEMPOTENCY_KEY_REUSED = {
+    "description": "IDEMPOTENCY_KEY_REUSED: this caller used the Idempotency-Key for another request",
+    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorBody"}}},
 }
 
 RATE_LIMITED = {
@@ -124,6 +140,10 @@ def _complete(
                 parameters = operation.setdefault("parameters", [])
                 if not any(p.get("name", "").lower() == "idempotency-key" for p in parameters):
                     parameters.append(IDEMPOTENCY_KEY)
+                responses.setdefault("400", BAD_IDEMPOTENCY_KEY)
+                responses.setdefault("409", IDEMPOTENCY_KEY_IN_FLIGHT)
+                responses.setdefault("422", IDEMPOTENCY_KEY_REUSED)
+                operation["responses"] = dict(sorted(responses.items()))
             if not operation.get("description"):
                 operation["description"] = _describe(operation, protected, runs_command)
     schema["tags"] = [

@@ -125,7 +125,8 @@ class EventCollector:
             return await asyncio.wait_for(_await(), timeout)
         except TimeoutError:
             raise AssertionError(
-                f"expected {count} record(s) on {topic} within {timeout}s; have {len(self.raw(topic))}"
+                f"expected {count} matching record(s) on {topic} within {timeout}s; "
+                f"have {sum(1 for r in self.raw(topic) if predicate(r))} matching of {len(self.raw(topic))}"
             ) from None
 
     async def stop(self) -> None:
