@@ -5,7 +5,8 @@ transaction, with their inbox rows inserted in one statement, and partitions run
 fails, the batch rolls back whole and its records are handled one by one, in order, with retries, so a poison event
 reaches the dead letters alone and the rest go through. Offsets are committed only after the database commit. A
 handler that keeps failing sends the record to `<topic>.dlq` (original bytes, with the error and the original
-coordinates in headers) and the partition moves on. A record that is not a valid CloudEvent or does not fit its
+coordinates in headers) and the partition moves on; a database that cannot be reached is not the event's failure:
+the partition waits for it, spending no attempt. A record that is not a valid CloudEvent or does not fit its
 model goes to the dead-letter topic at once.
 """
 
@@ -26,6 +27,7 @@ from sqlalchemy import Table
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from .db import database_unavailable
 from .events import REGISTRY, Envelope, Event, dlq_topic, logical, physical
 from .kafka import ensure_topics
 from .kafka_metrics import DeadLetterDepth
@@ -290,7 +292,7 @@ class IdempotentConsumer:
             return  # a type this consumer does not handle
         token = correlation_id.set(envelope.id)
         try:
-            attempt = 0
+            attempt = unavailable = 0
             while True:
                 attempt += 1
                 try:
@@ -300,6 +302,14 @@ class IdempotentConsumer:
                 except asyncio.CancelledError:
                     raise
                 except Exception as exc:
+                    if database_unavailable(exc):
+                        # Not the event's fault: wait for the database as long as it takes, spend no attempt, move
+                        # no offset (the partition waits, in order).
+                        attempt -= 1
+                        unavailable += 1
+                        log.warning("database unavailable while handling %s; waiting: %s", envelope.type, exc)
+                        await asyncio.sleep(min(self.retry_base_seconds * 2 ** min(unavailable, 8), 5.0))
+                        continue
                     log.warning(
                         "handler for %s failed (attempt %d/%d): %s", envelope.type, attempt, self.max_attempts, exc
                     )

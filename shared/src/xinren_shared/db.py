@@ -9,8 +9,10 @@ from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+import asyncpg
 from prometheus_client.core import REGISTRY, GaugeMetricFamily
 from prometheus_client.registry import Collector
+from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.pool import AsyncAdaptedQueuePool, PoolProxiedConnection, QueuePool
@@ -115,3 +117,30 @@ async def transaction(factory: async_sessionmaker[AsyncSession]) -> AsyncIterato
     """One unit of work: commits when the block ends, rolls back on any exception."""
     async with factory() as session, session.begin():
         yield session
+
+
+# SQLSTATEs of a server that cannot serve now (connection exceptions, shutdown, start-up, too many connections).
+_UNAVAILABLE_STATES = ("08", "57P01", "57P02", "57P03", "53300")
+# Refused or lost connections, connect and pool timeouts, a connection the server dropped.
+_UNREACHABLE = (OSError, TimeoutError, sa_exc.TimeoutError, asyncpg.ConnectionDoesNotExistError)
+
+
+def database_unavailable(exc: BaseException | None) -> bool:
+    """True when `exc` (or what caused it) says the database cannot be reached or cannot serve right now, as opposed
+    to refusing what was asked: the work should wait and retry, not be judged a failure."""
+    seen = 0
+    while exc is not None and seen < 6:
+        for candidate in (exc, getattr(exc, "orig", None)):
+            if candidate is None:
+                continue
+            if isinstance(
+                candidate, OSError | TimeoutError | sa_exc.TimeoutError | asyncpg.ConnectionDoesNotExistError
+            ):
+                return True
+            if isinstance(candidate, sa_exc.DBAPIError) and candidate.connection_invalidated:
+                return True
+            sqlstate = getattr(candidate, "sqlstate", None)
+            if isinstance(sqlstate, str) and sqlstate.startswith(_UNAVAILABLE_STATES):
+                return True
+        exc, seen = exc.__cause__ or exc.__context__, seen + 1
+    return False

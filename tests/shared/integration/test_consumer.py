@@ -3,13 +3,18 @@
 import asyncio
 import uuid
 
+import asyncpg
 import pytest_asyncio
 from sqlalchemy import select
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import TimeoutError as SAQueuePoolTimeout
 
 from xinren_shared.consumer import IdempotentConsumer
 from xinren_shared.contracts.orders import OrderCancelled, OrderDelivered
+from xinren_shared.db import database_unavailable
 from xinren_shared.dlq import replay_dead_letters
 from xinren_shared.events import Envelope
+from xinren_shared.testing.infra import free_port
 from xinren_shared.testing.kafka import publish_raw
 
 
@@ -180,3 +185,37 @@ async def test_a_backlog_is_handled_in_batches_and_a_poison_event_inside_one_doe
             )
         ).scalars()
         assert len(set(times)) <= 20  # 10 one by one (the poison's batch) and at most 10 for the other 30
+
+
+async def test_a_database_outage_is_waited_out_not_dead_lettered(world, make_consumer, publish, event_collector):
+    order_id = f"ord_{uuid.uuid4().hex}"
+    outage = {"calls": 0}
+
+    async def handler(session, event, ctx):
+        if event.order_id == order_id and outage["calls"] < 7:  # far more than max_attempts
+            outage["calls"] += 1
+            # What asyncpg raises while PostgreSQL restarts, as SQLAlchemy wraps it.
+            raise DBAPIError("INSERT …", {}, asyncpg.CannotConnectNowError("the database system is starting up"))
+        await world.bump(session, ctx.envelope.id)
+
+    await make_consumer(handler, max_attempts=3)
+    event = Envelope.of(cancelled(order_id), "/xinren/order")
+    await publish(event)
+    await wait_until(lambda: world.count(event.id))
+    assert outage["calls"] == 7 and await world.count(event.id) == 1
+    assert not [
+        r for r in event_collector.raw("xinren.orders.v1.dlq") if dict(r.headers).get("ce_id") == event.id.encode()
+    ]
+
+
+async def test_what_counts_as_the_database_being_unavailable(world):
+    try:
+        await asyncpg.connect(host="127.0.0.1", port=free_port(), timeout=2)
+    except Exception as exc:
+        refused = exc
+    assert database_unavailable(refused)
+    assert database_unavailable(DBAPIError("SELECT 1", {}, asyncpg.AdminShutdownError("terminating connection")))
+    assert database_unavailable(SAQueuePoolTimeout("QueuePool limit reached"))
+    # A refusal of what was asked is the event's failure, not an outage.
+    assert not database_unavailable(DBAPIError("INSERT …", {}, asyncpg.UniqueViolationError("duplicate key")))
+    assert not database_unavailable(RuntimeError("handler bug"))

@@ -5,7 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from xinren_shared.fields import IsoDatetime
 
 from .domain import SubscriptionState, subscription_state
 
@@ -138,7 +140,7 @@ class WebhookCreated(WebhookPublic):
 class RecoverRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    since: AwareDatetime = Field(description="deliveries queued from this time on (ISO 8601 with a time zone)")
+    since: IsoDatetime = Field(description="deliveries queued from this time on (ISO 8601 with a time zone)")
 
 
 class RecoveryStarted(BaseModel):

@@ -3,11 +3,12 @@
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Header, Path, Query, Request
-from pydantic import AwareDatetime, BaseModel, Field
+from pydantic import BaseModel, Field
 
 from xinren_shared.auth import CurrentPrincipal, Principal, Role
 from xinren_shared.commands import Commands, runtime_of
 from xinren_shared.errors import Forbidden, Unprocessable, error_responses
+from xinren_shared.fields import IsoDatetime
 from xinren_shared.ids import new_id
 from xinren_shared.pagination import Cursor, Limit, Page
 from xinren_shared.runtime import ServiceRuntime
@@ -173,8 +174,8 @@ async def list_orders(
     status: Annotated[str | None, Query(max_length=400, description="one status, or several: PAID,SHIPPED")] = None,
     shop_id: FilterId = None,
     buyer_id: FilterId = None,
-    created_after: AwareDatetime | None = None,
-    created_before: AwareDatetime | None = None,
+    created_after: IsoDatetime | None = None,
+    created_before: IsoDatetime | None = None,
     q: Annotated[str | None, Query(min_length=1, max_length=100, description="words of an item title")] = None,
     limit: Limit = 50,
     cursor: Cursor = None,

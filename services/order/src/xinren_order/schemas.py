@@ -5,9 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from xinren_shared.contracts.vocabulary import Destination, TrustRight
+from xinren_shared.fields import IsoDatetime
 
 from .domain import ID_PATTERN
 
@@ -283,7 +284,7 @@ class ShipmentPublic(BaseModel):
 
 class DeliveryCreate(Request):
     tracking_no: Annotated[str, Field(min_length=1, max_length=100)]
-    delivered_at: AwareDatetime | None = None
+    delivered_at: IsoDatetime | None = None
 
 
 # --- ledger -----------------------------------------------------------------------------------------------
