@@ -12,6 +12,7 @@ from pydantic import BaseModel
 from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from .db import database_unavailable
 from .i18n import SHARED_MESSAGES_ZH, localize, preferred_lang
 
 log = logging.getLogger("xinren.errors")
@@ -136,8 +137,18 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _database(request: Request, exc: DBAPIError) -> JSONResponse:
         return await _unexpected(request, exc)
 
+    def _unavailable(request: Request, exc: Exception) -> JSONResponse:
+        # The database cannot serve right now (restarting, unreachable): nothing was committed, retry later.
+        log.warning("database unavailable: %s", exc)
+        lang = preferred_lang(request.headers.get("accept-language"))
+        message = localize(SHARED_MESSAGES_ZH, lang, "DATABASE_UNAVAILABLE", "the database is unavailable", None)
+        headers = {"Retry-After": "2", "content-language": lang, "vary": "Accept-Language"}
+        return error_response(503, "DATABASE_UNAVAILABLE", message, headers=headers)
+
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        if database_unavailable(exc):
+            return _unavailable(request, exc)
         if (refusal := _input_postgres_refuses(exc)) is not None:
             # A value from the request that PostgreSQL cannot take: a NUL character in text, a number or a date out
             # of range (in a body, a query, a path or a cursor). The transaction rolled back: nothing changed.

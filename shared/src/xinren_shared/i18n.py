@@ -41,6 +41,7 @@ SHARED_MESSAGES_ZH: dict[str, str] = {
     "IDEMPOTENCY_KEY_REUSED": "该 Idempotency-Key 已用于另一个请求。",
     "SERVER_BUSY": "服务繁忙，请稍后重试。",
     "DATABASE_BUSY": "服务繁忙，请稍后重试。",
+    "DATABASE_UNAVAILABLE": "服务暂时不可用，请稍后重试。",
     "INTERNAL": "服务内部错误，请稍后重试。",
 }
 
