@@ -99,6 +99,7 @@ async def eligibility(runtime: Runtime, principal: Principal, order_id: str) -> 
         shipped_at=view.shipped_at,
         delivered_at=view.delivered_at,
         seven_day_return_ends_at=ends,
+        certificate_no=view.certificate_no,
     )
 
 

@@ -151,3 +151,5 @@ class EligibilityPublic(BaseModel):
     shipped_at: datetime | None = None
     delivered_at: datetime | None = None
     seven_day_return_ends_at: datetime | None = None
+    # The item passed quality check: a counterfeit claim goes to the platform, which vouched for it.
+    certificate_no: str | None = None
