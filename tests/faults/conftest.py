@@ -21,7 +21,7 @@ from xinren_shared.testing.infra import Infra
 from .cluster import ROOT, Cluster
 
 RESULTS: list[dict[str, Any]] = []
-COLUMNS = ("scenario", "orders", "faults", "lost", "duplicated", "stuck", "5xx", "settle_s", "run_s", "passed")
+COLUMNS = ("scenario", "orders", "faults", "lost", "duplicated", "stuck", "5xx", "503", "settle_s", "run_s", "passed")
 
 
 def setting(name: str, default: float) -> float:

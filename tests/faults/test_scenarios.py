@@ -81,6 +81,7 @@ async def run_scenario(name: str, cluster: Cluster, tmp_path: Path, fault: Fault
             "duplicated": len(result.duplicated),
             "stuck": len(result.stuck) + len(result.dlq),
             "5xx": workload.client.status_5xx,
+            "503": workload.client.shed,
             "settle_s": round(settle_seconds, 1),
             "run_s": round(run_seconds, 1),
             "passed": result.clean,

@@ -65,7 +65,8 @@ class Flow:
 class Client:
     stack: Stack
     step_timeout: float
-    status_5xx: int = 0
+    status_5xx: int = 0  # server errors: anything 5xx but a 503 that says when to retry
+    shed: int = 0  # 503 with Retry-After: the service said "not now" (busy, or its database unavailable)
     drops: int = 0
     replays: int = 0
     by_status: Counter[int] = field(default_factory=Counter)
@@ -99,7 +100,10 @@ class Client:
             if r.headers.get("idempotent-replayed") == "true":
                 self.replays += 1
             if r.status_code >= 500:
-                self.status_5xx += 1
+                if r.status_code == 503 and "retry-after" in r.headers:
+                    self.shed += 1
+                else:
+                    self.status_5xx += 1
                 last = f"{r.status_code} {r.text[:200]}"
                 await asyncio.sleep(0.5)
                 continue
