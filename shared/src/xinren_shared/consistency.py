@@ -189,18 +189,26 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--repair", action="store_true", help="re-request missing state from its owner by event")
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
     args = parser.parse_args(argv)
-    app = services[args.service].load()()
-    runtime: ServiceRuntime[Any] = app.state.runtime
-    checker: ConsistencyChecker = app.state.consistency
+    create_app = services[args.service].load()
 
     async def check() -> Report:
+        app = create_app()  # not started: no consumer, relay or timers run, only the database is used
+        runtime: ServiceRuntime[Any] = app.state.runtime
         try:
             async with runtime.transaction() as session:
-                return await checker.run(session, repair=args.repair)
+                return await runtime.consistency.run(session, repair=args.repair)
         finally:
             await runtime.engine.dispose()
+            await runtime.producer.stop()  # never started: only closes it
 
-    report = asyncio.run(check())
+    try:
+        report = asyncio.run(check())
+    except Exception as exc:  # reported in one line: the database is unreachable, or not this service's
+        print(
+            f"xinren-check {args.service}: cannot check: {type(exc).__name__}: {str(exc).splitlines()[0]}",
+            file=sys.stderr,
+        )
+        sys.exit(2)
     if args.json:
         print(json.dumps(report.as_dict(), ensure_ascii=False, indent=2))
     else:

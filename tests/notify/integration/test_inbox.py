@@ -59,6 +59,7 @@ async def test_paid_then_qc_passed_notifies_buyer_and_seller_once_each_in_chines
         QcPassed(order_id=p["order_id"], case_id="qc_1", shop_id=p["shop_id"], certificate_no="XR-QC-1"), "/xinren/qc"
     )
     await publish(paid(p), source="/xinren/order")
+    await publish(paid(p, reask=True), source="/xinren/order")  # a consistency repair asking QC again: no new fact
     await publish(passed, passed)  # the same event twice: a redelivery
     # A later event of the same order (same key, same partition): once it is in, the duplicates were handled.
     await publish(

@@ -23,6 +23,31 @@ async def ledger_of(api, order_id: str) -> list[dict]:
     return (await api.client.get(f"/v1/orders/{order_id}/ledger", headers=admin())).json()["items"]
 
 
+async def test_a_repair_asking_again_gets_the_same_answer_and_moves_nothing(api, publish, event_collector):
+    shop = await api.shop()
+    sku = await api.product(shop, price_fen=8_000)
+    order = await api.paid_order(shop, sku, uid("u"), quantity=2)
+    oid = order["order_id"]
+    req = refund(order, 6_000)
+    await publish(req, source=AS)
+    [first] = await event_collector.wait_for(answers(oid, "refunded"))
+    # The refund service lost the answer and its consistency repair asks again: the same answer, no money moved.
+    await publish(req.model_copy(update={"reask": True}), source=AS)
+    again = (await event_collector.wait_for(answers(oid, "refunded"), count=2))[1]
+    assert again.id != first.id and again.data == first.data
+    grant = CompensationGranted(
+        order_id=oid, compensation_id=uid("cp"), kind="LATE_SHIPMENT", amount_fen=500, payer="PLATFORM",
+        buyer_id=order["buyer_id"], shop_id=order["shop_id"],
+    )  # fmt: skip
+    await publish(grant, source=AS)
+    await event_collector.wait_for(answers(oid, "compensation_paid"))
+    await publish(grant.model_copy(update={"reask": True}), source=AS)
+    paid = await event_collector.wait_for(answers(oid, "compensation_paid"), count=2)
+    assert paid[0].data == paid[1].data
+    assert [t["kind"] for t in await ledger_of(api, oid)] == ["PAYMENT", "REFUND", "COMPENSATION"]
+    await api.ledger_ok()
+
+
 async def test_a_refund_delivered_twice_moves_the_money_once(api, publish, event_collector):
     shop = await api.shop()
     sku = await api.product(shop, price_fen=8_000)

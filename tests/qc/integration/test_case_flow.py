@@ -214,3 +214,17 @@ async def test_events_about_unknown_orders_or_after_arrival_change_nothing(qc):
     after = await qc.case_of(case["order_id"])
     assert after["status"] == "IN_INSPECTION"
     assert [t["status"] for t in after["timeline"]] == ["AWAITING_INBOUND", "IN_INSPECTION"]
+
+
+async def test_an_order_asking_again_hears_of_the_case_it_missed(qc):
+    cat = category()
+    await qc.warehouse(cat, name="Jade house")
+    order_id = rid("ord")
+    event = paid(order_id, cat, buyer_id=rid("u"), shop_id=rid("shop"))
+    await qc.await_handled(await qc.publish(event, source=ORDER_SOURCE))
+    # The order service's consistency repair: order.paid again with `reask` (it never heard of the case).
+    await qc.await_handled(await qc.publish(event.model_copy(update={"reask": True}), source=ORDER_SOURCE))
+    opened = await qc.events.wait_for(lambda e: e.type == "xinren.qc.case_opened" and e.key == order_id, count=2)
+    assert opened[0].data == opened[1].data and opened[0].id != opened[1].id
+    r = await qc.client.get("/v1/qc/cases", params={"order_id": order_id}, headers=qc.admin())
+    assert len(r.json()["items"]) == 1  # one case, announced twice

@@ -6,6 +6,7 @@ from xinren_shared.runtime import ServiceRuntime, ServiceSpec
 from xinren_shared.web import build_app
 
 from . import api, api_hosts, models
+from .consistency import CHECKS
 from .consumers import EVENT_HANDLERS
 from .messages import MESSAGES_ZH
 from .payments import PaymentProvider, SandboxPaymentProvider
@@ -21,6 +22,7 @@ def create_app(settings: OrderSettings | None = None, payment_provider: PaymentP
         tables=models.infra,
         event_handlers=EVENT_HANDLERS,
         timer_handlers=TIMER_HANDLERS,
+        checks=CHECKS,
     )
     app = build_app(
         settings,

@@ -19,6 +19,9 @@ class OrderSettings(ServiceSettings):
     auto_confirm_seconds: float = 10 * 24 * 3600
     # Auto-confirm after shipment to the buyer (direct, or the QC warehouse's dispatch): runs with no delivery scan.
     auto_confirm_after_shipment_seconds: float = 10 * 24 * 3600
+    # A paid order that needs quality check and has no QC case announced after this long is reported as stuck
+    # (GET /v1/admin/consistency), and a repair asks the quality-check service again.
+    consistency_qc_case_bound_seconds: float = 600.0
     # What the buyer's one extension of the time to confirm receipt adds.
     receipt_extension_seconds: float = 3 * 24 * 3600
     fast_shipping_seconds: float = 48 * 3600

@@ -7,6 +7,7 @@ from xinren_shared.runtime import ServiceRuntime, ServiceSpec
 from xinren_shared.web import build_app
 
 from . import api, models
+from .consistency import CHECKS
 from .consumers import EVENT_HANDLERS
 from .listener import OrderViewWatch
 from .messages import MESSAGES_ZH
@@ -22,6 +23,7 @@ def create_app(settings: RefundSettings | None = None) -> FastAPI:
         tables=models.infra,
         event_handlers=EVENT_HANDLERS,
         timer_handlers=TIMER_HANDLERS,
+        checks=CHECKS,
     )
     # One LISTEN connection per process wakes the requests waiting for the order view to catch up.
     watch = OrderViewWatch(settings.database_url, reconnect_seconds=settings.listener_reconnect_seconds)

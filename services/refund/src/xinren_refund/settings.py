@@ -44,6 +44,9 @@ class RefundSettings(ServiceSettings):
     # doubling each time up to the maximum.
     money_request_resend_seconds: float = 60.0
     money_request_resend_max_seconds: float = 1 * HOUR
+    # A refund or compensation still unanswered after this long is reported as stuck (GET /v1/admin/consistency);
+    # a repair asks again with `reask`, so an answer the order service gave before is given again.
+    consistency_money_answer_bound_seconds: float = 2 * HOUR
     # Read-your-writes: a buyer's request for an order this service's view has not seen (or not seen paid) yet
     # waits up to this long for the view to catch up, holding no database connection, then answers 409
     # ORDER_NOT_YET_VISIBLE with Retry-After (in whole seconds).

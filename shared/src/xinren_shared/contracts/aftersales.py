@@ -93,6 +93,9 @@ class RefundRequested(Event):
     buyer_id: str
     shop_id: str
     refund_id: str | None = None
+    # Set by a consistency repair: the request was answered before but the answer never arrived, so the order
+    # service answers it again (nothing moves twice). Ordinary resends leave it unset and get no second answer.
+    reask: bool = False
 
 
 @event("xinren.compensation.granted", TOPIC)
@@ -107,3 +110,4 @@ class CompensationGranted(Event):
     buyer_id: str | None = None
     shop_id: str | None = None
     case_id: str | None = None
+    reask: bool = False  # as RefundRequested.reask

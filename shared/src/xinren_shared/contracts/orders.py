@@ -68,6 +68,8 @@ class OrderPaid(OrderEvent):
     shipping_address: Address | None = None
     return_address: Address | None = None
     ship_by: datetime | None = None
+    # Set by a consistency repair asking the quality-check service again: a case it already has is announced again.
+    reask: bool = False
 
 
 @event("xinren.order.cancelled", TOPIC)

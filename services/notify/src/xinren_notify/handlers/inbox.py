@@ -32,6 +32,8 @@ from .webhooks import queue_deliveries
 
 async def on_event(session: AsyncSession, event: Event, ctx: EventContext[NotifySettings]) -> None:
     """Learns who the order concerns, writes each concerned person's notification, queues partner webhooks."""
+    if ctx.envelope.data.get("reask") is True:
+        return  # a consistency repair asking a service again: no new fact for people or partners
     await record_event(session, ctx.envelope)
 
 

@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from xinren_shared.consumer import EventContext
 from xinren_shared.contracts import aftersales as ae
+from xinren_shared.contracts import orders as oe
 from xinren_shared.contracts.vocabulary import CompensationPayer
 from xinren_shared.ids import utcnow
 
@@ -64,8 +65,12 @@ async def on_refund_requested(
     if order is None:
         log.info("ignoring refund.requested for unknown order %s", event.order_id)
         return
-    if await session.get(RefundRecord, key) is not None:
-        return  # answered before: the same request again moves nothing
+    if (record := await session.get(RefundRecord, key)) is not None:
+        # Answered before: the same request again moves nothing. A repair asking again (the asking service lost
+        # the answer, e.g. its database restored from before it came) gets the same answer again.
+        if event.reask:
+            await runtime.outbox.add(session, await _answer_again(session, order, event, record))
+        return
     refundable = domain.refundable_fen(order.paid_fen, order.refunded_fen)
 
     def answer(outcome: str, source: str, txn_id: int | None = None) -> RefundRecord:
@@ -114,6 +119,31 @@ async def on_refund_requested(
     )
 
 
+async def _answer_again(
+    session: AsyncSession, order: SalesOrder, event: ae.RefundRequested, record: RefundRecord
+) -> oe.OrderRefunded | oe.OrderRefundRejected:
+    if record.outcome != "REFUNDED":
+        return events_out.refund_rejected(
+            order, event, refundable_fen=record.refundable_fen, reason=record.source or "EXCEEDS_REFUNDABLE"
+        )
+    back = {domain.PLATFORM_COMMISSION: 0, "host": 0}
+    if record.ledger_transaction_id is not None:
+        for account, amount in (await ledger.entries_of(session, [record.ledger_transaction_id])).get(
+            record.ledger_transaction_id, []
+        ):
+            if amount < 0 and account == domain.PLATFORM_COMMISSION:
+                back[domain.PLATFORM_COMMISSION] -= amount
+            elif amount < 0 and account.startswith("host:"):
+                back["host"] -= amount
+    return events_out.refunded(
+        order,
+        event,
+        source=record.source or "",
+        host_clawback_fen=back["host"],
+        platform_clawback_fen=back[domain.PLATFORM_COMMISSION],
+    )
+
+
 async def _refunded_in_full(
     session: AsyncSession, ctx: EventContext[OrderSettings], order: SalesOrder, *, case_id: str
 ) -> None:
@@ -145,6 +175,9 @@ async def on_compensation_granted(
         return
     key = request_key(order.order_id, event.compensation_id)
     if await session.get(CompensationRecord, key) is not None:
+        # Paid before: nothing moves again; a repair asking again hears the answer again (it may have lost it).
+        if event.reask:
+            await ctx.runtime.outbox.add(session, events_out.compensation_paid(order, event))
         return
     if event.amount_fen <= 0:
         log.warning("ignoring compensation %s of %d fen", event.compensation_id, event.amount_fen)

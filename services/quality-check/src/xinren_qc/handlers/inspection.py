@@ -21,7 +21,7 @@ from xinren_shared.timers import DueTimer
 
 from .. import domain, events_out
 from ..domain import CASE, CaseStatus, CertificateStatus, StrikeReason, VerdictResult
-from ..models import QcCase, QcCaseEvent
+from ..models import QcCase, QcCaseEvent, Warehouse
 from ..schemas import ArrivalIn, CasePublic, DispatchIn, VerdictIn
 from ..settings import QcSettings
 from ..views import case_public
@@ -72,6 +72,15 @@ async def on_order_paid(session: AsyncSession, event: OrderPaid, ctx: EventConte
         )
     ).one_or_none()
     if case is None:
+        # The order asks again (its consistency repair found no case announced): a case still waiting for the item
+        # is announced once more; any later state is already on its way to the order through its own events.
+        existing = await lock_case_of_order(session, event.order_id) if event.reask else None
+        if existing is not None and existing.status == CaseStatus.AWAITING_INBOUND and existing.warehouse_id:
+            known = await session.get(Warehouse, existing.warehouse_id)
+            if known is not None:
+                await uow.runtime.outbox.add(session, events_out.case_opened(existing, known))
+                log.info("order %s asked again: qc case %s announced again", event.order_id, existing.case_id)
+                return
         log.info("order %s already has a qc case; order.paid %s ignored", event.order_id, ctx.envelope.id)
         return
     reason = routed_to(warehouse) if warehouse else f"no warehouse inspects category {category!r} yet"
