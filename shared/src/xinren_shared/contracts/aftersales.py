@@ -4,12 +4,23 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import TypeVar
 
+from pydantic import BaseModel, Field
+
 from ..events import Event, event
 from .vocabulary import AfterSaleReason, AfterSaleStatus, AfterSaleType, CompensationKind, CompensationPayer
 
 TOPIC = "xinren.aftersales.v1"
 
 _E = TypeVar("_E", bound=type[Event])
+
+
+class AfterSaleItem(BaseModel):
+    """An order line a case concerns: the quantity and the part of the case's amount on it."""
+
+    sku_id: str
+    quantity: int = Field(ge=1)
+    amount_fen: int = 0
+    title: str | None = None
 
 
 class AfterSaleEvent(Event):
@@ -25,6 +36,8 @@ class AfterSaleEvent(Event):
     certificate_no: str | None = None
     # The deadline of whoever must act next on the case (None once nobody must).
     due_at: datetime | None = None
+    # The order lines the case concerns (empty on cases from before per-line cases: the whole order).
+    items: list[AfterSaleItem] = []
 
 
 def _case_event(name: str) -> Callable[[_E], _E]:
@@ -69,6 +82,60 @@ class AfterSaleRefunded(AfterSaleEvent):
 @_case_event("closed")
 class AfterSaleClosed(AfterSaleEvent):
     pass
+
+
+@_case_event("offer_made")
+class AfterSaleOfferMade(AfterSaleEvent):
+    """The seller's counter-offer (协商): a lower amount and/or another handling way; the buyer accepts or declines
+    by `due_at`."""
+
+    offer_amount_fen: int
+    offer_type: AfterSaleType
+    offer_reason: str | None = None
+
+
+@_case_event("offer_accepted")
+class AfterSaleOfferAccepted(AfterSaleEvent):
+    """The buyer accepted the counter-offer: the case goes on with its terms (amount_fen, type)."""
+
+
+@_case_event("offer_declined")
+class AfterSaleOfferDeclined(AfterSaleEvent):
+    """The buyer declined the counter-offer: the case is rejected and the buyer may escalate by `due_at`."""
+
+
+@_case_event("evidence_requested")
+class AfterSaleEvidenceRequested(AfterSaleEvent):
+    """The seller asks the buyer for more evidence by `due_at`."""
+
+    request_reason: str | None = None
+
+
+@_case_event("message_posted")
+class AfterSaleMessagePosted(AfterSaleEvent):
+    """A message on the case from one party to the other (text and evidence references)."""
+
+    message_id: str
+    author: str  # BUYER, SELLER or PLATFORM
+    text: str
+    evidence_ids: list[str] = []
+
+
+@_case_event("replacement_shipped")
+class AfterSaleReplacementShipped(AfterSaleEvent):
+    """The seller shipped the replacement of an exchange or a reship; `qc_required`: the item is a QC product,
+    so the parcel goes through the quality-check warehouse."""
+
+    carrier: str
+    tracking_no: str
+    qc_required: bool = False
+
+
+@_case_event("replacement_delivered")
+class AfterSaleReplacementDelivered(AfterSaleEvent):
+    """The replacement arrived (the carrier's delivery report or the buyer's confirmation): the case is COMPLETED."""
+
+    confirmed_by: str  # CARRIER, BUYER or SYSTEM (nobody reported in time)
 
 
 @event("xinren.aftersale.counterfeit_upheld", TOPIC)

@@ -43,6 +43,10 @@ class QcFailureReason(StrEnum):
 class AfterSaleType(StrEnum):
     REFUND_ONLY = "REFUND_ONLY"
     RETURN_AND_REFUND = "RETURN_AND_REFUND"
+    # 换货: the goods come back and the seller ships a replacement; no money moves.
+    EXCHANGE = "EXCHANGE"
+    # 补寄: a missing or damaged part is sent again, nothing comes back; no money moves.
+    RESHIP = "RESHIP"
 
 
 class AfterSaleReason(StrEnum):
@@ -52,6 +56,8 @@ class AfterSaleReason(StrEnum):
     COUNTERFEIT = "COUNTERFEIT"
     NOT_RECEIVED = "NOT_RECEIVED"
     OTHER = "OTHER"
+    # A part of the parcel is missing (a reship or a partial refund).
+    MISSING_PARTS = "MISSING_PARTS"
     # Opened by the platform itself, not by a buyer.
     QC_FAILED = "QC_FAILED"
     QC_EXPIRED = "QC_EXPIRED"
@@ -70,6 +76,13 @@ class AfterSaleStatus(StrEnum):
     REFUNDED = "REFUNDED"
     CLOSED = "CLOSED"
     CANCELLED = "CANCELLED"
+    # Negotiation (协商): the seller's counter-offer waits for the buyer; the seller asked for more evidence.
+    OFFERED = "OFFERED"
+    AWAITING_EVIDENCE = "AWAITING_EVIDENCE"
+    # Exchange and reship: the seller ships a replacement, which is on its way, then delivered (the case ends).
+    AWAITING_REPLACEMENT = "AWAITING_REPLACEMENT"
+    REPLACEMENT_SHIPPED = "REPLACEMENT_SHIPPED"
+    COMPLETED = "COMPLETED"
 
 
 class CompensationKind(StrEnum):

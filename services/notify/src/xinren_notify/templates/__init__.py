@@ -31,6 +31,7 @@ VARIANT_FIELDS = {
     "xinren.order.compensation_paid": "payer",
     "xinren.qc.dispatched": "to",
     "xinren.aftersale.approved": "type",
+    "xinren.aftersale.message_posted": "author",  # each party hears of the other's messages, not of its own
     "xinren.compensation.granted": "payer",
 }
 

@@ -49,6 +49,148 @@ AFTERSALES_TEXTS: Templates = {
             "Return case {case_id} on order {order_id} was approved; watch for the returned item.",
         ),
     },
+    "xinren.aftersale.approved[type=EXCHANGE]": {
+        B: T(
+            "换货申请已同意",
+            "订单 {order_id} 的换货申请已同意，请寄回商品，商家收到后将发出新商品。",
+            "Exchange approved",
+            "Your exchange on order {order_id} was approved: send the item back, the seller then ships a new one.",
+        ),
+        S: T(
+            "换货已同意",
+            "订单 {order_id} 的换货申请 {case_id} 已同意，收到退货后请发出换货商品。",
+            "Exchange approved",
+            "Exchange case {case_id} on order {order_id} was approved; ship the replacement once the item is back.",
+        ),
+    },
+    "xinren.aftersale.approved[type=RESHIP]": {
+        B: T(
+            "补寄申请已同意",
+            "订单 {order_id} 的补寄申请已同意，商家将补发商品。",
+            "Reship approved",
+            "Your reship request on order {order_id} was approved; the seller sends the missing part again.",
+        ),
+        S: T(
+            "补寄已同意",
+            "订单 {order_id} 的补寄申请 {case_id} 已同意，请尽快补发并填写运单号。",
+            "Reship approved",
+            "Reship case {case_id} on order {order_id} was approved; please ship it and enter the tracking number.",
+        ),
+    },
+    "xinren.aftersale.offer_made": {
+        B: T(
+            "商家提出协商方案",
+            "订单 {order_id} 的售后，商家提议{offer_type}（{offer_amount}），请在 {due_at} 前同意或拒绝。",
+            "The seller made a counter-offer",
+            "On order {order_id} the seller offers {offer_type} ({offer_amount}); accept or decline by {due_at}.",
+        ),
+        S: T(
+            "协商方案已发出",
+            "订单 {order_id} 的售后 {case_id} 的协商方案已发给买家。",
+            "Counter-offer sent",
+            "Your counter-offer on case {case_id} of order {order_id} was sent to the buyer.",
+        ),
+    },
+    "xinren.aftersale.offer_accepted": {
+        B: T(
+            "已同意协商方案",
+            "您已同意订单 {order_id} 的协商方案（{type}，{amount}）。",
+            "Counter-offer accepted",
+            "You accepted the counter-offer on order {order_id} ({type}, {amount}).",
+        ),
+        S: T(
+            "买家同意了协商方案",
+            "订单 {order_id} 的售后 {case_id}：买家同意了您的方案（{type}，{amount}）。",
+            "Counter-offer accepted",
+            "The buyer accepted your counter-offer on case {case_id} of order {order_id} ({type}, {amount}).",
+        ),
+    },
+    "xinren.aftersale.offer_declined": {
+        B: T(
+            "已拒绝协商方案",
+            "您已拒绝订单 {order_id} 的协商方案，可在 {due_at} 前申请平台介入。",
+            "Counter-offer declined",
+            "You declined the counter-offer on order {order_id}; you may ask the platform to step in by {due_at}.",
+        ),
+        S: T(
+            "买家拒绝了协商方案",
+            "订单 {order_id} 的售后 {case_id}：买家拒绝了您的方案。",
+            "Counter-offer declined",
+            "The buyer declined your counter-offer on case {case_id} of order {order_id}.",
+        ),
+    },
+    "xinren.aftersale.evidence_requested": {
+        B: T(
+            "请补充举证",
+            "订单 {order_id} 的售后，商家请您在 {due_at} 前补充凭证：{request_reason}",
+            "More evidence needed",
+            "On order {order_id} the seller asks for more evidence by {due_at}: {request_reason}",
+        ),
+        S: T(
+            "已请求买家举证",
+            "订单 {order_id} 的售后 {case_id} 已请求买家补充凭证。",
+            "Evidence requested",
+            "You asked the buyer for more evidence on case {case_id} of order {order_id}.",
+        ),
+    },
+    "xinren.aftersale.message_posted": {
+        B: T(
+            "售后新留言",
+            "订单 {order_id} 的售后有新留言：{text}",
+            "New message on your case",
+            "New message on your after-sales case of order {order_id}: {text}",
+        ),
+        S: T(
+            "售后新留言",
+            "订单 {order_id} 的售后 {case_id} 有新留言：{text}",
+            "New message on a case",
+            "New message on case {case_id} of order {order_id}: {text}",
+        ),
+    },
+    "xinren.aftersale.message_posted[author=BUYER]": {
+        S: T(
+            "买家留言",
+            "订单 {order_id} 的售后 {case_id}，买家留言：{text}",
+            "Message from the buyer",
+            "The buyer wrote on case {case_id} of order {order_id}: {text}",
+        ),
+    },
+    "xinren.aftersale.message_posted[author=SELLER]": {
+        B: T(
+            "商家留言",
+            "订单 {order_id} 的售后，商家留言：{text}",
+            "Message from the seller",
+            "The seller wrote on your case of order {order_id}: {text}",
+        ),
+    },
+    "xinren.aftersale.replacement_shipped": {
+        B: T(
+            "换货/补寄已发出",
+            "订单 {order_id} 的{type}商品已由 {carrier} 发出，运单号 {tracking_no}。",
+            "Replacement shipped",
+            "The {type} parcel of order {order_id} was shipped by {carrier}, tracking number {tracking_no}.",
+        ),
+        S: T(
+            "换货/补寄已发货",
+            "订单 {order_id} 的售后 {case_id} 已发货（{carrier} {tracking_no}）。",
+            "Replacement shipped",
+            "Case {case_id} of order {order_id}: replacement shipped ({carrier} {tracking_no}).",
+        ),
+    },
+    "xinren.aftersale.replacement_delivered": {
+        B: T(
+            "售后完成",
+            "订单 {order_id} 的{type}商品已送达，售后完成。",
+            "After-sales completed",
+            "The {type} parcel of order {order_id} was delivered; the case is complete.",
+        ),
+        S: T(
+            "售后完成",
+            "订单 {order_id} 的售后 {case_id}（{type}）已送达买家，售后完成。",
+            "After-sales completed",
+            "Case {case_id} ({type}) of order {order_id} was delivered to the buyer; the case is complete.",
+        ),
+    },
     "xinren.aftersale.rejected": {
         B: T(
             "售后申请被拒绝",

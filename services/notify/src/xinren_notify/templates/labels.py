@@ -12,6 +12,7 @@ LABELS: dict[str, dict[str, tuple[str, str]]] = {
         "QUALITY_ISSUE": ("质量问题", "quality issue"),
         "NOT_RECEIVED": ("未收到货", "not received"),
         "OTHER": ("其他", "other"),
+        "MISSING_PARTS": ("少件/漏发", "missing parts"),
         "QC_FAILED": ("质检未通过", "failed quality check"),
         "QC_EXPIRED": ("送检超时", "quality-check deadline missed"),
         "CANCELLED_BEFORE_SHIPMENT": ("发货前取消", "cancelled before shipment"),
@@ -19,6 +20,14 @@ LABELS: dict[str, dict[str, tuple[str, str]]] = {
     "type": {
         "REFUND_ONLY": ("仅退款", "refund-only"),
         "RETURN_AND_REFUND": ("退货退款", "return-and-refund"),
+        "EXCHANGE": ("换货", "exchange"),
+        "RESHIP": ("补寄", "reship"),
+    },
+    "offer_type": {
+        "REFUND_ONLY": ("仅退款", "refund-only"),
+        "RETURN_AND_REFUND": ("退货退款", "return-and-refund"),
+        "EXCHANGE": ("换货", "exchange"),
+        "RESHIP": ("补寄", "reship"),
     },
     "kind": {
         "COUNTERFEIT": ("假货", "counterfeit"),
@@ -37,5 +46,10 @@ LABELS: dict[str, dict[str, tuple[str, str]]] = {
         "REFUNDED": ("已退款", "refunded"),
         "CLOSED": ("已关闭", "closed"),
         "CANCELLED": ("买家已撤销", "cancelled by the buyer"),
+        "OFFERED": ("待买家确认协商方案", "counter-offer awaiting the buyer"),
+        "AWAITING_EVIDENCE": ("待买家补充举证", "awaiting more evidence"),
+        "AWAITING_REPLACEMENT": ("待商家发出换货/补寄", "awaiting the replacement"),
+        "REPLACEMENT_SHIPPED": ("换货/补寄已发出", "replacement shipped"),
+        "COMPLETED": ("售后完成", "completed"),
     },
 }
