@@ -21,7 +21,7 @@ def test_every_event_type_is_in_the_catalog_with_schema_and_example():
     entries = {e["type"]: e for e in catalog.entries()}
     assert set(entries) == set(REGISTRY)
     for e in entries.values():
-        assert e["topic"] in {"xinren.orders.v1", "xinren.qc.v1", "xinren.aftersales.v1"}
+        assert e["topic"] in {"xinren.orders.v1", "xinren.qc.v1", "xinren.aftersales.v1", "xinren.trust.v1"}
         assert e["schema"]["type"] == "object" and e["example"]
 
 

@@ -26,6 +26,10 @@ TOPICS = {
         "/xinren/refund",
         "The refund service: after-sales cases, refund and compensation requests.",
     ),
+    "xinren.trust.v1": (
+        "/xinren/trust",
+        "The trust service: score bands, enforcement actions (warning to closure), appeals and reinstatements.",
+    ),
 }
 
 DESCRIPTION = """\

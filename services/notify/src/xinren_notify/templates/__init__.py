@@ -16,12 +16,13 @@ from .labels import LABELS
 from .orders import ORDER_TEXTS
 from .qc import QC_TEXTS
 from .text import Template, Templates, Text
+from .trust import TRUST_TEXTS
 
 __all__ = ["LABELS", "TEMPLATES", "VARIANT_FIELDS", "Template", "Text", "context", "links", "render", "yuan"]
 
 BEIJING = timezone(timedelta(hours=8))
 
-TEMPLATES: Templates = ORDER_TEXTS | QC_TEXTS | AFTERSALES_TEXTS
+TEMPLATES: Templates = ORDER_TEXTS | QC_TEXTS | AFTERSALES_TEXTS | TRUST_TEXTS
 
 # Event types whose texts depend on one field: TEMPLATES["<type>[<field>=<value>]"] wins over TEMPLATES["<type>"].
 VARIANT_FIELDS = {
