@@ -32,6 +32,9 @@ class QcItemReceived(QcEvent):
 class QcPassed(QcEvent):
     certificate_no: str
     inspector_id: str | None = None
+    seal_id: str | None = None  # the tamper-evident tag attached to the item
+    # Set when the pass is a review's: the seller appealed a failure and another inspector passed the item.
+    reviewed_by: str | None = None
 
 
 @event("xinren.qc.certificate_revoked", TOPIC)
@@ -47,8 +50,14 @@ class QcCertificateRevoked(QcEvent):
 
 @event("xinren.qc.failed", TOPIC)
 class QcFailed(QcEvent):
+    """The FINAL failure: published once the seller's appeal window passed, or a review upheld the failure (a
+    failure under appeal publishes nothing until then). Strikes count these, never a first verdict."""
+
     reason: QcFailureReason
     findings: str
+    inspector_id: str | None = None
+    # Set when a review upheld the failure (the first verdict's inspector is inspector_id).
+    reviewed_by: str | None = None
 
 
 @event("xinren.qc.dispatched", TOPIC)
@@ -56,6 +65,21 @@ class QcDispatched(QcEvent):
     to: DispatchTarget
     carrier: str
     tracking_no: str
+
+
+@event("xinren.qc.return_checked", TOPIC)
+class QcReturnChecked(QcEvent):
+    """A certified item came back through the warehouse on an after-sales return and was checked against its
+    certificate: VERIFIED (seal intact, measurements as certified: the refund may be released), SEAL_BROKEN (the
+    tag is missing, broken or not the certificate's: evidence for the seller, the platform decides) or MISMATCH
+    (the item does not measure as certified: the platform decides)."""
+
+    aftersale_case_id: str
+    certificate_no: str
+    outcome: str
+    seal_intact: bool
+    mismatches: list[str] = []
+    findings: str = ""
 
 
 @event("xinren.qc.expired", TOPIC)

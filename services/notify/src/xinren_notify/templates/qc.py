@@ -143,4 +143,18 @@ QC_TEXTS: Templates = {
             "it counts as an inspection error.",
         ),
     },
+    "xinren.qc.return_checked": {
+        B: T(
+            "退货已在质检仓查验",
+            "订单 {order_id} 的退货已在质检仓查验（{outcome}）。",
+            "Return checked at the warehouse",
+            "The return of order {order_id} was checked at the quality-check warehouse ({outcome}).",
+        ),
+        S: T(
+            "退货已在质检仓查验",
+            "订单 {order_id} 的退货已按证书 {certificate_no} 查验：{outcome}。",
+            "Return checked against the certificate",
+            "The return of order {order_id} was checked against certificate {certificate_no}: {outcome}.",
+        ),
+    },
 }
