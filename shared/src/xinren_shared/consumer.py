@@ -16,22 +16,24 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.errors import KafkaError
 from aiokafka.structs import ConsumerRecord
+from opentelemetry.trace import Span, SpanKind
 from pydantic import ValidationError
 from sqlalchemy import Table
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from . import tracing
 from .db import database_unavailable
 from .events import REGISTRY, Envelope, Event, dlq_topic, logical, physical
 from .kafka import ensure_topics
 from .kafka_metrics import DeadLetterDepth
-from .logs import correlation_id
 from .metrics import CONSUMED, CONSUMER_LAG, DEAD_LETTERS, HANDLER_SECONDS
 from .settings import ServiceSettings
 
@@ -239,12 +241,9 @@ class IdempotentConsumer:
                         outcomes.append((envelope.type, "duplicate"))
                         continue
                     fresh.discard(envelope.id)  # a second copy within the batch is a duplicate too
-                    token = correlation_id.set(envelope.id)
                     started = time.perf_counter()
-                    try:
+                    with self._span(record, envelope):
                         await self.handlers[envelope.type](session, event, EventContext(envelope, self.runtime))
-                    finally:
-                        correlation_id.reset(token)
                     HANDLER_SECONDS.labels(self.service, self.name, envelope.type).observe(
                         time.perf_counter() - started
                     )
@@ -290,8 +289,7 @@ class IdempotentConsumer:
             return
         if event is None:
             return  # a type this consumer does not handle
-        token = correlation_id.set(envelope.id)
-        try:
+        with self._span(record, envelope):
             attempt = unavailable = 0
             while True:
                 attempt += 1
@@ -318,8 +316,26 @@ class IdempotentConsumer:
                         await self._dead_letter(record, f"{type(exc).__name__}: {exc}", attempts=attempt)
                         return
                     await asyncio.sleep(self.retry_base_seconds * 2 ** (attempt - 1))
-        finally:
-            correlation_id.reset(token)
+
+    def _span(self, record: ConsumerRecord, envelope: Envelope) -> AbstractContextManager[Span]:
+        """The consumer span of one event, a child of the context its record carries (a new trace if none); its
+        trace id is the correlation id of the handler's log lines."""
+        return tracing.traced(
+            self.service,
+            f"{envelope.topic} process",
+            kind=SpanKind.CONSUMER,
+            parent=tracing.context_from(envelope.traceparent),
+            attributes={
+                "messaging.system": "kafka",
+                "messaging.operation.type": "process",
+                "messaging.destination.name": envelope.topic,
+                "messaging.consumer.group.name": self.group_id,
+                "messaging.message.id": envelope.id,
+                "messaging.destination.partition.id": str(record.partition),
+                "messaging.kafka.offset": record.offset,
+                "cloudevents.event_type": envelope.type,
+            },
+        )
 
     def _decode(self, record: ConsumerRecord) -> tuple[Envelope, Event | None]:
         try:

@@ -87,6 +87,9 @@ class Envelope:
     subject: str | None = None
     id: str = field(default_factory=lambda: str(uuid.uuid4()))
     time: datetime = field(default_factory=lambda: datetime.now(UTC))
+    # The W3C trace context the event was published in (CloudEvents distributed tracing extension): a `traceparent`
+    # header in Kafka, a `traceparent` attribute in structured mode.
+    traceparent: str | None = None
 
     @classmethod
     def of(cls, evt: Event, source: str, *, id: str | None = None, time: datetime | None = None) -> Envelope:
@@ -123,7 +126,10 @@ class Envelope:
         """(key, value, headers) in CloudEvents Kafka binary mode: ce_* headers and the JSON data as the value."""
         message = ce_kafka.to_binary_event(self.cloud_event(), key_mapper=lambda _: self.key)
         key = message.key.encode() if isinstance(message.key, str) else (message.key or b"")
-        return key, message.value, list(message.headers.items())
+        headers = list(message.headers.items())
+        if self.traceparent:
+            headers.append(("traceparent", self.traceparent.encode("latin-1")))
+        return key, message.value, headers
 
     def to_structured(self) -> dict[str, Any]:
         """The CloudEvent as one JSON object (structured mode), as webhooks carry it."""
@@ -138,12 +144,15 @@ class Envelope:
         }
         if self.subject:
             body["subject"] = self.subject
+        if self.traceparent:
+            body["traceparent"] = self.traceparent
         return body
 
     @classmethod
     def from_kafka(cls, topic: str, key: bytes | None, value: bytes | None, headers: Any) -> Envelope:
         """Parse a binary-mode record; raises ValueError for anything that is not a valid CloudEvent."""
         header_map = {k: v for k, v in (headers or [])}
+        traceparent = header_map.pop("traceparent", None)
         try:
             ce = ce_kafka.from_binary_event(ce_kafka.KafkaMessage(headers=header_map, key=key, value=value or b""))
         except Exception as exc:  # the SDK raises several types for malformed input
@@ -166,4 +175,5 @@ class Envelope:
             subject=ce.get_subject(),
             id=ce.get_id(),
             time=when,
+            traceparent=traceparent.decode("latin-1") if isinstance(traceparent, bytes) else None,
         )

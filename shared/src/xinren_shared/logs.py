@@ -1,12 +1,15 @@
-"""JSON logs carrying a correlation id (request id, or the event id a consumer is handling)."""
+"""JSON logs carrying a correlation id: the trace id of the request, event, timer or webhook being handled (see
+tracing.py), else the background task's name."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 import sys
 from contextvars import ContextVar
 
+from opentelemetry import trace
 from pythonjsonlogger.json import JsonFormatter
 
 correlation_id: ContextVar[str | None] = ContextVar("correlation_id", default=None)
@@ -28,7 +31,7 @@ class _ContextFilter(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         record.service = self.service
-        record.correlation_id = correlation_id.get()
+        record.correlation_id = correlation_id.get() or _fallback_correlation_id()
         if isinstance(record.msg, str):
             record.msg = redact(record.msg)
         if record.args:
@@ -38,6 +41,19 @@ class _ContextFilter(logging.Filter):
                 else record.args
             )
         return True
+
+
+def _fallback_correlation_id() -> str | None:
+    """Outside a request, an event, a timer and a webhook: the current span's trace id, else the task's name (the
+    worker a line comes from, e.g. "order-relay"), else none (start-up, shutdown)."""
+    span_context = trace.get_current_span().get_span_context()
+    if span_context.is_valid:
+        return trace.format_trace_id(span_context.trace_id)
+    try:
+        task = asyncio.current_task()
+    except RuntimeError:  # no running loop
+        return None
+    return None if task is None else task.get_name()
 
 
 def configure_logging(service: str, level: str = "INFO") -> None:

@@ -1,6 +1,7 @@
 """Infrastructure tables every Xinren service database has (outbox, inbox, timers, idempotency keys).
 
-Frozen as version 1: a change to these tables is a new function here and a new migration in each service.
+Each version is frozen: a change to these tables is a new function here, a new migration in each existing service,
+and a new create_infra_tables_vN (everything so far) for the first migration of a new service.
 """
 
 import sqlalchemy as sa
@@ -108,3 +109,24 @@ def idempotency_leases_v1() -> None:
     op.add_column("idempotency_key", sa.Column("state", sa.String(length=20), server_default="DONE", nullable=False))
     op.alter_column("idempotency_key", "state", server_default=None)
     op.add_column("idempotency_key", sa.Column("locked_until", sa.DateTime(timezone=True), nullable=True))
+
+
+def outbox_trace_context_v1() -> None:
+    """Each outbox row keeps the W3C `traceparent` of the span that wrote it (none for rows written before)."""
+    op.add_column("outbox_event", sa.Column("traceparent", sa.String(length=128), nullable=True))
+
+
+def drop_outbox_trace_context_v1() -> None:
+    op.drop_column("outbox_event", "traceparent")
+
+
+def create_infra_tables_v2() -> None:
+    """The infrastructure tables as they are now (v1, answered idempotency keys, the outbox's trace context): what
+    the first migration of a new service calls."""
+    create_infra_tables_v1()
+    idempotency_answers_v2()
+    outbox_trace_context_v1()
+
+
+def drop_infra_tables_v2() -> None:
+    drop_infra_tables_v1()

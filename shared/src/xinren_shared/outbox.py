@@ -10,17 +10,22 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import uuid
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
 
 import asyncpg
 from aiokafka import AIOKafkaProducer
+from opentelemetry import trace
+from opentelemetry.trace import Span, SpanKind, StatusCode
 from sqlalchemy import Row, Table, func, insert, literal, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from . import tracing
 from .business_metrics import count_business_event
 from .events import Envelope, Event, physical
+from .logs import correlation_id
 from .metrics import OUTBOX_FAILURES, OUTBOX_OLDEST_AGE, OUTBOX_PENDING, OUTBOX_PUBLISHED
 from .settings import to_plain_url
 
@@ -48,6 +53,7 @@ class Outbox:
             subject=env.subject,
             data=env.data,
             occurred_at=env.time,
+            traceparent=tracing.current_traceparent(),
         )
         # The relay is woken by a notification PostgreSQL delivers at commit (never for a rolled-back transaction);
         # once per transaction is enough, and it travels with the transaction's first insert: one round trip.
@@ -71,6 +77,7 @@ def _envelope(row: Row[Any]) -> Envelope:
         subject=row.subject,
         id=row.event_id,
         time=row.occurred_at,
+        traceparent=row.traceparent,
     )
 
 
@@ -129,12 +136,22 @@ class OutboxRelay:
                 OUTBOX_OLDEST_AGE.record(self.service, min(r.created_at for r in rows))
                 claimed = [r.seq for r in rows]
                 envelopes = [_envelope(r) for r in rows]
+                spans = self._producer_spans(envelopes)
                 # send() only enqueues, in order; the idempotent producer keeps that order per partition.
                 pending = []
                 for env in envelopes:
                     key, value, headers = env.to_kafka()
                     pending.append(await self.producer.send(physical(env.topic), value=value, key=key, headers=headers))
-                await asyncio.gather(*pending)
+                try:
+                    await asyncio.gather(*pending)
+                except Exception as exc:
+                    for span in spans:
+                        span.record_exception(exc)
+                        span.set_status(StatusCode.ERROR)
+                    raise
+                finally:
+                    for span in spans:
+                        span.end()
                 if self.after_publish is not None:
                     await self.after_publish(envelopes)
                 await session.execute(
@@ -150,6 +167,30 @@ class OutboxRelay:
             OUTBOX_PUBLISHED.labels(self.service, env.topic).inc()
             count_business_event(env)
         return len(claimed)
+
+    def _producer_spans(self, envelopes: list[Envelope]) -> list[Span]:
+        """A producer span per event whose trace is recorded (none otherwise: its row's traceparent goes on as it is),
+        a child of the span that wrote the row; the record carries the producer span's traceparent instead."""
+        spans = []
+        for env in envelopes:
+            parent = tracing.context_from(env.traceparent)
+            if parent is None or not trace.get_current_span(parent).get_span_context().trace_flags.sampled:
+                continue
+            span = tracing.tracer(self.service).start_span(
+                f"{env.topic} publish",
+                context=parent,
+                kind=SpanKind.PRODUCER,
+                attributes={
+                    "messaging.system": "kafka",
+                    "messaging.operation.type": "send",
+                    "messaging.destination.name": env.topic,
+                    "messaging.message.id": env.id,
+                    "messaging.kafka.message.key": env.key,
+                },
+            )
+            env.traceparent = tracing.traceparent_of(span)
+            spans.append(span)
+        return spans
 
     async def _record_failure(self, seqs: list[int], exc: Exception) -> None:
         OUTBOX_FAILURES.labels(self.service).inc()
@@ -176,6 +217,8 @@ class OutboxRelay:
     async def run(self) -> None:
         backoff = 0.1
         while True:
+            # Each round's log lines share a correlation id of their own (a round publishes many traces' events).
+            token = correlation_id.set(f"relay-{uuid.uuid4().hex[:16]}")
             try:
                 await self._listen()
                 self._wake.clear()
@@ -191,6 +234,8 @@ class OutboxRelay:
                 log.exception("outbox relay failed; retrying in %.1fs", backoff)
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, 30.0)
+            finally:
+                correlation_id.reset(token)
 
     async def close(self) -> None:
         if self._listener is not None and not self._listener.is_closed():

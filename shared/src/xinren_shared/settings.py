@@ -35,6 +35,11 @@ class ServiceSettings(BaseSettings):
     kafka_min_insync_replicas: int = 1
     jwt_secret: str = DEV_JWT_SECRET
     log_level: str = "INFO"
+    # Tracing (xinren_shared.tracing): where spans go, as OTLP over HTTP (e.g. http://otel-collector:4318/v1/traces);
+    # empty: nowhere (trace ids are still made, logged as correlation ids and passed on, but no span is recorded and
+    # no exporter thread runs). Of the traces that start here, this share is recorded (a caller's decision is kept).
+    otlp_endpoint: str = ""
+    trace_sample_ratio: float = Field(default=1.0, ge=0, le=1)
     # Where clients reach this service (the OpenAPI document's `servers`); empty: relative to the document's host.
     public_url: str = ""
     max_body_bytes: int = 1_048_576

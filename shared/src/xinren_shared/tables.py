@@ -50,6 +50,8 @@ def define_infra_tables(metadata: MetaData) -> InfraTables:
         Column("published_at", DateTime(timezone=True)),
         Column("attempts", Integer, nullable=False, server_default="0"),
         Column("last_error", Text),
+        # The W3C trace context the event was written in (tracing.py); the relay sends it as a `traceparent` header.
+        Column("traceparent", String(128)),
         Index("ix_outbox_event_unpublished", "seq", postgresql_where=text("published_at IS NULL")),
     )
     inbox = Table(

@@ -13,11 +13,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
+from opentelemetry.trace import StatusCode
 from sqlalchemy import Table, and_, func, literal, select, text, update
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.dialects.postgresql import Insert, insert
 from sqlalchemy.engine import CursorResult
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from . import tracing
 from .metrics import TIMER_OLDEST_OVERDUE, TIMERS_FIRED, TIMERS_OVERDUE
 
 log = logging.getLogger("xinren.timers")
@@ -48,13 +50,17 @@ class Timers:
     async def schedule(
         self, session: AsyncSession, kind: str, key: str, due_at: datetime, payload: dict[str, Any] | None = None
     ) -> None:
-        stmt = insert(self.table).values(kind=kind, key=key, due_at=due_at, payload=payload or {})
-        await session.execute(
-            stmt.on_conflict_do_update(
-                index_elements=["kind", "key"],
-                index_where=_LIVE,
-                set_={"due_at": stmt.excluded.due_at, "payload": stmt.excluded.payload},
-            )
+        await session.execute(self.schedule_statement(kind, key, due_at, payload or {}))
+
+    def schedule_statement(self, kind: Any, key: Any, due_at: Any, payload: Any = None) -> Insert:
+        """The statement `schedule` sends, for a caller that sends it itself: inside another statement (a
+        data-modifying CTE writes the timer with the row it belongs to in one round trip), or built once with bind
+        parameters for its values (`bindparam("due_at")`) so that it is compiled once."""
+        stmt = insert(self.table).values(kind=kind, key=key, due_at=due_at, payload={} if payload is None else payload)
+        return stmt.on_conflict_do_update(
+            index_elements=["kind", "key"],
+            index_where=_LIVE,
+            set_={"due_at": stmt.excluded.due_at, "payload": stmt.excluded.payload},
         )
 
     async def cancel(self, session: AsyncSession, kind: str, key: str) -> bool:
@@ -116,39 +122,45 @@ class TimerWorker:
                 )
             ).all()
             for row in rows:
-                timer = DueTimer(row.id, row.kind, row.key, row.due_at, row.payload or {})
-                handler = self.handlers.get(row.kind)
-                try:
-                    if handler is None:
-                        raise LookupError(f"no handler for timer kind {row.kind!r}")
-                    async with session.begin_nested():
-                        # Marked fired first, so that a handler scheduling its own (kind, key) again makes a new
-                        # live timer instead of moving this one; a failure rolls both back with the savepoint.
+                # Each firing is a trace of its own: its id is the correlation id of the handler's log lines and the
+                # traceparent of the events it writes.
+                with tracing.traced(
+                    self.service, f"timer {row.kind}", attributes={"xinren.timer.key": row.key}
+                ) as span:
+                    timer = DueTimer(row.id, row.kind, row.key, row.due_at, row.payload or {})
+                    handler = self.handlers.get(row.kind)
+                    try:
+                        if handler is None:
+                            raise LookupError(f"no handler for timer kind {row.kind!r}")
+                        async with session.begin_nested():
+                            # Marked fired first, so that a handler scheduling its own (kind, key) again makes a new
+                            # live timer instead of moving this one; a failure rolls both back with the savepoint.
+                            await session.execute(
+                                update(t).where(t.c.id == row.id).values(fired_at=func.now(), attempts=t.c.attempts + 1)
+                            )
+                            await handler(session, timer, self.runtime)
+                        TIMERS_FIRED.labels(self.service, row.kind, "fired").inc()
+                    except Exception as exc:
+                        span.set_status(StatusCode.ERROR, f"{type(exc).__name__}: {exc}")
+                        delay = min(self.max_backoff_seconds, 2 ** min(row.attempts, 16))
+                        log.warning(
+                            "timer %s/%s failed (attempt %d), retry in %ss: %s",
+                            row.kind,
+                            row.key,
+                            row.attempts + 1,
+                            delay,
+                            exc,
+                        )
                         await session.execute(
-                            update(t).where(t.c.id == row.id).values(fired_at=func.now(), attempts=t.c.attempts + 1)
+                            update(t)
+                            .where(t.c.id == row.id)
+                            .values(
+                                attempts=t.c.attempts + 1,
+                                last_error=f"{type(exc).__name__}: {exc}"[:2000],
+                                due_at=datetime.now(UTC) + timedelta(seconds=delay),
+                            )
                         )
-                        await handler(session, timer, self.runtime)
-                    TIMERS_FIRED.labels(self.service, row.kind, "fired").inc()
-                except Exception as exc:
-                    delay = min(self.max_backoff_seconds, 2 ** min(row.attempts, 16))
-                    log.warning(
-                        "timer %s/%s failed (attempt %d), retry in %ss: %s",
-                        row.kind,
-                        row.key,
-                        row.attempts + 1,
-                        delay,
-                        exc,
-                    )
-                    await session.execute(
-                        update(t)
-                        .where(t.c.id == row.id)
-                        .values(
-                            attempts=t.c.attempts + 1,
-                            last_error=f"{type(exc).__name__}: {exc}"[:2000],
-                            due_at=datetime.now(UTC) + timedelta(seconds=delay),
-                        )
-                    )
-                    TIMERS_FIRED.labels(self.service, row.kind, "failed").inc()
+                        TIMERS_FIRED.labels(self.service, row.kind, "failed").inc()
             return len(rows)
 
     async def next_due_in(self) -> float:

@@ -11,15 +11,17 @@ from fastapi import APIRouter, FastAPI, Request
 from fastapi.dependencies.models import Dependant
 from fastapi.responses import JSONResponse, Response
 from fastapi.routing import APIRoute
+from opentelemetry.trace import Span, SpanKind, Status, StatusCode
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from . import tracing
 from .admission import AdmissionMiddleware, install_pool_timeout_handler
 from .auth import principal_from_request
 from .commands import AnswerGiven, answer_given
 from .errors import ErrorBody, error_response, error_responses, install_error_handlers
 from .i18n import LocalizedErrorsMiddleware
-from .logs import configure_logging, correlation_id
+from .logs import configure_logging
 from .metrics import HttpMetricsMiddleware, metrics_response
 from .openapi import complete_openapi
 from .operations import consistency_router
@@ -129,31 +131,65 @@ def _needs_token(dependant: Dependant) -> bool:
 
 
 class CorrelationIdMiddleware:
-    """Gives each request its correlation id (x-request-id) and the service's key for signing list cursors."""
+    """Gives each request its server span (a child of the caller's `traceparent`, else a new trace), the span's trace
+    id as the log correlation id, an `x-request-id` answer (the caller's, else the trace id) and the service's key
+    for signing list cursors."""
 
-    def __init__(self, app: ASGIApp, cursor_key: bytes):
+    def __init__(self, app: ASGIApp, cursor_key: bytes, service: str):
         self.app = app
         self.cursor_key = cursor_key
+        self.service = service
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        given = dict(scope.get("headers") or []).get(b"x-request-id", b"").decode("latin-1")[:100]
-        rid = given or uuid.uuid4().hex
-        token = correlation_id.set(rid)
-        key_token = use_cursor_key(self.cursor_key)
+        headers = dict(scope.get("headers") or [])
+        traceparent = headers.get(b"traceparent")
+        parent = None
+        if traceparent is not None:
+            tracestate = headers.get(b"tracestate")
+            parent = tracing.context_from(
+                traceparent.decode("latin-1"), tracestate.decode("latin-1") if tracestate else None
+            )
+        method = scope.get("method", "")
+        status = 500
 
         async def _send(message: Message) -> None:
+            nonlocal status
             if message["type"] == "http.response.start":
+                status = message["status"]
                 message.setdefault("headers", []).append((b"x-request-id", rid.encode("latin-1")))
             await send(message)
 
+        key_token = use_cursor_key(self.cursor_key)
         try:
-            await self.app(scope, receive, _send)
+            with tracing.traced(self.service, method, kind=SpanKind.SERVER, parent=parent) as span:
+                given = headers.get(b"x-request-id", b"").decode("latin-1")[:100]
+                rid = given or (tracing.trace_id_of(span) or uuid.uuid4().hex)
+                try:
+                    await self.app(scope, receive, _send)
+                finally:
+                    if span.is_recording():
+                        _describe(span, scope, method, status, given)
         finally:
             reset_cursor_key(key_token)
-            correlation_id.reset(token)
+
+
+def _describe(span: Span, scope: Scope, method: str, status: int, request_id: str) -> None:
+    """Names a recorded server span after its route template (known once routed) and sets its HTTP attributes."""
+    route = scope.get("route")
+    template = getattr(route, "path_format", None) or getattr(route, "path", None)
+    if template:
+        span.update_name(f"{method} {template}")
+        span.set_attribute("http.route", template)
+    span.set_attribute("http.request.method", method)
+    span.set_attribute("url.path", scope.get("path", ""))
+    span.set_attribute("http.response.status_code", status)
+    if request_id:
+        span.set_attribute("http.request.header.x-request-id", request_id)
+    if status >= 500:
+        span.set_status(Status(StatusCode.ERROR))
 
 
 def build_app(
@@ -167,6 +203,7 @@ def build_app(
 ) -> FastAPI:
     """The service's app; `messages_zh` gives the Chinese text of each of the service's own error codes."""
     configure_logging(runtime.spec.name, settings.log_level)
+    tracer_provider = tracing.configure(runtime.spec.name, settings)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -177,6 +214,7 @@ def build_app(
             yield
         finally:
             await runtime.stop()
+            tracing.shutdown(tracer_provider)
 
     app = FastAPI(title=title, version="1.0.0", lifespan=lifespan)
     app.state.settings = settings
@@ -219,6 +257,8 @@ def build_app(
         RateLimitMiddleware, service=runtime.spec.name, jwt_secret=settings.jwt_secret, rate_limits=settings.rate_limits
     )
     app.add_middleware(HttpMetricsMiddleware, service=runtime.spec.name)
-    app.add_middleware(CorrelationIdMiddleware, cursor_key=cursor_key_for(settings.jwt_secret))
+    app.add_middleware(
+        CorrelationIdMiddleware, cursor_key=cursor_key_for(settings.jwt_secret), service=runtime.spec.name
+    )
     app.add_middleware(LocalizedErrorsMiddleware, messages_zh=messages_zh or {})
     return app

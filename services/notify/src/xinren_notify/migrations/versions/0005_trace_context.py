@@ -1,8 +1,10 @@
-"""The W3C trace context of each outbox row.
+"""The W3C trace context of each outbox row (sent on as the Kafka record's `traceparent` header).
 
 Revision ID: 0005
 Revises: 0004
 """
+
+from xinren_shared.migration_ops import drop_outbox_trace_context_v1, outbox_trace_context_v1
 
 revision = "0005"
 down_revision = "0004"
@@ -11,8 +13,8 @@ depends_on = None
 
 
 def upgrade() -> None:
-    pass
+    outbox_trace_context_v1()
 
 
 def downgrade() -> None:
-    pass
+    drop_outbox_trace_context_v1()
