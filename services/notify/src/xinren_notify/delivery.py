@@ -10,9 +10,11 @@ import random
 from datetime import datetime, timedelta
 
 import httpx
+from opentelemetry.trace import SpanKind
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from xinren_shared import tracing
 from xinren_shared.ids import utcnow
 
 from . import domain, health
@@ -119,14 +121,25 @@ class DeliveryWorkers:
             body = body_of(row.payload)
             secret = derive_secret(self.key, row.webhook_id, row.secret_salt)
             headers = {"content-type": "application/json", **sign(secret, row.event_id, now, body)}
-            result = await post_signed(
-                self.client,
-                row.url,
-                body,
-                headers,
-                allow_private=self.settings.webhook_allow_private,
-                timeout=self.settings.webhook_timeout_seconds,
-            )
+            # A client span in the event's trace (the payload's traceparent): the partner gets its traceparent.
+            with tracing.traced(
+                "notify",
+                "webhook send",
+                kind=SpanKind.CLIENT,
+                parent=tracing.context_from(row.payload.get("traceparent")),
+                attributes={"http.request.method": "POST", "xinren.webhook_id": row.webhook_id},
+            ) as span:
+                tracing.inject(headers, span)
+                result = await post_signed(
+                    self.client,
+                    row.url,
+                    body,
+                    headers,
+                    allow_private=self.settings.webhook_allow_private,
+                    timeout=self.settings.webhook_timeout_seconds,
+                )
+                if span.is_recording() and result.status_code is not None:
+                    span.set_attribute("http.response.status_code", result.status_code)
             done_at = utcnow()
             outcome = domain.after_attempt(
                 DeliveryStatus(row.status),
