@@ -1,5 +1,6 @@
 """Fixtures of the quality-check tests: the app on real PostgreSQL and Kafka, one shared, one with short deadlines."""
 
+import tempfile
 import uuid
 
 import pytest_asyncio
@@ -12,6 +13,9 @@ from .support import SECRET, Qc
 
 
 async def _start(make_database, kafka_bootstrap, **overrides) -> QcSettings:
+    # Failures are final at once unless a fixture opens an appeal window; evidence goes to a directory per app.
+    overrides.setdefault("appeal_window_seconds", 0)
+    overrides.setdefault("evidence_store", tempfile.mkdtemp(prefix="xinren-qc-evidence-"))
     return QcSettings(
         database_url=await make_database("qc"),
         kafka_bootstrap_servers=kafka_bootstrap,
@@ -45,5 +49,21 @@ async def qc_isolated(make_database, kafka_bootstrap, event_collector, publish):
     """No consumer: tests hand it order events directly, so warehouses for real categories ("jade", "*") can exist
     here without the app routing the other tests' orders from the session's topics. Relay and timers run."""
     app = create_app(await _start(make_database, kafka_bootstrap, run_consumers=False))
+    async with serve(app) as client:
+        yield Qc(app, client, publish, event_collector)
+
+
+@pytest_asyncio.fixture(scope="session")
+async def qc_ops_settings(make_database, kafka_bootstrap) -> QcSettings:
+    """Warehouse operations: no consumer (real categories such as "jade" are safe here), an appeal window long
+    enough for a test to appeal in, two photos for a pass."""
+    return await _start(
+        make_database, kafka_bootstrap, run_consumers=False, appeal_window_seconds=60, min_pass_photos=2
+    )
+
+
+@pytest_asyncio.fixture(scope="session")
+async def qc_ops(qc_ops_settings, event_collector, publish):
+    app = create_app(qc_ops_settings)
     async with serve(app) as client:
         yield Qc(app, client, publish, event_collector)

@@ -42,6 +42,10 @@ ALLOWED = {
     (S.IN_INSPECTION, S.FAILED),
     (S.PASSED, S.DISPATCHED),
     (S.FAILED, S.DISPATCHED),
+    # The seller appeals a failure; another inspector's review passes or fails it for good.
+    (S.FAILED, S.APPEALED),
+    (S.APPEALED, S.PASSED),
+    (S.APPEALED, S.FAILED),
 }
 PAIRS = CASE.pairs()
 

@@ -5,10 +5,11 @@ from fastapi import FastAPI
 from xinren_shared.runtime import ServiceRuntime, ServiceSpec
 from xinren_shared.web import build_app
 
-from . import api, models
+from . import api, models, workqueue
 from .consumers import EVENT_HANDLERS
 from .messages import MESSAGES_ZH
 from .settings import QcSettings
+from .storage import make_store
 from .timers import TIMER_HANDLERS
 
 
@@ -21,10 +22,20 @@ def create_app(settings: QcSettings | None = None) -> FastAPI:
         event_handlers=EVENT_HANDLERS,
         timer_handlers=TIMER_HANDLERS,
     )
-    return build_app(
+
+    async def on_startup(runtime: ServiceRuntime[QcSettings]) -> None:
+        # The warehouses' figures for /metrics, refreshed in the background (queries at scrape time would let a
+        # scraper load the database).
+        runtime.spawn(workqueue.metrics_loop(runtime), "warehouse-metrics")
+
+    app = build_app(
         settings,
         ServiceRuntime(settings, spec),
         title="Xinren quality-check service",
         routers=[api.router],
+        on_startup=on_startup,
         messages_zh=MESSAGES_ZH,
     )
+    # Evidence bytes: content-addressed, on the local filesystem unless the setting names another store.
+    app.state.evidence_store = make_store(settings.evidence_store)
+    return app

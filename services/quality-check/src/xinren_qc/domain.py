@@ -23,6 +23,8 @@ class CaseStatus(StrEnum):
     IN_INSPECTION = "IN_INSPECTION"
     PASSED = "PASSED"
     FAILED = "FAILED"
+    # The seller appealed a failure within the window: another inspector of the warehouse reviews the item.
+    APPEALED = "APPEALED"
     DISPATCHED = "DISPATCHED"
     EXPIRED = "EXPIRED"
     CANCELLED = "CANCELLED"
@@ -38,7 +40,9 @@ TRANSITIONS: dict[CaseStatus, frozenset[CaseStatus]] = {
     S.IN_TRANSIT: frozenset({S.IN_INSPECTION, S.EXPIRED, S.CANCELLED}),
     S.IN_INSPECTION: frozenset({S.PASSED, S.FAILED}),
     S.PASSED: frozenset({S.DISPATCHED}),
-    S.FAILED: frozenset({S.DISPATCHED}),
+    # A failure is final (and may leave) after the appeal window or a review; an appeal is reviewed to either result.
+    S.FAILED: frozenset({S.DISPATCHED, S.APPEALED}),
+    S.APPEALED: frozenset({S.PASSED, S.FAILED}),
     S.DISPATCHED: frozenset(),
     S.EXPIRED: frozenset(),
     S.CANCELLED: frozenset(),
@@ -47,7 +51,7 @@ TRANSITIONS: dict[CaseStatus, frozenset[CaseStatus]] = {
 CASE = StateMachine("qc case", CaseStatus, TRANSITIONS)
 
 # Cases a warehouse still has work for (its load, for routing).
-OPEN = frozenset({S.AWAITING_INBOUND, S.IN_TRANSIT, S.IN_INSPECTION, S.PASSED, S.FAILED})
+OPEN = frozenset({S.AWAITING_INBOUND, S.IN_TRANSIT, S.IN_INSPECTION, S.PASSED, S.FAILED, S.APPEALED})
 
 
 class VerdictResult(StrEnum):
@@ -126,16 +130,24 @@ ANY_CATEGORY = "*"
 class Candidate:
     warehouse_id: str
     open_cases: int
+    capacity: int | None = None  # None: no limit
+
+    @property
+    def full(self) -> bool:
+        return self.capacity is not None and self.open_cases >= self.capacity
 
 
 def pick_warehouse(candidates: Iterable[Candidate], hint: str | None = None) -> str | None:
-    """The hinted warehouse when it is a candidate, else the least loaded, ties broken by id; None when none."""
+    """The hinted warehouse when it is a candidate with room, else the least loaded of those with room, ties broken
+    by id; when every one is full, the least loaded all the same (a paid order is never left without a warehouse);
+    None when none."""
     pool = list(candidates)
     if not pool:
         return None
-    if hint is not None and any(c.warehouse_id == hint for c in pool):
+    room = [c for c in pool if not c.full] or pool
+    if hint is not None and any(c.warehouse_id == hint for c in room):
         return hint
-    return min(pool, key=lambda c: (c.open_cases, c.warehouse_id)).warehouse_id
+    return min(room, key=lambda c: (c.open_cases, c.warehouse_id)).warehouse_id
 
 
 CERTIFICATE_PREFIX = "XR-"
@@ -161,6 +173,38 @@ def normalize_certificate_no(number: str) -> str:
 
 # Why a certificate was revoked, as the public verification shows it (no party, no amount).
 COUNTERFEIT_UPHELD = "a counterfeit claim on the certified item was upheld after sale"
+
+
+class AppealStatus(StrEnum):
+    OPEN = "OPEN"  # awaiting the review of another inspector
+    UPHELD = "UPHELD"  # the review failed the item too
+    OVERTURNED = "OVERTURNED"  # the review passed it
+
+
+class ReturnStatus(StrEnum):
+    """A certified item on its way back through the warehouse, and what the check found."""
+
+    EXPECTED = "EXPECTED"
+    VERIFIED = "VERIFIED"  # seal intact, measurements as certified: the refund may be released
+    SEAL_BROKEN = "SEAL_BROKEN"  # the tag is missing, torn or not the certificate's: evidence for the seller
+    MISMATCH = "MISMATCH"  # the seal holds but the item does not measure as certified
+
+
+def return_outcome(
+    certified_seal: str | None, found_seal: str | None, intact: bool, mismatches: list[str]
+) -> ReturnStatus:
+    """The seal first (a broken or swapped tag says the item may not be the one certified), then the measurements."""
+    swapped = certified_seal is not None and (found_seal is None or found_seal.upper() != certified_seal.upper())
+    if not intact or swapped:
+        return ReturnStatus.SEAL_BROKEN
+    if mismatches:
+        return ReturnStatus.MISMATCH
+    return ReturnStatus.VERIFIED
+
+
+def certificate_qr(certificate_no: str) -> str:
+    """The path the tag's QR code opens: the public verification of the certificate."""
+    return f"/v1/certificates/{certificate_no}"
 
 
 class InspectionErrorKind(StrEnum):

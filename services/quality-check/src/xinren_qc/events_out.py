@@ -12,10 +12,11 @@ from xinren_shared.contracts.qc import (
     QcFailed,
     QcItemReceived,
     QcPassed,
+    QcReturnChecked,
     QcShopSuspended,
 )
 
-from .models import QcCase, Warehouse
+from .models import QcCase, QcReturn, Warehouse
 
 
 def parties(case: QcCase) -> dict[str, Any]:
@@ -37,8 +38,14 @@ def item_received(case: QcCase) -> QcItemReceived:
     return QcItemReceived(**parties(case))
 
 
-def passed(case: QcCase) -> QcPassed:
-    return QcPassed(**parties(case), certificate_no=case.certificate_no, inspector_id=case.inspector_id)
+def passed(case: QcCase, *, reviewed_by: str | None = None) -> QcPassed:
+    return QcPassed(
+        **parties(case),
+        certificate_no=case.certificate_no,
+        inspector_id=case.inspector_id,
+        seal_id=case.seal_id,
+        reviewed_by=reviewed_by,
+    )
 
 
 def certificate_revoked(case: QcCase) -> QcCertificateRevoked:
@@ -51,8 +58,27 @@ def certificate_revoked(case: QcCase) -> QcCertificateRevoked:
     )
 
 
-def failed(case: QcCase) -> QcFailed:
-    return QcFailed(**parties(case), reason=case.failure_reason, findings=case.findings)
+def failed(case: QcCase, *, reviewed_by: str | None = None) -> QcFailed:
+    """The final failure (after the appeal window, or a review that upheld it)."""
+    return QcFailed(
+        **parties(case),
+        reason=case.failure_reason,
+        findings=case.findings,
+        inspector_id=case.inspector_id,
+        reviewed_by=reviewed_by,
+    )
+
+
+def return_checked(case: QcCase, ret: QcReturn) -> QcReturnChecked:
+    return QcReturnChecked(
+        **parties(case),
+        aftersale_case_id=ret.aftersale_case_id,
+        certificate_no=case.certificate_no,
+        outcome=ret.status,
+        seal_intact=bool(ret.seal_intact),
+        mismatches=ret.mismatches or [],
+        findings=ret.findings or "",
+    )
 
 
 def dispatched(case: QcCase) -> QcDispatched:

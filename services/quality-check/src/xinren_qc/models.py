@@ -3,7 +3,19 @@
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, Column, DateTime, ForeignKey, Index, String, Text, UniqueConstraint, func
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    func,
+)
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import registry
 from sqlmodel import Field, SQLModel
@@ -33,6 +45,8 @@ class Warehouse(QcTable, table=True):
     address: str = Field(sa_column=Column(String(500), nullable=False))
     # Normalised (lower case) categories this warehouse's inspectors are certified for.
     categories: list[str] = Field(sa_column=Column(ARRAY(String(100)), nullable=False))
+    # Open cases the warehouse can hold; routing prefers warehouses below it (None: no limit).
+    capacity: int | None = Field(default=None, sa_column=Column(Integer))
     created_at: datetime | None = _at(False, server_default=func.now())
 
 
@@ -44,6 +58,8 @@ class QcCase(QcTable, table=True):
         # One case per order, whatever the redeliveries.
         UniqueConstraint("order_id", name="uq_qc_case_order_id"),
         UniqueConstraint("certificate_no", name="uq_qc_case_certificate_no"),
+        # A physical tamper-evident tag seals one certified item.
+        UniqueConstraint("seal_id", name="uq_qc_case_seal_id"),
         Index("ix_qc_case_warehouse_status", "warehouse_id", "status"),
         Index("ix_qc_case_status_category", "status", "category"),
         Index("ix_qc_case_created", "created_at", "case_id"),
@@ -74,6 +90,14 @@ class QcCase(QcTable, table=True):
     inspector_id: str | None = Field(default=None, sa_column=Column(String(ID)))
     verdict_at: datetime | None = _at()
     certificate_no: str | None = Field(default=None, sa_column=Column(String(64)))
+    # The checklist's measurements ({name: value}), the evidence ids of the verdict's photos, the seal's tag id.
+    measurements: dict[str, Any] | None = Field(default=None, sa_column=Column(JSONB))
+    photo_ids: list[str] | None = Field(default=None, sa_column=Column(JSONB))
+    seal_id: str | None = Field(default=None, sa_column=Column(String(100)))
+    # When the verdict became final: at once for a pass, after the appeal window or the review for a failure.
+    verdict_final_at: datetime | None = _at()
+    appeal_due_at: datetime | None = _at()  # the seller may appeal a failure until then
+    assigned_inspector_id: str | None = Field(default=None, sa_column=Column(String(ID)))
     dispatch_to: str | None = Field(default=None, sa_column=Column(String(16)))
     dispatch_carrier: str | None = Field(default=None, sa_column=Column(String(100)))
     dispatch_tracking_no: str | None = Field(default=None, sa_column=Column(String(100)))
@@ -158,3 +182,71 @@ class InspectionError(QcTable, table=True):
     kind: str = Field(sa_column=Column(String(32), nullable=False))
     reason: str = Field(sa_column=Column(Text, nullable=False))
     recorded_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+
+
+class Evidence(QcTable, table=True):
+    """An uploaded photo: the bytes are stored once by their SHA-256 (the store), a row per uploader."""
+
+    __tablename__ = "evidence"
+    __table_args__ = (
+        UniqueConstraint("sha256", "uploaded_by", name="uq_evidence_sha256_uploader"),
+        Index("ix_evidence_sha256", "sha256"),
+    )
+
+    evidence_id: str = Field(sa_column=Column(String(ID), primary_key=True))
+    sha256: str = Field(sa_column=Column(String(64), nullable=False))
+    content_type: str = Field(sa_column=Column(String(64), nullable=False))
+    size: int = Field(sa_column=Column(BigInteger, nullable=False))
+    uploaded_by: str = Field(sa_column=Column(String(ID), nullable=False))  # the principal's actor
+    uploaded_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+
+
+class EvidenceLink(QcTable, table=True):
+    """Where evidence is used: a verdict's photos, an appeal, a return check. The case's parties may read it; a
+    certificate's photos (purpose VERDICT of a certified case) are public."""
+
+    __tablename__ = "evidence_link"
+    __table_args__ = (Index("ix_evidence_link_case", "case_id"),)
+
+    evidence_id: str = Field(
+        sa_column=Column(String(ID), ForeignKey("evidence.evidence_id"), primary_key=True, nullable=False)
+    )
+    case_id: str = Field(sa_column=Column(String(ID), ForeignKey("qc_case.case_id"), primary_key=True, nullable=False))
+    purpose: str = Field(sa_column=Column(String(16), primary_key=True, nullable=False))
+
+
+class QcAppeal(QcTable, table=True):
+    """The seller's appeal of a failure (one per case) and its review by another inspector."""
+
+    __tablename__ = "qc_appeal"
+
+    case_id: str = Field(sa_column=Column(String(ID), ForeignKey("qc_case.case_id"), primary_key=True))
+    reason: str = Field(sa_column=Column(Text, nullable=False))
+    evidence_ids: list[str] = Field(sa_column=Column(JSONB, nullable=False))
+    appealed_by: str = Field(sa_column=Column(String(ID), nullable=False))
+    appealed_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    first_verdict: dict[str, Any] = Field(sa_column=Column(JSONB, nullable=False))  # as it was before the review
+    status: str = Field(sa_column=Column(String(16), nullable=False))
+    reviewer_id: str | None = Field(default=None, sa_column=Column(String(ID)))
+    decided_at: datetime | None = _at()
+
+
+class QcReturn(QcTable, table=True):
+    """A certified item coming back through the warehouse on an after-sales return, and the warehouse's check."""
+
+    __tablename__ = "qc_return"
+    __table_args__ = (Index("ix_qc_return_case", "case_id"),)
+
+    aftersale_case_id: str = Field(sa_column=Column(String(ID), primary_key=True))
+    case_id: str = Field(sa_column=Column(String(ID), ForeignKey("qc_case.case_id"), nullable=False))
+    order_id: str = Field(sa_column=Column(String(ID), nullable=False))
+    status: str = Field(sa_column=Column(String(16), nullable=False))  # EXPECTED, then the check's outcome
+    expected_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    seal_id: str | None = Field(default=None, sa_column=Column(String(100)))
+    seal_intact: bool | None = Field(default=None, sa_column=Column(Boolean))
+    measurements: dict[str, Any] | None = Field(default=None, sa_column=Column(JSONB))
+    mismatches: list[str] | None = Field(default=None, sa_column=Column(JSONB))
+    photo_ids: list[str] | None = Field(default=None, sa_column=Column(JSONB))
+    findings: str | None = Field(default=None, sa_column=Column(Text))
+    checked_by: str | None = Field(default=None, sa_column=Column(String(ID)))
+    checked_at: datetime | None = _at()

@@ -27,7 +27,7 @@ from .schemas import (
     WarehousePublic,
 )
 from .settings import QcSettings
-from .views import case_public, case_view, open_counts, timelines, warehouse_public
+from .views import case_public, case_view, extras, open_counts, warehouse_public
 
 QcRuntime = ServiceRuntime[QcSettings]
 
@@ -67,8 +67,8 @@ async def list_cases(
         page, next_cursor = await keyset_page(
             session, stmt, [QcCase.created_at, QcCase.case_id], cursor, limit, descending=True
         )
-        lines = await timelines(session, [c.case_id for c in page])
-    return Page[CasePublic](items=[case_view(principal, c, lines[c.case_id]) for c in page], next_cursor=next_cursor)
+        more = await extras(session, [c.case_id for c in page])
+    return Page[CasePublic](items=[case_view(principal, c, more[c.case_id]) for c in page], next_cursor=next_cursor)
 
 
 async def get_certificate(runtime: QcRuntime, certificate_no: str) -> CertificatePublic:
@@ -93,7 +93,7 @@ async def get_certificate(runtime: QcRuntime, certificate_no: str) -> Certificat
         items=[CertificateItem(title=i["title"], category=i["category"]) for i in c.items],
         category=c.category,
         findings=c.findings or "",
-        photos=c.photos or [],
+        photos=[*(c.photos or []), *(evidence_path(e) for e in c.photo_ids or [])],
         warehouse=CertificateWarehouse(warehouse_id=w.warehouse_id, name=w.name),
         inspector=CertificateInspector(inspector_id=c.inspector_id),
         issued_at=c.verdict_at,
@@ -101,7 +101,16 @@ async def get_certificate(runtime: QcRuntime, certificate_no: str) -> Certificat
         status=c.certificate_status or CertificateStatus.VALID,
         revoked_at=c.certificate_revoked_at,
         revocation_reason=c.certificate_revocation_reason,
+        seal_id=c.seal_id,
+        measurements=c.measurements or {},
+        inspected_at=c.verdict_at,
+        qr=domain.certificate_qr(number),
     )
+
+
+def evidence_path(evidence_id: str) -> str:
+    """Where a photo is served (public for a certificate's photos)."""
+    return f"/v1/evidence/{evidence_id}"
 
 
 async def list_inspection_errors(

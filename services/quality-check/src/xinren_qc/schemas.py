@@ -3,17 +3,29 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
 
 from xinren_shared.contracts.vocabulary import DispatchTarget, QcFailureReason
 
-from .domain import CaseStatus, CertificateStatus, InspectionErrorKind, ShopStatus, StrikeReason, VerdictResult
+from .domain import (
+    AppealStatus,
+    CaseStatus,
+    CertificateStatus,
+    InspectionErrorKind,
+    ReturnStatus,
+    ShopStatus,
+    StrikeReason,
+    VerdictResult,
+)
 
 ClientId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.:-]{1,64}$")]
 Text200 = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 Text100 = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+EvidenceId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.:-]{1,200}$")]
+SealId = Annotated[str, StringConstraints(strip_whitespace=True, to_upper=True, pattern=r"^[A-Za-z0-9-]{4,64}$")]
+Measure = float | Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)]
 Category = Annotated[str, StringConstraints(strip_whitespace=True, to_lower=True, min_length=1, max_length=100)]
 
 
@@ -42,7 +54,20 @@ class WarehousePublic(BaseModel):
     address: str
     categories: list[str]
     open_cases: int
+    capacity: int | None = None
     created_at: datetime
+
+
+class WarehousePatch(Strict):
+    """Admin: what the warehouse inspects and how many open cases it holds (null capacity: no limit)."""
+
+    categories: list[Category] | None = Field(default=None, min_length=1, max_length=100)
+    capacity: int | None = Field(default=None, ge=1, le=1_000_000)
+
+    @field_validator("categories")
+    @classmethod
+    def _distinct(cls, v: list[str] | None) -> list[str] | None:
+        return None if v is None else list(dict.fromkeys(v))
 
 
 class WarehouseCreated(WarehousePublic):
@@ -89,8 +114,13 @@ class VerdictPublic(BaseModel):
     failure_reason: QcFailureReason | None = None
     findings: str
     photos: list[str]
+    photo_ids: list[str] = []
+    measurements: dict[str, Any] = {}
+    seal_id: str | None = None
     inspector_id: str
     decided_at: datetime
+    # None while the seller may still appeal a failure (until appeal_due_at) or while an appeal is reviewed.
+    final_at: datetime | None = None
 
 
 class ShipmentPublic(BaseModel):
@@ -132,6 +162,10 @@ class CasePublic(BaseModel):
     certificate_status: CertificateStatus | None = None
     certificate_revoked_at: datetime | None = None
     dispatch: DispatchPublic | None
+    appeal_due_at: datetime | None = None
+    appeal: AppealPublic | None = None
+    assigned_inspector_id: str | None = None
+    returns: list[ReturnPublic] = []
     # The buyer's address (admin, warehouse, inspector, buyer) and the shop's return address (admin, warehouse,
     # inspector, seller); None for other readers or when the order gave none.
     shipping_address: Address | None = None
@@ -150,6 +184,11 @@ class VerdictIn(Strict):
     failure_reason: QcFailureReason | None = None
     findings: Annotated[str, StringConstraints(strip_whitespace=True, max_length=10_000)]
     photos: list[AnyHttpUrl] = Field(default_factory=list, max_length=50)
+    # The category's checklist (GET /v1/qc/checklists/{category}): a pass needs every required measurement, the
+    # photos (uploaded evidence) and the seal's tag id.
+    measurements: dict[Text100, Measure] = Field(default_factory=dict, max_length=50)
+    photo_ids: list[EvidenceId] = Field(default_factory=list, max_length=50)
+    seal_id: SealId | None = None
 
     @model_validator(mode="after")
     def _reason_goes_with_result(self) -> VerdictIn:
@@ -208,6 +247,11 @@ class CertificatePublic(BaseModel):
     status: CertificateStatus
     revoked_at: datetime | None = None
     revocation_reason: str | None = None
+    # The tamper-evident tag on the item, what was measured, when; `qr` is the path the tag's QR code opens.
+    seal_id: str | None = None
+    measurements: dict[str, Any] = {}
+    inspected_at: datetime | None = None
+    qr: str
 
 
 # --- inspection errors ------------------------------------------------------------------------------------------
@@ -248,3 +292,51 @@ class ShopStrikes(BaseModel):
     threshold: int
     window_days: float
     strikes: list[StrikePublic]
+
+
+# --- appeals, returns ---------------------------------------------------------------------
+
+
+class AppealIn(Strict):
+    reason: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=5_000)]
+    evidence_ids: list[EvidenceId] = Field(default_factory=list, max_length=20)
+
+
+class AppealPublic(BaseModel):
+    reason: str
+    evidence_ids: list[str]
+    appealed_by: str
+    appealed_at: datetime
+    status: AppealStatus
+    first_verdict: dict[str, Any]
+    reviewer_id: str | None = None
+    decided_at: datetime | None = None
+
+
+class AssignIn(Strict):
+    inspector_id: Annotated[str, StringConstraints(min_length=1, max_length=200)]
+
+
+class ReturnCheckIn(Strict):
+    """The warehouse's check of a certified item coming back on an after-sales return."""
+
+    aftersale_case_id: Annotated[str, StringConstraints(min_length=1, max_length=200)] | None = None
+    seal_id: SealId | None = None  # the tag found on the item (None: no tag)
+    seal_intact: bool
+    measurements: dict[Text100, Measure] = Field(default_factory=dict, max_length=50)
+    photo_ids: list[EvidenceId] = Field(default_factory=list, max_length=50)
+    findings: Annotated[str, StringConstraints(strip_whitespace=True, max_length=10_000)] = ""
+
+
+class ReturnPublic(BaseModel):
+    aftersale_case_id: str
+    status: ReturnStatus
+    expected_at: datetime
+    seal_id: str | None = None
+    seal_intact: bool | None = None
+    measurements: dict[str, Any] | None = None
+    mismatches: list[str] | None = None
+    photo_ids: list[str] | None = None
+    findings: str | None = None
+    checked_by: str | None = None
+    checked_at: datetime | None = None

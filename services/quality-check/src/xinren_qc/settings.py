@@ -17,6 +17,19 @@ class QcSettings(ServiceSettings):
     # Seller enforcement (匹诺曹): this many strikes within the window suspend the shop.
     strike_threshold: int = Field(default=3, ge=1)
     strike_window_seconds: float = Field(default=90 * 86_400, gt=0)
+    # A pass of a category with a checklist needs at least this many photos (uploaded evidence).
+    min_pass_photos: int = Field(default=2, ge=0)
+    # The seller may appeal a failure within this time of the verdict; the failure is final (qc.failed) after it.
+    # 0: no appeals, failures are final at once.
+    appeal_window_seconds: float = Field(default=48 * 3_600, ge=0)
+    # Evidence: where the bytes go ("file:///path" or a path: the local filesystem; see README for S3) and the
+    # largest upload accepted.
+    evidence_store: str = ".run/evidence"
+    evidence_max_bytes: int = Field(default=10 * 1024 * 1024, gt=0)
+    # How often the warehouses' figures (queue, throughput, pass rate, time to verdict) are refreshed for /metrics,
+    # and the window they are counted over.
+    warehouse_metrics_seconds: float = Field(default=30, gt=0)
+    warehouse_stats_window_seconds: float = Field(default=30 * 86_400, gt=0)
 
     @property
     def inbound_deadline(self) -> timedelta:
@@ -25,3 +38,7 @@ class QcSettings(ServiceSettings):
     @property
     def strike_window(self) -> timedelta:
         return timedelta(seconds=self.strike_window_seconds)
+
+    @property
+    def appeal_window(self) -> timedelta:
+        return timedelta(seconds=self.appeal_window_seconds)

@@ -2,9 +2,10 @@
 
 from xinren_shared.timers import TimerHandler
 
-from .handlers import inspection
+from .handlers import inspection, verdicts
 from .handlers.cases import INBOUND_DEADLINE
 
 TIMER_HANDLERS: dict[str, TimerHandler] = {
     INBOUND_DEADLINE: inspection.on_inbound_deadline,
+    verdicts.APPEAL_WINDOW: verdicts.on_appeal_window,
 }

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -13,12 +14,14 @@ from xinren_shared.contracts.vocabulary import DispatchTarget
 
 from .access import DISPATCH_ADDRESS_FIELD, sees
 from .domain import OPEN
-from .models import QcCase, QcCaseEvent, Warehouse
+from .models import QcAppeal, QcCase, QcCaseEvent, QcReturn, Warehouse
 from .schemas import (
     Address,
+    AppealPublic,
     CasePublic,
     DispatchPublic,
     ItemPublic,
+    ReturnPublic,
     ShipmentPublic,
     TimelineEntry,
     VerdictPublic,
@@ -60,20 +63,49 @@ def warehouse_public(w: Warehouse, open_cases: int) -> WarehousePublic:
         address=w.address,
         categories=list(w.categories),
         open_cases=open_cases,
+        capacity=w.capacity,
         created_at=w.created_at,
     )
 
 
+@dataclass
+class CaseExtras:
+    """What a case shows besides its row: the timeline, the appeal, the returns."""
+
+    timeline: list[QcCaseEvent] = field(default_factory=list)
+    appeal: QcAppeal | None = None
+    returns: list[QcReturn] = field(default_factory=list)
+
+
+async def extras(session: AsyncSession, case_ids: Sequence[str]) -> dict[str, CaseExtras]:
+    lines = await timelines(session, case_ids)
+    found = {cid: CaseExtras(timeline=lines[cid]) for cid in case_ids}
+    if case_ids:
+        for appeal in (await session.scalars(select(QcAppeal).where(col(QcAppeal.case_id).in_(case_ids)))).all():
+            found[appeal.case_id].appeal = appeal
+        returns = await session.scalars(
+            select(QcReturn).where(col(QcReturn.case_id).in_(case_ids)).order_by(col(QcReturn.expected_at))
+        )
+        for ret in returns.all():
+            found[ret.case_id].returns.append(ret)
+    return found
+
+
 async def case_public(session: AsyncSession, principal: Principal, case: QcCase) -> CasePublic:
-    """The case as this reader sees it, with its timeline."""
-    return case_view(principal, case, (await timelines(session, [case.case_id]))[case.case_id])
+    """The case as this reader sees it, with its timeline, appeal and returns."""
+    await session.flush()
+    return case_view(principal, case, (await extras(session, [case.case_id]))[case.case_id])
+
+
+def return_public(r: QcReturn) -> ReturnPublic:
+    return ReturnPublic.model_validate(r, from_attributes=True)
 
 
 def _address(principal: Principal, field: str, value: dict[str, object] | None) -> Address | None:
     return Address.model_validate(value) if value is not None and sees(principal, field) else None
 
 
-def case_view(principal: Principal, c: QcCase, timeline: Sequence[QcCaseEvent]) -> CasePublic:
+def case_view(principal: Principal, c: QcCase, more: CaseExtras) -> CasePublic:
     verdict = None
     if c.verdict_result is not None:
         verdict = VerdictPublic(
@@ -81,8 +113,12 @@ def case_view(principal: Principal, c: QcCase, timeline: Sequence[QcCaseEvent]) 
             failure_reason=c.failure_reason,
             findings=c.findings or "",
             photos=c.photos or [],
+            photo_ids=c.photo_ids or [],
+            measurements=c.measurements or {},
+            seal_id=c.seal_id,
             inspector_id=c.inspector_id,
             decided_at=c.verdict_at,
+            final_at=c.verdict_final_at,
         )
     dispatch = None
     if c.dispatch_to is not None:
@@ -114,9 +150,13 @@ def case_view(principal: Principal, c: QcCase, timeline: Sequence[QcCaseEvent]) 
         certificate_status=c.certificate_status,
         certificate_revoked_at=c.certificate_revoked_at,
         dispatch=dispatch,
+        appeal_due_at=c.appeal_due_at,
+        appeal=AppealPublic.model_validate(more.appeal, from_attributes=True) if more.appeal else None,
+        assigned_inspector_id=c.assigned_inspector_id,
+        returns=[return_public(r) for r in more.returns],
         shipping_address=_address(principal, "shipping_address", c.shipping_address),
         return_address=_address(principal, "return_address", c.return_address),
         created_at=c.created_at,
         updated_at=c.updated_at,
-        timeline=[TimelineEntry(at=e.at, status=e.status, actor=e.actor, reason=e.reason) for e in timeline],
+        timeline=[TimelineEntry(at=e.at, status=e.status, actor=e.actor, reason=e.reason) for e in more.timeline],
     )

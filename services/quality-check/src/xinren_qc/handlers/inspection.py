@@ -20,9 +20,9 @@ from xinren_shared.runtime import ServiceRuntime
 from xinren_shared.timers import DueTimer
 
 from .. import domain, events_out
-from ..domain import CASE, CaseStatus, CertificateStatus, StrikeReason, VerdictResult
+from ..domain import CASE, CaseStatus, StrikeReason
 from ..models import QcCase, QcCaseEvent, Warehouse
-from ..schemas import ArrivalIn, CasePublic, DispatchIn, VerdictIn
+from ..schemas import ArrivalIn, CasePublic, DispatchIn
 from ..settings import QcSettings
 from ..views import case_public
 from .cases import INBOUND_DEADLINE, ORDER_SERVICE, SYSTEM, QcUnit, enter, lock_case_of_order, lock_own_case
@@ -195,41 +195,6 @@ async def record_arrival(uow: QcUnit, principal: Principal, case_id: str, body: 
     return await case_public(uow.session, principal, case)
 
 
-def _same_verdict(case: QcCase, principal: Principal, body: VerdictIn) -> bool:
-    return (
-        case.verdict_result == body.result
-        and case.failure_reason == body.failure_reason
-        and case.findings == body.findings
-        and case.photos == [str(p) for p in body.photos]
-        and case.inspector_id == principal.sub
-    )
-
-
-async def record_verdict(uow: QcUnit, principal: Principal, case_id: str, body: VerdictIn) -> CasePublic:
-    """PASSED issues a certificate anyone can verify; FAILED returns the item, and a counterfeit strikes the shop."""
-    case = await lock_own_case(uow.session, principal, case_id)
-    if _same_verdict(case, principal, body):
-        return await case_public(uow.session, principal, case)  # the same verdict again
-    reason = f"{body.result}" + (f": {body.failure_reason}" if body.failure_reason else "")
-    enter(uow, case, domain.verdict_status(body.result), principal.actor, reason)
-    case.verdict_result = body.result
-    case.failure_reason = body.failure_reason
-    case.findings = body.findings
-    case.photos = [str(p) for p in body.photos]
-    case.inspector_id = principal.sub
-    case.verdict_at = uow.now
-    if body.result is VerdictResult.PASSED:
-        case.certificate_no = domain.new_certificate_no()
-        case.certificate_status = CertificateStatus.VALID
-        await uow.runtime.outbox.add(uow.session, events_out.passed(case))
-    else:
-        await uow.runtime.outbox.add(uow.session, events_out.failed(case))
-        strike_reason = domain.strike_reason_for_failure(body.failure_reason)
-        if strike_reason is not None:
-            await strike(uow, case, strike_reason)
-    return await case_public(uow.session, principal, case)
-
-
 async def record_dispatch(uow: QcUnit, principal: Principal, case_id: str, body: DispatchIn) -> CasePublic:
     """A passed item goes on to the buyer's shipping address, a failed one back to the shop's return address."""
     case = await lock_own_case(uow.session, principal, case_id)
@@ -239,6 +204,13 @@ async def record_dispatch(uow: QcUnit, principal: Principal, case_id: str, body:
     if status is CaseStatus.DISPATCHED and same and given in (None, case.dispatch_address):
         return await case_public(uow.session, principal, case)  # the same dispatch again
     to = domain.dispatch_target(status)
+    if status is CaseStatus.FAILED and case.verdict_final_at is None:
+        raise Conflict(
+            "the seller may still appeal this failure: the item stays until the appeal window closes or a review "
+            "decides",
+            code="VERDICT_NOT_FINAL",
+            details={"appeal_due_at": case.appeal_due_at.isoformat() if case.appeal_due_at else None},
+        )
     address = domain.dispatch_address(to, shipping=case.shipping_address, returns=case.return_address, given=given)
     enter(uow, case, CaseStatus.DISPATCHED, principal.actor, f"to {to} by {body.carrier} {body.tracking_no}")
     case.dispatch_to, case.dispatch_carrier, case.dispatch_tracking_no = to, body.carrier, body.tracking_no

@@ -37,7 +37,8 @@ async def choose_warehouse(session: AsyncSession, category: str, hint: str | Non
     """A warehouse inspecting the category (else one inspecting any), the hint when it fits, else the least loaded."""
     inspecting = await _inspecting(session, category) or await _inspecting(session, domain.ANY_CATEGORY)
     counts = await open_counts(session, [w.warehouse_id for w in inspecting])
-    chosen = domain.pick_warehouse((domain.Candidate(wid, n) for wid, n in counts.items()), hint)
+    capacity = {w.warehouse_id: w.capacity for w in inspecting}
+    chosen = domain.pick_warehouse((domain.Candidate(wid, n, capacity[wid]) for wid, n in counts.items()), hint)
     return next((w for w in inspecting if w.warehouse_id == chosen), None)
 
 
@@ -84,13 +85,21 @@ async def create_warehouse(uow: QcUnit, principal: Principal, body: WarehouseCre
     ).one_or_none()
     if warehouse is None:
         raise Conflict(f"warehouse {warehouse_id} already exists", code="WAREHOUSE_EXISTS")
+    routed = await route_waiting(uow, warehouse, body.categories, principal.actor)
+    public = warehouse_public(warehouse, len(routed))
+    return WarehouseCreated(**public.model_dump(), routed_case_ids=routed)
+
+
+async def route_waiting(uow: QcUnit, warehouse: Warehouse, categories: list[str], actor: str) -> list[str]:
+    """Routes every case that waits for a warehouse inspecting one of `categories` to `warehouse` (the caller holds
+    the routing lock exclusively); the ids routed."""
     waiting = (
         (
-            await session.execute(
+            await uow.session.execute(
                 select(QcCase)
                 .where(
                     col(QcCase.status) == CaseStatus.AWAITING_ROUTING,
-                    true() if domain.ANY_CATEGORY in body.categories else col(QcCase.category).in_(body.categories),
+                    true() if domain.ANY_CATEGORY in categories else col(QcCase.category).in_(categories),
                 )
                 .order_by(col(QcCase.created_at), col(QcCase.case_id))
                 .with_for_update()
@@ -99,12 +108,9 @@ async def create_warehouse(uow: QcUnit, principal: Principal, body: WarehouseCre
         .scalars()
         .all()
     )
-    routed = []
     for case in waiting:
-        await _route(uow, case, warehouse, principal.actor)
-        routed.append(case.case_id)
-    public = warehouse_public(warehouse, len(routed))
-    return WarehouseCreated(**public.model_dump(), routed_case_ids=routed)
+        await _route(uow, case, warehouse, actor)
+    return [case.case_id for case in waiting]
 
 
 async def route_case(uow: QcUnit, principal: Principal, case_id: str, body: RouteIn) -> CasePublic:

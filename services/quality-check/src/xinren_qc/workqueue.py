@@ -1,0 +1,253 @@
+"""Reads of warehouse operations: a warehouse's work queue and its figures (also as Prometheus gauges), and the
+evidence a reader may see. Never imports handlers/."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import datetime, timedelta
+
+from prometheus_client import Gauge
+from sqlalchemy import DateTime, Float, cast, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
+
+from xinren_shared.auth import Principal, Role
+from xinren_shared.errors import Forbidden, NotFound
+from xinren_shared.ids import utcnow
+from xinren_shared.runtime import ServiceRuntime
+
+from .access import CASES
+from .domain import OPEN, AppealStatus, CaseStatus, ReturnStatus, VerdictResult
+from .models import Evidence, EvidenceLink, QcAppeal, QcCase, QcReturn, Warehouse
+from .schemas_ops import QueueItem, WarehouseQueue, WarehouseStats
+from .settings import QcSettings
+from .storage import EvidenceStore
+from .views import open_counts, return_public
+
+log = logging.getLogger("xinren.qc")
+
+QcRuntime = ServiceRuntime[QcSettings]
+S = CaseStatus
+
+QUEUE = Gauge("xinren_qc_warehouse_queue", "Cases of a warehouse in each lane of its work queue", ["warehouse", "lane"])
+OLDEST = Gauge("xinren_qc_warehouse_queue_oldest_seconds", "Age of the oldest case in each lane", ["warehouse", "lane"])
+VERDICTS = Gauge(
+    "xinren_qc_warehouse_verdicts",
+    "Verdicts of a warehouse within the stats window, by result",
+    ["warehouse", "result"],
+)
+PASS_RATE = Gauge("xinren_qc_warehouse_pass_rate", "Share of passes among the window's verdicts", ["warehouse"])
+TIME_TO_VERDICT = Gauge(
+    "xinren_qc_warehouse_time_to_verdict_seconds", "Average time from arrival to first verdict", ["warehouse"]
+)
+
+LANE_LIMIT = 500
+
+
+def may_operate(principal: Principal, warehouse_id: str) -> None:
+    """Admin, or staff and inspectors of this warehouse (another warehouse: 403)."""
+    if principal.role in (Role.WAREHOUSE, Role.INSPECTOR) and principal.warehouse_id != warehouse_id:
+        raise Forbidden("you may see only your own warehouse's work", code="OTHER_WAREHOUSE")
+
+
+async def _warehouse(session: AsyncSession, warehouse_id: str) -> Warehouse:
+    warehouse = await session.get(Warehouse, warehouse_id)
+    if warehouse is None:
+        raise NotFound(f"warehouse {warehouse_id} not found", code="WAREHOUSE_NOT_FOUND")
+    return warehouse
+
+
+def _lane(case: QcCase) -> tuple[str, datetime | None, datetime | None]:
+    """The lane a case waits in, since when, and the deadline that runs there."""
+    status = CaseStatus(case.status)
+    if status in (S.AWAITING_INBOUND, S.IN_TRANSIT):
+        return "inbound", case.created_at, case.inbound_deadline
+    if status is S.IN_INSPECTION:
+        lane = "awaiting_verdict" if case.assigned_inspector_id else "arrived"
+        return lane, case.arrived_at, None
+    if status is S.APPEALED:
+        return "awaiting_verdict", case.updated_at, None
+    # PASSED, or FAILED (a failure still open to appeal leaves once its window closes).
+    since = case.verdict_final_at or case.verdict_at
+    return "awaiting_dispatch", since, None if case.verdict_final_at else case.appeal_due_at
+
+
+async def warehouse_queue(runtime: QcRuntime, principal: Principal, warehouse_id: str) -> WarehouseQueue:
+    may_operate(principal, warehouse_id)
+    now = utcnow()
+    lanes: dict[str, list[QueueItem]] = {"inbound": [], "arrived": [], "awaiting_verdict": [], "awaiting_dispatch": []}
+    async with runtime.transaction() as session:
+        await _warehouse(session, warehouse_id)
+        cases = (
+            await session.scalars(
+                select(QcCase)
+                .where(col(QcCase.warehouse_id) == warehouse_id, col(QcCase.status).in_([str(s) for s in OPEN]))
+                .order_by(col(QcCase.updated_at))
+                .limit(4 * LANE_LIMIT)
+            )
+        ).all()
+        returns = (
+            await session.scalars(
+                select(QcReturn)
+                .join(QcCase, col(QcCase.case_id) == col(QcReturn.case_id))
+                .where(col(QcCase.warehouse_id) == warehouse_id, col(QcReturn.status) == ReturnStatus.EXPECTED)
+                .order_by(col(QcReturn.expected_at))
+                .limit(LANE_LIMIT)
+            )
+        ).all()
+    for case in cases:
+        lane, since, due = _lane(case)
+        since = since or case.updated_at or now
+        lanes[lane].append(
+            QueueItem(
+                case_id=case.case_id,
+                order_id=case.order_id,
+                category=case.category,
+                status=case.status,
+                since=since,
+                age_seconds=max(0.0, (now - since).total_seconds()),
+                assigned_inspector_id=case.assigned_inspector_id,
+                due_at=due,
+            )
+        )
+    for items in lanes.values():
+        items.sort(key=lambda i: i.since)
+        del items[LANE_LIMIT:]
+    return WarehouseQueue(warehouse_id=warehouse_id, returns=[return_public(r) for r in returns], **lanes)
+
+
+async def _stats(session: AsyncSession, warehouse: Warehouse, since: datetime, window: timedelta) -> WarehouseStats:
+    wid = warehouse.warehouse_id
+    # Time to verdict counts to the first verdict (an appeal's review replaced it on the case).
+    first_at = func.coalesce(
+        cast(col(QcAppeal.first_verdict)["decided_at"].astext, DateTime(timezone=True)), col(QcCase.verdict_at)
+    )
+    row = (
+        await session.execute(
+            select(
+                func.count().filter(col(QcCase.verdict_result) == VerdictResult.PASSED),
+                func.count().filter(col(QcCase.verdict_result) == VerdictResult.FAILED),
+                func.avg(cast(func.extract("epoch", first_at - col(QcCase.arrived_at)), Float)),
+                func.count(col(QcAppeal.case_id)),
+                func.count().filter(col(QcAppeal.status) == AppealStatus.OVERTURNED),
+                func.count().filter(col(QcAppeal.status) != AppealStatus.OPEN),
+            )
+            .select_from(QcCase)
+            .outerjoin(QcAppeal, col(QcAppeal.case_id) == col(QcCase.case_id))
+            .where(col(QcCase.warehouse_id) == wid, col(QcCase.verdict_at) > since)
+        )
+    ).one()
+    passed, failed, avg_seconds, appeals, overturned, reviewed = row
+    open_cases = (await open_counts(session, [wid]))[wid]
+    decided = passed + failed
+    return WarehouseStats(
+        warehouse_id=wid,
+        window_days=window.total_seconds() / 86_400,
+        verdicts=decided + reviewed,  # a reviewed appeal had two verdicts
+        passed=passed,
+        failed=failed,
+        pass_rate=passed / decided if decided else None,
+        average_seconds_to_verdict=float(avg_seconds) if avg_seconds is not None else None,
+        appeals=appeals,
+        overturned=overturned,
+        open_cases=open_cases,
+        capacity=warehouse.capacity,
+    )
+
+
+async def warehouse_stats(runtime: QcRuntime, principal: Principal, warehouse_id: str) -> WarehouseStats:
+    may_operate(principal, warehouse_id)
+    window = timedelta(seconds=runtime.settings.warehouse_stats_window_seconds)
+    async with runtime.transaction() as session:
+        warehouse = await _warehouse(session, warehouse_id)
+        stats = await _stats(session, warehouse, utcnow() - window, window)
+    _export(stats)
+    return stats
+
+
+def _export(stats: WarehouseStats) -> None:
+    wid = stats.warehouse_id
+    VERDICTS.labels(wid, "PASSED").set(stats.passed)
+    VERDICTS.labels(wid, "FAILED").set(stats.failed)
+    PASS_RATE.labels(wid).set(stats.pass_rate if stats.pass_rate is not None else float("nan"))
+    seconds = stats.average_seconds_to_verdict
+    TIME_TO_VERDICT.labels(wid).set(seconds if seconds is not None else float("nan"))
+
+
+async def refresh_metrics(runtime: QcRuntime) -> None:
+    """Every warehouse's queue and figures into the gauges, at once."""
+    window = timedelta(seconds=runtime.settings.warehouse_stats_window_seconds)
+    async with runtime.transaction() as session:
+        warehouses = (await session.scalars(select(Warehouse))).all()
+        now = utcnow()
+        for warehouse in warehouses:
+            _export(await _stats(session, warehouse, now - window, window))
+            cases = (
+                await session.scalars(
+                    select(QcCase).where(
+                        col(QcCase.warehouse_id) == warehouse.warehouse_id,
+                        col(QcCase.status).in_([str(s) for s in OPEN]),
+                    )
+                )
+            ).all()
+            lanes: dict[str, list[float]] = {
+                "inbound": [],
+                "arrived": [],
+                "awaiting_verdict": [],
+                "awaiting_dispatch": [],
+            }
+            for case in cases:
+                lane, since, _ = _lane(case)
+                lanes[lane].append((now - (since or now)).total_seconds())
+            for lane, ages in lanes.items():
+                QUEUE.labels(warehouse.warehouse_id, lane).set(len(ages))
+                OLDEST.labels(warehouse.warehouse_id, lane).set(max(ages, default=0.0))
+
+
+async def metrics_loop(runtime: QcRuntime) -> None:
+    while True:
+        try:
+            await refresh_metrics(runtime)
+        except Exception:  # the loop outlives a database hiccup; the figures just age until the next round
+            log.exception("warehouse metrics refresh failed")
+        await asyncio.sleep(runtime.settings.warehouse_metrics_seconds)
+
+
+# --- evidence -----------------------------------------------------------------------------------------------------
+
+
+async def read_evidence(
+    runtime: QcRuntime, store: EvidenceStore, principal: Principal | None, evidence_id: str
+) -> tuple[bytes, str]:
+    """The bytes and content type, when the reader may see them: anyone for a certificate's photos; otherwise the
+    uploader, the admin and whoever may see a case that uses the evidence. Everything else is a 404."""
+    async with runtime.transaction() as session:
+        evidence = await session.get(Evidence, evidence_id)
+        cases = []
+        if evidence is not None:
+            cases = list(
+                (
+                    await session.execute(
+                        select(QcCase, col(EvidenceLink.purpose))
+                        .join(EvidenceLink, col(EvidenceLink.case_id) == col(QcCase.case_id))
+                        .where(col(EvidenceLink.evidence_id) == evidence_id)
+                    )
+                ).all()
+            )
+    public = any(purpose == "VERDICT" and case.certificate_no is not None for case, purpose in cases)
+    allowed = public or (
+        principal is not None
+        and evidence is not None
+        and (
+            principal.role is Role.ADMIN
+            or principal.actor == evidence.uploaded_by
+            or any(CASES.allows(principal, case) for case, _ in cases)
+        )
+    )
+    if evidence is None or not allowed:
+        raise NotFound(f"evidence {evidence_id} not found", code="EVIDENCE_NOT_FOUND")
+    data = await store.get(evidence.sha256)
+    if data is None:
+        raise NotFound(f"evidence {evidence_id} has no stored content", code="EVIDENCE_NOT_FOUND")
+    return data, evidence.content_type
