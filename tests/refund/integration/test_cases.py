@@ -52,6 +52,7 @@ async def test_refund_before_shipment_is_paid_without_review_and_a_retried_post_
         "buyer_id": order.buyer_id,
         "shop_id": order.shop_id,
         "refund_id": f"rf_{first['case_id']}",
+        "reask": False,
     }
     assert await refund.outbox_count("xinren.aftersale.requested", order.order_id) == 1  # one case, one request
 
@@ -267,7 +268,9 @@ async def test_requests_are_checked_and_cases_are_private(refund, publish):
     bad = [
         {"order_id": order.order_id, "type": "REFUND_ONLY", "reason": "OTHER", "amount_fen": 0},
         {"order_id": order.order_id, "type": "REFUND_ONLY", "reason": "QC_FAILED"},
-        {"order_id": order.order_id, "type": "EXCHANGE", "reason": "OTHER"},
+        {"order_id": order.order_id, "type": "SWAP", "reason": "OTHER"},
+        {"order_id": order.order_id, "type": "REFUND_ONLY", "reason": "OTHER", "items": [{"sku_id": "a"}]},
+        {"order_id": order.order_id, "type": "REFUND_ONLY", "reason": "OTHER", "items": []},
         {"order_id": order.order_id, "type": "REFUND_ONLY", "reason": "OTHER", "evidence": ["not a url"]},
     ]
     for body in bad:

@@ -32,6 +32,22 @@ ALLOWED_CASE = {
     (S.ARBITRATION, S.APPROVED),
     (S.ARBITRATION, S.CLOSED),
     (S.ARBITRATION, S.CANCELLED),
+    # Negotiation: a counter-offer, a request for more evidence.
+    (S.REQUESTED, S.OFFERED),
+    (S.REQUESTED, S.AWAITING_EVIDENCE),
+    (S.OFFERED, S.APPROVED),  # accepted
+    (S.OFFERED, S.REJECTED),  # declined: no agreement, the buyer may escalate
+    (S.OFFERED, S.CANCELLED),
+    (S.OFFERED, S.CLOSED),  # not answered in time, or superseded
+    (S.AWAITING_EVIDENCE, S.REQUESTED),  # evidence given: reviewed anew
+    (S.AWAITING_EVIDENCE, S.CANCELLED),
+    (S.AWAITING_EVIDENCE, S.CLOSED),
+    # Exchange and reship.
+    (S.APPROVED, S.AWAITING_REPLACEMENT),  # reship
+    (S.RETURN_RECEIVED, S.AWAITING_REPLACEMENT),  # exchange
+    (S.AWAITING_REPLACEMENT, S.REPLACEMENT_SHIPPED),
+    (S.AWAITING_REPLACEMENT, S.ARBITRATION),  # not shipped in time
+    (S.REPLACEMENT_SHIPPED, S.COMPLETED),
 }
 
 
@@ -63,9 +79,16 @@ def test_the_machine_has_exactly_the_documented_pairs():
 
 
 def test_terminal_reserving_and_cancellable_sets():
-    assert domain.TERMINAL == domain.CASES.terminal == {S.REFUNDED, S.CLOSED, S.CANCELLED}
+    assert domain.TERMINAL == domain.CASES.terminal == {S.REFUNDED, S.CLOSED, S.CANCELLED, S.COMPLETED}
     assert domain.RESERVING == set(CaseStatus) - domain.TERMINAL
-    assert domain.CANCELLABLE == {S.REQUESTED, S.AWAITING_RETURN, S.REJECTED, S.ARBITRATION}
+    assert domain.CANCELLABLE == {
+        S.REQUESTED,
+        S.AWAITING_RETURN,
+        S.REJECTED,
+        S.ARBITRATION,
+        S.OFFERED,
+        S.AWAITING_EVIDENCE,
+    }
     # Nothing in motion: neither goods on the way back nor money requested.
     assert not domain.SUPERSEDABLE & {S.RETURN_SHIPPED, S.RETURN_RECEIVED, S.REFUNDING, S.APPROVED}
 

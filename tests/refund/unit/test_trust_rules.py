@@ -46,6 +46,10 @@ NEXT = {
     S.APPROVED: (Party.PLATFORM, None),
     S.RETURN_RECEIVED: (Party.PLATFORM, None),
     S.REFUNDING: (Party.PLATFORM, None),
+    S.OFFERED: (Party.BUYER, "offer_due_at"),
+    S.AWAITING_EVIDENCE: (Party.BUYER, "evidence_due_at"),
+    S.AWAITING_REPLACEMENT: (Party.SELLER, "replacement_ship_due_at"),
+    S.REPLACEMENT_SHIPPED: (Party.BUYER, "replacement_receipt_due_at"),
 }
 
 
@@ -54,7 +58,9 @@ def test_each_state_names_who_acts_next_and_by_when(status):
     actor, field = NEXT.get(status, (None, None))
     assert domain.next_actor(status.value) is actor
     due = NOW + timedelta(days=3)
-    deadlines = dict.fromkeys(("review_due_at", "return_due_at", "return_receipt_due_at", "escalation_due_at"), due)
+    names = ("review_due_at", "return_due_at", "return_receipt_due_at", "escalation_due_at", "offer_due_at")
+    names += ("evidence_due_at", "replacement_ship_due_at", "replacement_receipt_due_at")
+    deadlines = dict.fromkeys(names, due)
     case = _case(status, **deadlines)
     assert domain.due_at(case) == (due if field else None)
     if field:
@@ -71,6 +77,10 @@ def test_deadline_lengths_come_from_the_settings():
         S.AWAITING_RETURN: POLICY.return_send_window,
         S.RETURN_SHIPPED: POLICY.return_receipt_sla,
         S.REJECTED: POLICY.escalation_window,
+        S.OFFERED: POLICY.offer_answer_window,
+        S.AWAITING_EVIDENCE: POLICY.evidence_window,
+        S.AWAITING_REPLACEMENT: POLICY.replacement_ship_sla,
+        S.REPLACEMENT_SHIPPED: POLICY.replacement_receipt_window,
     }
     assert POLICY.return_send_window == timedelta(days=7)  # the default
 

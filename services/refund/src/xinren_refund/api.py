@@ -17,6 +17,7 @@ from . import queries, visibility
 from .access import READERS
 from .domain import CompensationStatus
 from .handlers import commands as case_commands
+from .handlers import negotiation, replacement
 from .listener import OrderViewWatch
 from .schemas import (
     ArbitrateBody,
@@ -25,8 +26,13 @@ from .schemas import (
     CaseSummary,
     CompensationPublic,
     EligibilityPublic,
+    EvidenceRequestCreate,
+    MessageCreate,
+    MessagePublic,
+    OfferCreate,
     ReasonBody,
     RejectBody,
+    ReplacementShipmentBody,
     ReturnShipmentBody,
 )
 from .settings import RefundSettings
@@ -171,3 +177,83 @@ async def list_compensations(
         limit=limit,
         cursor=cursor,
     )
+
+
+# Negotiation (协商): messages, the seller's counter-offer and the buyer's answer, a request for more evidence.
+
+
+@router.post(
+    "/after-sales/{case_id}/messages",
+    status_code=201,
+    response_model=MessagePublic,
+    responses=error_responses(403, 404, 409),
+)
+async def post_message(
+    case_id: str, body: MessageCreate, principal: CurrentPrincipal, commands: Commands
+) -> MessagePublic:
+    """A message on the case to the other party (the buyer, the shop's seller, or an admin for the platform);
+    the buyer's message with evidence_ids answers a request for more evidence."""
+    return await commands.run(negotiation.post_message, _reader(principal), case_id, body)
+
+
+@router.get("/after-sales/{case_id}/messages", response_model=Page[MessagePublic], responses=error_responses(403, 404))
+async def list_messages(
+    runtime: RuntimeDep, case_id: str, principal: CurrentPrincipal, limit: Limit = 50, cursor: Cursor = None
+) -> Page[MessagePublic]:
+    """The case's messages, oldest first."""
+    return await queries.list_messages(runtime, _reader(principal), case_id, limit=limit, cursor=cursor)
+
+
+@router.post("/after-sales/{case_id}/offer", response_model=CasePublic, responses=error_responses(403, 404, 409))
+async def make_offer(case_id: str, body: OfferCreate, principal: CurrentPrincipal, commands: Commands) -> CasePublic:
+    """The seller's counter-offer on a requested case: a lower amount and/or another handling way."""
+    return await commands.run(negotiation.make_offer, principal.require(Role.SELLER), case_id, body)
+
+
+@router.post("/after-sales/{case_id}/offer/accept", response_model=CasePublic, responses=error_responses(403, 404, 409))
+async def accept_offer(case_id: str, principal: CurrentPrincipal, commands: Commands) -> CasePublic:
+    """The buyer accepts the counter-offer: the case goes on under its terms."""
+    return await commands.run(negotiation.accept_offer, principal.require(Role.BUYER), case_id)
+
+
+@router.post(
+    "/after-sales/{case_id}/offer/decline", response_model=CasePublic, responses=error_responses(403, 404, 409)
+)
+async def decline_offer(case_id: str, principal: CurrentPrincipal, commands: Commands) -> CasePublic:
+    """The buyer declines the counter-offer: the case is rejected and may be escalated within the window."""
+    return await commands.run(negotiation.decline_offer, principal.require(Role.BUYER), case_id)
+
+
+@router.post(
+    "/after-sales/{case_id}/evidence-request", response_model=CasePublic, responses=error_responses(403, 404, 409)
+)
+async def request_evidence(
+    case_id: str, body: EvidenceRequestCreate, principal: CurrentPrincipal, commands: Commands
+) -> CasePublic:
+    """The seller asks the buyer for more evidence by a deadline (once per case)."""
+    return await commands.run(negotiation.request_evidence, principal.require(Role.SELLER), case_id, body.reason)
+
+
+# Exchange and reship: the replacement parcel.
+
+
+@router.post(
+    "/after-sales/{case_id}/replacement-shipment", response_model=CasePublic, responses=error_responses(403, 404, 409)
+)
+async def replacement_shipment(
+    case_id: str, body: ReplacementShipmentBody, principal: CurrentPrincipal, commands: Commands
+) -> CasePublic:
+    """The seller ships the replacement of an EXCHANGE (after the return arrived) or a RESHIP."""
+    return await commands.run(
+        replacement.ship_replacement, principal.require(Role.SELLER), case_id, body.carrier, body.tracking_no
+    )
+
+
+@router.post(
+    "/after-sales/{case_id}/replacement-received", response_model=CasePublic, responses=error_responses(403, 404, 409)
+)
+async def replacement_received(case_id: str, principal: CurrentPrincipal, commands: Commands) -> CasePublic:
+    """The replacement arrived: the buyer confirms it, or a partner of its carrier (or of the shop) reports the
+    delivery; the case completes."""
+    caller = principal.require(Role.BUYER, Role.PARTNER, Role.ADMIN)
+    return await commands.run(replacement.replacement_received, caller, case_id)

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import TypedDict
+from collections.abc import Callable
+from typing import Any, TypedDict
 
 from xinren_shared.contracts.aftersales import (
     AfterSaleApproved,
@@ -10,8 +11,16 @@ from xinren_shared.contracts.aftersales import (
     AfterSaleCounterfeitUpheld,
     AfterSaleEscalated,
     AfterSaleEvent,
+    AfterSaleEvidenceRequested,
+    AfterSaleItem,
+    AfterSaleMessagePosted,
+    AfterSaleOfferAccepted,
+    AfterSaleOfferDeclined,
+    AfterSaleOfferMade,
     AfterSaleRefunded,
     AfterSaleRejected,
+    AfterSaleReplacementDelivered,
+    AfterSaleReplacementShipped,
     AfterSaleRequested,
     AfterSaleReturnReceived,
     AfterSaleReturnShipped,
@@ -21,7 +30,7 @@ from xinren_shared.contracts.aftersales import (
 from xinren_shared.contracts.vocabulary import AfterSaleReason, AfterSaleType, CompensationKind, CompensationPayer
 
 from .domain import CaseStatus, S, due_at
-from .models import AfterSaleCase, Compensation
+from .models import AfterSaleCase, CaseMessage, Compensation
 
 # The event each status is entered with. AWAITING_RETURN and REFUNDING follow APPROVED / RETURN_RECEIVED within the
 # same step: that step's event (with refund.requested for REFUNDING) announces them.
@@ -37,7 +46,17 @@ CASE_EVENTS: dict[CaseStatus, type[AfterSaleEvent] | None] = {
     S.REFUNDED: AfterSaleRefunded,
     S.CLOSED: AfterSaleClosed,
     S.CANCELLED: AfterSaleClosed,
+    # Negotiation and replacement steps need more than the case says: the step that takes them builds its own
+    # event (offer_made, evidence_requested, replacement_shipped, replacement_delivered, below). AWAITING_REPLACEMENT
+    # follows APPROVED (reship) or RETURN_RECEIVED (exchange) within the same step.
+    S.OFFERED: None,
+    S.AWAITING_EVIDENCE: None,
+    S.AWAITING_REPLACEMENT: None,
+    S.REPLACEMENT_SHIPPED: None,
+    S.COMPLETED: None,
 }
+
+CaseAnnouncer = Callable[["AfterSaleCase", "CaseStatus | None"], "AfterSaleEvent | None"]
 
 
 class Parties(TypedDict):
@@ -51,14 +70,8 @@ def parties(row: AfterSaleCase | Compensation) -> Parties:
     return Parties(order_id=row.order_id, buyer_id=row.buyer_id, shop_id=row.shop_id)
 
 
-def case_event(case: AfterSaleCase, entered: CaseStatus | None = None) -> AfterSaleEvent | None:
-    """The event announcing the status the case has just entered (`entered`: one it has passed through within
-    the same step), if that status has one of its own; `due_at` is the case's deadline as it is now."""
-    status = entered or CaseStatus(case.status)
-    event_cls = CASE_EVENTS[status]
-    if event_cls is None:
-        return None
-    return event_cls(
+def _common(case: AfterSaleCase, status: CaseStatus) -> dict[str, Any]:
+    return dict(
         **parties(case),
         case_id=case.case_id,
         type=AfterSaleType(case.type),
@@ -67,7 +80,63 @@ def case_event(case: AfterSaleCase, entered: CaseStatus | None = None) -> AfterS
         status=status,
         certificate_no=case.certificate_no,
         due_at=due_at(case),
+        items=[AfterSaleItem.model_validate(i) for i in case.items or []],
     )
+
+
+def case_event(case: AfterSaleCase, entered: CaseStatus | None = None) -> AfterSaleEvent | None:
+    """The event announcing the status the case has just entered (`entered`: one it has passed through within
+    the same step), if that status has one of its own; `due_at` is the case's deadline as it is now."""
+    status = entered or CaseStatus(case.status)
+    event_cls = CASE_EVENTS[status]
+    if event_cls is None:
+        return None
+    return event_cls(**_common(case, status))
+
+
+def offer_made(case: AfterSaleCase) -> AfterSaleOfferMade:
+    offer = case.offer or {}
+    return AfterSaleOfferMade(
+        **_common(case, S.OFFERED),
+        offer_amount_fen=int(offer.get("amount_fen", 0)),
+        offer_type=AfterSaleType(offer.get("type", case.type)),
+        offer_reason=offer.get("reason"),
+    )
+
+
+def offer_accepted(case: AfterSaleCase, entered: CaseStatus | None = None) -> AfterSaleOfferAccepted:
+    return AfterSaleOfferAccepted(**_common(case, entered or CaseStatus(case.status)))
+
+
+def offer_declined(case: AfterSaleCase) -> AfterSaleOfferDeclined:
+    return AfterSaleOfferDeclined(**_common(case, CaseStatus(case.status)))
+
+
+def evidence_requested(case: AfterSaleCase, reason: str) -> AfterSaleEvidenceRequested:
+    return AfterSaleEvidenceRequested(**_common(case, S.AWAITING_EVIDENCE), request_reason=reason)
+
+
+def message_posted(case: AfterSaleCase, msg: CaseMessage) -> AfterSaleMessagePosted:
+    return AfterSaleMessagePosted(
+        **_common(case, CaseStatus(case.status)),
+        message_id=msg.message_id,
+        author=msg.author,
+        text=msg.text,
+        evidence_ids=list(msg.evidence_ids),
+    )
+
+
+def replacement_shipped(case: AfterSaleCase, qc_required: bool) -> AfterSaleReplacementShipped:
+    return AfterSaleReplacementShipped(
+        **_common(case, S.REPLACEMENT_SHIPPED),
+        carrier=case.replacement_carrier or "",
+        tracking_no=case.replacement_tracking_no or "",
+        qc_required=qc_required,
+    )
+
+
+def replacement_delivered(case: AfterSaleCase, confirmed_by: str) -> AfterSaleReplacementDelivered:
+    return AfterSaleReplacementDelivered(**_common(case, S.COMPLETED), confirmed_by=confirmed_by)
 
 
 def counterfeit_upheld(case: AfterSaleCase, certificate_no: str) -> AfterSaleCounterfeitUpheld:

@@ -106,6 +106,22 @@ class AfterSaleCase(RefundTable, table=True):
     return_due_at: datetime | None = _at()  # the buyer sends the goods back by then
     return_receipt_due_at: datetime | None = _at()  # the seller confirms the return's receipt by then
     escalation_due_at: datetime | None = _at()  # the rejected buyer escalates by then
+    offer_due_at: datetime | None = _at()  # the buyer answers the seller's counter-offer by then
+    evidence_due_at: datetime | None = _at()  # the buyer gives the evidence asked for by then
+    replacement_ship_due_at: datetime | None = _at()  # the seller ships the replacement by then
+    replacement_receipt_due_at: datetime | None = _at()  # the replacement counts as received then
+    # The order lines the case concerns: [{sku_id, title, quantity, amount_fen}] (empty: an older whole-order case).
+    items: list[dict[str, Any]] = Field(
+        default_factory=list, sa_column=Column(JSONB, nullable=False, server_default="[]")
+    )
+    # The seller's counter-offer: {amount_fen, type, reason, status (PENDING/ACCEPTED/DECLINED/LAPSED), made_at,
+    # answered_at}; one per case.
+    offer: dict[str, Any] | None = Field(default=None, sa_column=Column(JSONB))
+    evidence_requested_at: datetime | None = _at()  # once per case
+    replacement_carrier: str | None = _str(100)
+    replacement_tracking_no: str | None = _str(100)
+    replacement_shipped_at: datetime | None = _at()
+    completed_at: datetime | None = _at()
     # A counterfeit claim on an item certified by quality check: the platform's case, this certificate at stake.
     certificate_no: str | None = _str()
     decision_reason: str | None = Field(default=None, sa_column=Column(Text))  # last seller/admin/system reason
@@ -160,3 +176,18 @@ class Compensation(RefundTable, table=True):
     paid_at: datetime | None = _at()
     created_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
     updated_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+
+
+class CaseMessage(RefundTable, table=True):
+    """Negotiation (协商): a message on a case from the buyer, the seller or the platform."""
+
+    __tablename__ = "case_message"
+    __table_args__ = (Index("ix_case_message_case", "case_id", "at", "message_id"),)
+
+    message_id: str = Field(sa_column=Column(String(ID), primary_key=True))
+    case_id: str = Field(sa_column=Column(String(ID), nullable=False))
+    at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    author: str = Field(sa_column=Column(String(16), nullable=False))  # BUYER, SELLER or PLATFORM
+    actor: str = Field(sa_column=Column(String(ID), nullable=False))
+    text: str = Field(sa_column=Column(Text, nullable=False))
+    evidence_ids: list[str] = Field(default_factory=list, sa_column=Column(JSONB, nullable=False, server_default="[]"))

@@ -13,10 +13,10 @@ from xinren_shared.runtime import ServiceRuntime
 
 from . import access, repository
 from .domain import CaseStatus, CompensationStatus, Policy
-from .models import AfterSaleCase, Compensation, OrderView
-from .schemas import CasePublic, CaseSummary, CompensationPublic, EligibilityPublic
+from .models import AfterSaleCase, CaseMessage, Compensation, OrderView
+from .schemas import CasePublic, CaseSummary, CompensationPublic, EligibilityPublic, MessagePublic
 from .settings import RefundSettings
-from .views import case_public, case_summary, compensation_public
+from .views import case_public, case_summary, compensation_public, message_public
 
 Runtime = ServiceRuntime[RefundSettings]
 
@@ -101,6 +101,18 @@ async def eligibility(runtime: Runtime, principal: Principal, order_id: str) -> 
         seven_day_return_ends_at=ends,
         certificate_no=view.certificate_no,
     )
+
+
+async def list_messages(
+    runtime: Runtime, principal: Principal, case_id: str, *, limit: int, cursor: str | None
+) -> Page[MessagePublic]:
+    async with runtime.transaction() as s:
+        case = await s.get(AfterSaleCase, case_id)
+        if case is None or not access.CASES.allows(principal, case):
+            raise access.case_not_found(case_id)
+        stmt = select(CaseMessage).where(CaseMessage.case_id == case_id)
+        rows, next_cursor = await keyset_page(s, stmt, (CaseMessage.at, CaseMessage.message_id), cursor, limit)
+    return Page[MessagePublic](items=[message_public(m) for m in rows], next_cursor=next_cursor)
 
 
 class Sight(Enum):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, Field, StringConstraints
+from pydantic import BaseModel, Field, StringConstraints, model_validator
 
 from xinren_shared.contracts.vocabulary import (
     AfterSaleReason,
@@ -19,11 +19,25 @@ from xinren_shared.contracts.vocabulary import (
 from .domain import CloseCode, CompensationStatus, Party
 
 # The reasons a buyer may give; QC_FAILED, QC_EXPIRED and CANCELLED_BEFORE_SHIPMENT are the platform's own.
-BuyerReason = Literal["NO_REASON_7D", "QUALITY_ISSUE", "NOT_AS_DESCRIBED", "COUNTERFEIT", "NOT_RECEIVED", "OTHER"]
+BuyerReason = Literal[
+    "NO_REASON_7D", "QUALITY_ISSUE", "NOT_AS_DESCRIBED", "COUNTERFEIT", "NOT_RECEIVED", "MISSING_PARTS", "OTHER"
+]
 EvidenceUrl = Annotated[str, StringConstraints(strip_whitespace=True, max_length=2000, pattern=r"^https?://\S+$")]
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
 Short = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
 MAX_FEN = 10**13
+
+
+class CaseItemRequest(BaseModel):
+    sku_id: Short
+    quantity: int = Field(ge=1, le=10_000, strict=True)
+
+
+class CaseItemPublic(BaseModel):
+    sku_id: str
+    title: str | None = None
+    quantity: int
+    amount_fen: int = 0
 
 
 class CaseCreate(BaseModel):
@@ -36,6 +50,14 @@ class CaseCreate(BaseModel):
     )
     evidence: list[EvidenceUrl] = Field(default_factory=list, max_length=20)
     description: Text | None = None
+    # The order lines and quantities the case concerns; default: the whole order. A line at most once.
+    items: list[CaseItemRequest] | None = Field(default=None, min_length=1, max_length=100)
+
+    @model_validator(mode="after")
+    def _lines_once(self) -> CaseCreate:
+        if self.items is not None and len({i.sku_id for i in self.items}) != len(self.items):
+            raise ValueError("each order line may be named once in items")
+        return self
 
 
 class ReasonBody(BaseModel):
@@ -57,6 +79,55 @@ class ArbitrateBody(BaseModel):
         default=None, ge=1, le=MAX_FEN, strict=True, description="REFUND only; default: the case's"
     )
     reason: Text
+
+
+EvidenceId = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+
+
+class MessageCreate(BaseModel):
+    text: Text
+    evidence_ids: list[EvidenceId] = Field(default_factory=list, max_length=20)
+
+
+class MessagePublic(BaseModel):
+    message_id: str
+    case_id: str
+    at: datetime
+    author: Literal["BUYER", "SELLER", "PLATFORM"]
+    text: str
+    evidence_ids: list[str]
+
+
+class OfferCreate(BaseModel):
+    """The seller's counter-offer: a lower amount, another handling way, or both."""
+
+    amount_fen: int | None = Field(default=None, ge=1, le=MAX_FEN, strict=True)
+    type: AfterSaleType | None = None
+    reason: Text
+
+    @model_validator(mode="after")
+    def _something_offered(self) -> OfferCreate:
+        if self.amount_fen is None and self.type is None:
+            raise ValueError("a counter-offer names an amount_fen, a type, or both")
+        return self
+
+
+class OfferPublic(BaseModel):
+    amount_fen: int
+    type: AfterSaleType
+    reason: str | None = None
+    status: Literal["PENDING", "ACCEPTED", "DECLINED", "LAPSED"]
+    made_at: datetime
+    answered_at: datetime | None = None
+
+
+class EvidenceRequestCreate(BaseModel):
+    reason: Text
+
+
+class ReplacementShipmentBody(BaseModel):
+    carrier: Short
+    tracking_no: Short
 
 
 class TimelineEntryPublic(BaseModel):
@@ -114,6 +185,10 @@ class CaseSummary(BaseModel):
     return_due_at: datetime | None = None
     return_receipt_due_at: datetime | None = None
     escalation_due_at: datetime | None = None
+    offer_due_at: datetime | None = None
+    evidence_due_at: datetime | None = None
+    replacement_ship_due_at: datetime | None = None
+    replacement_receipt_due_at: datetime | None = None
     # Who must act next, and the deadline they must act by (None: nobody must by a given time).
     next_actor: Party | None = None
     due_at: datetime | None = None
@@ -134,6 +209,15 @@ class CasePublic(CaseSummary):
     return_address: AddressPublic | None = None
     return_address_missing: bool = False
     return_shipment: ReturnShipmentPublic | None = None
+    # The order lines the case concerns (empty on older whole-order cases).
+    items: list[CaseItemPublic] = []
+    # The seller's counter-offer, when one was made.
+    offer: OfferPublic | None = None
+    evidence_requested_at: datetime | None = None
+    # The replacement parcel of an exchange or reship.
+    replacement_shipment: ReturnShipmentPublic | None = None
+    replacement_shipped_at: datetime | None = None
+    completed_at: datetime | None = None
     compensations: list[CompensationPublic]
     timeline: list[TimelineEntryPublic]
 

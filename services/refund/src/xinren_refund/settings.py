@@ -20,6 +20,17 @@ class RefundSettings(ServiceSettings):
     return_receipt_sla_seconds: float = 7 * DAY
     # A rejected buyer may escalate within this time; afterwards the rejection is final (case CLOSED).
     escalation_window_seconds: float = 7 * DAY
+    # Negotiation: the buyer answers a counter-offer within this time, or the case closes (OFFER_NOT_ANSWERED).
+    offer_answer_window_seconds: float = 2 * DAY
+    # Negotiation: the buyer gives the evidence the seller asked for within this time, or the case closes.
+    evidence_window_seconds: float = 3 * DAY
+    # Exchange and reship: the seller ships the replacement within this time, or the platform steps in.
+    replacement_ship_sla_seconds: float = 48 * HOUR
+    # Exchange and reship: without a delivery report or the buyer's confirmation, the replacement counts as
+    # received this long after its shipment (the case completes).
+    replacement_receipt_window_seconds: float = 10 * DAY
+    # A buyer opens at most this many cases on one order line (withdrawn and closed ones count too).
+    max_cases_per_line: int = 3
     # SEVEN_DAY_RETURN: NO_REASON_7D is accepted within this time of delivery.
     seven_day_return_window_seconds: float = 7 * DAY
     # Other after-sales reasons may be raised within this time of delivery (counterfeit claims for longer).

@@ -6,12 +6,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
 from . import domain
-from .models import AfterSaleCase, CaseTimelineEntry, Compensation, OrderView
+from .models import AfterSaleCase, CaseMessage, CaseTimelineEntry, Compensation, OrderView
 from .schemas import (
     AddressPublic,
+    CaseItemPublic,
     CasePublic,
     CaseSummary,
     CompensationPublic,
+    MessagePublic,
+    OfferPublic,
     ReturnShipmentPublic,
     TimelineEntryPublic,
 )
@@ -40,6 +43,9 @@ async def case_public(s: AsyncSession, case: AfterSaleCase) -> CasePublic:
     shipment = None
     if case.return_carrier and case.return_tracking_no:
         shipment = ReturnShipmentPublic(carrier=case.return_carrier, tracking_no=case.return_tracking_no)
+    replacement = None
+    if case.replacement_carrier and case.replacement_tracking_no:
+        replacement = ReturnShipmentPublic(carrier=case.replacement_carrier, tracking_no=case.replacement_tracking_no)
     address, missing = None, False
     if case.return_required and case.approved_at is not None:
         # The view is in this session already when a command answers (it locked it): no second read then.
@@ -53,6 +59,16 @@ async def case_public(s: AsyncSession, case: AfterSaleCase) -> CasePublic:
         return_address=address,
         return_address_missing=missing,
         return_shipment=shipment,
+        items=[CaseItemPublic.model_validate(i) for i in case.items or []],
+        offer=OfferPublic.model_validate(case.offer) if case.offer else None,
+        evidence_requested_at=case.evidence_requested_at,
+        replacement_shipment=replacement,
+        replacement_shipped_at=case.replacement_shipped_at,
+        completed_at=case.completed_at,
         compensations=[compensation_public(c) for c in compensations.scalars()],
         timeline=[TimelineEntryPublic.model_validate(t, from_attributes=True) for t in timeline.scalars()],
     )
+
+
+def message_public(m: CaseMessage) -> MessagePublic:
+    return MessagePublic.model_validate(m, from_attributes=True)

@@ -41,6 +41,21 @@ DEADLINES: dict[CaseStatus, Deadline] = {
     ),
     # The rejected buyer escalates, or the rejection is final.
     S.REJECTED: Deadline("escalation_due_at", Party.BUYER, lambda p: p.escalation_window, TimerKind.ESCALATION),
+    # The buyer answers the counter-offer, or the case closes (OFFER_NOT_ANSWERED).
+    S.OFFERED: Deadline("offer_due_at", Party.BUYER, lambda p: p.offer_answer_window, TimerKind.OFFER_ANSWER),
+    # The buyer gives the evidence asked for, or the case closes (EVIDENCE_NOT_GIVEN).
+    S.AWAITING_EVIDENCE: Deadline("evidence_due_at", Party.BUYER, lambda p: p.evidence_window, TimerKind.EVIDENCE),
+    # The seller ships the replacement, or the platform steps in (ARBITRATION).
+    S.AWAITING_REPLACEMENT: Deadline(
+        "replacement_ship_due_at", Party.SELLER, lambda p: p.replacement_ship_sla, TimerKind.REPLACEMENT_SHIP
+    ),
+    # The replacement is delivered (carrier report or buyer's confirmation), or its receipt is assumed (COMPLETED).
+    S.REPLACEMENT_SHIPPED: Deadline(
+        "replacement_receipt_due_at",
+        Party.BUYER,
+        lambda p: p.replacement_receipt_window,
+        TimerKind.REPLACEMENT_RECEIPT,
+    ),
 }
 
 # Who must act next in each open state (the party of its deadline, where it has one).

@@ -18,12 +18,27 @@ S = CaseStatus
 TRANSITIONS: dict[CaseStatus, frozenset[CaseStatus]] = {
     # CLOSED from REQUESTED: superseded by a platform full refund (QC failure, paid cancellation). ARBITRATION
     # from REQUESTED: a counterfeit claim on a certified item is the platform's to decide, never the seller's.
-    S.REQUESTED: frozenset({S.APPROVED, S.REJECTED, S.ARBITRATION, S.CANCELLED, S.CLOSED}),
-    S.APPROVED: frozenset({S.AWAITING_RETURN, S.REFUNDING}),
+    # OFFERED, AWAITING_EVIDENCE: the seller negotiates (a counter-offer, a request for more evidence).
+    S.REQUESTED: frozenset(
+        {S.APPROVED, S.REJECTED, S.ARBITRATION, S.CANCELLED, S.CLOSED, S.OFFERED, S.AWAITING_EVIDENCE}
+    ),
+    # AWAITING_REPLACEMENT from APPROVED: a reship (nothing comes back).
+    S.APPROVED: frozenset({S.AWAITING_RETURN, S.REFUNDING, S.AWAITING_REPLACEMENT}),
     # CLOSED from AWAITING_RETURN: superseded, or the goods were not sent back in time.
     S.AWAITING_RETURN: frozenset({S.RETURN_SHIPPED, S.CANCELLED, S.CLOSED}),
     S.RETURN_SHIPPED: frozenset({S.RETURN_RECEIVED}),
-    S.RETURN_RECEIVED: frozenset({S.REFUNDING}),
+    # AWAITING_REPLACEMENT from RETURN_RECEIVED: an exchange (the goods are back, the new ones go out).
+    S.RETURN_RECEIVED: frozenset({S.REFUNDING, S.AWAITING_REPLACEMENT}),
+    # The buyer accepts the counter-offer (APPROVED with its terms) or declines it (REJECTED: no agreement, the
+    # buyer may escalate); CLOSED: not answered in time, or superseded.
+    S.OFFERED: frozenset({S.APPROVED, S.REJECTED, S.CANCELLED, S.CLOSED}),
+    # REQUESTED again once the buyer gave evidence (the seller reviews anew); CLOSED: none given in time.
+    S.AWAITING_EVIDENCE: frozenset({S.REQUESTED, S.CANCELLED, S.CLOSED}),
+    # ARBITRATION: the seller did not ship the replacement in time, the platform steps in.
+    S.AWAITING_REPLACEMENT: frozenset({S.REPLACEMENT_SHIPPED, S.ARBITRATION}),
+    # COMPLETED on the carrier's delivery report, the buyer's confirmation, or when neither came in time.
+    S.REPLACEMENT_SHIPPED: frozenset({S.COMPLETED}),
+    S.COMPLETED: frozenset(),
     S.REFUNDING: frozenset({S.REFUNDED, S.CLOSED}),
     # CLOSED from REJECTED: the escalation window passed, the rejection is final.
     S.REJECTED: frozenset({S.ARBITRATION, S.CLOSED, S.CANCELLED}),
@@ -40,7 +55,7 @@ TERMINAL = CASES.terminal
 # escalated and won).
 RESERVING = frozenset(TRANSITIONS) - TERMINAL
 # Open cases with neither goods nor money on the way: a platform full refund closes them.
-SUPERSEDABLE = frozenset({S.REQUESTED, S.REJECTED, S.ARBITRATION, S.AWAITING_RETURN})
+SUPERSEDABLE = frozenset({S.REQUESTED, S.REJECTED, S.ARBITRATION, S.AWAITING_RETURN, S.OFFERED, S.AWAITING_EVIDENCE})
 # What the buyer may escalate: a rejection (REQUESTED → ARBITRATION is the platform's own move, for a counterfeit
 # claim on a certified item).
 ESCALATABLE = frozenset({S.REJECTED})
@@ -66,6 +81,10 @@ class TimerKind(StrEnum):
     RETURN_SEND = "return_send_deadline"
     RETURN_RECEIPT = "return_receipt_deadline"
     ESCALATION = "escalation_deadline"
+    OFFER_ANSWER = "offer_answer_deadline"
+    EVIDENCE = "evidence_deadline"
+    REPLACEMENT_SHIP = "replacement_ship_deadline"
+    REPLACEMENT_RECEIPT = "replacement_receipt_deadline"
     REFUND_RESEND = "refund_resend"
     COMPENSATION_RESEND = "compensation_resend"
 
@@ -79,3 +98,5 @@ class CloseCode(StrEnum):
     RETURN_NOT_SENT = "RETURN_NOT_SENT"  # approved for a return the buyer did not send in time
     ARBITRATION_REJECTED = "ARBITRATION_REJECTED"
     REFUND_REJECTED = "REFUND_REJECTED"  # the order service refused to move the money
+    OFFER_NOT_ANSWERED = "OFFER_NOT_ANSWERED"  # the buyer neither accepted nor declined the counter-offer in time
+    EVIDENCE_NOT_GIVEN = "EVIDENCE_NOT_GIVEN"  # the buyer gave no more evidence in time

@@ -14,6 +14,11 @@ class Policy:
     return_send_window: timedelta
     return_receipt_sla: timedelta
     escalation_window: timedelta
+    offer_answer_window: timedelta
+    evidence_window: timedelta
+    replacement_ship_sla: timedelta
+    replacement_receipt_window: timedelta
+    max_cases_per_line: int
     seven_day_return_window: timedelta
     claim_window: timedelta
     counterfeit_claim_window: timedelta
@@ -39,6 +44,11 @@ class Policy:
             return_send_window=sec(s.return_send_window_seconds),
             return_receipt_sla=sec(s.return_receipt_sla_seconds),
             escalation_window=sec(s.escalation_window_seconds),
+            offer_answer_window=sec(s.offer_answer_window_seconds),
+            evidence_window=sec(s.evidence_window_seconds),
+            replacement_ship_sla=sec(s.replacement_ship_sla_seconds),
+            replacement_receipt_window=sec(s.replacement_receipt_window_seconds),
+            max_cases_per_line=s.max_cases_per_line,
             seven_day_return_window=sec(s.seven_day_return_window_seconds),
             claim_window=sec(s.claim_window_seconds),
             counterfeit_claim_window=sec(s.counterfeit_claim_window_seconds),

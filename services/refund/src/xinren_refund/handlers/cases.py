@@ -113,17 +113,29 @@ async def _leave_deadline(cx: CaseContext, case: AfterSaleCase) -> None:
 
 
 async def approve(cx: CaseContext, case: AfterSaleCase, reason: str | None) -> None:
-    """Approves the case and leaves APPROVED at once: for the goods to come back, or for the money."""
+    """Approves the case and leaves APPROVED at once: for the goods to come back, the replacement, or the money."""
     if not await move(cx, case, S.APPROVED, reason, announce=False):
         return
-    case.approved_at = cx.now
     case.decision_reason = reason
-    # AWAITING_RETURN has no event of its own: aftersale.approved tells it, with the buyer's return deadline.
-    if domain.status_after_approval(case.return_required) is S.AWAITING_RETURN:
-        await move(cx.by_system(), case, S.AWAITING_RETURN, "waiting for the buyer to send the goods back")
-        await cx.publish(events_out.case_event(case, S.APPROVED))
+    await proceed(cx, case, events_out.case_event)
+
+
+async def proceed(cx: CaseContext, case: AfterSaleCase, announce: events_out.CaseAnnouncer) -> None:
+    """An APPROVED case moves on: AWAITING_RETURN (the step's event tells the buyer's return deadline), or
+    AWAITING_REPLACEMENT (a reship: the seller's deadline), or REFUNDING; `announce` builds the step's one event
+    (aftersale.approved, or aftersale.offer_accepted when the buyer accepted a counter-offer)."""
+    case.approved_at = cx.now
+    after = domain.status_after_approval(case.return_required, case.type)
+    if after is S.AWAITING_RETURN:
+        note = "waiting for the buyer to send the goods back"
+        await move(cx.by_system(), case, S.AWAITING_RETURN, note, announce=False)
+        await cx.publish(announce(case, S.APPROVED))
+    elif after is S.AWAITING_REPLACEMENT:
+        note = "waiting for the seller to ship the replacement"
+        await move(cx.by_system(), case, S.AWAITING_REPLACEMENT, note, announce=False)
+        await cx.publish(announce(case, S.APPROVED))
     else:
-        await cx.publish(events_out.case_event(case, S.APPROVED))
+        await cx.publish(announce(case, S.APPROVED))
         await request_refund(cx, case)
 
 
@@ -155,6 +167,10 @@ async def close(cx: CaseContext, case: AfterSaleCase, target: CaseStatus, code: 
 
 
 async def after_return_received(cx: CaseContext, case: AfterSaleCase, view: OrderView) -> None:
+    if domain.status_after_return(case.type) is S.AWAITING_REPLACEMENT:
+        # 换货: the goods are back, the seller ships the new ones; no money moves.
+        await move(cx.by_system(), case, S.AWAITING_REPLACEMENT, "waiting for the seller to ship the replacement")
+        return
     await request_refund(cx, case)
     # 退货补运费: the goods came back, so the return was real; the platform pays the buyer's postage.
     await grant(cx, view, CompensationKind.RETURN_SHIPPING, price_fen=case.amount_fen, case=case)

@@ -13,7 +13,7 @@ from sqlmodel import col, select
 from xinren_shared.auth import Principal
 from xinren_shared.commands import UnitOfWork
 from xinren_shared.contracts.vocabulary import AfterSaleReason, AfterSaleType, CompensationKind, TrustRight
-from xinren_shared.errors import IllegalTransition
+from xinren_shared.errors import Conflict, IllegalTransition
 from xinren_shared.ids import new_id
 
 from .. import access, domain, events_out, repository
@@ -26,6 +26,10 @@ from . import cases
 from .cases import CaseContext
 
 Uow = UnitOfWork[RefundSettings]
+
+
+class EscalationWindowClosed(Conflict):
+    code = "ESCALATION_WINDOW_CLOSED"
 
 
 async def _recent_refunds(s: AsyncSession, buyer_id: str, since: datetime) -> int:
@@ -49,7 +53,8 @@ async def open_case(uow: Uow, principal: Principal, body: CaseCreate) -> CasePub
     recent = 0
     if TrustRight.FAST_REFUND in facts.trust_rights:
         recent = await _recent_refunds(s, principal.sub, at - policy.fast_refund_lookback)
-    request = domain.CaseRequest(AfterSaleType(body.type), AfterSaleReason(body.reason), body.amount_fen)
+    lines = None if body.items is None else tuple(domain.LineRequest(i.sku_id, i.quantity) for i in body.items)
+    request = domain.CaseRequest(AfterSaleType(body.type), AfterSaleReason(body.reason), body.amount_fen, lines)
     intake = domain.assess_request(facts, request, recent, at, policy)
     case = AfterSaleCase(
         case_id=new_id("as"),
@@ -64,6 +69,7 @@ async def open_case(uow: Uow, principal: Principal, body: CaseCreate) -> CasePub
         evidence=list(body.evidence),
         origin="BUYER",
         return_required=intake.return_required,
+        items=[i.as_json() for i in intake.items],
         rules_applied=list(intake.rules),
         certificate_no=view.certificate_no if intake.to_platform else None,
         created_at=at,
@@ -113,6 +119,14 @@ async def confirm_return_received(uow: Uow, principal: Principal, case_id: str) 
 async def escalate_case(uow: Uow, principal: Principal, case_id: str, reason: str | None) -> CasePublic:
     cx = CaseContext(uow, principal.actor)
     case, _ = await repository.case_for_command(uow.session, principal, case_id)
+    window_missed = case.close_code == CloseCode.NOT_ESCALATED or (
+        case.status in domain.ESCALATABLE and case.escalation_due_at is not None and uow.now > case.escalation_due_at
+    )
+    if window_missed:
+        raise EscalationWindowClosed(
+            "the window to ask the platform after the rejection has closed",
+            details={"escalation_window_seconds": uow.settings.escalation_window_seconds},
+        )
     if case.status != S.ARBITRATION and case.status not in domain.ESCALATABLE:
         raise IllegalTransition(CASES.entity, case.status, S.ARBITRATION)
     await cases.move(cx, case, S.ARBITRATION, reason or "the buyer asks the platform")
@@ -132,8 +146,15 @@ async def arbitrate_case(uow: Uow, principal: Principal, case_id: str, body: Arb
         await cases.close(cx, case, S.CLOSED, CloseCode.ARBITRATION_REJECTED, f"arbitration rejected: {body.reason}")
         case.decision_reason = body.reason
         return await case_public(uow.session, case)
-    without_case = (await repository.facts(uow.session, view, exclude_case_id=case.case_id)).refundable_fen
-    case.amount_fen = domain.arbitrated_amount(case.amount_fen, body.amount_fen, without_case)
+    facts = await repository.facts(uow.session, view, exclude_case_id=case.case_id)
+    if case.type in {t.value for t in domain.NO_MONEY}:
+        # An exchange or reship the platform decides for the buyer becomes a refund of its lines, goods kept.
+        by_sku = {line.sku_id: line for line in facts.lines}
+        lines = [(by_sku[i["sku_id"]], int(i["quantity"])) for i in case.items if i["sku_id"] in by_sku]
+        amount, items = domain.allocate(facts, lines, body.amount_fen)
+        case.type, case.amount_fen, case.return_required = AfterSaleType.REFUND_ONLY.value, amount, False
+        case.items = [i.as_json() for i in items]
+    case.amount_fen = domain.arbitrated_amount(case.amount_fen, body.amount_fen, facts.refundable_fen)
     await cases.approve(cx, case, f"arbitration: refund. {body.reason}")
     if case.reason == AfterSaleReason.COUNTERFEIT.value:
         # A counterfeit confirmed by the platform: 假一赔十 (or 退一赔三 by law) on the refunded price. On a certified

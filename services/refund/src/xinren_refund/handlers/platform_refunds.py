@@ -51,7 +51,8 @@ async def open_full_refund(
     for other in open_cases.scalars().all():
         note = f"superseded by the platform's full refund ({reason})"
         await cases.close(cx, other, S.CLOSED, CloseCode.SUPERSEDED, note)
-    amount = (await repository.facts(s, view)).refundable_fen
+    facts = await repository.facts(s, view)
+    amount = facts.refundable_fen
     if amount <= 0:
         log.info("no full refund for order %s: nothing is left to refund", view.order_id)
         return None
@@ -68,6 +69,7 @@ async def open_full_refund(
         origin="SYSTEM",
         system_key=key,
         return_required=False,
+        items=_whole_order(facts, amount),
         rules_applied=[reason.value],
         created_at=cx.now,
         updated_at=cx.now,
@@ -75,6 +77,16 @@ async def open_full_refund(
     await cases.start(cx, case, detail, reviewed=False)
     await cases.approve(cx, case, f"approved at once: {reason}")
     return case
+
+
+def _whole_order(facts: domain.OrderFacts, amount: int) -> list[dict[str, object]]:
+    """Every line, whole, with the amount laid on the lines in order (what each can still refund)."""
+    items, left = [], amount
+    for line in facts.lines:
+        part = min(line.refundable_fen, left)
+        left -= part
+        items.append(domain.CaseItem(line.sku_id, line.title, line.quantity, part).as_json())
+    return items
 
 
 async def apply_qc_outcome(cx: CaseContext, view: OrderView, outcome: dict[str, Any]) -> None:

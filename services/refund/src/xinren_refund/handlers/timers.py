@@ -15,7 +15,7 @@ from .. import events_out, repository
 from ..domain import CloseCode, CompensationStatus, S
 from ..models import Compensation
 from ..settings import RefundSettings
-from . import cases
+from . import cases, negotiation, replacement
 from .cases import CaseContext
 
 log = logging.getLogger("xinren.refund")
@@ -89,3 +89,37 @@ async def on_compensation_resend(s: AsyncSession, timer: DueTimer, runtime: Runt
     await cx.publish(events_out.compensation_granted(cp))
     log.warning("compensation %s unanswered: sent again (attempt %d)", cp.compensation_id, cp.attempts)
     await cases.schedule_compensation_resend(cx, cp)
+
+
+async def on_offer_answer_deadline(s: AsyncSession, timer: DueTimer, runtime: Runtime) -> None:
+    """The buyer neither accepted nor declined the counter-offer: the case closes (OFFER_NOT_ANSWERED)."""
+    case, _ = await repository.lock_case_with_order(s, timer.key, nowait=True)
+    if case is None or case.status != S.OFFERED:
+        return
+    await negotiation.offer_lapsed(CaseContext.of(s, runtime), case)
+
+
+async def on_evidence_deadline(s: AsyncSession, timer: DueTimer, runtime: Runtime) -> None:
+    """No evidence came in time: the case closes (EVIDENCE_NOT_GIVEN)."""
+    case, _ = await repository.lock_case_with_order(s, timer.key, nowait=True)
+    if case is None or case.status != S.AWAITING_EVIDENCE:
+        return
+    cx = CaseContext.of(s, runtime)
+    await cases.close(cx, case, S.CLOSED, CloseCode.EVIDENCE_NOT_GIVEN, "the evidence asked for did not come in time")
+
+
+async def on_replacement_ship_deadline(s: AsyncSession, timer: DueTimer, runtime: Runtime) -> None:
+    """The seller did not ship the replacement in time: the platform steps in."""
+    case, _ = await repository.lock_case_with_order(s, timer.key, nowait=True)
+    if case is None or case.status != S.AWAITING_REPLACEMENT:
+        return
+    cx = CaseContext.of(s, runtime)
+    await cases.move(cx, case, S.ARBITRATION, "the seller did not ship the replacement in time")
+
+
+async def on_replacement_receipt_deadline(s: AsyncSession, timer: DueTimer, runtime: Runtime) -> None:
+    """Neither a delivery report nor the buyer's confirmation: the replacement counts as received."""
+    case, _ = await repository.lock_case_with_order(s, timer.key, nowait=True)
+    if case is None or case.status != S.REPLACEMENT_SHIPPED:
+        return
+    await replacement.complete(CaseContext.of(s, runtime), case, "SYSTEM")
