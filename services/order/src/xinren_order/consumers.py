@@ -23,4 +23,11 @@ EVENT_HANDLERS: dict[type[Event], Handler] = {
     ae.AfterSaleReturnReceived: aftersales.on_aftersale_event,
     ae.AfterSaleRefunded: aftersales.on_aftersale_event,
     ae.AfterSaleClosed: aftersales.on_aftersale_event,
+    ae.AfterSaleOfferMade: aftersales.on_aftersale_event,
+    ae.AfterSaleOfferAccepted: aftersales.on_aftersale_event,
+    ae.AfterSaleOfferDeclined: aftersales.on_aftersale_event,
+    ae.AfterSaleEvidenceRequested: aftersales.on_aftersale_event,
+    ae.AfterSaleMessagePosted: aftersales.on_aftersale_event,
+    ae.AfterSaleReplacementShipped: aftersales.on_aftersale_event,
+    ae.AfterSaleReplacementDelivered: aftersales.on_aftersale_event,
 }

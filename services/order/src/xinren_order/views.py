@@ -12,7 +12,15 @@ from xinren_shared.contracts.vocabulary import TrustRight
 
 from . import domain, schemas
 from .access import SHOP_STAFF
-from .models import AfterSaleCase, LedgerTransaction, OrderTimelineEntry, Product, SalesOrder, Shop
+from .models import (
+    AfterSaleCase,
+    AfterSaleTimelineEntry,
+    LedgerTransaction,
+    OrderTimelineEntry,
+    Product,
+    SalesOrder,
+    Shop,
+)
 
 
 def format_address(a: dict[str, Any]) -> str:
@@ -22,7 +30,12 @@ def format_address(a: dict[str, Any]) -> str:
 
 
 def order_public(
-    order: SalesOrder, principal: Principal, timeline: list[OrderTimelineEntry], case_open: bool
+    order: SalesOrder,
+    principal: Principal,
+    timeline: list[OrderTimelineEntry],
+    case_open: bool,
+    cases: list[AfterSaleCase] | None = None,
+    steps: list[AfterSaleTimelineEntry] | None = None,
 ) -> schemas.OrderPublic:
     sees_address = principal.role in (Role.ADMIN, Role.SELLER, Role.BUYER)
     return schemas.OrderPublic(
@@ -81,13 +94,44 @@ def order_public(
         qc=_qc(order),
         shipping_address=dict(order.shipping_address) if sees_address else None,
         return_address=dict(order.return_address) if sees_address and order.return_address else None,
-        timeline=[
-            schemas.TimelineEntry(
-                at=t.at, status=t.to_status, from_status=t.from_status, actor=t.actor, reason=t.reason
-            )
-            for t in timeline
+        aftersales=[
+            schemas.AfterSaleSummary(case_id=c.case_id, type=c.type, status=c.status, due_at=c.due_at, open=c.open)
+            for c in cases or []
         ],
+        timeline=merged_timeline(timeline, steps or []),
     )
+
+
+def merged_timeline(
+    entries: list[OrderTimelineEntry], steps: list[AfterSaleTimelineEntry]
+) -> list[schemas.TimelineEntry]:
+    """The order's own steps (those the quality check caused marked QC) and its after-sales steps, in time order
+    (a stable sort: steps of one instant keep their order within each source)."""
+    merged = [
+        schemas.TimelineEntry(
+            at=t.at,
+            status=t.to_status,
+            from_status=t.from_status,
+            actor=t.actor,
+            reason=t.reason,
+            source="QC" if t.actor.startswith("qc:") else "ORDER",
+        )
+        for t in entries
+    ]
+    merged += [
+        schemas.TimelineEntry(
+            at=a.at,
+            status=a.status,
+            from_status=None,
+            actor="aftersales",
+            reason=a.detail,
+            source="AFTERSALES",
+            case_id=a.case_id,
+            event=a.event,
+        )
+        for a in steps
+    ]
+    return sorted(merged, key=lambda e: e.at)
 
 
 def _qc(order: SalesOrder) -> schemas.QcInfo | None:
@@ -117,14 +161,35 @@ async def order_views(
     timeline: dict[str, list[OrderTimelineEntry]] = {}
     for e in entries:
         timeline.setdefault(e.order_id, []).append(e)
-    open_orders = set(
-        (
-            await session.execute(
-                select(AfterSaleCase.order_id).where(col(AfterSaleCase.order_id).in_(ids), col(AfterSaleCase.open))
-            )
-        ).scalars()
-    )
-    return [order_public(o, principal, timeline.get(o.order_id, []), o.order_id in open_orders) for o in orders]
+    cases: dict[str, list[AfterSaleCase]] = {}
+    for c in (
+        await session.execute(
+            select(AfterSaleCase)
+            .where(col(AfterSaleCase.order_id).in_(ids))
+            .order_by(col(AfterSaleCase.created_at), col(AfterSaleCase.case_id))
+        )
+    ).scalars():
+        cases.setdefault(c.order_id, []).append(c)
+    steps: dict[str, list[AfterSaleTimelineEntry]] = {}
+    for a in (
+        await session.execute(
+            select(AfterSaleTimelineEntry)
+            .where(col(AfterSaleTimelineEntry.order_id).in_(ids))
+            .order_by(col(AfterSaleTimelineEntry.id))
+        )
+    ).scalars():
+        steps.setdefault(a.order_id, []).append(a)
+    return [
+        order_public(
+            o,
+            principal,
+            timeline.get(o.order_id, []),
+            any(c.open for c in cases.get(o.order_id, [])),
+            cases.get(o.order_id, []),
+            steps.get(o.order_id, []),
+        )
+        for o in orders
+    ]
 
 
 async def order_view(session: AsyncSession, principal: Principal, order: SalesOrder) -> schemas.OrderPublic:
@@ -148,6 +213,7 @@ def shop_public(
         deposit_fen=deposit if private else None,
         seller_balance_fen=seller if private else None,
         guarantee_debt_fen=shop.guarantee_debt_fen if private else None,
+        restock_returns=shop.restock_returns,
     )
 
 

@@ -1,41 +1,141 @@
-"""Which after-sales cases of an order are open: an open case pauses auto-confirm (shipped or delivered), the last
-one ending resumes it."""
+"""The order's view of its after-sales cases, from the refund service's events: which are open (an open case
+pauses auto-confirm, the last one ending resumes it), their handling way and deadline for the order screen, each
+step for the merged timeline, and the stock effects of per-line cases:
+- a refund before shipment gives the refunded lines' quantities back to stock (never more than was reserved);
+- a return received back restocks the returned quantities, unless the shop writes returns off;
+- an approved exchange or reship reserves stock for the replacement (as much as there is), given back when the
+  case ends without the replacement shipped."""
 
 from __future__ import annotations
 
+from datetime import datetime
+
+from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from xinren_shared.consumer import EventContext
 from xinren_shared.contracts import aftersales as ae
-from xinren_shared.contracts.vocabulary import AfterSaleStatus
-from xinren_shared.ids import utcnow
+from xinren_shared.contracts.vocabulary import AfterSaleStatus, AfterSaleType
 
-from ..models import AfterSaleCase
+from ..models import AfterSaleCase, AfterSaleTimelineEntry, Product, SalesOrder, Shop
 from ..repository import case_open, load_order
 from ..settings import OrderSettings
 from .lifecycle import pause_auto_confirm, resume_auto_confirm
 
-_TERMINAL_CASE = {AfterSaleStatus.REFUNDED, AfterSaleStatus.CLOSED, AfterSaleStatus.CANCELLED}
+_TERMINAL_CASE = {
+    AfterSaleStatus.REFUNDED,
+    AfterSaleStatus.CLOSED,
+    AfterSaleStatus.CANCELLED,
+    AfterSaleStatus.COMPLETED,
+}
+_ENDING = (ae.AfterSaleRefunded.TYPE, ae.AfterSaleClosed.TYPE, ae.AfterSaleReplacementDelivered.TYPE)
+_REPLACED = (AfterSaleType.EXCHANGE, AfterSaleType.RESHIP)
+# The order statuses in which nothing has left the shop yet: a refunded line's stock is still reserved.
+_NOT_SHIPPED = {"PAID", "AWAITING_QC_INBOUND"}
 
 
 async def on_aftersale_event(session: AsyncSession, event: ae.AfterSaleEvent, ctx: EventContext[OrderSettings]) -> None:
     order = await load_order(session, event.order_id, lock=True)  # serialises with confirm and auto-confirm
     if order is None:
         return
-    now = utcnow()
-    ends = event.TYPE in (ae.AfterSaleRefunded.TYPE, ae.AfterSaleClosed.TYPE) or event.status in _TERMINAL_CASE
+    at = ctx.envelope.time
+    ends = event.TYPE in _ENDING or event.status in _TERMINAL_CASE
     case = await session.get(AfterSaleCase, event.case_id, with_for_update=True)
+    session.add(_step(event, at))
     if case is None:
         case = AfterSaleCase(
-            case_id=event.case_id, order_id=order.order_id, status=event.status.value, open=not ends, updated_at=now
+            case_id=event.case_id,
+            order_id=order.order_id,
+            status=event.status.value,
+            open=not ends,
+            updated_at=at,
+            created_at=at,
         )
         session.add(case)
     elif not case.open:
         return  # a case that ended stays ended
     else:
-        case.status, case.open, case.updated_at = event.status.value, not ends, now
+        case.status, case.open, case.updated_at = event.status.value, not ends, at
+    case.type, case.due_at = event.type.value, None if ends else event.due_at
+    await _stock_effects(session, order, case, event)
     await session.flush()
     if not ends:
-        await pause_auto_confirm(session, ctx.runtime, order, now)
+        await pause_auto_confirm(session, ctx.runtime, order, at)
     elif not await case_open(session, order.order_id):
-        await resume_auto_confirm(session, ctx.runtime, order, now)
+        await resume_auto_confirm(session, ctx.runtime, order, at)
+
+
+def _step(event: ae.AfterSaleEvent, at: datetime) -> AfterSaleTimelineEntry:
+    name = event.TYPE.removeprefix("xinren.aftersale.")
+    detail = f"{event.type} {event.amount_fen} fen" if event.amount_fen else str(event.type)
+    if isinstance(event, ae.AfterSaleReplacementShipped):
+        detail = f"{event.type} replacement shipped: {event.carrier} {event.tracking_no}"
+    elif isinstance(event, ae.AfterSaleMessagePosted):
+        detail = f"message from the {event.author.lower()}"
+    elif isinstance(event, ae.AfterSaleOfferMade):
+        detail = f"counter-offer: {event.offer_type} {event.offer_amount_fen} fen"
+    return AfterSaleTimelineEntry(
+        order_id=event.order_id, case_id=event.case_id, at=at, event=name, status=event.status.value, detail=detail
+    )
+
+
+async def _stock_effects(
+    session: AsyncSession, order: SalesOrder, case: AfterSaleCase, event: ae.AfterSaleEvent
+) -> None:
+    if isinstance(event, ae.AfterSaleRefunded) and order.status in _NOT_SHIPPED and not order.stock_released:
+        await release_lines(session, order, {i.sku_id: i.quantity for i in event.items})
+    elif isinstance(event, ae.AfterSaleReturnReceived) and not case.restocked:
+        case.restocked = True
+        shop = await session.get(Shop, order.shop_id)
+        if shop is None or shop.restock_returns:
+            await _add_stock(session, {i.sku_id: i.quantity for i in event.items})
+    elif event.type in _REPLACED and isinstance(event, ae.AfterSaleApproved | ae.AfterSaleOfferAccepted):
+        if not case.replacement_reserved:
+            case.replacement_reserved = await _reserve(session, {i.sku_id: i.quantity for i in event.items})
+    elif isinstance(event, ae.AfterSaleReplacementShipped):
+        case.replacement_shipped = True
+    elif isinstance(event, ae.AfterSaleClosed) and case.replacement_reserved and not case.replacement_shipped:
+        await _add_stock(session, case.replacement_reserved)  # no replacement went out: the reservation goes back
+        case.replacement_reserved = {}
+
+
+async def release_lines(session: AsyncSession, order: SalesOrder, quantities: dict[str, int]) -> None:
+    """Gives back the reserved stock of refunded lines before shipment, never more than the order reserved."""
+    ordered: dict[str, int] = {}
+    for item in order.items:
+        ordered[item["sku_id"]] = ordered.get(item["sku_id"], 0) + int(item["quantity"])
+    released = dict(order.stock_released_items or {})
+    give: dict[str, int] = {}
+    for sku, qty in quantities.items():
+        n = min(qty, ordered.get(sku, 0) - released.get(sku, 0))
+        if n > 0:
+            give[sku] = n
+            released[sku] = released.get(sku, 0) + n
+    await _add_stock(session, give)
+    order.stock_released_items = released
+
+
+async def _add_stock(session: AsyncSession, quantities: dict[str, int]) -> None:
+    for sku, qty in sorted(quantities.items()):  # sku order, as every stock writer: no deadlock between them
+        await session.execute(
+            update(Product)
+            .where(col(Product.sku_id) == sku)
+            .values(stock_available=col(Product.stock_available) + qty)
+            .execution_options(synchronize_session=False)
+        )
+
+
+async def _reserve(session: AsyncSession, quantities: dict[str, int]) -> dict[str, int]:
+    """Takes the replacement's quantities from stock, as much as there is (the seller may ship it anyway: the case
+    is the buyer's right, the shortfall is the shop's to fix)."""
+    taken: dict[str, int] = {}
+    for sku, qty in sorted(quantities.items()):
+        product = await session.get(Product, sku, with_for_update=True)
+        if product is None:
+            continue
+        n = min(qty, product.stock_available)
+        if n > 0:
+            product.stock_available -= n
+            taken[sku] = n
+    return taken

@@ -82,6 +82,8 @@ async def update_shop(
         shop.name = body.name
     if body.return_address is not None:
         shop.return_address = body.return_address.model_dump()
+    if body.restock_returns is not None:
+        shop.restock_returns = body.restock_returns
     deposit, seller = await ledger.balances(session, domain.deposit_account(shop_id), domain.seller_account(shop_id))
     return shop_public(shop, principal, deposit, seller)
 

@@ -50,14 +50,19 @@ async def cancel_timers(
 
 
 async def release_stock(session: AsyncSession, order: SalesOrder) -> None:
-    """Gives the order's reserved stock back, once."""
+    """Gives the order's reserved stock back, once (less what refunds of single lines before shipment gave back)."""
     if order.stock_released:
         return
+    released = dict(order.stock_released_items or {})
     for item in sorted(order.items, key=lambda i: i["sku_id"]):
+        already = min(released.get(item["sku_id"], 0), int(item["quantity"]))
+        released[item["sku_id"]] = released.get(item["sku_id"], 0) - already
+        if item["quantity"] - already <= 0:
+            continue
         await session.execute(
             update(Product)
             .where(col(Product.sku_id) == item["sku_id"])
-            .values(stock_available=col(Product.stock_available) + item["quantity"])
+            .values(stock_available=col(Product.stock_available) + item["quantity"] - already)
             .execution_options(synchronize_session=False)
         )
     order.stock_released = True
