@@ -5,7 +5,7 @@ import copy
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, CheckConstraint, Column, DateTime, ForeignKey, Index, String, Text, func
+from sqlalchemy import BigInteger, Boolean, CheckConstraint, Column, DateTime, ForeignKey, Index, String, Text, func
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import registry
 from sqlmodel import Field, SQLModel
@@ -45,6 +45,8 @@ class Shop(OrderTable, table=True):
     guarantee_debt_fen: int = _fen()
     # Where returned and QC-failed goods go back to (the shape of a shipping address); None until the shop sets it.
     return_address: dict[str, Any] | None = _json(None, nullable=True)
+    # A returned item received back goes into stock (True) or is written off (False): the seller's setting.
+    restock_returns: bool = Field(default=True, sa_column=Column(Boolean, nullable=False, server_default="true"))
     suspended_at: datetime | None = _ts()
     created_at: datetime | None = _created_at()
 
@@ -101,6 +103,8 @@ class SalesOrder(OrderTable, table=True):
     carrier: str | None = Field(default=None, max_length=200)
     tracking_no: str | None = Field(default=None, max_length=200)
     stock_released: bool = False
+    # Per sku, the quantity already given back before shipment by partial refunds (release_stock gives the rest).
+    stock_released_items: dict[str, int] = _json({})
     # Auto-confirm paused by an open after-sales case: the time it still had to run.
     auto_confirm_remaining_seconds: float | None = None
     # When auto-confirm fires while it runs (None when it does not run: not shipped yet, paused, over).
@@ -202,6 +206,29 @@ class AfterSaleCase(OrderTable, table=True):
     status: str = Field(max_length=32)
     open: bool = True
     updated_at: datetime = Field(sa_type=DateTime(timezone=True), nullable=False)
+    # What the order screen shows of the case (from its events): handling way and the next deadline.
+    type: str | None = Field(default=None, max_length=32)
+    due_at: datetime | None = _ts()
+    created_at: datetime | None = _ts()
+    # Stock effects already applied for the case: the replacement's reservation (per sku), the return's restock.
+    replacement_reserved: dict[str, int] = _json({})
+    replacement_shipped: bool = False
+    restocked: bool = False
+
+
+class AfterSaleTimelineEntry(OrderTable, table=True):
+    """The after-sales steps of an order, from the refund service's events, for the order's merged timeline."""
+
+    __tablename__ = "aftersale_timeline_entry"
+    __table_args__ = (Index("ix_aftersale_timeline_entry_order", "order_id", "at"),)
+
+    id: int | None = Field(default=None, primary_key=True, sa_type=BigInteger)
+    order_id: str = Field(max_length=64)
+    case_id: str = Field(max_length=200)
+    at: datetime = Field(sa_type=DateTime(timezone=True), nullable=False)
+    event: str = Field(max_length=64)  # the event type after "xinren.aftersale."
+    status: str = Field(max_length=32)
+    detail: str | None = Field(default=None, sa_type=Text)
 
 
 class Host(OrderTable, table=True):

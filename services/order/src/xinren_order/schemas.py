@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -65,11 +65,13 @@ class ShopUpdate(Request):
 
     name: Text | None = None
     return_address: ShippingAddress | None = None
+    # Returned items received back go into stock (true, the default) or are written off (false).
+    restock_returns: bool | None = None
 
     @model_validator(mode="after")
     def _something(self) -> ShopUpdate:
-        if self.name is None and self.return_address is None:
-            raise ValueError("give name or return_address")
+        if self.name is None and self.return_address is None and self.restock_returns is None:
+            raise ValueError("give name, return_address or restock_returns")
         return self
 
 
@@ -87,6 +89,8 @@ class ShopPublic(BaseModel):
     deposit_fen: int | None = None
     seller_balance_fen: int | None = None
     guarantee_debt_fen: int | None = None
+    # Returned items received back go into stock (true) or are written off (false).
+    restock_returns: bool = True
 
 
 class ProductCreate(Request):
@@ -193,6 +197,21 @@ class TimelineEntry(BaseModel):
     from_status: str | None
     actor: str
     reason: str | None
+    # The merged timeline: ORDER (the order's own steps), QC (steps the quality check caused), AFTERSALES (a case's
+    # steps, from the refund service's events: `event` names the step, `case_id` the case).
+    source: Literal["ORDER", "QC", "AFTERSALES"] = "ORDER"
+    case_id: str | None = None
+    event: str | None = None
+
+
+class AfterSaleSummary(BaseModel):
+    """An after-sales case of the order as the order screen shows it (from the refund service's events)."""
+
+    case_id: str
+    type: str | None
+    status: str
+    due_at: datetime | None
+    open: bool
 
 
 class QcInfo(BaseModel):
@@ -253,6 +272,9 @@ class OrderPublic(BaseModel):
     # Only for the owner buyer, the shop's seller and admins.
     shipping_address: dict[str, Any] | None = None
     return_address: dict[str, Any] | None = None
+    # The order's after-sales cases, oldest first.
+    aftersales: list[AfterSaleSummary] = []
+    # Order, QC and after-sales steps merged, in time order.
     timeline: list[TimelineEntry]
 
 
