@@ -55,8 +55,8 @@ class QcFailed(QcEvent):
 
     reason: QcFailureReason
     findings: str
-    inspector_id: str | None = None
-    # Set when a review upheld the failure (the first verdict's inspector is inspector_id).
+    inspector_id: str | None = None  # who gave the final verdict
+    # Set when a review upheld the failure (then equal to inspector_id; the first verdict stays in the QC case).
     reviewed_by: str | None = None
 
 
