@@ -13,10 +13,10 @@ from xinren_shared.contracts.orders import (
     OrderShipped,
     OrderShippingLate,
 )
-from xinren_shared.contracts.qc import QcExpired, QcFailed, QcPassed
+from xinren_shared.contracts.qc import QcExpired, QcFailed, QcPassed, QcReturnChecked
 from xinren_shared.events import Event
 
-from .handlers import money_answers, platform_refunds, projection
+from .handlers import money_answers, platform_refunds, projection, verified_returns
 
 EVENT_HANDLERS: dict[type[Event], Handler] = {
     # The service's own view of each order.
@@ -26,6 +26,7 @@ EVENT_HANDLERS: dict[type[Event], Handler] = {
     OrderDelivered: projection.on_order_delivered,
     OrderCompleted: projection.on_order_completed,
     QcPassed: projection.on_qc_passed,  # the item's certificate
+    QcReturnChecked: verified_returns.on_qc_return_checked,  # a certified item's return checked at the warehouse
     # Platform refunds and compensation (a paid order's cancellation is handled with the view).
     OrderCancelled: projection.on_order_cancelled,
     QcFailed: platform_refunds.on_qc_failed,
