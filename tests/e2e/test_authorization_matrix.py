@@ -470,6 +470,47 @@ ROWS: list[Row] = [
         frozenset({"buyer"}),
         on(body={"reason": "matrix"}, **ON_AS),
     ),
+    # Negotiation and the replacement parcel (after-sales depth): the matrix case is a REFUND_ONLY, so the steps meet
+    # a 409 or 422 once authorized.
+    Row(
+        "refund",
+        "POST",
+        "/v1/after-sales/{case_id}/messages",
+        frozenset({"buyer", "seller", "admin"}),
+        on(body={"text": "matrix"}, **ON_AS),
+    ),
+    Row("refund", "GET", "/v1/after-sales/{case_id}/messages", frozenset({"buyer", "seller", "admin"}), on(**ON_AS)),
+    Row(
+        "refund",
+        "POST",
+        "/v1/after-sales/{case_id}/offer",
+        frozenset({"seller"}),
+        on(body={"amount_fen": 1, "reason": "matrix"}, **ON_AS),
+    ),
+    Row("refund", "POST", "/v1/after-sales/{case_id}/offer/accept", frozenset({"buyer"}), on(**ON_AS)),
+    Row("refund", "POST", "/v1/after-sales/{case_id}/offer/decline", frozenset({"buyer"}), on(**ON_AS)),
+    Row(
+        "refund",
+        "POST",
+        "/v1/after-sales/{case_id}/evidence-request",
+        frozenset({"seller"}),
+        on(body={"reason": "matrix"}, **ON_AS),
+    ),
+    Row(
+        "refund",
+        "POST",
+        "/v1/after-sales/{case_id}/replacement-shipment",
+        frozenset({"seller"}),
+        on(body=SHIPMENT, **ON_AS),
+    ),
+    # A partner reports the delivery of a replacement of its carriers only: the matrix case has none (404 to it).
+    Row(
+        "refund",
+        "POST",
+        "/v1/after-sales/{case_id}/replacement-received",
+        frozenset({"buyer", "partner", "admin"}),
+        on(**ON_AS),
+    ),
     # --- notify service ---------------------------------------------------------------------------------------
     Row("notify", "GET", "/v1/notifications", INBOX, _inbox, kind="none"),
     Row("notify", "GET", "/v1/notifications/unread-count", INBOX, fixed(), kind="none"),
