@@ -1,0 +1,199 @@
+"""After-sales depth over HTTP across the services: per-line returns with restock, exchange, reship, a counter-offer,
+escalation after the window, and the order screen's merged timeline. Needs in the stack's environment:
+XINREN_REFUND_ESCALATION_WINDOW_SECONDS=3 (the escalation scenario waits it out)."""
+
+from .platform import ADDRESS, rid
+
+PRICE = 20_000  # ¥200 a line
+
+
+async def _two_line_order(p, shop, buyer, skus: list[str]) -> dict:
+    body = {"shop_id": shop.shop_id, "items": [{"sku_id": s, "quantity": 1} for s in skus], "shipping_address": ADDRESS}
+    order = await p.call(
+        "order", "POST", "/v1/orders", {**buyer, "Idempotency-Key": rid("idem")}, json=body, expect=201
+    )
+    p.orders[order["order_id"]] = "CREATED"
+    await p.pay(buyer, order)
+    await p.ship(shop, order["order_id"])
+    await p.deliver(order["order_id"])
+    await p.refund_sees_delivery(buyer, order["order_id"])
+    return order
+
+
+async def _stock(p, sku: str) -> int:
+    return (await p.call("order", "GET", f"/v1/products/{sku}", p.admin))["stock_available"]
+
+
+async def _ledger_clean(p) -> None:
+    assert (await p.call("order", "GET", "/v1/ledger/check", p.admin))["ok"] is True
+
+
+async def _open(p, buyer, order_id: str, type_: str, reason: str, **extra) -> dict:
+    body = {"order_id": order_id, "type": type_, "reason": reason, **extra}
+    return await p.call(
+        "refund", "POST", "/v1/after-sales", {**buyer, "Idempotency-Key": rid("idem")}, json=body, expect=201
+    )
+
+
+async def _returned(p, shop, buyer, case: dict) -> None:
+    cid = case["case_id"]
+    await p.call("refund", "POST", f"/v1/after-sales/{cid}/approve", shop.seller, json={"reason": "ok"})
+    ship = {"carrier": "SF", "tracking_no": rid("SF")}
+    await p.call("refund", "POST", f"/v1/after-sales/{cid}/return-shipment", buyer, json=ship)
+    await p.call("refund", "POST", f"/v1/after-sales/{cid}/return-received", shop.seller)
+
+
+async def test_a_partial_return_of_one_of_two_lines_restocks_one_unit_and_refunds_one_line(platform):
+    p = platform
+    shop = await p.shop(["SEVEN_DAY_RETURN"])
+    a, b = await p.product(shop, "tea", PRICE), await p.product(shop, "tea", PRICE)
+    buyer = p.buyer()
+    order = await _two_line_order(p, shop, buyer, [a, b])
+    before = await _stock(p, a)
+    case = await _open(
+        p, buyer, order["order_id"], "RETURN_AND_REFUND", "NO_REASON_7D", items=[{"sku_id": a, "quantity": 1}]
+    )
+    assert case["amount_fen"] == PRICE and [i["sku_id"] for i in case["items"]] == [a]
+    await _returned(p, shop, buyer, case)
+    await p.wait_case(case["case_id"], "REFUNDED")
+
+    async def restocked():
+        return await _stock(p, a) == before + 1 or None
+
+    await p.s.until(restocked, what="one unit of the returned line back in stock")
+    assert await _stock(p, b) == before  # the other line untouched
+    got = await p.get_order(order["order_id"])
+    assert got["refunded_fen"] == PRICE
+    await _ledger_clean(p)
+
+
+async def test_an_exchange_ships_a_replacement_and_moves_no_money(platform):
+    p = platform
+    shop = await p.shop([])
+    sku = await p.product(shop, "tea", PRICE)
+    buyer = p.buyer()
+    order = await _two_line_order(p, shop, buyer, [sku])
+    case = await _open(p, buyer, order["order_id"], "EXCHANGE", "QUALITY_ISSUE")
+    assert case["amount_fen"] == 0
+    await _returned(p, shop, buyer, case)
+    waiting = await p.wait_case(case["case_id"], "AWAITING_REPLACEMENT")
+    assert waiting["due_at"] is not None and waiting["next_actor"] == "SELLER"
+    parcel = {"carrier": "SF", "tracking_no": rid("SF")}
+    cid = case["case_id"]
+    shipped = await p.call("refund", "POST", f"/v1/after-sales/{cid}/replacement-shipment", shop.seller, json=parcel)
+    assert shipped["status"] == "REPLACEMENT_SHIPPED" and shipped["replacement_shipment"] == parcel
+    done = await p.call("refund", "POST", f"/v1/after-sales/{cid}/replacement-received", buyer)
+    assert done["status"] == "COMPLETED" and done["refund_id"] is None
+    got = await p.get_order(order["order_id"])
+    assert got["refunded_fen"] == 0
+    await _ledger_clean(p)
+
+
+async def test_a_reship_closes_on_the_carriers_delivery_report(platform, stack):
+    p = platform
+    shop = await p.shop([])
+    sku = await p.product(shop, "tea", PRICE)
+    buyer = p.buyer()
+    order = await _two_line_order(p, shop, buyer, [sku])
+    before = await _stock(p, sku)
+    case = await _open(p, buyer, order["order_id"], "RESHIP", "MISSING_PARTS")
+    cid = case["case_id"]
+    await p.call("refund", "POST", f"/v1/after-sales/{cid}/approve", shop.seller, json={"reason": "sending again"})
+
+    async def reserved():
+        return await _stock(p, sku) == before - 1 or None
+
+    await p.s.until(reserved, what="stock reserved for the reship")
+    parcel = {"carrier": "SF", "tracking_no": rid("SF")}
+    await p.call("refund", "POST", f"/v1/after-sales/{cid}/replacement-shipment", shop.seller, json=parcel)
+    carrier = stack.token("partner", rid("sf"), carriers=["SF"])
+    done = await p.call("refund", "POST", f"/v1/after-sales/{cid}/replacement-received", carrier)
+    assert done["status"] == "COMPLETED"
+    await _ledger_clean(p)
+
+
+async def test_a_counter_offer_accepted_refunds_the_offered_amount(platform):
+    p = platform
+    shop = await p.shop([])
+    sku = await p.product(shop, "tea", PRICE)
+    buyer = p.buyer()
+    order = await _two_line_order(p, shop, buyer, [sku])
+    case = await _open(p, buyer, order["order_id"], "RETURN_AND_REFUND", "NOT_AS_DESCRIBED")
+    cid = case["case_id"]
+    await p.call("refund", "POST", f"/v1/after-sales/{cid}/messages", buyer, json={"text": "颜色不对"}, expect=201)
+    offer = {"amount_fen": 5_000, "type": "REFUND_ONLY", "reason": "keep it with ¥50 back"}
+    offered = await p.call("refund", "POST", f"/v1/after-sales/{cid}/offer", shop.seller, json=offer)
+    assert offered["status"] == "OFFERED" and offered["offer"]["amount_fen"] == 5_000
+    await p.call("refund", "POST", f"/v1/after-sales/{cid}/offer/accept", buyer)
+    refunded = await p.wait_case(cid, "REFUNDED")
+    assert refunded["refunded_fen"] == 5_000 and refunded["type"] == "REFUND_ONLY"
+    messages = await p.call("refund", "GET", f"/v1/after-sales/{cid}/messages", shop.seller)
+    assert [m["author"] for m in messages["items"]] == ["BUYER"]
+    await _ledger_clean(p)
+
+
+async def test_escalation_after_the_window_is_refused(platform):
+    p = platform
+    shop = await p.shop([])
+    sku = await p.product(shop, "tea", PRICE)
+    buyer = p.buyer()
+    order = await _two_line_order(p, shop, buyer, [sku])
+    case = await _open(p, buyer, order["order_id"], "REFUND_ONLY", "QUALITY_ISSUE")
+    cid = case["case_id"]
+    rejected = await p.call("refund", "POST", f"/v1/after-sales/{cid}/reject", shop.seller, json={"reason": "no"})
+    due = rejected["escalation_due_at"]
+    assert due is not None
+    await p.wait_case(cid, "CLOSED")  # the window's timer closes it
+    r = await p.call("refund", "POST", f"/v1/after-sales/{cid}/escalate", buyer, json={"reason": "late"}, expect=409)
+    assert r["error"]["code"] == "ESCALATION_WINDOW_CLOSED"
+    await _ledger_clean(p)
+
+
+async def test_the_order_screen_merges_qc_and_an_exchange_in_time_order(platform):
+    p = platform
+    await p.warehouse(["jade"])
+    shop = await p.shop([])
+    sku = await p.product(shop, "jade", 600_000)
+    buyer = p.buyer()
+    order, qc_case = await p.jade_order_at_warehouse(buyer, shop, sku)
+    order_id = order["order_id"]
+    await p.verdict(qc_case, "PASSED")
+    await p.wait_order(order_id, "QC_PASSED")
+    dispatch = {"carrier": "SF", "tracking_no": rid("SF")}
+    await p.call(
+        "qc", "POST", f"/v1/qc/cases/{qc_case['case_id']}/dispatch", p.staff(qc_case["warehouse_id"]), json=dispatch
+    )
+    await p.wait_order(order_id, "SHIPPED")
+    await p.deliver(order_id)
+    await p.refund_sees_delivery(buyer, order_id)
+    case = await _open(p, buyer, order_id, "EXCHANGE", "QUALITY_ISSUE")
+    await _returned(p, shop, buyer, case)
+    await p.wait_case(case["case_id"], "AWAITING_REPLACEMENT")
+    parcel = {"carrier": "SF", "tracking_no": rid("SF")}
+    cid = case["case_id"]
+    await p.call("refund", "POST", f"/v1/after-sales/{cid}/replacement-shipment", shop.seller, json=parcel)
+    await p.call("refund", "POST", f"/v1/after-sales/{cid}/replacement-received", buyer)
+
+    async def screen():
+        got = await p.call("order", "GET", f"/v1/orders/{order_id}", buyer)
+        steps = [e.get("event") for e in got["timeline"] if e["source"] == "AFTERSALES"]
+        return got if "replacement_delivered" in steps else None
+
+    got = await p.s.until(screen, what="the exchange on the order screen")
+    assert got["qc"]["certificate_no"] and got["aftersales"] == [
+        {"case_id": cid, "type": "EXCHANGE", "status": "COMPLETED", "due_at": None, "open": False}
+    ]
+    timeline = got["timeline"]
+    assert [e["at"] for e in timeline] == sorted(e["at"] for e in timeline)
+    sources = {e["source"] for e in timeline}
+    assert sources == {"ORDER", "QC", "AFTERSALES"}
+    steps = [e["event"] for e in timeline if e["source"] == "AFTERSALES"]
+    assert steps == [
+        "requested",
+        "approved",
+        "return_shipped",
+        "return_received",
+        "replacement_shipped",
+        "replacement_delivered",
+    ]
+    await _ledger_clean(p)
