@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import io
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
+
+from PIL import Image
 
 from .conftest import Stack
 
@@ -16,6 +19,20 @@ ADDRESS = {
     "city": "广州市",
     "district": "天河区",
     "line1": "体育西路 1 号",
+}
+
+
+# The jade checklist a pass completes (GET /v1/qc/checklists/jade).
+JADE_MEASUREMENTS = {
+    "weight_g": 41.2,
+    "length_mm": 58.0,
+    "width_mm": 58.0,
+    "thickness_mm": 8.1,
+    "colour": "帝王绿",
+    "transparency": "TRANSLUCENT",
+    "refractive_index": 1.66,
+    "specific_gravity": 3.33,
+    "treatment": "A",
 }
 
 
@@ -195,16 +212,28 @@ class Platform:
         return order, await self.call("qc", "GET", f"/v1/qc/cases/{case['case_id']}", self.admin)
 
     async def verdict(self, case: dict, result: str, reason: str | None = None) -> dict:
-        body = {
+        """A pass completes the jade checklist: measurements, two uploaded photos, a seal."""
+        inspector = self.inspector(case["warehouse_id"])
+        body: dict[str, Any] = {
             "result": result,
             "findings": "折射率 1.66，结构致密 / RI 1.66, dense texture",
             "photos": ["https://img.example/qc/1.jpg"],
         }
+        if result == "PASSED":
+            photo_ids = []
+            for colour in ("#2e8b57", "#3cb371"):
+                buf = io.BytesIO()
+                Image.new("RGB", (8, 8), colour).save(buf, "JPEG")
+                files = {"file": ("qc.jpg", buf.getvalue(), "image/jpeg")}
+                photo_ids.append((await self.call("qc", "POST", "/v1/evidence", inspector, files=files))["evidence_id"])
+            body |= {
+                "measurements": JADE_MEASUREMENTS,
+                "photo_ids": photo_ids,
+                "seal_id": f"SEAL-{uuid.uuid4().hex[:12].upper()}",
+            }
         if reason:
             body["failure_reason"] = reason
-        return await self.call(
-            "qc", "POST", f"/v1/qc/cases/{case['case_id']}/verdict", self.inspector(case["warehouse_id"]), json=body
-        )
+        return await self.call("qc", "POST", f"/v1/qc/cases/{case['case_id']}/verdict", inspector, json=body)
 
     # --- after-sales -----------------------------------------------------------------------------------------
     async def after_sale(

@@ -38,6 +38,8 @@ ANY = frozenset(ROLES) - {"anon"}
 EVERYONE = frozenset(ROLES)
 INBOX = frozenset({"buyer", "seller", "host", "warehouse", "inspector"})
 ADMIN = frozenset({"admin"})
+QC_OPERATORS = frozenset({"warehouse", "inspector", "admin"})
+TRUST_CONCERNED = frozenset({"seller", "host", "admin"})
 AUDIENCE = {"buyer": "buyer", "seller": "shop", "host": "host", "warehouse": "warehouse", "inspector": "warehouse"}
 SKIPPED_PATHS = ("/healthz", "/readyz", "/metrics", "/openapi.json", "/redoc")
 
@@ -47,6 +49,7 @@ class Req:
     path: dict[str, str] = field(default_factory=dict)
     params: dict[str, Any] | None = None
     json: Any = None
+    files: dict[str, Any] | None = None  # a multipart upload instead of a JSON body
     present: tuple[str, ...] = ()  # ids an allowed answer must contain (a scoped list still shows one's own)
 
 
@@ -214,6 +217,17 @@ async def _new_host(w: World, role: str, own: bool) -> Req:
 
 async def _certificate(w: World, role: str, own: bool) -> Req:
     return Req(path={"certificate_no": w.A.certificate_no}, present=(w.A.order_qc,))
+
+
+async def _upload(w: World, role: str, own: bool) -> Req:
+    # Not an image: an allowed caller meets the 422 NOT_AN_IMAGE, and nothing is stored.
+    return Req(files={"file": ("matrix.jpg", b"%PDF-1.7 not an image", "image/jpeg")})
+
+
+async def _certificate_photo(w: World, role: str, own: bool) -> Req:
+    # A certificate's photos are public: the last photo path of side A's certificate.
+    cert = (await w.stack.http("qc").get(f"/v1/certificates/{w.A.certificate_no}")).json()
+    return Req(path={"evidence_id": cert["photos"][-1].rsplit("/", 1)[-1]})
 
 
 async def _route(w: World, role: str, own: bool) -> Req:
@@ -390,6 +404,35 @@ ROWS: list[Row] = [
     Row("qc", "POST", "/v1/qc/cases/{case_id}/verdict", frozenset({"inspector"}), on(body=VERDICT, **ON_QC)),
     Row("qc", "POST", "/v1/qc/cases/{case_id}/dispatch", frozenset({"warehouse"}), on(body=SHIPMENT, **ON_QC)),
     Row("qc", "POST", "/v1/qc/cases/{case_id}/route", ADMIN, _route),
+    Row("qc", "POST", "/v1/evidence", ANY, _upload, kind="none"),
+    Row("qc", "GET", "/v1/evidence/{evidence_id}", EVERYONE, _certificate_photo, kind="public"),
+    Row("qc", "GET", "/v1/qc/checklists/{category}", ANY, fixed(category="jade"), kind="none"),
+    Row("qc", "GET", "/v1/warehouses/{warehouse_id}/queue", QC_OPERATORS, on(warehouse_id="warehouse_id")),
+    Row("qc", "GET", "/v1/warehouses/{warehouse_id}/stats", QC_OPERATORS, on(warehouse_id="warehouse_id")),
+    Row(
+        "qc",
+        "PATCH",
+        "/v1/warehouses/{warehouse_id}",
+        ADMIN,
+        on(body={"capacity": 10_000}, warehouse_id="warehouse_id"),
+    ),
+    # The matrix case passed and left: an appeal, a review, an assignment and a return check meet a 409.
+    Row("qc", "POST", "/v1/qc/cases/{case_id}/appeal", frozenset({"seller"}), on(body={"reason": "matrix"}, **ON_QC)),
+    Row("qc", "POST", "/v1/qc/cases/{case_id}/review", frozenset({"inspector"}), on(body=VERDICT, **ON_QC)),
+    Row(
+        "qc",
+        "POST",
+        "/v1/qc/cases/{case_id}/assign",
+        frozenset({"warehouse", "admin"}),
+        on(body={"inspector_id": "mx-inspector"}, **ON_QC),
+    ),
+    Row(
+        "qc",
+        "POST",
+        "/v1/qc/cases/{case_id}/return-check",
+        frozenset({"warehouse"}),
+        on(body={"seal_intact": True}, **ON_QC),
+    ),
     # --- refund service ---------------------------------------------------------------------------------------
     Row(
         "refund",
@@ -575,6 +618,30 @@ ROWS: list[Row] = [
     Row("notify", "GET", "/v1/events/catalog", ANY, fixed(), kind="none"),
     Row("notify", "GET", "/v1/events/catalog/{event_type}", ANY, fixed(event_type="xinren.order.paid"), kind="none"),
     Row("notify", "GET", "/v1/events/asyncapi", ANY, fixed(), kind="none"),
+    # trust: scores are public (details only to the subject and admins), actions and appeals to those concerned.
+    # The world has no enforcement action yet: filing and deciding appeals answer 404 to every role until it has one.
+    Row("trust", "GET", "/v1/trust/shops", ADMIN, fixed(), kind="none"),
+    Row("trust", "GET", "/v1/trust/shops/{shop_id}", ANY, on(**ON_SHOP), kind="public"),
+    Row("trust", "POST", "/v1/trust/shops/{shop_id}/reinstate", ADMIN, on(**ON_SHOP)),
+    Row("trust", "GET", "/v1/trust/hosts/{host_id}", ANY, on(host_id="host_sub"), kind="public"),
+    Row("trust", "GET", "/v1/trust/products/{sku_id}", ANY, on(sku_id="sku_plain"), kind="public"),
+    Row("trust", "GET", "/v1/trust/actions", TRUST_CONCERNED, fixed(), kind="none"),
+    Row("trust", "GET", "/v1/trust/appeals", TRUST_CONCERNED, fixed(), kind="none"),
+    Row(
+        "trust",
+        "POST",
+        "/v1/trust/appeals",
+        frozenset({"seller", "host"}),
+        fixed(body={"action_id": "act_none", "reason": "matrix"}),
+        kind="none",
+    ),
+    Row(
+        "trust",
+        "POST",
+        "/v1/trust/appeals/{appeal_id}/decide",
+        ADMIN,
+        fixed(body={"decision": "UPHOLD", "reason": "matrix"}, appeal_id="apl_none"),
+    ),
     # --- every service: operations ----------------------------------------------------------------------------
     *(
         Row(service, method, path, ADMIN, fixed(), kind="none")
@@ -601,6 +668,8 @@ async def call(w: World, row: Row, role: str, req: Req) -> Answer:
     kwargs: dict[str, Any] = {"headers": headers, "params": req.params}
     if req.json is not None:
         kwargs["json"] = req.json
+    if req.files is not None:
+        kwargs["files"] = req.files
     if row.stream:
         async with client.stream(row.method, path, **kwargs) as r:
             text = "" if r.status_code == 200 else (await r.aread()).decode(errors="replace")
@@ -709,7 +778,7 @@ async def world(stack, hook_receiver):
 
 async def test_every_route_of_every_service_has_a_row(stack):
     documented: set[tuple[str, str, str]] = set()
-    for service in ("order", "refund", "qc", "notify"):
+    for service in ("order", "refund", "qc", "notify", "trust"):
         r = await stack.http(service).get("/openapi.json")
         assert r.status_code == 200, r.text
         for path, operations in r.json()["paths"].items():
