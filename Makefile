@@ -4,13 +4,13 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 UV_VERSION := 0.13.9
-SERVICES := shared services/order services/refund services/quality-check services/notify
+SERVICES := shared services/order services/refund services/quality-check services/notify services/trust
 STAMP := $(VENV)/.installed
 
 .PHONY: help venv run test faults e2e infra-up infra-down token clean bench tools check-deploy
 
 help:
-	@echo "make run      Kafka, PostgreSQL and the four services in the foreground (Ctrl-C stops all)"
+	@echo "make run      Kafka, PostgreSQL and the five services in the foreground (Ctrl-C stops all)"
 	@echo "make test     the whole suite against real Kafka and PostgreSQL"
 	@echo "make faults   the fault scenarios (services killed, broker and database restarted) against real servers"
 	@echo "make token ROLE=buyer SUB=u1 [SHOP_ID=..] [WAREHOUSE_ID=..] [SHOPS=a,b] [CARRIERS=sf,yto]   a dev JWT for make run"

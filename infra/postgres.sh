@@ -15,7 +15,7 @@
 #
 # Environment:
 #   PG_PORT           TCP port on 127.0.0.1 (default 5432)
-#   PG_DATABASES      databases to create (default "xinren_order xinren_refund xinren_qc xinren_notify")
+#   PG_DATABASES      databases to create (default "xinren_order xinren_refund xinren_qc xinren_notify xinren_trust")
 #   DATABASE_URL      use this server instead of a private cluster
 #   XINREN_STATE_DIR  runtime state (default <repo>/.run)
 set -euo pipefail
@@ -26,7 +26,7 @@ source "$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd -P)/lib.sh"
 
 PG_PORT="${PG_PORT:-5432}"
 require_port PG_PORT "$PG_PORT"
-PG_DATABASES="${PG_DATABASES:-xinren_order xinren_refund xinren_qc xinren_notify}"
+PG_DATABASES="${PG_DATABASES:-xinren_order xinren_refund xinren_qc xinren_notify xinren_trust}"
 
 PGSTATE="$XINREN_STATE_DIR/pg"
 PGDATA_DIR="$PGSTATE/data"

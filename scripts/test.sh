@@ -32,14 +32,14 @@ lint_ok=1
 .venv/bin/ruff check --output-format concise . || lint_ok=0
 .venv/bin/ruff format --check . || lint_ok=0
 .venv/bin/mypy shared/src/xinren_shared services/order/src/xinren_order services/refund/src/xinren_refund \
-  services/quality-check/src/xinren_qc services/notify/src/xinren_notify || lint_ok=0
+  services/quality-check/src/xinren_qc services/notify/src/xinren_notify services/trust/src/xinren_trust || lint_ok=0
 
 if [[ -n "${TEST_PARTS:-}" ]]; then
   parts=("$TEST_PARTS")  # e.g. make faults: one part, no lint
   lint_ok=1
 else
 parts=("tests/shared tests/platform")
-for dir in tests/order tests/qc tests/refund tests/notify tests/e2e; do
+for dir in tests/order tests/qc tests/refund tests/notify tests/trust tests/e2e; do
   [[ -d "$dir" ]] && parts+=("$dir")
 done
 # The long fault scenarios run in `make faults`; their short smoke cases run here.

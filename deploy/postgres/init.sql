@@ -4,3 +4,4 @@ CREATE DATABASE xinren_order;
 CREATE DATABASE xinren_refund;
 CREATE DATABASE xinren_qc;
 CREATE DATABASE xinren_notify;
+CREATE DATABASE xinren_trust;

@@ -1,4 +1,4 @@
-"""The four services as real processes (scripts/run.sh, as `make run` starts them) on the suite's Kafka and
+"""The five services as real processes (scripts/run.sh, as `make run` starts them) on the suite's Kafka and
 PostgreSQL, driven only over HTTP with a token per role."""
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from xinren_shared.testing.infra import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 SECRET = "e2e-secret-" + "x" * 32
-SERVICES = {"order": "ORDER", "refund": "REFUND", "qc": "QC", "notify": "NOTIFY"}
+SERVICES = {"order": "ORDER", "refund": "REFUND", "qc": "QC", "notify": "NOTIFY", "trust": "TRUST"}
 
 # Short clocks, so that the timers the scenarios rely on fire within the test's deadlines.
 FAST_CLOCKS: dict[str, str] = {

@@ -57,11 +57,13 @@ ST_RUNS = [
     ("refund", "admin"),
     ("qc", "admin"),
     ("notify", "admin"),
+    ("trust", "admin"),
     ("order", "buyer"),
     ("refund", "buyer"),
     ("notify", "buyer"),
     ("order", "seller"),
     ("qc", "inspector"),
+    ("trust", "seller"),
 ]
 ST_CHECKS = ",".join(
     [
@@ -171,7 +173,7 @@ async def test_schemathesis_finds_no_failure_in_any_service(stack, platform):
         if r["exit"] != 0 and not r["failures"] and not r["errors"]:
             problems.append(f"{who} exited {r['exit']}:\n{r['output'][-3000:]}")
     assert not problems, "\n".join(problems)
-    for service in ("order", "refund", "qc", "notify"):
+    for service in ("order", "refund", "qc", "notify", "trust"):
         assert per_service[service] > 0
 
 
@@ -183,12 +185,14 @@ BODY_ROUTES = {
     "refund": ("/v1/after-sales", "buyer"),
     "qc": ("/v1/warehouses", "admin"),
     "notify": ("/v1/webhooks", "partner"),
+    "trust": ("/v1/trust/appeals", "seller"),
 }
 LIST_ROUTES = {
     "order": [("/v1/orders", "admin"), ("/v1/orders", "buyer")],
     "refund": [("/v1/after-sales", "admin"), ("/v1/compensations", "buyer")],
     "qc": [("/v1/qc/cases", "admin"), ("/v1/warehouses", "admin")],
     "notify": [("/v1/notifications", "buyer"), ("/v1/webhooks", "partner")],
+    "trust": [("/v1/trust/actions", "admin"), ("/v1/trust/appeals", "admin")],
 }
 WRONG_BODIES = [b"[]", b'"a string"', b"42", b"null", b'{"name": {"a": ["b"]}, "url": 7, "order_id": [], "type": 1.5}']
 BAD_CURSORS = [
@@ -266,7 +270,7 @@ async def test_bad_limits_and_cursors_are_refused(stack, platform, service):
                 assert_error(r, r.status_code)
 
 
-@pytest.mark.parametrize("service", ["order", "refund", "qc", "notify"])
+@pytest.mark.parametrize("service", ["order", "refund", "qc", "notify", "trust"])
 async def test_nul_characters_in_paths_and_queries_are_refused(stack, platform, service):
     """PostgreSQL text cannot hold NUL: a 4xx, never a database error."""
     p = platform
@@ -285,6 +289,10 @@ async def test_nul_characters_in_paths_and_queries_are_refused(stack, platform, 
             ("GET", "/v1/webhooks/wh%00x", {}, p.partner),
             ("POST", "/v1/notifications/n%00x/read", {}, p.buyer()),
         ],
+        "trust": [
+            ("GET", "/v1/trust/shops/s%00x", {}, p.admin),
+            ("GET", "/v1/trust/actions", {"shop_id": "s\x00"}, p.admin),
+        ],
     }[service]
     for method, path, params, headers in probes:
         r = await stack.http(service).request(method, path, params=params, headers=headers)
@@ -295,6 +303,7 @@ async def test_nul_characters_in_paths_and_queries_are_refused(stack, platform, 
         "refund": ("/v1/after-sales", p.buyer(), {"order_id": "o\x00", "type": "REFUND_ONLY", "reason": "OTHER"}),
         "qc": ("/v1/warehouses", p.admin, {"name": "仓\x00", "address": "四会", "categories": ["nul-test"]}),
         "notify": ("/v1/webhooks", p.partner, {"url": "https://partner.example/\x00", "event_types": ["*"]}),
+        "trust": ("/v1/trust/appeals/apl%00x/decide", p.admin, {"decision": "UPHOLD", "reason": "理由\x00"}),
     }[service]
     await refused(stack.http(service).post(body[0], headers=body[1], json=body[2]), 422, None)
 

@@ -9,10 +9,17 @@ from xinren_notify.settings import NotifySettings
 from xinren_order.settings import OrderSettings
 from xinren_qc.settings import QcSettings
 from xinren_refund.settings import RefundSettings
+from xinren_trust.settings import TrustSettings
 
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE = yaml.safe_load((ROOT / "deploy" / "docker-compose.yml").read_text())
-SETTINGS = {"order": OrderSettings, "refund": RefundSettings, "quality-check": QcSettings, "notify": NotifySettings}
+SETTINGS = {
+    "order": OrderSettings,
+    "refund": RefundSettings,
+    "quality-check": QcSettings,
+    "notify": NotifySettings,
+    "trust": TrustSettings,
+}
 
 
 def env_of(service: dict) -> dict[str, str]:

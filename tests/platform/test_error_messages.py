@@ -15,6 +15,8 @@ from xinren_qc.app import create_app as qc_app
 from xinren_refund import messages as refund_messages
 from xinren_refund.app import create_app as refund_app
 from xinren_shared.i18n import SHARED_MESSAGES_ZH, LocalizedErrorsMiddleware
+from xinren_trust import messages as trust_messages
+from xinren_trust.app import create_app as trust_app
 
 ROOT = Path(__file__).resolve().parents[2]
 SERVICES = {
@@ -22,6 +24,7 @@ SERVICES = {
     "refund": ("services/refund/src/xinren_refund", refund_messages.MESSAGES_ZH, refund_app),
     "qc": ("services/quality-check/src/xinren_qc", qc_messages.MESSAGES_ZH, qc_app),
     "notify": ("services/notify/src/xinren_notify", notify_messages.MESSAGES_ZH, notify_app),
+    "trust": ("services/trust/src/xinren_trust", trust_messages.MESSAGES_ZH, trust_app),
 }
 # How a code is given to an error: code="X" at a raise, `code = "X"` on an error class, error_response(4xx, "X", …).
 CODE = re.compile(r'(?:\bcode\s*=\s*|\bcode\s*=\s*\d+,\s*|error_response\(\s*\d+,\s*|busy\(\s*)"([A-Z][A-Z0-9_]+)"')

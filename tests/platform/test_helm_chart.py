@@ -14,11 +14,18 @@ from xinren_notify.settings import NotifySettings
 from xinren_order.settings import OrderSettings
 from xinren_qc.settings import QcSettings
 from xinren_refund.settings import RefundSettings
+from xinren_trust.settings import TrustSettings
 
 ROOT = Path(__file__).resolve().parents[2]
 CHART = ROOT / "deploy" / "helm" / "xinren"
 KUBERNETES = "1.33.0"
-SETTINGS = {"order": OrderSettings, "refund": RefundSettings, "quality-check": QcSettings, "notify": NotifySettings}
+SETTINGS = {
+    "order": OrderSettings,
+    "refund": RefundSettings,
+    "quality-check": QcSettings,
+    "notify": NotifySettings,
+    "trust": TrustSettings,
+}
 SECRET_ENV = ("DATABASE_URL", "JWT_SECRET", "WEBHOOK_SECRET_KEY")
 
 

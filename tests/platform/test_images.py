@@ -26,6 +26,7 @@ SERVICES = {
     "refund": "xinren_refund",
     "quality-check": "xinren_qc",
     "notify": "xinren_notify",
+    "trust": "xinren_trust",
 }
 FIRST_PARTY = {"xinren_shared", *SERVICES.values()}
 

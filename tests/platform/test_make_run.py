@@ -1,4 +1,4 @@
-"""`make run` brings Kafka, PostgreSQL and all four services to ready, and Ctrl-C leaves nothing running."""
+"""`make run` brings Kafka, PostgreSQL and all five services to ready, and Ctrl-C leaves nothing running."""
 
 import asyncio
 import os
@@ -14,7 +14,7 @@ import asyncpg
 from xinren_shared.testing.infra import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
-SERVICES = ("ORDER", "REFUND", "QC", "NOTIFY")
+SERVICES = ("ORDER", "REFUND", "QC", "NOTIFY", "TRUST")
 
 
 def ready(port: int) -> bool:

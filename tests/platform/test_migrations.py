@@ -16,12 +16,14 @@ from xinren_qc.models import metadata as qc_metadata
 from xinren_refund.models import metadata as refund_metadata
 from xinren_shared import migrate
 from xinren_shared.settings import to_async_url
+from xinren_trust.models import metadata as trust_metadata
 
 SERVICES = {
     "xinren_order": order_metadata,
     "xinren_refund": refund_metadata,
     "xinren_qc": qc_metadata,
     "xinren_notify": notify_metadata,
+    "xinren_trust": trust_metadata,
 }
 
 

@@ -13,7 +13,7 @@ ROOT = Path(__file__).resolve().parents[2]
 PROMETHEUS = ROOT / "deploy" / "prometheus"
 DASHBOARD = ROOT / "deploy" / "grafana" / "dashboards" / "xinren.json"
 COMPOSE = yaml.safe_load((ROOT / "deploy" / "docker-compose.yml").read_text())
-PORTS = {"order": 8001, "refund": 8002, "quality-check": 8003, "notify": 8004}
+PORTS = {"order": 8001, "refund": 8002, "quality-check": 8003, "notify": 8004, "trust": 8005}
 
 
 def tool(name: str) -> str:

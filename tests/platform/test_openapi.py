@@ -14,9 +14,10 @@ from xinren_notify.app import create_app as notify_app
 from xinren_order.app import create_app as order_app
 from xinren_qc.app import create_app as qc_app
 from xinren_refund.app import create_app as refund_app
+from xinren_trust.app import create_app as trust_app
 
 ROOT = Path(__file__).resolve().parents[2]
-APPS = {"order": order_app, "refund": refund_app, "quality-check": qc_app, "notify": notify_app}
+APPS = {"order": order_app, "refund": refund_app, "quality-check": qc_app, "notify": notify_app, "trust": trust_app}
 
 
 async def documents() -> dict[str, dict[str, Any]]:

@@ -14,12 +14,15 @@ from xinren_refund.app import create_app as refund_app
 from xinren_refund.settings import RefundSettings
 from xinren_shared.db import make_engine
 from xinren_shared.testing.http import serve
+from xinren_trust.app import create_app as trust_app
+from xinren_trust.settings import TrustSettings
 
 SERVICES = [
     ("order", order_app, OrderSettings),
     ("refund", refund_app, RefundSettings),
     ("qc", qc_app, QcSettings),
     ("notify", notify_app, NotifySettings),
+    ("trust", trust_app, TrustSettings),
 ]
 
 

@@ -1,0 +1,1 @@
+"""Xinren trust service: scores, graded enforcement (匹诺曹) and appeals."""
