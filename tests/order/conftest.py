@@ -59,6 +59,9 @@ def order_settings(database_url: str, kafka: str, **overrides: Any) -> OrderSett
         "timer_poll_seconds": 0.2,
         "relay_poll_seconds": 0.5,
         "consumer_retry_base_seconds": 0.05,
+        # Shares available at completion unless a test holds them (tests/order/integration/test_settlement.py).
+        "settlement_hold_seconds": 0,
+        "settlement_hold_short_seconds": 0,
     }
     values.update(overrides)
     return OrderSettings(**values)

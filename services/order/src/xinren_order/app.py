@@ -5,16 +5,22 @@ from fastapi import FastAPI
 from xinren_shared.runtime import ServiceRuntime, ServiceSpec
 from xinren_shared.web import build_app
 
-from . import api, api_hosts, models
+from . import api, api_hosts, api_settlement, models
 from .consistency import CHECKS
 from .consumers import EVENT_HANDLERS
+from .handlers.payouts import schedule_jobs
 from .messages import MESSAGES_ZH
 from .payments import PaymentProvider, SandboxPaymentProvider
+from .payouts import PayoutProvider, SandboxPayoutProvider, use_provider
 from .settings import OrderSettings
 from .timers import TIMER_HANDLERS
 
 
-def create_app(settings: OrderSettings | None = None, payment_provider: PaymentProvider | None = None) -> FastAPI:
+def create_app(
+    settings: OrderSettings | None = None,
+    payment_provider: PaymentProvider | None = None,
+    payout_provider: PayoutProvider | None = None,
+) -> FastAPI:
     settings = settings or OrderSettings()
     spec = ServiceSpec(
         name="order",
@@ -24,11 +30,14 @@ def create_app(settings: OrderSettings | None = None, payment_provider: PaymentP
         timer_handlers=TIMER_HANDLERS,
         checks=CHECKS,
     )
+    runtime = ServiceRuntime(settings, spec)
+    use_provider(runtime, payout_provider or SandboxPayoutProvider())  # the sandbox pays no real money
     app = build_app(
         settings,
-        ServiceRuntime(settings, spec),
+        runtime,
         title="Xinren order service",
-        routers=[api.router, api_hosts.router],
+        routers=[api.router, api_hosts.router, api_settlement.router],
+        on_startup=schedule_jobs,  # the payout run's and the reconciliation's durable timers
         messages_zh=MESSAGES_ZH,
     )
     # The sandbox captures without moving real money; production passes a real provider here.

@@ -191,6 +191,9 @@ class FundingSource(StrEnum):
     # The platform's own liability for a certified item (the warehouse's error): nothing owed by the shop.
     QC_GUARANTEE = "QC_GUARANTEE"
     PLATFORM_SUBSIDY = "PLATFORM_SUBSIDY"
+    # During the settlement hold: the order's shares not yet available to the seller and the host.
+    SELLER_PENDING = "SELLER_PENDING"
+    HOST_PENDING = "HOST_PENDING"
 
 
 @dataclass(frozen=True)
@@ -221,9 +224,12 @@ def plan_refund(
     *,
     platform_back_fen: int = 0,
     host_back_fen: int = 0,
+    host_pending_back_fen: int = 0,
+    seller_pending_fen: int = 0,
 ) -> FundingPlan:
     """Escrow first; after release the platform's and the host's commission shares (`*_back_fen`, see
-    commission.clawback), then for the seller's part its balance, then the deposit, then the platform guarantee."""
+    commission.clawback; the host's from its pending share while the order is held), then for the seller's part the
+    order's pending share, its balance, then the deposit, then the platform guarantee."""
     if amount_fen <= 0:
         raise ValueError("a refund must be positive")
     parts: list[tuple[FundingSource, int]] = []
@@ -231,7 +237,9 @@ def plan_refund(
     for source, available in (
         (FundingSource.ESCROW, escrow_fen),
         (FundingSource.PLATFORM_COMMISSION, platform_back_fen),
+        (FundingSource.HOST_PENDING, host_pending_back_fen),
         (FundingSource.HOST_COMMISSION, host_back_fen),
+        (FundingSource.SELLER_PENDING, seller_pending_fen),
         (FundingSource.SELLER_BALANCE, seller_balance_fen),
         (FundingSource.SHOP_DEPOSIT, deposit_fen),
     ):
@@ -266,9 +274,9 @@ def plan_compensation(amount_fen: int, payer: str, deposit_fen: int) -> FundingP
 
 ID_PATTERN = r"[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}"
 _ACCOUNT = re.compile(
-    rf"^(?:(?:escrow|seller|deposit|host):{ID_PATTERN}"
-    r"|platform:(?:commission|subsidy|guarantee)"
-    r"|external:(?:payments|payouts))$"
+    rf"^(?:(?:escrow|seller|deposit|host|seller_pending|host_pending|payout):{ID_PATTERN}"
+    r"|platform:(?:commission|subsidy|guarantee|fines)"
+    r"|external:(?:payments|payouts|settlements))$"
 )
 
 PLATFORM_COMMISSION = "platform:commission"
@@ -276,6 +284,9 @@ PLATFORM_SUBSIDY = "platform:subsidy"
 PLATFORM_GUARANTEE = "platform:guarantee"
 EXTERNAL_PAYMENTS = "external:payments"
 EXTERNAL_PAYOUTS = "external:payouts"
+# Settlement: fines taken from shops, and what payouts sent to sellers and hosts.
+PLATFORM_FINES = "platform:fines"
+EXTERNAL_SETTLEMENTS = "external:settlements"
 
 
 def escrow_account(order_id: str) -> str:
@@ -294,19 +305,34 @@ def host_account(host_id: str) -> str:
     return f"host:{host_id}"
 
 
+def seller_pending_account(shop_id: str) -> str:
+    """The seller's shares of completed orders still in their settlement hold."""
+    return f"seller_pending:{shop_id}"
+
+
+def host_pending_account(host_id: str) -> str:
+    return f"host_pending:{host_id}"
+
+
+def payout_account(payout_id: str) -> str:
+    """Money on its way to a seller or host: a payout sent but not yet confirmed paid or failed."""
+    return f"payout:{payout_id}"
+
+
 def is_account(name: str) -> bool:
     return bool(_ACCOUNT.match(name))
 
 
 def source_account(source: FundingSource, *, order_id: str, shop_id: str, host_id: str | None = None) -> str:
-    if source is FundingSource.HOST_COMMISSION:
+    if source in (FundingSource.HOST_COMMISSION, FundingSource.HOST_PENDING):
         if not host_id:
             raise ValueError("a host commission needs the order's host")
-        return host_account(host_id)
+        return host_account(host_id) if source is FundingSource.HOST_COMMISSION else host_pending_account(host_id)
     return {
         FundingSource.ESCROW: escrow_account(order_id),
         FundingSource.PLATFORM_COMMISSION: PLATFORM_COMMISSION,
         FundingSource.SELLER_BALANCE: seller_account(shop_id),
+        FundingSource.SELLER_PENDING: seller_pending_account(shop_id),
         FundingSource.SHOP_DEPOSIT: deposit_account(shop_id),
         FundingSource.PLATFORM_GUARANTEE: PLATFORM_GUARANTEE,
         FundingSource.QC_GUARANTEE: PLATFORM_GUARANTEE,

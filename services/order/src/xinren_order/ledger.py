@@ -27,6 +27,7 @@ is locked (the order for escrow, the shop for seller and deposit balances).
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import func, select, text
@@ -36,9 +37,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from . import domain
 from .commission import ReleasedShares
 from .models import metadata
+from .settlement_checks import SETTLEMENT_CHECKS
 
 _txn = metadata.tables["ledger_transaction"]
 _entry = metadata.tables["ledger_entry"]
+_host = metadata.tables["host"]
 
 
 class UnbalancedTransaction(ValueError):
@@ -95,6 +98,12 @@ async def balance(session: AsyncSession, account: str) -> int:
     return fen
 
 
+async def locked_balance(session: AsyncSession, account: str, *, host_id: str) -> int:
+    """A host account's balance, read with the host's row locked: a payout and a clawback never both spend it."""
+    await session.execute(select(_host.c.host_id).where(_host.c.host_id == host_id).with_for_update())
+    return await balance(session, account)
+
+
 async def entries_of(session: AsyncSession, transaction_ids: Sequence[int]) -> dict[int, list[tuple[str, int]]]:
     """The (account, amount) entries of each transaction, in the order they were written."""
     if not transaction_ids:
@@ -108,28 +117,60 @@ async def entries_of(session: AsyncSession, transaction_ids: Sequence[int]) -> d
     return by_txn
 
 
-async def released_shares(session: AsyncSession, order_id: str, host_id: str | None) -> ReleasedShares:
-    """What the order's release paid the platform and the host, and what its refunds took back so far (one query)."""
+@dataclass(frozen=True)
+class OrderMoney:
+    """An order's settlement as its ledger tells it: what the release paid and the refunds took back (`shares`), the
+    seller's and the host's shares still pending, and whether the release went to pending accounts (`held`) and the
+    hold has ended (`hold_released`)."""
+
+    shares: ReleasedShares
+    seller_pending_fen: int = 0
+    host_pending_fen: int = 0
+    held: bool = False
+    hold_released: bool = False
+
+    @property
+    def in_hold(self) -> bool:
+        return self.held and not self.hold_released
+
+
+async def order_money(session: AsyncSession, order_id: str, shop_id: str, host_id: str | None) -> OrderMoney:
+    """The order's settlement figures (one query over its own transactions)."""
     escrow = domain.escrow_account(order_id)
-    accounts = [escrow, domain.EXTERNAL_PAYOUTS, domain.PLATFORM_COMMISSION]
+    seller_pending = domain.seller_pending_account(shop_id)
+    accounts = [escrow, domain.EXTERNAL_PAYOUTS, domain.PLATFORM_COMMISSION, seller_pending]
+    hosts: list[str] = []
     if host_id:
-        accounts.append(domain.host_account(host_id))
+        hosts = [domain.host_account(host_id), domain.host_pending_account(host_id)]
+        accounts.extend(hosts)
     rows = await session.execute(
         select(_txn.c.kind, _entry.c.account, func.sum(_entry.c.amount_fen))
         .join(_txn, _txn.c.id == _entry.c.transaction_id)
-        .where(_txn.c.order_id == order_id, _txn.c.kind.in_(["RELEASE", "REFUND"]), _entry.c.account.in_(accounts))
+        .where(_txn.c.order_id == order_id, _entry.c.account.in_(accounts))
         .group_by(_txn.c.kind, _entry.c.account)
     )
     sums = {(kind, account): int(fen) for kind, account, fen in rows.all()}
-    host = domain.host_account(host_id) if host_id else None
-    return ReleasedShares(
+
+    def total(kinds: tuple[str, ...], *of: str) -> int:
+        return sum(fen for (kind, account), fen in sums.items() if kind in kinds and account in of)
+
+    shares = ReleasedShares(
         released_fen=-sums.get(("RELEASE", escrow), 0),
         platform_fen=sums.get(("RELEASE", domain.PLATFORM_COMMISSION), 0),
-        host_fen=sums.get(("RELEASE", host), 0) if host else 0,
+        host_fen=total(("RELEASE",), *hosts),
         platform_clawed_fen=-sums.get(("REFUND", domain.PLATFORM_COMMISSION), 0),
-        host_clawed_fen=-sums.get(("REFUND", host), 0) if host else 0,
+        host_clawed_fen=-total(("REFUND",), *hosts),
         # Refunded in all, less what came out of escrow (before the release).
         refunded_after_release_fen=sums.get(("REFUND", domain.EXTERNAL_PAYOUTS), 0) + sums.get(("REFUND", escrow), 0),
+    )
+    kinds = {kind for kind, _ in sums}
+    pending_accounts = [seller_pending, *hosts[1:]]
+    return OrderMoney(
+        shares=shares,
+        seller_pending_fen=sum(fen for (_, account), fen in sums.items() if account == seller_pending),
+        host_pending_fen=sum(fen for (_, account), fen in sums.items() if hosts and account == hosts[1]),
+        held=any(("RELEASE", account) in sums for account in pending_accounts),
+        hold_released="HOLD_RELEASE" in kinds,
     )
 
 
@@ -156,7 +197,8 @@ _CHECKS: list[tuple[str, str]] = [
     (
         "NEGATIVE_BALANCE",
         """SELECT account, SUM(amount_fen)::bigint AS balance_fen FROM ledger_entry
-           WHERE account LIKE 'escrow:%' OR account LIKE 'seller:%' OR account LIKE 'deposit:%' OR account LIKE 'host:%'
+           WHERE split_part(account, ':', 1)
+                 IN ('escrow', 'seller', 'deposit', 'host', 'seller_pending', 'host_pending', 'payout')
            GROUP BY account HAVING SUM(amount_fen) < 0""",
     ),
     (
@@ -194,11 +236,13 @@ _CHECKS: list[tuple[str, str]] = [
     (
         # A refund after the release takes back at most the commission the order's release paid.
         "CLAWBACK_EXCEEDS_COMMISSION",
-        """SELECT t.order_id, e.account, SUM(e.amount_fen)::bigint AS net_fen FROM ledger_transaction t
-           JOIN ledger_entry e ON e.transaction_id = t.id
+        # A host's pending and available shares count as one (the hold only moves the share between them).
+        """SELECT t.order_id, replace(e.account, 'host_pending:', 'host:') AS account,
+                  SUM(e.amount_fen)::bigint AS net_fen
+           FROM ledger_transaction t JOIN ledger_entry e ON e.transaction_id = t.id
            WHERE t.order_id IS NOT NULL AND t.kind IN ('RELEASE', 'REFUND')
-             AND (e.account = 'platform:commission' OR e.account LIKE 'host:%')
-           GROUP BY t.order_id, e.account HAVING SUM(e.amount_fen) < 0""",
+             AND (e.account = 'platform:commission' OR e.account LIKE 'host:%' OR e.account LIKE 'host\\_pending:%')
+           GROUP BY t.order_id, replace(e.account, 'host_pending:', 'host:') HAVING SUM(e.amount_fen) < 0""",
     ),
     (
         # The platform's own liability is never charged to a shop's money.
@@ -213,7 +257,7 @@ _CHECKS: list[tuple[str, str]] = [
 async def check(session: AsyncSession) -> dict[str, Any]:
     """Verifies every money invariant over the whole ledger; `ok` is true when no rule finds a violation."""
     violations: list[dict[str, Any]] = []
-    for rule, sql in _CHECKS:
+    for rule, sql in [*_CHECKS, *SETTLEMENT_CHECKS]:
         for row in (await session.execute(text(sql))).mappings():
             violations.append({"rule": rule, **{k: v for k, v in row.items()}})
     count = (await session.execute(select(func.count()).select_from(_txn))).scalar() or 0

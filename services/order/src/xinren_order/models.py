@@ -5,7 +5,19 @@ import copy
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, Boolean, CheckConstraint, Column, DateTime, ForeignKey, Index, String, Text, func
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    Column,
+    DateTime,
+    ForeignKey,
+    Index,
+    String,
+    Text,
+    UniqueConstraint,
+    func,
+)
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import registry
 from sqlmodel import Field, SQLModel
@@ -260,6 +272,60 @@ class Cooperation(OrderTable, table=True):
     status: str = Field(max_length=20)
     created_at: datetime = Field(sa_type=DateTime(timezone=True), nullable=False)
     ended_at: datetime | None = _ts()
+
+
+class Payout(OrderTable, table=True):
+    """One payout of a seller's (SHOP) or host's (HOST) available balance, one per party and period."""
+
+    __tablename__ = "payout"
+    __table_args__ = (
+        UniqueConstraint("party_kind", "party_id", "period", name="uq_payout_party_period"),
+        Index("ix_payout_party_created", "party_kind", "party_id", "created_at", "payout_id"),
+        CheckConstraint("amount_fen > 0", name="ck_payout_amount_positive"),
+    )
+
+    payout_id: str = Field(primary_key=True, max_length=64)
+    party_kind: str = Field(max_length=8)
+    party_id: str = Field(max_length=64)
+    period: str = Field(max_length=40)
+    amount_fen: int = _fen()
+    status: str = Field(max_length=16, index=True)  # SENDING | PAID | FAILED
+    attempts: int = 0
+    provider_ref: str | None = Field(default=None, max_length=100)
+    last_error: str | None = Field(default=None, sa_type=Text)
+    statement_id: str = Field(max_length=64)
+    created_at: datetime = Field(sa_type=DateTime(timezone=True), nullable=False)
+    updated_at: datetime = Field(sa_type=DateTime(timezone=True), nullable=False)
+    paid_at: datetime | None = _ts()
+
+
+class Statement(OrderTable, table=True):
+    """What one payout pays: its lines (per order line, and adjustments) as they were when it was cut; never changed."""
+
+    __tablename__ = "settlement_statement"
+    __table_args__ = (
+        Index("ix_settlement_statement_party_created", "party_kind", "party_id", "created_at", "statement_id"),
+    )
+
+    statement_id: str = Field(primary_key=True, max_length=64)
+    party_kind: str = Field(max_length=8)
+    party_id: str = Field(max_length=64)
+    period: str = Field(max_length=40)
+    payout_id: str = Field(max_length=64, unique=True)
+    payout_fen: int = _fen()
+    lines: list[dict[str, Any]] = _json([])
+    created_at: datetime = Field(sa_type=DateTime(timezone=True), nullable=False)
+
+
+class StatementEntry(OrderTable, table=True):
+    """A ledger entry on a seller's or host's available account, settled by the statement that lists it."""
+
+    __tablename__ = "statement_entry"
+
+    ledger_entry_id: int = Field(
+        sa_column=Column(BigInteger, ForeignKey("ledger_entry.id"), primary_key=True, autoincrement=False)
+    )
+    statement_id: str = Field(max_length=64, index=True)
 
 
 metadata = OrderTable.metadata

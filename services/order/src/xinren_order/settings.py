@@ -45,6 +45,21 @@ class OrderSettings(ServiceSettings):
     # How far in the future a partner's delivered_at may lie (clock skew).
     delivery_clock_skew_seconds: float = 300
 
+    # Settlement (see settlement.py): on completion the seller's and the host's shares are held until the order's
+    # after-sales window closes: 7 days for SEVEN_DAY_RETURN shops, the short window otherwise (0: available at once).
+    settlement_hold_seconds: float = Field(default=7 * 24 * 3600, ge=0)
+    settlement_hold_short_seconds: float = Field(default=24 * 3600, ge=0)
+    # A hold that ends while an after-sales case is open is looked at again this much later.
+    settlement_recheck_seconds: float = Field(default=3600, gt=0)
+    # Payouts run once per period (its start names it: a second run in the same period pays nobody twice), each
+    # available balance of at least the minimum; a failed send is retried, then its money returns to the balance.
+    payout_period_seconds: float = Field(default=24 * 3600, gt=0)
+    payout_minimum_fen: int = Field(default=100, ge=1)
+    payout_max_attempts: int = Field(default=5, ge=1)
+    payout_retry_seconds: float = Field(default=600, gt=0)
+    # How often statements are reconciled with the ledger (xinren_settlement_reconciliation_difference_fen).
+    reconciliation_interval_seconds: float = Field(default=24 * 3600, gt=0)
+
     def qc_policy(self) -> QcPolicy:
         return QcPolicy(frozenset(self.qc_categories), self.qc_value_threshold_fen, dict(self.qc_warehouse_by_category))
 

@@ -57,8 +57,9 @@ async def on_refund_requested(
     session: AsyncSession, event: ae.RefundRequested, ctx: EventContext[OrderSettings]
 ) -> None:
     """Moves a refund once per refund_id (else case_id): escrow first; after release the platform's and the host's
-    commission on the refunded money go back in proportion, and the seller's part comes from its balance, the
-    deposit, then the platform guarantee (the shop then owes it). More than remains refundable moves nothing."""
+    commission on the refunded money go back in proportion (the host's from its pending share first), and the
+    seller's part comes from the order's pending share, then (after the hold) its balance, the deposit, then the
+    platform guarantee (the shop then owes it). More than remains refundable moves nothing."""
     runtime = ctx.runtime
     key = request_key(event.order_id, event.refund_id or f"case:{event.case_id}")
     order = await load_order(session, event.order_id, lock=True)
@@ -93,12 +94,28 @@ async def on_refund_requested(
         domain.seller_account(order.shop_id),
         domain.deposit_account(order.shop_id),
     )
-    platform_back = host_back = 0
+    platform_back = host_back = host_pending_back = seller_pending = 0
     if escrow < event.amount_fen:  # released: only then is there commission to take back (one more query)
-        shares = await ledger.released_shares(session, order.order_id, order.host_id)
-        platform_back, host_back = commission.clawback(shares, event.amount_fen - max(0, escrow))
+        money = await ledger.order_money(session, order.order_id, order.shop_id, order.host_id)
+        platform_back, host_total = commission.clawback(money.shares, event.amount_fen - max(0, escrow))
+        # The host's share from what of it is still pending, then from its available balance as far as that goes
+        # (it may have been paid out: the seller's part covers the rest).
+        host_pending_back = min(host_total, money.host_pending_fen)
+        if host_total > host_pending_back and order.host_id:
+            available = await ledger.locked_balance(session, domain.host_account(order.host_id), host_id=order.host_id)
+            host_back = min(host_total - host_pending_back, max(0, available))
+        seller_pending = money.seller_pending_fen
+        if money.in_hold:  # the seller's available money is other orders' settled money: untouched during the hold
+            seller = 0
     plan = domain.plan_refund(
-        event.amount_fen, escrow, seller, deposit, platform_back_fen=platform_back, host_back_fen=host_back
+        event.amount_fen,
+        escrow,
+        seller,
+        deposit,
+        platform_back_fen=platform_back,
+        host_back_fen=host_back,
+        host_pending_back_fen=host_pending_back,
+        seller_pending_fen=seller_pending,
     )
     memo = f"refund for case {event.case_id}"
     txn_id = await _pay_out(session, order, shop, plan, key=f"refund:{key}", kind="REFUND", memo=memo)
@@ -113,7 +130,7 @@ async def on_refund_requested(
             order,
             event,
             source=plan.label,
-            host_clawback_fen=plan.amount(FundingSource.HOST_COMMISSION),
+            host_clawback_fen=plan.amount(FundingSource.HOST_COMMISSION) + plan.amount(FundingSource.HOST_PENDING),
             platform_clawback_fen=plan.amount(FundingSource.PLATFORM_COMMISSION),
         ),
     )
@@ -133,7 +150,7 @@ async def _answer_again(
         ):
             if amount < 0 and account == domain.PLATFORM_COMMISSION:
                 back[domain.PLATFORM_COMMISSION] -= amount
-            elif amount < 0 and account.startswith("host:"):
+            elif amount < 0 and account.startswith(("host:", "host_pending:")):
                 back["host"] -= amount
     return events_out.refunded(
         order,
