@@ -5,12 +5,14 @@ from xinren_shared.contracts import aftersales as ae
 from xinren_shared.contracts import qc as qe
 from xinren_shared.events import Event
 
-from .handlers import aftersales, catalog, money, qc_reactions
+from .handlers import aftersales, catalog, money, qc_reactions, trust_reactions
 
 EVENT_HANDLERS: dict[type[Event], Handler] = {
     # xinren.qc.v1: the order follows the case (qc_reactions.REACTIONS says how), and a suspension stops the shop
     **{event_type: qc_reactions.on_qc_event for event_type in qc_reactions.REACTIONS},
     qe.QcShopSuspended: catalog.on_shop_suspended,
+    # xinren.trust.v1: the shop's standing (suspension, closure, reinstatement), fines and fines given back
+    **{event_type: trust_reactions.on_trust_event for event_type in trust_reactions.EVENTS},
     # xinren.aftersales.v1: money requests
     ae.RefundRequested: money.on_refund_requested,
     ae.CompensationGranted: money.on_compensation_granted,
