@@ -30,4 +30,5 @@ MESSAGES_ZH: dict[str, str] = {
     "COMMISSION_TOO_HIGH": "佣金比例过高，平台与主播佣金合计不能超过成交额。",
     "HOST_NOT_COOPERATING": "该主播与店铺没有覆盖这些商品的有效合作，不能带货下单。",
     "HOST_IS_BUYER": "主播不能为自己的订单带货。",
+    "STATEMENT_NOT_FOUND": "结算单不存在。",
 }
