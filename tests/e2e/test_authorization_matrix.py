@@ -283,6 +283,28 @@ ROWS: list[Row] = [
         "order", "GET", "/v1/ledger/balances/{account}", frozenset({"seller", "host", "admin"}), _balance, kind="object"
     ),
     Row("order", "GET", "/v1/ledger/check", ADMIN, fixed(), kind="none"),
+    # Settlement: a shop's money to its seller, a host's earnings to the host, the payout run and finance to admins.
+    Row("order", "GET", "/v1/shops/{shop_id}/balances", frozenset({"seller", "admin"}), on(**ON_SHOP)),
+    Row("order", "GET", "/v1/shops/{shop_id}/statements", frozenset({"seller", "admin"}), on(**ON_SHOP)),
+    Row(
+        "order",
+        "GET",
+        "/v1/shops/{shop_id}/statements/{statement_id}",
+        frozenset({"seller", "admin"}),
+        # No statement in the world: an allowed caller gets 404 STATEMENT_NOT_FOUND.
+        on(statement_id="shop_id", **ON_SHOP),
+    ),
+    Row("order", "GET", "/v1/hosts/{host_id}/earnings", frozenset({"host", "admin"}), on(host_id="host_sub")),
+    Row("order", "GET", "/v1/hosts/{host_id}/statements", frozenset({"host", "admin"}), on(host_id="host_sub")),
+    Row(
+        "order",
+        "GET",
+        "/v1/hosts/{host_id}/statements/{statement_id}",
+        frozenset({"host", "admin"}),
+        on(statement_id="host_sub", host_id="host_sub"),  # no statement in the world, as above
+    ),
+    Row("order", "POST", "/v1/payouts/run", ADMIN, fixed(), kind="none"),
+    Row("order", "GET", "/v1/admin/finance", ADMIN, fixed(), kind="none"),
     Row("order", "GET", "/v1/hosts/{host_id}", ANY, on(host_id="host_sub"), kind="public"),
     Row(
         "order",
