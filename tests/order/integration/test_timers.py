@@ -1,11 +1,14 @@
 """Timers with short durations, on their own app instance (own database, own consumer group)."""
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest_asyncio
+from sqlalchemy import select, update
 
-from tests.order.conftest import Driver, buyer, order_settings, partner, uid
+from tests.order.conftest import Driver, buyer, eventually, order_settings, partner, uid
 from xinren_order.app import create_app
+from xinren_order.handlers.lifecycle import TIMER_AUTO_CONFIRM
+from xinren_order.models import SalesOrder
 from xinren_shared.contracts.aftersales import AfterSaleClosed, AfterSaleRequested
 from xinren_shared.testing.http import serve
 
@@ -169,3 +172,39 @@ async def test_a_delivery_brings_auto_confirm_earlier(fast):
     delivered_at = datetime.fromisoformat(delivered.json()["delivered_at"])
     assert from_delivery == delivered_at + timedelta(seconds=3) < from_shipment
     await fast.wait_status(oid, "COMPLETED", timeout=15)
+
+
+async def test_auto_confirm_due_while_a_case_is_open_completes_once_the_case_ends(fast, publish):
+    shop = await fast.shop()
+    sku = await fast.product(shop, price_fen=10_000)
+    order = await fast.paid_order(shop, sku, uid("u"))
+    oid, case_id = order["order_id"], uid("as")
+    await fast.ship_deliver(order, shop)
+    await publish(case_event(AfterSaleRequested, order, case_id, "REQUESTED"), source=AS)
+    await fast.wait_until(oid, lambda o: o["aftersale_open"] and o["auto_confirm_paused"], what="case open, paused")
+    # The race the pause can lose: the case event found the clock already claimed by the timer worker, so nothing
+    # was paused, and the timer then fires while the case is open.
+    runtime = fast.app.state.runtime
+    timers = runtime.tables.timer
+    async with runtime.transaction() as session:
+        await session.execute(
+            update(SalesOrder).where(SalesOrder.order_id == oid).values(auto_confirm_remaining_seconds=None)
+        )
+        await runtime.timers.schedule(session, TIMER_AUTO_CONFIRM, oid, datetime.now(UTC))
+
+    async def fired() -> bool:
+        async with runtime.session_factory() as session:
+            live = select(timers.c.id).where(
+                timers.c.kind == TIMER_AUTO_CONFIRM,
+                timers.c.key == oid,
+                timers.c.fired_at.is_(None),
+                timers.c.cancelled_at.is_(None),
+            )
+            return (await session.execute(live)).first() is None
+
+    await eventually(fired, what="the auto-confirm timer fired")
+    held = await fast.get(oid)
+    assert held["status"] == "DELIVERED" and held["auto_confirm_paused"] is True  # nothing completed, nothing lost
+    await publish(case_event(AfterSaleClosed, order, case_id, "CLOSED"), source=AS)
+    done = await fast.wait_status(oid, "COMPLETED", timeout=15)
+    assert done["timeline"][-1]["actor"] == "system"

@@ -75,7 +75,7 @@ async def test_a_shop_without_a_return_address_cannot_get_a_failed_item_back_unt
     r = await qc.dispatch(case)
     assert r.status_code == 409, r.text
     error = r.json()["error"]
-    assert error["code"] == "RETURN_ADDRESS_MISSING" and "return address" in error["message"]
+    assert error["code"] == "RETURN_ADDRESS_MISSING" and "退货地址" in error["message"]  # Chinese by default
     after = await _get(qc, case, qc.admin())
     assert after["status"] == "FAILED" and after["dispatch"] is None and len(after["timeline"]) == len(case["timeline"])
     assert await qc.outbox_count("xinren.qc.dispatched", case["order_id"]) == 0

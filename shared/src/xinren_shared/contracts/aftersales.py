@@ -162,7 +162,7 @@ class RefundRequested(Event):
     refund_id: str | None = None
     # Set by a consistency repair: the request was answered before but the answer never arrived, so the order
     # service answers it again (nothing moves twice). Ordinary resends leave it unset and get no second answer.
-    reask: bool = False
+    reask: bool | None = None
 
 
 @event("xinren.compensation.granted", TOPIC)
@@ -177,4 +177,4 @@ class CompensationGranted(Event):
     buyer_id: str | None = None
     shop_id: str | None = None
     case_id: str | None = None
-    reask: bool = False  # as RefundRequested.reask
+    reask: bool | None = None  # as RefundRequested.reask

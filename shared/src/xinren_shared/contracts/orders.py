@@ -69,7 +69,7 @@ class OrderPaid(OrderEvent):
     return_address: Address | None = None
     ship_by: datetime | None = None
     # Set by a consistency repair asking the quality-check service again: a case it already has is announced again.
-    reask: bool = False
+    reask: bool | None = None
 
 
 @event("xinren.order.cancelled", TOPIC)

@@ -29,7 +29,12 @@ async def on_unpaid_timeout(session: AsyncSession, timer: DueTimer, runtime: Ser
 async def on_auto_confirm(session: AsyncSession, timer: DueTimer, runtime: ServiceRuntime[OrderSettings]) -> None:
     """Shipped (or delivered) long enough ago, with no open after-sales case: COMPLETED, delivery scan or not."""
     order = await load_order(session, timer.key, lock=True)
-    if order is None or order.status not in AWAITING_RECEIPT or await case_open(session, order.order_id):
+    if order is None or order.status not in AWAITING_RECEIPT:
+        return
+    if await case_open(session, order.order_id):
+        # A case opened as the clock ran out: paused with nothing left, so it completes once the case ends (not
+        # never: the pause would otherwise have nothing to resume).
+        order.auto_confirm_at, order.auto_confirm_remaining_seconds = None, 0.0
         return
     order.auto_confirm_at = None
     await complete(session, runtime, order, at=utcnow(), auto=True, actor="system")
