@@ -38,6 +38,9 @@ FAST_CLOCKS: dict[str, str] = {
     "XINREN_NOTIFY_WEBHOOK_POLL_SECONDS": "0.2",
     # How long an after-sales request waits for the refund service's view of a just-paid order.
     "XINREN_REFUND_ORDER_VIEW_WAIT_SECONDS": "0.5",
+    "XINREN_REFUND_ESCALATION_WINDOW_SECONDS": "3",
+    # A FAILED verdict becomes final (qc.failed) once the seller's appeal window has passed.
+    "XINREN_QC_APPEAL_WINDOW_SECONDS": "3",
     # One worker per service: the suite's timing and its /metrics reads assume one process per service.
     "XINREN_WORKERS": "1",
 }

@@ -26,7 +26,7 @@ TRANSITIONS: dict[CaseStatus, frozenset[CaseStatus]] = {
     S.APPROVED: frozenset({S.AWAITING_RETURN, S.REFUNDING, S.AWAITING_REPLACEMENT}),
     # CLOSED from AWAITING_RETURN: superseded, or the goods were not sent back in time.
     S.AWAITING_RETURN: frozenset({S.RETURN_SHIPPED, S.CANCELLED, S.CLOSED}),
-    S.RETURN_SHIPPED: frozenset({S.RETURN_RECEIVED}),
+    S.RETURN_SHIPPED: frozenset({S.RETURN_RECEIVED, S.ARBITRATION}),  # ARBITRATION: the warehouse found the seal broken
     # AWAITING_REPLACEMENT from RETURN_RECEIVED: an exchange (the goods are back, the new ones go out).
     S.RETURN_RECEIVED: frozenset({S.REFUNDING, S.AWAITING_REPLACEMENT}),
     # The buyer accepts the counter-offer (APPROVED with its terms) or declines it (REJECTED: no agreement, the
