@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncSession
+import sqlalchemy as sa
+from sqlalchemy import JSON, Integer, String, any_, bindparam, func, literal, literal_column, type_coerce
+from sqlalchemy.dialects.postgresql import ARRAY, aggregate_order_by
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlmodel import col, exists, select
 
 from xinren_shared.auth import Principal
 from xinren_shared.errors import NotFound
+from xinren_shared.timers import Timers
 
 from .access import ORDERS, reports_delivery
-from .models import AfterSaleCase, Product, SalesOrder, Shop
+from .commission import CooperationStatus, Terms
+from .models import AfterSaleCase, Product, SalesOrder, Shop, infra, metadata
 
 
 async def load_order(session: AsyncSession, order_id: str, *, lock: bool) -> SalesOrder | None:
@@ -82,3 +88,159 @@ async def case_open(session: AsyncSession, order_id: str) -> bool:
     """Whether an after-sales case of the order is open (it pauses auto-confirm and blocks completion)."""
     query = select(exists().where(col(AfterSaleCase.order_id) == order_id, col(AfterSaleCase.open)))
     return bool((await session.execute(query)).scalar())
+
+
+# --- Order intake (POST /v1/orders): its statements, built once so that each is compiled once ------------------------
+# The order's read takes no lock; the stock is taken last, by one UPDATE, so that the hot product row is locked
+# only from that UPDATE to the commit.
+_SHOP, _PRODUCT, _COOPERATION = (metadata.tables[name] for name in ("shop", "product", "cooperation"))
+_ORDER, _TIMELINE = metadata.tables["sales_order"], metadata.tables["order_timeline_entry"]
+# What creation writes of the order: its required columns and the optional ones it may set (the others stay null
+# until a later step sets them, as the ORM leaves out a None).
+_CREATION_SETS = ("host_id", "live_room_id", "warehouse_hint", "pay_by")
+_ORDER_COLUMNS = tuple(c.name for c in _ORDER.columns if not c.nullable or c.name in _CREATION_SETS)
+
+
+@dataclass(frozen=True)
+class IntakeProduct:
+    sku_id: str
+    shop_id: str
+    title: str
+    category: str
+    price_fen: int
+    stock_available: int
+
+
+@dataclass(frozen=True)
+class Intake:
+    """What an order is made from, read in one query without a lock: the shop (None when it does not exist), the
+    ordered products that exist, and the host's active cooperations with the shop (only when a host is named)."""
+
+    shop_status: str | None
+    trust_rights: list[str]
+    products: dict[str, IntakeProduct]
+    host_terms: list[Terms]
+
+
+def _intake_read(with_host: bool) -> sa.Select[Any]:
+    s, p = _SHOP, _PRODUCT
+    columns: list[Any] = [s.c.status, s.c.trust_rights, p.c.sku_id, p.c.shop_id, p.c.title, p.c.category]
+    columns += [p.c.price_fen, p.c.stock_available]
+    if with_host:
+        c = _COOPERATION
+        by_age = aggregate_order_by(
+            func.json_build_array(c.c.cooperation_id, c.c.commission_bps, c.c.sku_ids),
+            c.c.created_at,
+            c.c.cooperation_id,
+        )
+        terms = (
+            sa.select(func.coalesce(func.json_agg(by_age), literal_column("'[]'::json")))
+            .where(
+                c.c.shop_id == bindparam("shop_id"),
+                c.c.host_id == bindparam("host_id"),
+                c.c.status == CooperationStatus.ACTIVE.value,
+            )
+            .scalar_subquery()
+        )
+        columns.append(type_coerce(terms, JSON).label("host_terms"))
+    # One row per product found, each with the shop's columns; one row of nulls when neither exists.
+    one = sa.select(literal(1).label("one")).subquery("one")
+    skus = bindparam("skus", type_=ARRAY(String))
+    joined = one.outerjoin(s, s.c.shop_id == bindparam("shop_id")).outerjoin(p, p.c.sku_id == any_(skus))
+    return sa.select(*columns).select_from(joined)
+
+
+_READ = {False: _intake_read(False), True: _intake_read(True)}
+
+
+async def intake_read(conn: AsyncConnection, shop_id: str, skus: list[str], host_id: str | None) -> Intake:
+    params: dict[str, Any] = {"shop_id": shop_id, "skus": skus}
+    if host_id is not None:
+        params["host_id"] = host_id
+    rows = (await conn.execute(_READ[host_id is not None], params)).all()
+    first = rows[0]
+    products = {
+        r.sku_id: IntakeProduct(r.sku_id, r.shop_id, r.title, r.category, r.price_fen, r.stock_available)
+        for r in rows
+        if r.sku_id is not None
+    }
+    terms = [
+        Terms(cooperation_id, bps, frozenset(sku_ids) if sku_ids is not None else None)
+        for cooperation_id, bps, sku_ids in (first.host_terms if host_id is not None else [])
+    ]
+    return Intake(first.status, list(first.trust_rights or []), products, terms)
+
+
+def _intake_write(timers: Timers) -> sa.Select[Any]:
+    """The new order, its first timeline entry and its unpaid timer in one statement (data-modifying CTEs); the
+    order's columns are the bind parameters `o_<column>`, the entry's `actor` and `reason`."""
+    order = sa.insert(_ORDER).values(
+        {name: bindparam(f"o_{name}", type_=_ORDER.c[name].type) for name in _ORDER_COLUMNS}
+    )
+    entry = (
+        sa.insert(_TIMELINE)
+        .values(
+            order_id=bindparam("o_order_id"),
+            at=bindparam("o_created_at"),
+            from_status=None,
+            to_status=bindparam("o_status"),
+            actor=bindparam("actor"),
+            reason=bindparam("reason"),
+        )
+        .returning(_TIMELINE.c.id)
+        .cte("new_entry")
+    )
+    timer = timers.schedule_statement(bindparam("timer_kind"), bindparam("o_order_id"), bindparam("o_pay_by"))
+    return sa.select(entry.c.id).add_cte(order.cte("new_order"), timer.cte("new_timer"))
+
+
+_WRITE = _intake_write(Timers(infra.timer))
+
+
+async def intake_write(conn: AsyncConnection, order: SalesOrder, *, actor: str, reason: str, timer_kind: str) -> int:
+    """Writes the order (its columns by name), its first timeline entry and its unpaid timer (due at its pay_by);
+    returns the entry's id."""
+    params = {f"o_{name}": getattr(order, name) for name in _ORDER_COLUMNS}
+    params.update(actor=actor, reason=reason, timer_kind=timer_kind)
+    entry_id: int = (await conn.execute(_WRITE, params)).scalar_one()
+    return entry_id
+
+
+def _take_stock() -> sa.Update:
+    """Takes each line's quantity where the stock suffices; returns the skus taken (fewer than asked: refused). The
+    rows are locked in sku order first (the FOR UPDATE subquery), so that two orders never deadlock."""
+    p, locked = _PRODUCT, _PRODUCT.alias("locked")
+    skus = bindparam("skus", type_=ARRAY(String))
+    lines = (
+        func.unnest(skus, bindparam("quantities", type_=ARRAY(Integer)))
+        .table_valued("sku_id", "quantity")
+        .render_derived(name="line")
+    )
+    in_sku_order = sa.select(locked.c.sku_id).where(locked.c.sku_id == any_(skus)).order_by(locked.c.sku_id)
+    return (
+        sa.update(p)
+        .values(stock_available=p.c.stock_available - lines.c.quantity)
+        .where(
+            p.c.sku_id == lines.c.sku_id,
+            p.c.stock_available >= lines.c.quantity,
+            p.c.sku_id.in_(in_sku_order.with_for_update()),
+        )
+        .returning(p.c.sku_id)
+    )
+
+
+_TAKE_STOCK = _take_stock()
+_STOCK_OF = sa.select(_PRODUCT.c.stock_available).where(_PRODUCT.c.sku_id == bindparam("sku_id"))
+
+
+async def take_stock(conn: AsyncConnection, quantities: dict[str, int]) -> tuple[str, int] | None:
+    """Takes every line's quantity, or none: returns None when taken, else the first sku (in sku order) short of
+    stock and its stock now (the caller raises, and the transaction rolls back what was taken)."""
+    skus = sorted(quantities)
+    params = {"skus": skus, "quantities": [quantities[s] for s in skus]}
+    taken = set((await conn.execute(_TAKE_STOCK, params)).scalars())
+    short = [s for s in skus if s not in taken]
+    if not short:
+        return None
+    available: int = (await conn.execute(_STOCK_OF, {"sku_id": short[0]})).scalar_one()
+    return short[0], available

@@ -4,10 +4,6 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from sqlalchemy import case, update
-from sqlalchemy.ext.asyncio import AsyncSession
-from sqlmodel import col, select
-
 from xinren_shared.auth import Principal
 from xinren_shared.commands import UnitOfWork
 from xinren_shared.contracts.vocabulary import Destination, TrustRight
@@ -16,17 +12,25 @@ from xinren_shared.ids import new_id
 
 from .. import commission, domain, events_out, ledger, schemas
 from ..commission import Terms
-from ..cooperations import active_terms
 from ..domain import ORDER, Line, OrderStatus, ShopStatus
-from ..models import Product, SalesOrder, Shop
+from ..models import OrderTimelineEntry, SalesOrder
 from ..payments import PaymentProvider
-from ..repository import case_open, load_shop, order_and_return_address, order_for, order_for_delivery
+from ..repository import (
+    Intake,
+    IntakeProduct,
+    case_open,
+    intake_read,
+    intake_write,
+    order_and_return_address,
+    order_for,
+    order_for_delivery,
+    take_stock,
+)
 from ..settings import OrderSettings
 from ..views import format_address, order_public, order_view
 from .lifecycle import (
     TIMER_SHIPPING_LATE,
     TIMER_UNPAID,
-    add_timeline,
     auto_confirm_after_delivery,
     cancel,
     cancel_timers,
@@ -47,15 +51,20 @@ class ShopSuspended(Conflict):
 async def create_order(
     uow: UnitOfWork[OrderSettings], principal: Principal, body: schemas.OrderCreate
 ) -> schemas.OrderPublic:
-    session, settings = uow.session, uow.settings
+    """Eight round trips with an Idempotency-Key (BEGIN, the key's claim, the read, the order's writes, the outbox,
+    the stock, the key's answer, COMMIT): nothing is locked until the stock is taken, last."""
+    settings = uow.settings
     policy = settings.qc_policy()
     if len(principal.sub) > 200:
         raise Unprocessable("the buyer id (token subject) is longer than 200 characters", code="INVALID_BUYER")
-    shop = await _open_shop(session, body.shop_id)
-    # Before the products are locked: the host's cooperations need only the ordered skus.
-    terms = await _host_terms(session, principal, shop, body) if body.host_id else {}
-    products = await _products_of(session, shop, [i.sku_id for i in body.items])
-    await _reserve(session, products, body.items)
+    conn = await uow.session.connection()
+    skus = [i.sku_id for i in body.items]
+    intake = await intake_read(conn, body.shop_id, skus, body.host_id)
+    _check_shop(intake, body.shop_id)
+    terms = _host_terms(intake, principal, body) if body.host_id else {}
+    products = _products_of(intake, body.shop_id, skus)
+    quantities = {i.sku_id: i.quantity for i in body.items}
+    _check_stock(products, quantities)
     lines = [
         Line(
             p.sku_id,
@@ -74,7 +83,7 @@ async def create_order(
     order = SalesOrder(
         order_id=new_id("ord"),
         buyer_id=principal.sub,
-        shop_id=shop.shop_id,
+        shop_id=body.shop_id,
         host_id=body.host_id,
         live_room_id=body.live_room_id,
         status=OrderStatus.CREATED.value,
@@ -97,7 +106,7 @@ async def create_order(
         total_fen=sum(line.subtotal_fen for line in lines),
         qc_required=qc_required,
         category=category,
-        trust_rights=list(shop.trust_rights),
+        trust_rights=intake.trust_rights,
         shipping_address=body.shipping_address.model_dump(),
         host_commission_bps=commission.order_rate_bps([(line.subtotal_fen, line.host_bps) for line in lines]),
         warehouse_hint=policy.warehouse_hint(category) if qc_required else None,
@@ -105,83 +114,74 @@ async def create_order(
         created_at=uow.now,
         updated_at=uow.now,
     )
-    session.add(order)
-    placed = add_timeline(session, order, None, at=uow.now, actor=principal.actor, reason="order placed")
-    await uow.runtime.timers.schedule(session, TIMER_UNPAID, order.order_id, pay_by)
-    await uow.runtime.outbox.add(session, events_out.created(order))
-    await session.flush()
+    # Written by statements of their own, not through the session: the order, its first timeline entry and its
+    # unpaid timer in one round trip.
+    placed = OrderTimelineEntry(
+        order_id=order.order_id,
+        at=uow.now,
+        from_status=None,
+        to_status=order.status,
+        actor=principal.actor,
+        reason="order placed",
+    )
+    placed.id = await intake_write(conn, order, actor=placed.actor, reason="order placed", timer_kind=TIMER_UNPAID)
+    await uow.runtime.outbox.add(uow.session, events_out.created(order))
+    short = await take_stock(conn, quantities)
+    if short is not None:  # another order took it since the read: this one rolls back, written rows included
+        sku, available = short
+        raise _out_of_stock(sku, quantities[sku], available)
     # Shaped from what was just written, not read back: a new order's timeline is its one entry, and no
     # after-sales case can name it yet.
     return order_public(order, principal, [placed], case_open=False)
 
 
-async def _host_terms(
-    session: AsyncSession, principal: Principal, shop: Shop, body: schemas.OrderCreate
-) -> dict[str, Terms]:
+def _check_shop(intake: Intake, shop_id: str) -> None:
+    if intake.shop_status is None:
+        raise Unprocessable(f"shop {shop_id} does not exist", code="UNKNOWN_SHOP")
+    if intake.shop_status == ShopStatus.SUSPENDED:
+        raise ShopSuspended(f"shop {shop_id} is suspended and takes no new orders", details={"shop_id": shop_id})
+
+
+def _host_terms(intake: Intake, principal: Principal, body: schemas.OrderCreate) -> dict[str, Terms]:
     """The cooperation covering each ordered sku: the host must be bound to the shop for every one of them by an
-    active cooperation (one query), and is never the buyer."""
+    active cooperation (read with the order's products), and is never the buyer."""
     assert body.host_id is not None
     if body.host_id == principal.sub:
         raise Unprocessable("a buyer cannot be the host of its own order", code="HOST_IS_BUYER")
     skus = [i.sku_id for i in body.items]
-    terms = commission.covering(await active_terms(session, shop.shop_id, body.host_id), skus)
+    terms = commission.covering(intake.host_terms, skus)
     uncovered = [sku for sku in skus if sku not in terms]
     if uncovered:
         raise Unprocessable(
-            f"host {body.host_id} has no active cooperation with shop {shop.shop_id} covering these products",
+            f"host {body.host_id} has no active cooperation with shop {body.shop_id} covering these products",
             code="HOST_NOT_COOPERATING",
             details={"host_id": body.host_id, "sku_ids": uncovered},
         )
     return terms
 
 
-async def _open_shop(session: AsyncSession, shop_id: str) -> Shop:
-    shop = await load_shop(session, shop_id)
-    if shop is None:
-        raise Unprocessable(f"shop {shop_id} does not exist", code="UNKNOWN_SHOP")
-    if shop.status == ShopStatus.SUSPENDED:
-        raise ShopSuspended(f"shop {shop.shop_id} is suspended and takes no new orders", details={"shop_id": shop_id})
-    return shop
-
-
-async def _products_of(session: AsyncSession, shop: Shop, skus: list[str]) -> dict[str, Product]:
-    """The products ordered, locked in sku order (so that two orders never deadlock) until the order commits: the
-    stock read here is the stock the reservation takes from."""
-    query = (
-        select(Product)
-        .where(col(Product.sku_id).in_(skus))
-        .order_by(col(Product.sku_id))
-        .with_for_update()
-        .execution_options(populate_existing=True)
-    )
-    found = (await session.execute(query)).scalars()
-    products = {p.sku_id: p for p in found}
+def _products_of(intake: Intake, shop_id: str, skus: list[str]) -> dict[str, IntakeProduct]:
+    products = intake.products
     missing = [s for s in skus if s not in products]
     if missing:
         raise Unprocessable("unknown products", code="UNKNOWN_SKU", details={"sku_ids": missing})
-    foreign = [s for s in skus if products[s].shop_id != shop.shop_id]
+    foreign = [s for s in skus if products[s].shop_id != shop_id]
     if foreign:
         raise Unprocessable("products of another shop", code="SKU_NOT_IN_SHOP", details={"sku_ids": foreign})
     return products
 
 
-async def _reserve(session: AsyncSession, products: dict[str, Product], items: list[schemas.OrderItemIn]) -> None:
-    """Takes every line's quantity from the locked products in one UPDATE, or refuses the order at the first line
-    (in sku order) short of stock."""
-    for item in sorted(items, key=lambda i: i.sku_id):
-        available = products[item.sku_id].stock_available
-        if available < item.quantity:
-            raise OutOfStock(
-                f"not enough stock of {item.sku_id}",
-                details={"sku_id": item.sku_id, "requested": item.quantity, "available": available},
-            )
-    quantities = {item.sku_id: item.quantity for item in items}
-    sku = col(Product.sku_id)
-    await session.execute(
-        update(Product)
-        .where(sku.in_(quantities))
-        .values(stock_available=col(Product.stock_available) - case(quantities, value=sku))
-        .execution_options(synchronize_session=False)
+def _check_stock(products: dict[str, IntakeProduct], quantities: dict[str, int]) -> None:
+    """Refuses the order at the first line (in sku order) short of stock as read: nothing was locked or written
+    yet. Stock read enough may still be gone when it is taken (take_stock), which refuses the same way."""
+    for sku in sorted(quantities):
+        if products[sku].stock_available < quantities[sku]:
+            raise _out_of_stock(sku, quantities[sku], products[sku].stock_available)
+
+
+def _out_of_stock(sku: str, requested: int, available: int) -> OutOfStock:
+    return OutOfStock(
+        f"not enough stock of {sku}", details={"sku_id": sku, "requested": requested, "available": available}
     )
 
 

@@ -1,0 +1,119 @@
+"""The order service's own CPU per `POST /v1/orders`, measured in-process: N sequential creations through the ASGI
+app (httpx, lifespan on, relay, consumers and timers off) against N calls of its hello-world route (`/healthz`) in
+the same run, both timed with time.process_time, so what the test client and the framework cost cancels out of the
+difference. Also counts the statements the engine sends per creation (BEGIN and COMMIT included).
+
+    DATABASE_URL=... KAFKA_BOOTSTRAP_SERVERS=... .venv/bin/python bench/order_cpu.py [--orders 300]
+
+Writes bench/results/order-cpu.json."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import statistics
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import httpx
+from harness import ROOT, SECRET, order_body, shop_and_product, token
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+
+from xinren_shared.testing.http import serve
+from xinren_shared.testing.plugin import create_database
+
+
+async def _cpu_per_call(n: int, call: Callable[[int], Awaitable[httpx.Response]], ok: int) -> float:
+    """CPU seconds of this process per call, over n sequential calls."""
+    started = time.process_time()
+    for i in range(n):
+        r = await call(i)
+        if r.status_code != ok:
+            raise RuntimeError(f"{r.request.method} {r.request.url.path}: {r.status_code} {r.text[:300]}")
+    return (time.process_time() - started) / n
+
+
+async def measure(database_url: str, kafka: str, orders: int, rounds: int) -> dict[str, Any]:
+    from xinren_order.app import create_app
+    from xinren_order.settings import OrderSettings
+
+    settings = OrderSettings(
+        database_url=await create_database(database_url, "bench_order_cpu"),
+        kafka_bootstrap_servers=kafka,
+        jwt_secret=SECRET,
+        env="test",
+        log_level="WARNING",
+        run_relay=False,
+        run_consumers=False,
+        run_timers=False,
+        rate_limits={},
+    )
+    statements: list[str] = []
+
+    def count(conn: Any, cursor: Any, sql: str, *_: Any) -> None:
+        statements.append(sql)
+
+    async with serve(create_app(settings)) as c:
+        shop_id, sku_id, _ = await shop_and_product(c, stock=10_000_000)
+        body = order_body(shop_id, sku_id)
+        buyer = token("buyer", "cpu-bench-buyer")
+
+        def create(_: int) -> Awaitable[httpx.Response]:
+            return c.post("/v1/orders", json=body, headers={**buyer, "Idempotency-Key": uuid.uuid4().hex})
+
+        def hello(_: int) -> Awaitable[httpx.Response]:
+            return c.get("/healthz")
+
+        await _cpu_per_call(50, create, 201)  # warm-up: statement caches, prepared statements, the pool
+        await _cpu_per_call(50, hello, 200)
+        event.listen(Engine, "before_cursor_execute", count)
+        try:
+            await create(0)
+        finally:
+            event.remove(Engine, "before_cursor_execute", count)
+        per_order: list[float] = []
+        per_hello: list[float] = []
+        for _ in range(rounds):  # interleaved, so a noisy neighbour touches both sides alike
+            per_order.append(await _cpu_per_call(orders, create, 201))
+            per_hello.append(await _cpu_per_call(orders, hello, 200))
+    order_ms = statistics.median(per_order) * 1000
+    hello_ms = statistics.median(per_hello) * 1000
+    return {
+        "orders_per_round": orders,
+        "rounds": rounds,
+        "order_cpu_ms": round(order_ms, 3),
+        "hello_cpu_ms": round(hello_ms, 3),
+        "order_minus_hello_cpu_ms": round(order_ms - hello_ms, 3),
+        "ratio_order_to_hello": round(order_ms / hello_ms, 2),
+        # The statements the engine sent for one creation; BEGIN is implicit in the driver (asyncpg opens the
+        # transaction with the first statement) and COMMIT is not a cursor execution: both added.
+        "round_trips_per_order": len(statements) + 2,
+        "statements": statements,
+        "order_cpu_ms_rounds": [round(x * 1000, 3) for x in per_order],
+        "hello_cpu_ms_rounds": [round(x * 1000, 3) for x in per_hello],
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--orders", type=int, default=300, help="creations per round")
+    parser.add_argument("--rounds", type=int, default=3)
+    args = parser.parse_args()
+    database_url = os.environ.get("DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+    kafka = os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092")
+    result = asyncio.run(measure(database_url, kafka, args.orders, args.rounds))
+    out = ROOT / "bench" / "results" / "order-cpu.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n")
+    summary = {k: v for k, v in result.items() if k != "statements"}
+    print(json.dumps(summary, indent=2))
+    print(f"written to {out.relative_to(ROOT)}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,225 @@
+"""Order intake (POST /v1/orders) as lean as promised: at most 8 round trips with an Idempotency-Key, nothing locked
+until the stock is taken last, and no oversell however many buyers race for one SKU."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections import Counter
+from typing import Any
+
+import asyncpg
+import pytest_asyncio
+from sqlalchemy import event, func, select
+from sqlmodel import col
+
+from tests.order.conftest import ADDRESS, Driver, buyer, order_settings, uid
+from xinren_order.app import create_app
+from xinren_order.models import OrderTimelineEntry, SalesOrder
+from xinren_shared.settings import to_plain_url
+from xinren_shared.testing.http import serve
+
+ROUND_TRIPS = 8
+
+
+@pytest_asyncio.fixture(scope="module")
+async def quiet(make_database, kafka_bootstrap) -> Driver:
+    """An app of its own with no relay, consumer or timer worker, so that every statement its engine sends is a
+    request's."""
+    settings = order_settings(
+        await make_database("order_intake"), kafka_bootstrap, run_relay=False, run_consumers=False, run_timers=False
+    )
+    app = create_app(settings)
+    async with serve(app) as client:
+        yield Driver(client, app)
+
+
+class Recorder:
+    """Every round trip the engine makes: its statements, and the BEGIN and COMMIT/ROLLBACK around them."""
+
+    def __init__(self, driver: Driver):
+        self.engine = driver.app.state.runtime.engine.sync_engine
+        self.trips: list[str] = []
+
+    def _statement(self, conn: Any, cursor: Any, sql: str, *_: Any) -> None:
+        self.trips.append(sql)
+
+    def _begin(self, conn: Any) -> None:
+        self.trips.append("BEGIN")
+
+    def _commit(self, conn: Any) -> None:
+        self.trips.append("COMMIT")
+
+    def _rollback(self, conn: Any) -> None:
+        self.trips.append("ROLLBACK")
+
+    def __enter__(self) -> Recorder:
+        event.listen(self.engine, "before_cursor_execute", self._statement)
+        event.listen(self.engine, "begin", self._begin)
+        event.listen(self.engine, "commit", self._commit)
+        event.listen(self.engine, "rollback", self._rollback)
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        event.remove(self.engine, "before_cursor_execute", self._statement)
+        event.remove(self.engine, "begin", self._begin)
+        event.remove(self.engine, "commit", self._commit)
+        event.remove(self.engine, "rollback", self._rollback)
+
+
+def body(shop_id: str, *lines: tuple[str, int], host_id: str | None = None) -> dict[str, Any]:
+    items = [{"sku_id": sku, "quantity": q} for sku, q in lines]
+    return {
+        "shop_id": shop_id,
+        "items": items,
+        "shipping_address": ADDRESS,
+        **({"host_id": host_id} if host_id else {}),
+    }
+
+
+async def test_an_order_takes_at_most_8_round_trips_and_locks_the_stock_last(quiet):
+    shop = await quiet.shop()
+    a, b = await quiet.product(shop, stock=5), await quiet.product(shop, stock=5)
+    me = uid("u")
+    await quiet.order(shop, a, me)  # warm: the pool's connection is open, the statements are prepared
+    with Recorder(quiet) as rec:
+        r = await quiet.client.post(
+            "/v1/orders", json=body(shop.shop_id, (a, 1), (b, 2)), headers={**buyer(me), "Idempotency-Key": uid("k")}
+        )
+    assert r.status_code == 201, r.text
+    trips = rec.trips
+    assert len(trips) <= ROUND_TRIPS, "\n".join(t[:120] for t in trips)
+    assert trips[0] == "BEGIN" and trips[-1] == "COMMIT", trips
+    # Nothing locks a product before the stock is taken, and only the Idempotency-Key's answer follows it.
+    touching = [n for n, sql in enumerate(trips) if "product" in sql and sql != "BEGIN"]
+    take = [n for n, sql in enumerate(trips) if sql.startswith("UPDATE product")]
+    assert len(take) == 1 and take[0] == len(trips) - 3, trips
+    assert all("FOR UPDATE" not in trips[n] for n in touching if n != take[0])
+    assert trips[-2].startswith("INSERT INTO idempotency_key")
+
+
+async def test_an_order_naming_a_host_takes_no_more_round_trips(quiet):
+    shop = await quiet.shop()
+    sku = await quiet.product(shop, stock=5)
+    host_id = await quiet.cooperating_host(shop, commission_bps=700)
+    me = uid("u")
+    await quiet.order(shop, sku, me, host_id=host_id)
+    with Recorder(quiet) as rec:
+        r = await quiet.client.post(
+            "/v1/orders",
+            json=body(shop.shop_id, (sku, 1), host_id=host_id),
+            headers={**buyer(me), "Idempotency-Key": uid("k")},
+        )
+    assert r.status_code == 201, r.text
+    assert r.json()["host_commission_bps"] == 700
+    assert len(rec.trips) <= ROUND_TRIPS, "\n".join(t[:120] for t in rec.trips)
+
+
+async def test_stock_short_when_read_refuses_before_anything_is_written(quiet):
+    shop = await quiet.shop()
+    sku = await quiet.product(shop, stock=1)
+    with Recorder(quiet) as rec:
+        r = await quiet.client.post("/v1/orders", json=body(shop.shop_id, (sku, 2)), headers=buyer(uid("u")))
+    assert r.status_code == 409 and r.json()["error"]["code"] == "OUT_OF_STOCK"
+    assert r.json()["error"]["details"] == {"sku_id": sku, "requested": 2, "available": 1}
+    assert not any(sql.startswith(("INSERT", "UPDATE", "WITH")) for sql in rec.trips), rec.trips
+
+
+async def _orders_of(driver: Driver, shop_id: str) -> tuple[int, int, int, int]:
+    """(orders, their timeline entries, their live unpaid timers, their order.created outbox rows) of the shop."""
+    runtime = driver.app.state.runtime
+    timer, outbox = runtime.tables.timer, runtime.tables.outbox
+    ids = select(SalesOrder.order_id).where(SalesOrder.shop_id == shop_id)
+    async with runtime.session_factory() as s:
+        orders = (await s.execute(select(func.count()).select_from(ids.subquery()))).scalar_one()
+        entries = (await s.execute(select(func.count()).where(col(OrderTimelineEntry.order_id).in_(ids)))).scalar_one()
+        timers = (
+            await s.execute(select(func.count()).where(timer.c.kind == "order.unpaid_cancel", timer.c.key.in_(ids)))
+        ).scalar_one()
+        created = (
+            await s.execute(select(func.count()).where(outbox.c.type == "xinren.order.created", outbox.c.key.in_(ids)))
+        ).scalar_one()
+    return orders, entries, timers, created
+
+
+async def test_more_buyers_than_stock_hammering_one_sku_get_exactly_the_stock(quiet):
+    """120 buyers at once for 37 units, 2 each (one buyer with a key asks twice): exactly 18 orders, 1 unit left,
+    every refusal OUT_OF_STOCK with what was left when it was refused, and nothing of a refused order written."""
+    shop = await quiet.shop()
+    sku = await quiet.product(shop, price_fen=1_990, stock=37)
+    keyed = {**buyer(uid("u")), "Idempotency-Key": uid("k")}
+
+    async def place(headers: dict[str, str]):
+        return await quiet.client.post("/v1/orders", json=body(shop.shop_id, (sku, 2)), headers=headers)
+
+    responses = await asyncio.gather(*(place(buyer(uid("u"))) for _ in range(119)), place(keyed))
+    statuses = Counter(r.status_code for r in responses)
+    assert statuses == {201: 18, 409: 102}, statuses
+    for r in responses:
+        if r.status_code == 409:
+            error = r.json()["error"]
+            assert error["code"] == "OUT_OF_STOCK", error
+            assert error["details"]["requested"] == 2 and error["details"]["available"] < 2, error
+    again = await place(keyed)  # the keyed request's answer, whichever it was, is answered again
+    assert again.status_code in (201, 409) and again.headers.get("idempotent-replayed") == "true"
+    stock = (await quiet.client.get(f"/v1/products/{sku}", headers=buyer("x"))).json()["stock_available"]
+    assert stock == 1
+    assert await _orders_of(quiet, shop.shop_id) == (18, 18, 18, 18)
+    await quiet.ledger_ok()
+
+
+async def test_stock_taken_by_another_order_meanwhile_refuses_it_and_writes_nothing(quiet):
+    """The read saw stock; by the time this order takes it, a transaction holding the row has taken the last units:
+    the order waits on the row only at its last statement, then is refused with the stock as it is now."""
+    shop = await quiet.shop()
+    sku = await quiet.product(shop, stock=3)
+    me = uid("u")
+    conn = await asyncpg.connect(to_plain_url(quiet.app.state.runtime.settings.database_url))
+    try:
+        holder = conn.transaction()
+        await holder.start()
+        await conn.execute("UPDATE product SET stock_available = 0 WHERE sku_id = $1", sku)
+        request = asyncio.create_task(
+            quiet.client.post("/v1/orders", json=body(shop.shop_id, (sku, 1)), headers=buyer(me))
+        )
+        waiting = await _waiting_query(conn, request)
+        assert waiting.startswith("UPDATE product"), waiting  # the order's other statements ran already
+        await holder.commit()
+        r = await request
+    finally:
+        await conn.close()
+    assert r.status_code == 409, r.text
+    assert r.json()["error"]["code"] == "OUT_OF_STOCK"
+    assert r.json()["error"]["details"] == {"sku_id": sku, "requested": 1, "available": 0}
+    assert await _orders_of(quiet, shop.shop_id) == (0, 0, 0, 0)
+
+
+async def _waiting_query(conn: asyncpg.Connection, request: asyncio.Task[Any], timeout: float = 20.0) -> str:
+    """The query of the session blocked on a lock this connection holds, once there is one."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        row = await conn.fetchrow(
+            "SELECT query FROM pg_stat_activity WHERE $1 = ANY(pg_blocking_pids(pid))",
+            await conn.fetchval("SELECT pg_backend_pid()"),
+        )
+        if row is not None:
+            return str(row["query"])
+        assert not request.done(), (await request).text
+        assert asyncio.get_running_loop().time() < deadline, "the order never waited for the stock row"
+        await asyncio.sleep(0.02)
+
+
+async def test_the_answer_is_the_order_as_read_afterwards_with_its_deadline(quiet):
+    shop = await quiet.shop()
+    sku = await quiet.product(shop, stock=4)
+    host_id = await quiet.cooperating_host(shop)
+    me = uid("u")
+    r = await quiet.client.post(
+        "/v1/orders",
+        json={**body(shop.shop_id, (sku, 3), host_id=host_id), "live_room_id": "room-1"},
+        headers={**buyer(me), "Idempotency-Key": str(uuid.uuid4())},
+    )
+    assert r.status_code == 201, r.text
+    placed = r.json()
+    assert placed["live_room_id"] == "room-1" and placed["host_id"] == host_id and placed["pay_by"]
+    assert await quiet.get(placed["order_id"], buyer(me)) == placed
