@@ -41,6 +41,11 @@ FAST_CLOCKS: dict[str, str] = {
     "XINREN_REFUND_ESCALATION_WINDOW_SECONDS": "3",
     # A FAILED verdict becomes final (qc.failed) once the seller's appeal window has passed.
     "XINREN_QC_APPEAL_WINDOW_SECONDS": "3",
+    # Settlement: the sellers' and hosts' shares are held this long after completion before payout.
+    "XINREN_ORDER_SETTLEMENT_HOLD_SECONDS": "8",
+    "XINREN_ORDER_SETTLEMENT_HOLD_SHORT_SECONDS": "8",
+    "XINREN_ORDER_SETTLEMENT_RECHECK_SECONDS": "1",
+    "XINREN_ORDER_PAYOUT_RETRY_SECONDS": "1",
     # One worker per service: the suite's timing and its /metrics reads assume one process per service.
     "XINREN_WORKERS": "1",
 }

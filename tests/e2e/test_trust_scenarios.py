@@ -36,15 +36,16 @@ async def test_live_room_jade_order_from_payment_to_release(platform, stack):
     assert completed["status"] == "COMPLETED"
     p.orders[order_id] = "COMPLETED"
 
-    # Escrow released: platform, host and seller shares sum to what the buyer paid.
+    # Escrow released: platform, host and seller shares sum to what the buyer paid; the host's and the seller's are
+    # held (pending) until the order's after-sales window closes.
     assert await p.balance(f"escrow:{order_id}") == 0
     ledger = await p.call("order", "GET", f"/v1/orders/{order_id}/ledger", p.admin)
     release = [t for t in ledger["items"] if t["kind"] == "RELEASE"]
     assert len(release) == 1
     credits = {e["account"]: e["amount_fen"] for e in release[0]["entries"] if e["amount_fen"] > 0}
-    assert set(credits) == {"platform:commission", f"host:{host_id}", f"seller:{shop.shop_id}"}
+    assert set(credits) == {"platform:commission", f"host_pending:{host_id}", f"seller_pending:{shop.shop_id}"}
     assert sum(credits.values()) == JADE_PRICE
-    assert await p.balance(f"host:{host_id}") == credits[f"host:{host_id}"] > 0
+    assert await p.balance(f"host_pending:{host_id}") == credits[f"host_pending:{host_id}"] > 0
 
     # The buyer was told, in Chinese, that the jade passed inspection.
     async def told():
@@ -132,7 +133,7 @@ async def test_seven_day_return_with_subsidy_after_completion(platform):
     order_id = await delivered_order(p, shop, sku, buyer)
     await p.confirm(buyer, order_id)
     p.orders[order_id] = "COMPLETED"
-    seller_before = await p.balance(f"seller:{shop.shop_id}")
+    seller_before = await p.balance(f"seller_pending:{shop.shop_id}")  # held during the after-sales window
     deposit_before = await p.balance(f"deposit:{shop.shop_id}")
     assert 0 < seller_before < price
 
@@ -154,9 +155,9 @@ async def test_seven_day_return_with_subsidy_after_completion(platform):
     assert refunded["refunded_fen"] == price
     subsidy = await p.wait_compensation(order_id, "RETURN_SHIPPING")
     assert subsidy["payer"] == "PLATFORM"
-    # The money came back out of the seller's released balance (its share after commission), and the platform gave
-    # its commission back: the seller never pays commission on money returned to the buyer, the deposit is untouched.
-    assert await p.balance(f"seller:{shop.shop_id}") == 0
+    # The money came back out of the seller's held share (its share after commission), and the platform gave its
+    # commission back: the seller never pays commission on money returned to the buyer, the deposit is untouched.
+    assert await p.balance(f"seller_pending:{shop.shop_id}") == 0
     assert await p.balance(f"deposit:{shop.shop_id}") == deposit_before
     ledger = await p.call("order", "GET", f"/v1/orders/{order_id}/ledger", p.admin)
     assert "platform:commission" in str([t for t in ledger["items"] if t["kind"] == "REFUND"]), ledger

@@ -33,7 +33,7 @@ ProviderDep = Annotated[PaymentProvider, Depends(_provider)]
 ShopId = Annotated[str, Path(pattern=rf"^{ID_PATTERN}$")]
 SkuId = Annotated[str, Path(pattern=rf"^{ID_PATTERN}$")]
 OrderId = Annotated[str, Path(pattern=rf"^{ID_PATTERN}$")]
-Account = Annotated[str, Path(pattern=rf"^[a-z]+:{ID_PATTERN}$")]
+Account = Annotated[str, Path(pattern=rf"^[a-z]+(_[a-z]+)?:{ID_PATTERN}$")]  # e.g. seller_pending:shop_1
 FilterId = Annotated[str | None, Query(pattern=r"^[^\x00]{1,200}$")]
 IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", max_length=200)]
 

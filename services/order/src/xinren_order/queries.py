@@ -125,14 +125,14 @@ async def account_balance(runtime: Runtime, principal: Principal, account: str) 
 
 
 def _may_read_account(principal: Principal, kind: str, owner: str, escrow_shop: str | None) -> None:
-    """Admins read any account; a shop's staff its `seller:` and `deposit:` accounts and its orders' `escrow:`;
-    a host its own `host:` account."""
-    shop = owner if kind in ("seller", "deposit") else escrow_shop if kind == "escrow" else None
+    """Admins read any account; a shop's staff its `seller:`, `seller_pending:` and `deposit:` accounts and its
+    orders' `escrow:`; a host its own `host:` and `host_pending:` accounts."""
+    shop = owner if kind in ("seller", "seller_pending", "deposit") else escrow_shop if kind == "escrow" else None
     if principal.is_admin:
         return
     if shop is not None and SHOP_STAFF.allows(principal, ShopRef(shop)):
         return
-    if principal.role is Role.HOST and kind == "host" and owner == principal.sub:
+    if principal.role is Role.HOST and kind in ("host", "host_pending") and owner == principal.sub:
         return
     raise Forbidden("this account is not yours to read")
 
