@@ -89,6 +89,8 @@ class QcExpired(QcEvent):
 
 @event("xinren.qc.shop_suspended", TOPIC)
 class QcShopSuspended(Event):
+    """No longer published (kept so old records parse): the shop's standing comes from xinren.trust.v1."""
+
     shop_id: str
     strikes: int
 
