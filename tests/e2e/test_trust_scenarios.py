@@ -65,7 +65,7 @@ async def counterfeit(p, shop, sku) -> str:
     return order["order_id"]
 
 
-async def test_counterfeit_jade_refunds_compensates_strikes_and_suspends(platform, stack):
+async def test_counterfeit_jade_refunds_compensates_and_climbs_the_trust_ladder(platform, stack):
     p = platform
     await p.warehouse(["jade"])
     shop = await p.shop(["FAKE_ONE_PAY_TEN"], deposit_fen=50_000_000)
@@ -77,7 +77,7 @@ async def test_counterfeit_jade_refunds_compensates_strikes_and_suspends(platfor
     assert compensation["amount_fen"] == 10 * JADE_PRICE and compensation["payer"] == "SHOP_DEPOSIT"
     assert await p.balance(f"deposit:{shop.shop_id}") == deposit_before - 10 * JADE_PRICE
     strikes = await p.call("qc", "GET", f"/v1/shops/{shop.shop_id}/strikes", p.admin)
-    assert strikes["active_strikes"] == 1 and strikes["status"] == "ACTIVE"
+    assert strikes["active_strikes"] == 1 and strikes["status"] is None  # the standing is the trust service's
 
     await counterfeit(p, shop, sku)
     await counterfeit(p, shop, sku)
@@ -86,9 +86,16 @@ async def test_counterfeit_jade_refunds_compensates_strikes_and_suspends(platfor
         s = await p.call("order", "GET", f"/v1/shops/{shop.shop_id}", p.admin)
         return s if s["status"] == "SUSPENDED" else None
 
-    await stack.until(suspended, what="the shop suspended after three counterfeits")
+    await stack.until(suspended, what="the shop suspended by the trust service after three counterfeits")
+    # The ladder, one step per counterfeit: a warning, a fine, a suspension (newest first).
+    actions = await p.call("trust", "GET", f"/v1/trust/actions?shop_id={shop.shop_id}", p.admin)
+    assert [(a["kind"], a["violation"]) for a in actions["items"]] == [
+        ("SUSPENSION", "COUNTERFEIT"),
+        ("FINE", "COUNTERFEIT"),
+        ("WARNING", "COUNTERFEIT"),
+    ]
     strikes = await p.call("qc", "GET", f"/v1/shops/{shop.shop_id}/strikes", p.admin)
-    assert strikes["active_strikes"] == 3 and strikes["status"] == "SUSPENDED"
+    assert strikes["active_strikes"] == 3
     new_order = {"shop_id": shop.shop_id, "items": [{"sku_id": sku, "quantity": 1}], "shipping_address": ADDRESS}
     r = await stack.http("order").post("/v1/orders", headers=p.buyer(), json=new_order)
     assert r.status_code in (409, 422) and r.json()["error"]["code"] == "SHOP_SUSPENDED"

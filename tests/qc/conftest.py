@@ -30,7 +30,7 @@ async def _start(make_database, kafka_bootstrap, **overrides) -> QcSettings:
 
 @pytest_asyncio.fixture(scope="session")
 async def qc(make_database, kafka_bootstrap, event_collector, publish):
-    """The service with its default rules (5-day inbound deadline, 3 strikes in 90 days)."""
+    """The service with its default rules (5-day inbound deadline, strikes counted over 90 days)."""
     app = create_app(await _start(make_database, kafka_bootstrap))
     async with serve(app) as client:
         yield Qc(app, client, publish, event_collector)
@@ -38,8 +38,8 @@ async def qc(make_database, kafka_bootstrap, event_collector, publish):
 
 @pytest_asyncio.fixture(scope="session")
 async def qc_fast(make_database, kafka_bootstrap, event_collector, publish):
-    """Its own database and consumer group: inbound deadlines of a few seconds, 2 strikes suspend."""
-    app = create_app(await _start(make_database, kafka_bootstrap, inbound_deadline_seconds=4, strike_threshold=2))
+    """Its own database and consumer group: inbound deadlines of a few seconds."""
+    app = create_app(await _start(make_database, kafka_bootstrap, inbound_deadline_seconds=4))
     async with serve(app) as client:
         yield Qc(app, client, publish, event_collector)
 

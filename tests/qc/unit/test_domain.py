@@ -11,14 +11,12 @@ from xinren_qc.domain import (
     TRANSITIONS,
     Candidate,
     CaseStatus,
-    ShopStatus,
     StrikeReason,
     VerdictResult,
     dispatch_target,
     new_certificate_no,
     normalize_category,
     pick_warehouse,
-    should_suspend,
     strike_reason_for_failure,
     strikes_in_window,
     verdict_status,
@@ -109,11 +107,9 @@ def test_only_counterfeits_strike_among_failures():
     assert strike_reason_for_failure(QcFailureReason.NOT_AS_DESCRIBED) is None
 
 
-def test_strikes_count_within_the_window_and_suspend_once():
+def test_strikes_count_within_the_window():
     now = datetime(2026, 1, 1, tzinfo=UTC)
     window = timedelta(days=90)
     struck = [now - timedelta(days=91), now - timedelta(days=89), now - timedelta(days=1), now]
     assert strikes_in_window(struck, now, window) == 3
-    assert should_suspend(ShopStatus.ACTIVE, 3, 3)
-    assert not should_suspend(ShopStatus.ACTIVE, 2, 3)
-    assert not should_suspend(ShopStatus.SUSPENDED, 4, 3)
+    assert strikes_in_window([now + timedelta(seconds=1)], now, window) == 0

@@ -61,9 +61,3 @@ def test_every_case_event_carries_the_parties_of_its_case():
     assert revoked.reason.startswith("a counterfeit claim")
     assert (failed.reason, failed.findings) == (QcFailureReason.COUNTERFEIT, "resin-filled")
     assert (dispatched.to, dispatched.carrier, dispatched.tracking_no) == (DispatchTarget.SELLER, "SF", "SF9")
-
-
-def test_a_suspension_is_about_the_shop_not_the_order():
-    suspended = events_out.shop_suspended(_case(), 3)
-    assert suspended.model_dump() == {"shop_id": "shop_1", "strikes": 3}
-    assert suspended.partition_key() == "shop_1"

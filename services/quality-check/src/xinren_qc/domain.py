@@ -228,6 +228,8 @@ def strike_reason_for_failure(reason: QcFailureReason | None) -> StrikeReason | 
 
 
 class ShopStatus(StrEnum):
+    """Deprecated: only in the strikes read's `status`, which is always null now (the trust service owns standing)."""
+
     ACTIVE = "ACTIVE"
     SUSPENDED = "SUSPENDED"
 
@@ -239,8 +241,3 @@ def counts_at(struck_at: datetime, now: datetime, window: timedelta) -> bool:
 
 def strikes_in_window(struck_at: Sequence[datetime], now: datetime, window: timedelta) -> int:
     return sum(1 for at in struck_at if counts_at(at, now, window))
-
-
-def should_suspend(status: ShopStatus, active_strikes: int, threshold: int) -> bool:
-    """Suspend once: a shop already suspended is not suspended again, however many strikes follow."""
-    return status is ShopStatus.ACTIVE and active_strikes >= threshold

@@ -13,7 +13,6 @@ from xinren_shared.contracts.qc import (
     QcItemReceived,
     QcPassed,
     QcReturnChecked,
-    QcShopSuspended,
 )
 
 from .models import QcCase, QcReturn, Warehouse
@@ -89,8 +88,3 @@ def dispatched(case: QcCase) -> QcDispatched:
 
 def expired(case: QcCase) -> QcExpired:
     return QcExpired(**parties(case))
-
-
-def shop_suspended(case: QcCase, strikes: int) -> QcShopSuspended:
-    # Keyed by the shop, not the order: the suspension is about every order of the shop.
-    return QcShopSuspended(shop_id=case.shop_id, strikes=strikes)

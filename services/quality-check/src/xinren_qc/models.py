@@ -148,18 +148,6 @@ class Strike(QcTable, table=True):
     struck_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
 
 
-class ShopEnforcement(QcTable, table=True):
-    """Per-shop enforcement state; the row is locked while a strike is counted, so a shop is suspended once."""
-
-    __tablename__ = "shop_enforcement"
-
-    shop_id: str = Field(sa_column=Column(String(ID), primary_key=True))
-    status: str = Field(sa_column=Column(String(16), nullable=False))
-    suspended_at: datetime | None = _at()
-    strikes_at_suspension: int | None = Field(default=None, sa_column=Column(BigInteger))
-    updated_at: datetime | None = _at(False, server_default=func.now())
-
-
 class InspectionError(QcTable, table=True):
     """An inspection found wrong afterwards (a certified item ruled counterfeit): the warehouse's and its
     inspector's record, at most one per case. It is never a strike against the shop."""

@@ -13,8 +13,8 @@ from xinren_shared.runtime import ServiceRuntime
 
 from . import domain
 from .access import CASES, INSPECTION_ERRORS
-from .domain import CaseStatus, CertificateStatus, ShopStatus
-from .models import InspectionError, QcCase, ShopEnforcement, Strike, Warehouse
+from .domain import CaseStatus, CertificateStatus
+from .models import InspectionError, QcCase, Strike, Warehouse
 from .schemas import (
     CasePublic,
     CertificateInspector,
@@ -164,13 +164,11 @@ async def get_warehouse(runtime: QcRuntime, warehouse_id: str) -> WarehousePubli
 
 
 async def shop_strikes(runtime: QcRuntime, principal: Principal, shop_id: str) -> ShopStrikes:
+    """The strikes recorded against a shop; its standing (suspension) is the trust service's, not read here."""
     if principal.role is Role.SELLER and principal.shop_id != shop_id:
         raise Forbidden("sellers see only their own shop's strikes", code="OTHER_SHOP")
     settings, now = runtime.settings, utcnow()
     async with runtime.transaction() as session:
-        enforcement = (
-            await session.scalars(select(ShopEnforcement).where(col(ShopEnforcement.shop_id) == shop_id))
-        ).one_or_none()
         strikes = (
             await session.scalars(
                 select(Strike)
@@ -181,11 +179,7 @@ async def shop_strikes(runtime: QcRuntime, principal: Principal, shop_id: str) -
     active = {s.strike_id for s in strikes if domain.counts_at(s.struck_at, now, settings.strike_window)}
     return ShopStrikes(
         shop_id=shop_id,
-        status=ShopStatus(enforcement.status) if enforcement else ShopStatus.ACTIVE,
-        suspended_at=enforcement.suspended_at if enforcement else None,
-        strikes_at_suspension=enforcement.strikes_at_suspension if enforcement else None,
         active_strikes=len(active),
-        threshold=settings.strike_threshold,
         window_days=settings.strike_window_seconds / 86_400,
         strikes=[
             StrikePublic(

@@ -284,12 +284,15 @@ class StrikePublic(BaseModel):
 
 
 class ShopStrikes(BaseModel):
+    """The strikes quality check recorded. The shop's standing is the trust service's (GET /v1/trust/shops/{id}):
+    status, suspended_at, strikes_at_suspension and threshold are deprecated and always null."""
+
     shop_id: str
-    status: ShopStatus
-    suspended_at: datetime | None
-    strikes_at_suspension: int | None
+    status: ShopStatus | None = Field(default=None, deprecated=True)
+    suspended_at: datetime | None = Field(default=None, deprecated=True)
+    strikes_at_suspension: int | None = Field(default=None, deprecated=True)
     active_strikes: int
-    threshold: int
+    threshold: int | None = Field(default=None, deprecated=True)
     window_days: float
     strikes: list[StrikePublic]
 

@@ -14,8 +14,7 @@ class QcSettings(ServiceSettings):
     port: int = 8003
     # The seller's inbound shipment must reach the warehouse within this time of the case's routing.
     inbound_deadline_seconds: float = Field(default=5 * 86_400, gt=0)
-    # Seller enforcement (匹诺曹): this many strikes within the window suspend the shop.
-    strike_threshold: int = Field(default=3, ge=1)
+    # Strikes count as active (the strikes read) within this window. Suspension is the trust service's ladder now.
     strike_window_seconds: float = Field(default=90 * 86_400, gt=0)
     # A pass of a category with a checklist needs at least this many photos (uploaded evidence).
     min_pass_photos: int = Field(default=2, ge=0)
