@@ -46,6 +46,20 @@ async def test_suspension_and_reinstatement_follow_the_trust_service(api, publis
     assert r.status_code == 201, r.text
 
 
+async def test_the_order_services_own_reinstatement_points_to_the_trust_service(api, publish):
+    shop = await api.shop()
+    await publish(taken(shop.shop_id, ActionKind.SUSPENSION, ShopStanding.SUSPENDED), source=TRUST)
+    await eventually(lambda: _is(api, shop.shop_id, "SUSPENDED"), what="shop suspended")
+    r = await api.client.post(f"/v1/shops/{shop.shop_id}/reinstate", headers=admin())
+    assert r.status_code == 409, r.text
+    error = r.json()["error"]
+    assert error["code"] == "REINSTATE_VIA_TRUST"
+    assert error["details"]["route"] == f"POST /v1/trust/shops/{shop.shop_id}/reinstate"
+    assert await status_of(api, shop.shop_id) == "SUSPENDED"  # nothing changed: trust's next event would re-suspend
+    r = await api.client.post("/v1/shops/no-such-shop/reinstate", headers=admin())
+    assert r.status_code == 404
+
+
 async def test_a_fine_is_charged_once_and_an_overturned_fine_given_back_once(api, publish):
     shop = await api.shop(deposit_fen=500_000)
     deposit = f"deposit:{shop.shop_id}"

@@ -81,9 +81,15 @@ async def top_up_deposit(
     return await commands.run(catalog.top_up_deposit, principal, shop_id, body.amount_fen, key or new_id("topup"))
 
 
-@router.post("/shops/{shop_id}/reinstate", response_model=schemas.ShopPublic, responses=error_responses(403, 404))
+@router.post(
+    "/shops/{shop_id}/reinstate",
+    response_model=schemas.ShopPublic,
+    responses=error_responses(403, 404, 409),
+    deprecated=True,
+)
 async def reinstate_shop(shop_id: ShopId, principal: CurrentPrincipal, commands: Commands) -> schemas.ShopPublic:
-    """Lifts a suspension (platform decision after review)."""
+    """Deprecated: always 409 REINSTATE_VIA_TRUST. The trust service lifts suspensions
+    (POST /v1/trust/shops/{shop_id}/reinstate) and this shop follows its trust.shop_reinstated."""
     principal.require(Role.ADMIN)
     return await commands.run(catalog.reinstate_shop, principal, shop_id)
 

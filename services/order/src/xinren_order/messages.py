@@ -14,6 +14,7 @@ MESSAGES_ZH: dict[str, str] = {
     "QC_CASE_NOT_OPEN": "质检单尚未建立，请稍后再发货。",
     "SHOP_EXISTS": "该店铺编号已存在。",
     "SHOP_SUSPENDED": "店铺已被暂停经营，暂时无法下单。",
+    "REINSTATE_VIA_TRUST": "店铺 {shop_id} 的恢复经营由信用服务处理，请调用 POST /v1/trust/shops/{shop_id}/reinstate。",
     "SKU_NOT_IN_SHOP": "部分商品不属于该店铺。",
     "STOCK_TOO_HIGH": "库存数量超出上限。",
     "TRACKING_MISMATCH": "物流单号 {tracking_no} 与该订单的包裹不符。",

@@ -89,9 +89,15 @@ async def update_shop(
 
 
 async def reinstate_shop(uow: UnitOfWork[OrderSettings], principal: Principal, shop_id: str) -> schemas.ShopPublic:
-    shop = await shop_for(uow.session, shop_id, lock=True)
-    shop.status, shop.suspended_at = ShopStatus.ACTIVE.value, None
-    return shop_public(shop, principal)
+    """Refused: the trust service owns the shop's standing, and a shop reinstated here alone would be suspended
+    again by its next trust event. Reinstatement is POST /v1/trust/shops/{shop_id}/reinstate; this shop follows it
+    (trust.shop_reinstated, handlers/trust_reactions.py)."""
+    await shop_for(uow.session, shop_id)  # an unknown shop is still a 404
+    raise Conflict(
+        f"shop {shop_id} is reinstated by the trust service: POST /v1/trust/shops/{shop_id}/reinstate",
+        code="REINSTATE_VIA_TRUST",
+        details={"shop_id": shop_id, "route": f"POST /v1/trust/shops/{shop_id}/reinstate"},
+    )
 
 
 async def add_product(
