@@ -41,6 +41,8 @@ class Side:
     certificate_no: str | None = None
     as_case: str = ""  # CANCELLED after-sales case on order_done
     cooperation_id: str = ""  # the host's cooperation with the shop
+    shop_statement: str = ""  # the shop's settlement statement of its first payout
+    host_statement: str = ""  # the host's
     webhook_id: str = ""
     webhook_url: str = ""
     delivery_id: str = ""
@@ -228,7 +230,25 @@ async def _build_side(stack: Stack, p: Platform, hook_url: str, name: str) -> Si
 async def build_world(stack: Stack, hook_url: str) -> World:
     p = Platform(stack)  # its own instance: these orders are not the scenarios' (see test_z_final_state)
     a, b = await asyncio.gather(_build_side(stack, p, hook_url, "A"), _build_side(stack, p, hook_url, "B"))
+    await _pay_out(stack, p, a, b)
     return World(stack, p, p.admin, hook_url, a, b)
+
+
+async def _pay_out(stack: Stack, p: Platform, *sides: Side) -> None:
+    """Once each side's held shares are available (the e2e hold is seconds), one payout run gives each shop and
+    host a statement."""
+    for s in sides:
+
+        async def available(s: Side = s) -> bool | None:
+            balances = await p.call("order", "GET", f"/v1/shops/{s.shop_id}/balances", p.admin)
+            return balances["available_fen"] > 0 or None
+
+        await stack.until(available, timeout=45, what=f"side {s.name}'s shares available")
+    await p.call("order", "POST", "/v1/payouts/run", p.admin)
+    for s in sides:
+        shop = await p.call("order", "GET", f"/v1/shops/{s.shop_id}/statements", p.admin)
+        host = await p.call("order", "GET", f"/v1/hosts/{s.host_sub}/statements", p.admin)
+        s.shop_statement, s.host_statement = shop["items"][0]["statement_id"], host["items"][0]["statement_id"]
 
 
 def request_text(path: str, params: dict[str, Any] | None, body: Any) -> str:

@@ -291,8 +291,7 @@ ROWS: list[Row] = [
         "GET",
         "/v1/shops/{shop_id}/statements/{statement_id}",
         frozenset({"seller", "admin"}),
-        # No statement in the world: an allowed caller gets 404 STATEMENT_NOT_FOUND.
-        on(statement_id="shop_id", **ON_SHOP),
+        on(statement_id="shop_statement", **ON_SHOP),
     ),
     Row("order", "GET", "/v1/hosts/{host_id}/earnings", frozenset({"host", "admin"}), on(host_id="host_sub")),
     Row("order", "GET", "/v1/hosts/{host_id}/statements", frozenset({"host", "admin"}), on(host_id="host_sub")),
@@ -301,7 +300,7 @@ ROWS: list[Row] = [
         "GET",
         "/v1/hosts/{host_id}/statements/{statement_id}",
         frozenset({"host", "admin"}),
-        on(statement_id="host_sub", host_id="host_sub"),  # no statement in the world, as above
+        on(statement_id="host_statement", host_id="host_sub"),
     ),
     Row("order", "POST", "/v1/payouts/run", ADMIN, fixed(), kind="none"),
     Row("order", "GET", "/v1/admin/finance", ADMIN, fixed(), kind="none"),
@@ -667,7 +666,7 @@ ROWS: list[Row] = [
     # --- every service: operations ----------------------------------------------------------------------------
     *(
         Row(service, method, path, ADMIN, fixed(), kind="none")
-        for service in ("order", "refund", "qc", "notify")
+        for service in ("order", "refund", "qc", "notify", "trust")
         for method, path in (("GET", "/v1/admin/consistency"), ("POST", "/v1/admin/consistency/repair"))
     ),
 ]
