@@ -46,6 +46,9 @@ class Side:
     webhook_id: str = ""
     webhook_url: str = ""
     delivery_id: str = ""
+    shop_action: str = ""  # the trust service's WARNING to the shop after a counterfeit on a live-room order
+    host_action: str = ""  # its WARNING to the host of that order; appealed by the host (appeal_id, PENDING)
+    appeal_id: str = ""
     notes: dict[str, str] = field(default_factory=dict)  # audience (buyer/shop/host/warehouse) -> notification id
 
     def token(self, role: str, admin: dict[str, str]) -> dict[str, str] | None:
@@ -198,7 +201,25 @@ async def _build_side(stack: Stack, p: Platform, hook_url: str, name: str) -> Si
             await p.wait_order(order["order_id"], "SHIPPED")
         return order["order_id"], case
 
-    s.order_done, (s.order_qc, case) = await asyncio.gather(done_order(), qc_order())
+    async def enforced() -> None:
+        """A counterfeit on a live-room order: the trust service warns the shop and the host; the host appeals its
+        warning (the appeal the deciding rows decide), the shop's stays ACTIVE (the one the filing rows appeal)."""
+        order, case = await p.jade_order_at_warehouse(
+            s.buyer, shop, s.sku_qc, host_id=s.host_sub, live_room_id=rid("room"), shipping_address=address
+        )
+        await p.verdict(case, "FAILED", "COUNTERFEIT")
+
+        async def warnings() -> dict[str, str] | None:
+            page = await p.call("trust", "GET", "/v1/trust/actions", p.admin, params={"shop_id": shop.shop_id})
+            found = {a["subject_kind"]: a["action_id"] for a in page["items"] if a["order_id"] == order["order_id"]}
+            return found if {"SHOP", "HOST"} <= set(found) else None
+
+        found = await stack.until(warnings, what=f"the trust service's warnings to {name}'s shop and host")
+        s.shop_action, s.host_action = found["SHOP"], found["HOST"]
+        appeal = {"action_id": s.host_action, "reason": "矩阵申诉"}
+        s.appeal_id = (await p.call("trust", "POST", "/v1/trust/appeals", s.host, json=appeal, expect=201))["appeal_id"]
+
+    s.order_done, (s.order_qc, case), _ = await asyncio.gather(done_order(), qc_order(), enforced())
     s.qc_case = case["case_id"]
 
     # An after-sales case, withdrawn at once: every later command on it is a domain refusal, never a change.

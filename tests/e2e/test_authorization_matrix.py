@@ -124,6 +124,12 @@ def fixed(
     return target
 
 
+async def appeal_target(w: World, role: str, own: bool) -> Req:
+    """The host appeals its own warning, everyone else names the shop's (only its seller may appeal it)."""
+    s = w.side(own)
+    return Req(json={"action_id": s.host_action if role == "host" else s.shop_action, "reason": "matrix"})
+
+
 def note_of(s: Side, role: str) -> str:
     return s.notes[AUDIENCE.get(role, "buyer")]
 
@@ -640,28 +646,25 @@ ROWS: list[Row] = [
     Row("notify", "GET", "/v1/events/catalog/{event_type}", ANY, fixed(event_type="xinren.order.paid"), kind="none"),
     Row("notify", "GET", "/v1/events/asyncapi", ANY, fixed(), kind="none"),
     # trust: scores are public (details only to the subject and admins), actions and appeals to those concerned.
-    # The world has no enforcement action yet: filing and deciding appeals answer 404 to every role until it has one.
+    # Each side has a shop WARNING and a host WARNING (a counterfeit on a live-room order), the host's appealed.
     Row("trust", "GET", "/v1/trust/shops", ADMIN, fixed(), kind="none"),
     Row("trust", "GET", "/v1/trust/shops/{shop_id}", ANY, on(**ON_SHOP), kind="public"),
+    # Admin only; the world's shops are not suspended, so the own and foreign answers are 409 SHOP_NOT_SUSPENDED.
     Row("trust", "POST", "/v1/trust/shops/{shop_id}/reinstate", ADMIN, on(**ON_SHOP)),
     Row("trust", "GET", "/v1/trust/hosts/{host_id}", ANY, on(host_id="host_sub"), kind="public"),
     Row("trust", "GET", "/v1/trust/products/{sku_id}", ANY, on(sku_id="sku_plain"), kind="public"),
     Row("trust", "GET", "/v1/trust/actions", TRUST_CONCERNED, fixed(), kind="none"),
     Row("trust", "GET", "/v1/trust/appeals", TRUST_CONCERNED, fixed(), kind="none"),
-    Row(
-        "trust",
-        "POST",
-        "/v1/trust/appeals",
-        frozenset({"seller", "host"}),
-        fixed(body={"action_id": "act_none", "reason": "matrix"}),
-        kind="none",
-    ),
+    # The seller appeals its shop's warning (201, then 409 ACTION_NOT_APPEALABLE), the host its own (already
+    # appealed: 409); the other side's action is 404 ACTION_NOT_FOUND.
+    Row("trust", "POST", "/v1/trust/appeals", frozenset({"seller", "host"}), appeal_target),
+    # UPHOLD, then 409 APPEAL_DECIDED; the admin decides either side's.
     Row(
         "trust",
         "POST",
         "/v1/trust/appeals/{appeal_id}/decide",
         ADMIN,
-        fixed(body={"decision": "UPHOLD", "reason": "matrix"}, appeal_id="apl_none"),
+        on(body={"decision": "UPHOLD", "reason": "matrix"}, appeal_id="appeal_id"),
     ),
     # --- every service: operations ----------------------------------------------------------------------------
     *(
