@@ -1,5 +1,6 @@
 """The after-sales rules as pure functions: windows, rights, amounts, compensation."""
 
+import dataclasses
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -178,6 +179,21 @@ def test_fast_refund_for_buyers_in_good_standing_under_the_threshold(rights, amo
     intake = assess(facts(paid=50_000, rights=rights), T.REFUND_ONLY, R.QUALITY_ISSUE, amount, recent)
     assert intake.approve_at_once is fast
     assert ("FAST_REFUND" in intake.rules) is fast
+
+
+@pytest.mark.parametrize(
+    "band_rights,fast",
+    [
+        (None, True),  # no band known: the right alone
+        (frozenset(TR), True),  # a band that allows it
+        (frozenset(TR) - {TR.FAST_REFUND}, False),  # a band below it: the seller reviews
+        (frozenset(), False),
+    ],
+)
+def test_fast_refund_needs_the_shops_band_to_allow_it(band_rights, fast):
+    order = dataclasses.replace(facts(paid=50_000, rights=[TR.FAST_REFUND]), band_rights=band_rights)
+    intake = assess(order, T.REFUND_ONLY, R.QUALITY_ISSUE, 5_000)
+    assert intake.approve_at_once is fast and ("FAST_REFUND" in intake.rules) is fast
 
 
 def test_fast_refund_on_a_return_skips_review_but_still_waits_for_the_goods():

@@ -14,9 +14,10 @@ from xinren_shared.contracts.orders import (
     OrderShippingLate,
 )
 from xinren_shared.contracts.qc import QcExpired, QcFailed, QcPassed, QcReturnChecked
+from xinren_shared.contracts.trust import TrustScoreChanged
 from xinren_shared.events import Event
 
-from .handlers import money_answers, platform_refunds, projection, verified_returns
+from .handlers import money_answers, platform_refunds, projection, trust_bands, verified_returns
 
 EVENT_HANDLERS: dict[type[Event], Handler] = {
     # The service's own view of each order.
@@ -36,4 +37,5 @@ EVENT_HANDLERS: dict[type[Event], Handler] = {
     OrderRefunded: money_answers.on_order_refunded,
     OrderRefundRejected: money_answers.on_order_refund_rejected,
     OrderCompensationPaid: money_answers.on_order_compensation_paid,
+    TrustScoreChanged: trust_bands.on_score_changed,  # the shop's band: whether FAST_REFUND still applies
 }

@@ -191,3 +191,15 @@ class CaseMessage(RefundTable, table=True):
     actor: str = Field(sa_column=Column(String(ID), nullable=False))
     text: str = Field(sa_column=Column(Text, nullable=False))
     evidence_ids: list[str] = Field(default_factory=list, sa_column=Column(JSONB, nullable=False, server_default="[]"))
+
+
+class ShopBand(RefundTable, table=True):
+    """A shop's trust band as the trust service last published it (trust.score_changed), with the rights the band
+    allows. No row: no band known yet, and the shop's own rights alone govern its after-sales."""
+
+    __tablename__ = "shop_band"
+
+    shop_id: str = Field(sa_column=Column(String(ID), primary_key=True))
+    band: str = Field(sa_column=Column(String(32), nullable=False))
+    rights: list[str] = Field(default_factory=list, sa_column=Column(JSONB, nullable=False, server_default="[]"))
+    changed_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))  # the event's time

@@ -42,6 +42,8 @@ class OrderFacts:
     # Set once the item passed quality check: the platform vouched for it.
     certificate_no: str | None = None
     lines: tuple[Line, ...] = ()
+    # The rights the shop's trust band allows today (trust.score_changed); None: no band known yet.
+    band_rights: frozenset[TrustRight] | None = None
 
     @property
     def refundable_fen(self) -> int:
@@ -218,13 +220,17 @@ INTAKE_RULES: tuple[IntakeRule, ...] = (
         Effect.APPROVE_AT_ONCE,
         lambda o, t, amount, recent, p: not o.shipped and t is AfterSaleType.REFUND_ONLY,
     ),
-    # 极速退款: a buyer in good standing asking little is approved before review (a return still comes back).
+    # 极速退款: a buyer in good standing asking little is approved before review (a return still comes back), while
+    # the shop's trust band allows it (no band known: the right alone).
     IntakeRule(
         "FAST_REFUND",
         TrustRight.FAST_REFUND,
         Effect.APPROVE_AT_ONCE,
         lambda o, t, amount, recent, p: (
-            t not in NO_MONEY and amount <= p.fast_refund_max_fen and recent < p.fast_refund_max_recent_refunds
+            t not in NO_MONEY
+            and amount <= p.fast_refund_max_fen
+            and recent < p.fast_refund_max_recent_refunds
+            and (o.band_rights is None or TrustRight.FAST_REFUND in o.band_rights)
         ),
     ),
     # 退款不退货: sending cheap goods back costs more than they are worth.

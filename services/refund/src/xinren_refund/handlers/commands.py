@@ -22,7 +22,7 @@ from ..models import AfterSaleCase
 from ..schemas import ArbitrateBody, CaseCreate, CasePublic
 from ..settings import RefundSettings
 from ..views import case_public
-from . import cases
+from . import cases, trust_bands
 from .cases import CaseContext
 
 Uow = UnitOfWork[RefundSettings]
@@ -53,6 +53,7 @@ async def open_case(uow: Uow, principal: Principal, body: CaseCreate) -> CasePub
     recent = 0
     if TrustRight.FAST_REFUND in facts.trust_rights:
         recent = await _recent_refunds(s, principal.sub, at - policy.fast_refund_lookback)
+        facts = await trust_bands.with_band(s, facts, view.shop_id)
     lines = None if body.items is None else tuple(domain.LineRequest(i.sku_id, i.quantity) for i in body.items)
     request = domain.CaseRequest(AfterSaleType(body.type), AfterSaleReason(body.reason), body.amount_fen, lines)
     intake = domain.assess_request(facts, request, recent, at, policy)
