@@ -3,9 +3,12 @@ app (httpx, lifespan on, relay, consumers and timers off) against N calls of its
 the same run, both timed with time.process_time, so what the test client and the framework cost cancels out of the
 difference. Also counts the statements the engine sends per creation (BEGIN and COMMIT included).
 
-    DATABASE_URL=... KAFKA_BOOTSTRAP_SERVERS=... .venv/bin/python bench/order_cpu.py [--orders 300]
+    DATABASE_URL=... KAFKA_BOOTSTRAP_SERVERS=... .venv/bin/python bench/order_cpu.py [--orders 300] [--concurrency 1]
+        [--pool-size 10 --max-overflow 20]
 
-Writes bench/results/order-cpu.json."""
+With --concurrency N the creations run N at a time (the hello calls too), and the new database connections the pool
+opened while measuring are counted: a pool smaller than the concurrency closes the overflow connections it gets back
+and opens new ones, whose statements are prepared again. Writes bench/results/order-cpu.json."""
 
 from __future__ import annotations
 
@@ -28,17 +31,25 @@ from xinren_shared.testing.http import serve
 from xinren_shared.testing.plugin import create_database
 
 
-async def _cpu_per_call(n: int, call: Callable[[int], Awaitable[httpx.Response]], ok: int) -> float:
-    """CPU seconds of this process per call, over n sequential calls."""
+async def _cpu_per_call(
+    n: int, call: Callable[[int], Awaitable[httpx.Response]], ok: int, concurrency: int = 1
+) -> float:
+    """CPU seconds of this process per call, over n calls made `concurrency` at a time."""
+
+    async def worker(w: int) -> None:
+        for i in range(w, n, concurrency):
+            r = await call(i)
+            if r.status_code != ok:
+                raise RuntimeError(f"{r.request.method} {r.request.url.path}: {r.status_code} {r.text[:300]}")
+
     started = time.process_time()
-    for i in range(n):
-        r = await call(i)
-        if r.status_code != ok:
-            raise RuntimeError(f"{r.request.method} {r.request.url.path}: {r.status_code} {r.text[:300]}")
+    await asyncio.gather(*(worker(w) for w in range(concurrency)))
     return (time.process_time() - started) / n
 
 
-async def measure(database_url: str, kafka: str, orders: int, rounds: int) -> dict[str, Any]:
+async def measure(
+    database_url: str, kafka: str, orders: int, rounds: int, concurrency: int, pool_size: int, max_overflow: int
+) -> dict[str, Any]:
     from xinren_order.app import create_app
     from xinren_order.settings import OrderSettings
 
@@ -52,13 +63,21 @@ async def measure(database_url: str, kafka: str, orders: int, rounds: int) -> di
         run_consumers=False,
         run_timers=False,
         rate_limits={},
+        db_pool_size=pool_size,
+        db_max_overflow=max_overflow,
     )
     statements: list[str] = []
+    opened = 0
 
     def count(conn: Any, cursor: Any, sql: str, *_: Any) -> None:
         statements.append(sql)
 
-    async with serve(create_app(settings)) as c:
+    def connected(*_: Any) -> None:
+        nonlocal opened
+        opened += 1
+
+    app = create_app(settings)
+    async with serve(app) as c:
         shop_id, sku_id, _ = await shop_and_product(c, stock=10_000_000)
         body = order_body(shop_id, sku_id)
         buyer = token("buyer", "cpu-bench-buyer")
@@ -78,14 +97,21 @@ async def measure(database_url: str, kafka: str, orders: int, rounds: int) -> di
             event.remove(Engine, "before_cursor_execute", count)
         per_order: list[float] = []
         per_hello: list[float] = []
-        for _ in range(rounds):  # interleaved, so a noisy neighbour touches both sides alike
-            per_order.append(await _cpu_per_call(orders, create, 201))
-            per_hello.append(await _cpu_per_call(orders, hello, 200))
+        pool = app.state.runtime.engine.sync_engine.pool
+        event.listen(pool, "connect", connected)
+        try:
+            for _ in range(rounds):  # interleaved, so a noisy neighbour touches both sides alike
+                per_order.append(await _cpu_per_call(orders, create, 201, concurrency))
+                per_hello.append(await _cpu_per_call(orders, hello, 200, concurrency))
+        finally:
+            event.remove(pool, "connect", connected)
     order_ms = statistics.median(per_order) * 1000
     hello_ms = statistics.median(per_hello) * 1000
     return {
         "orders_per_round": orders,
         "rounds": rounds,
+        "concurrency": concurrency,
+        "pool": {"size": pool_size, "max_overflow": max_overflow, "connections_opened": opened},
         "order_cpu_ms": round(order_ms, 3),
         "hello_cpu_ms": round(hello_ms, 3),
         "order_minus_hello_cpu_ms": round(order_ms - hello_ms, 3),
@@ -103,10 +129,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--orders", type=int, default=300, help="creations per round")
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--concurrency", type=int, default=1, help="creations at a time")
+    parser.add_argument("--pool-size", type=int, default=10, help="the service's db_pool_size")
+    parser.add_argument("--max-overflow", type=int, default=20, help="the service's db_max_overflow")
     args = parser.parse_args()
     database_url = os.environ.get("DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
     kafka = os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092")
-    result = asyncio.run(measure(database_url, kafka, args.orders, args.rounds))
+    result = asyncio.run(
+        measure(database_url, kafka, args.orders, args.rounds, args.concurrency, args.pool_size, args.max_overflow)
+    )
     out = ROOT / "bench" / "results" / "order-cpu.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n")

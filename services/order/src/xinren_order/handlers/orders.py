@@ -126,13 +126,14 @@ async def create_order(
     )
     placed.id = await intake_write(conn, order, actor=placed.actor, reason="order placed", timer_kind=TIMER_UNPAID)
     await uow.runtime.outbox.add(uow.session, events_out.created(order))
+    # Shaped from what was just written, not read back (a new order's timeline is its one entry, and no after-sales
+    # case can name it yet), and before the stock is taken: from then on the hot row is locked until the commit.
+    answer = order_public(order, principal, [placed], case_open=False)
     short = await take_stock(conn, quantities)
     if short is not None:  # another order took it since the read: this one rolls back, written rows included
         sku, available = short
         raise _out_of_stock(sku, quantities[sku], available)
-    # Shaped from what was just written, not read back: a new order's timeline is its one entry, and no
-    # after-sales case can name it yet.
-    return order_public(order, principal, [placed], case_open=False)
+    return answer
 
 
 def _check_shop(intake: Intake, shop_id: str) -> None:
