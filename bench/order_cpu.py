@@ -68,6 +68,28 @@ async def measure(
     )
     statements: list[str] = []
     opened = 0
+    # The hot product row's lock, seen from the service: from the stock UPDATE's answer (the lock was taken a little
+    # before) to the connection's return to the pool (committed: the lock is gone), a lower bound of its hold; and
+    # from the UPDATE's sending, which adds the wait for the lock.
+    sent: dict[int, float] = {}
+    answered: dict[int, float] = {}
+    held: list[float] = []
+    waited_and_held: list[float] = []
+
+    def take(conn: Any, cursor: Any, sql: str, *_: Any) -> None:
+        if sql.startswith("UPDATE product"):
+            sent[id(conn.connection.dbapi_connection)] = time.perf_counter()
+
+    def taken(conn: Any, cursor: Any, sql: str, *_: Any) -> None:
+        if sql.startswith("UPDATE product"):
+            answered[id(conn.connection.dbapi_connection)] = time.perf_counter()
+
+    def released(dbapi_connection: Any, *_: Any) -> None:
+        now = time.perf_counter()
+        if (started := answered.pop(id(dbapi_connection), None)) is not None:
+            held.append(now - started)
+        if (started := sent.pop(id(dbapi_connection), None)) is not None:
+            waited_and_held.append(now - started)
 
     def count(conn: Any, cursor: Any, sql: str, *_: Any) -> None:
         statements.append(sql)
@@ -99,12 +121,18 @@ async def measure(
         per_hello: list[float] = []
         pool = app.state.runtime.engine.sync_engine.pool
         event.listen(pool, "connect", connected)
+        event.listen(pool, "checkin", released)
+        event.listen(app.state.runtime.engine.sync_engine, "before_cursor_execute", take)
+        event.listen(app.state.runtime.engine.sync_engine, "after_cursor_execute", taken)
         try:
             for _ in range(rounds):  # interleaved, so a noisy neighbour touches both sides alike
                 per_order.append(await _cpu_per_call(orders, create, 201, concurrency))
                 per_hello.append(await _cpu_per_call(orders, hello, 200, concurrency))
         finally:
             event.remove(pool, "connect", connected)
+            event.remove(pool, "checkin", released)
+            event.remove(app.state.runtime.engine.sync_engine, "before_cursor_execute", take)
+            event.remove(app.state.runtime.engine.sync_engine, "after_cursor_execute", taken)
     order_ms = statistics.median(per_order) * 1000
     hello_ms = statistics.median(per_hello) * 1000
     return {
@@ -116,6 +144,8 @@ async def measure(
         "hello_cpu_ms": round(hello_ms, 3),
         "order_minus_hello_cpu_ms": round(order_ms - hello_ms, 3),
         "ratio_order_to_hello": round(order_ms / hello_ms, 2),
+        "stock_lock_held_ms": _percentiles(held),
+        "stock_lock_waited_and_held_ms": _percentiles(waited_and_held),
         # The statements the engine sent for one creation; BEGIN is implicit in the driver (asyncpg opens the
         # transaction with the first statement) and COMMIT is not a cursor execution: both added.
         "round_trips_per_order": len(statements) + 2,
@@ -123,6 +153,11 @@ async def measure(
         "order_cpu_ms_rounds": [round(x * 1000, 3) for x in per_order],
         "hello_cpu_ms_rounds": [round(x * 1000, 3) for x in per_hello],
     }
+
+
+def _percentiles(seconds: list[float]) -> dict[str, float]:
+    ordered = sorted(seconds)
+    return {f"p{q}": round(ordered[min(len(ordered) - 1, len(ordered) * q // 100)] * 1000, 2) for q in (50, 99)}
 
 
 def main() -> None:
