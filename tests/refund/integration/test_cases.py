@@ -52,7 +52,6 @@ async def test_refund_before_shipment_is_paid_without_review_and_a_retried_post_
         "buyer_id": order.buyer_id,
         "shop_id": order.shop_id,
         "refund_id": f"rf_{first['case_id']}",
-        "reask": False,
     }
     assert await refund.outbox_count("xinren.aftersale.requested", order.order_id) == 1  # one case, one request
 

@@ -95,7 +95,6 @@ async def test_qc_failed_counterfeit_delivered_twice_opens_one_case_and_one_tenf
         "buyer_id": order.buyer_id,
         "shop_id": order.shop_id,
         "case_id": case["case_id"],
-        "reask": False,
     }
 
     await publish(
