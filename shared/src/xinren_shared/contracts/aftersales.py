@@ -21,6 +21,9 @@ class AfterSaleItem(BaseModel):
     quantity: int = Field(ge=1)
     amount_fen: int = 0
     title: str | None = None
+    # An exchange for another variant of the line's product (same shop): the SKU the seller ships instead (None:
+    # the same SKU); a cheaper variant's price difference is this line's amount_fen, refunded.
+    replacement_sku_id: str | None = None
 
 
 class AfterSaleEvent(Event):

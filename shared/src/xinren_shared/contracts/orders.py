@@ -108,9 +108,21 @@ class OrderReceiptExtended(OrderEvent):
     auto_confirm_at: datetime
 
 
+class ProductVariant(BaseModel):
+    """A product of the shop in the variant group (product_id) of an order line, the line's own SKU included."""
+
+    sku_id: str
+    product_id: str
+    title: str
+    unit_price_fen: int = Field(ge=0)
+
+
 @event("xinren.order.delivered", TOPIC)
 class OrderDelivered(OrderEvent):
     delivered_at: datetime
+    # The variants of the order lines' products when the order was delivered (an exchange may name one of them);
+    # empty when no line's product has another variant.
+    variants: list[ProductVariant] = []
 
 
 @event("xinren.order.completed", TOPIC)
