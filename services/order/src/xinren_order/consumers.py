@@ -3,6 +3,7 @@
 from xinren_shared.consumer import Handler
 from xinren_shared.contracts import aftersales as ae
 from xinren_shared.contracts import qc as qe
+from xinren_shared.contracts import trust as te
 from xinren_shared.events import Event
 
 from .handlers import aftersales, catalog, money, qc_reactions, trust_reactions
@@ -13,6 +14,8 @@ EVENT_HANDLERS: dict[type[Event], Handler] = {
     qe.QcShopSuspended: catalog.on_shop_suspended,
     # xinren.trust.v1: the shop's standing (suspension, closure, reinstatement), fines and fines given back
     **{event_type: trust_reactions.on_trust_event for event_type in trust_reactions.EVENTS},
+    # xinren.trust.v1: the public bands of shops and products (newest wins)
+    te.TrustScoreChanged: trust_reactions.on_score_changed,
     # xinren.aftersales.v1: money requests
     ae.RefundRequested: money.on_refund_requested,
     ae.CompensationGranted: money.on_compensation_granted,

@@ -11,6 +11,7 @@ from sqlalchemy import (
     CheckConstraint,
     Column,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     String,
@@ -75,6 +76,19 @@ class Product(OrderTable, table=True):
     stock_available: int = 0
     qc_required: bool = False
     created_at: datetime | None = _created_at()
+
+
+class TrustBand(OrderTable, table=True):
+    """A shop's or product's public trust band and score, from the trust service's trust.score_changed (the newest
+    event by its time wins); hosts' bands are not kept here."""
+
+    __tablename__ = "trust_band"
+
+    subject_kind: str = Field(primary_key=True, max_length=16)  # SHOP or PRODUCT
+    subject_id: str = Field(primary_key=True, max_length=200)
+    band: str = Field(max_length=32)
+    score: float = Field(sa_column=Column(Float, nullable=False))
+    changed_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
 
 
 class SalesOrder(OrderTable, table=True):

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, exists, func, literal
+from sqlalchemy import ColumnElement, exists, func, literal, tuple_
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
 from xinren_shared.auth import Principal, Role
@@ -17,12 +19,46 @@ from . import domain, ledger, schemas
 from .access import COOPERATIONS, ORDERS, SHOP_STAFF, ShopRef
 from .cooperations import cooperation_public, host_for, host_public
 from .domain import OrderStatus
-from .models import Cooperation, LedgerTransaction, Product, SalesOrder
+from .models import Cooperation, LedgerTransaction, Product, SalesOrder, TrustBand
 from .repository import load_order, load_shop, order_for, product_for, shop_for
 from .settings import OrderSettings
 from .views import ledger_transaction_public, order_view, order_views, product_public, shop_public
 
 Runtime = ServiceRuntime[OrderSettings]
+
+Bands = dict[tuple[str, str], schemas.TrustBandPublic]
+_UNKNOWN = schemas.TrustBandPublic()
+
+
+async def trust_bands(session: AsyncSession, *, shops: Collection[str] = (), skus: Collection[str] = ()) -> Bands:
+    """The known public bands of these shops and products, in one query, keyed by (kind, id)."""
+    wanted = [("SHOP", s) for s in shops] + [("PRODUCT", p) for p in skus]
+    if not wanted:
+        return {}
+    key = tuple_(col(TrustBand.subject_kind), col(TrustBand.subject_id))
+    rows = (await session.execute(select(TrustBand).where(key.in_(wanted)))).scalars()
+    return {(b.subject_kind, b.subject_id): schemas.TrustBandPublic(band=b.band, score=b.score) for b in rows}
+
+
+def _with_band(view: schemas.ShopPublic | schemas.ProductPublic, band: schemas.TrustBandPublic | None) -> None:
+    if band is not None:
+        view.trust_band, view.trust_score = band.band, band.score
+
+
+async def with_trust(session: AsyncSession, views: list[schemas.OrderPublic]) -> list[schemas.OrderPublic]:
+    """The orders' views with their shop's and each line's product band today (None where unknown)."""
+    bands = await trust_bands(
+        session, shops={v.shop_id for v in views}, skus={i.sku_id for v in views for i in v.items}
+    )
+    for v in views:
+        v.trust = schemas.OrderTrust(
+            shop=bands.get(("SHOP", v.shop_id), _UNKNOWN),
+            items=[
+                schemas.ItemTrustPublic(sku_id=i.sku_id, **bands.get(("PRODUCT", i.sku_id), _UNKNOWN).model_dump())
+                for i in v.items
+            ],
+        )
+    return views
 
 
 async def get_shop(runtime: Runtime, principal: Principal, shop_id: str) -> schemas.ShopPublic:
@@ -31,12 +67,16 @@ async def get_shop(runtime: Runtime, principal: Principal, shop_id: str) -> sche
         deposit, seller = await ledger.balances(
             session, domain.deposit_account(shop_id), domain.seller_account(shop_id)
         )
-        return shop_public(shop, principal, deposit, seller)
+        view = shop_public(shop, principal, deposit, seller)
+        _with_band(view, (await trust_bands(session, shops={shop_id})).get(("SHOP", shop_id)))
+        return view
 
 
 async def get_product(runtime: Runtime, sku_id: str) -> schemas.ProductPublic:
     async with runtime.transaction() as session:
-        return product_public(await product_for(session, sku_id), runtime.settings.qc_policy())
+        view = product_public(await product_for(session, sku_id), runtime.settings.qc_policy())
+        _with_band(view, (await trust_bands(session, skus={sku_id})).get(("PRODUCT", sku_id)))
+        return view
 
 
 async def list_products(
@@ -47,13 +87,17 @@ async def list_products(
         await shop_for(session, shop_id)
         query = select(Product).where(Product.shop_id == shop_id)
         rows, next_cursor = await keyset_page(session, query, [Product.sku_id], cursor, limit)
-        return [product_public(p, policy) for p in rows], next_cursor
+        bands = await trust_bands(session, skus={p.sku_id for p in rows})
+        views = [product_public(p, policy) for p in rows]
+        for view in views:
+            _with_band(view, bands.get(("PRODUCT", view.sku_id)))
+        return views, next_cursor
 
 
 async def get_order(runtime: Runtime, principal: Principal, order_id: str) -> schemas.OrderPublic:
     async with runtime.transaction() as session:
         order = await order_for(session, principal, order_id, lock=False)
-        return await order_view(session, principal, order)
+        return (await with_trust(session, [await order_view(session, principal, order)]))[0]
 
 
 @dataclass(frozen=True)
@@ -92,7 +136,7 @@ async def list_orders(
     columns = [SalesOrder.created_at, SalesOrder.order_id]
     async with runtime.transaction() as session:
         rows, next_cursor = await keyset_page(session, query, columns, cursor, limit, descending=True)
-        return await order_views(session, principal, rows), next_cursor
+        return await with_trust(session, await order_views(session, principal, rows)), next_cursor
 
 
 async def order_ledger(

@@ -80,7 +80,11 @@ class ShopPublic(BaseModel):
     name: str
     trust_rights: list[TrustRight]
     status: str
-    strikes: int
+    strikes: int = Field(
+        description="Deprecated: no longer updated (the quality check no longer suspends shops); the shop's "
+        "enforcement history is the trust service's (GET /v1/trust/shops/{shop_id}).",
+        json_schema_extra={"deprecated": True},
+    )
     created_at: datetime | None
     # Where returns and QC-failed items go (None until the shop sets it).
     return_address: dict[str, Any] | None = None
@@ -91,6 +95,9 @@ class ShopPublic(BaseModel):
     guarantee_debt_fen: int | None = None
     # Returned items received back go into stock (true) or are written off (false).
     restock_returns: bool = True
+    # The shop's public trust band and score, as the trust service last published them (None while unknown).
+    trust_band: str | None = None
+    trust_score: float | None = None
 
 
 class ProductCreate(Request):
@@ -115,6 +122,9 @@ class ProductPublic(BaseModel):
     qc_required: bool
     warehouse_hint: str | None
     created_at: datetime | None
+    # The product's public trust band and score, as the trust service last published them (None while unknown).
+    trust_band: str | None = None
+    trust_score: float | None = None
 
 
 # --- hosts and cooperations -------------------------------------------------------------------------------
@@ -179,6 +189,24 @@ class OrderCreate(Request):
         if len({i.sku_id for i in v}) != len(v):
             raise ValueError("each sku_id may appear once; use quantity")
         return v
+
+
+class TrustBandPublic(BaseModel):
+    """A public trust band and score as the trust service last published them (both None while unknown)."""
+
+    band: str | None = None
+    score: float | None = None
+
+
+class ItemTrustPublic(TrustBandPublic):
+    sku_id: str
+
+
+class OrderTrust(BaseModel):
+    """The shop's and each ordered product's trust band today (not at the time of the order)."""
+
+    shop: TrustBandPublic
+    items: list[ItemTrustPublic]
 
 
 class OrderItemPublic(BaseModel):
@@ -276,6 +304,9 @@ class OrderPublic(BaseModel):
     aftersales: list[AfterSaleSummary] = []
     # Order, QC and after-sales steps merged, in time order.
     timeline: list[TimelineEntry]
+    # The shop's and products' trust bands: on the order reads (GET /v1/orders/{id}, GET /v1/orders), None in the
+    # answers of writes.
+    trust: OrderTrust | None = None
 
 
 class PayRequest(Request):

@@ -1,12 +1,14 @@
 """The order service follows the trust service (xinren.trust.v1): the shop's standing (a suspension or closure stops
 new orders, a reinstatement or an overturned suspension lets it trade again), fines charged from the shop's deposit
-to the platform once per action id, and an overturned fine given back."""
+to the platform once per action id, an overturned fine given back, and the public trust bands of shops and products
+(trust.score_changed) that buyers see on the order, shop and product reads."""
 
 from __future__ import annotations
 
 import logging
 
 from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from xinren_shared.consumer import EventContext
@@ -15,7 +17,7 @@ from xinren_shared.ids import utcnow
 
 from .. import domain, ledger
 from ..domain import ShopStatus
-from ..models import Shop, metadata
+from ..models import Shop, TrustBand, metadata
 from ..repository import load_shop
 from ..settings import OrderSettings
 
@@ -26,6 +28,29 @@ _txn = metadata.tables["ledger_transaction"]
 # The trust events this module reacts to; each carries the shop's standing after it.
 EVENTS: tuple[type[te.TrustEvent], ...] = (te.TrustActionTaken, te.TrustActionReversed, te.TrustShopReinstated)
 TrustEvent = te.TrustActionTaken | te.TrustActionReversed | te.TrustShopReinstated
+
+
+# The subjects whose public band this service keeps (hosts' bands are not shown here).
+BAND_SUBJECTS = frozenset({te.TrustSubject.SHOP, te.TrustSubject.PRODUCT})
+_band = metadata.tables["trust_band"]
+
+
+async def on_score_changed(
+    session: AsyncSession, event: te.TrustScoreChanged, ctx: EventContext[OrderSettings]
+) -> None:
+    """Keeps the newest band and score per shop or product, by the event's time: an older event arriving late (or
+    a redelivery) changes nothing. One statement, no lock on the shop's or product's own row."""
+    if event.subject_kind not in BAND_SUBJECTS:
+        return
+    values = {"band": event.band, "score": event.score, "changed_at": ctx.envelope.time}
+    stmt = insert(TrustBand).values(subject_kind=event.subject_kind.value, subject_id=event.subject_id, **values)
+    await session.execute(
+        stmt.on_conflict_do_update(
+            index_elements=[_band.c.subject_kind, _band.c.subject_id],
+            set_=values,
+            where=_band.c.changed_at <= stmt.excluded.changed_at,
+        )
+    )
 
 
 def fine_key(action_id: str) -> str:
