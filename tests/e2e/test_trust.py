@@ -76,6 +76,18 @@ async def test_a_shop_that_ships_late_and_loses_arbitrations_loses_fast_refund(p
 
     await stack.until(refund_has_the_band, what="the refund service handling the shop's band change")
 
+    # The buyer's order screen shows the shop's band as the trust service published it, and its shop read too.
+    async def order_shows_the_band() -> dict | None:
+        seen = await p.call("order", "GET", f"/v1/orders/{orders[2]['order_id']}", buyers[2])
+        band = (await trust_of(p, shop))["band"]
+        return seen if seen["trust"]["shop"]["band"] == band else None
+
+    seen = await stack.until(order_shows_the_band, what="the order service showing the shop's band on the order")
+    assert seen["trust"]["shop"]["band"] != "EXCELLENT" and seen["trust"]["shop"]["score"] is not None, seen
+    assert [i["sku_id"] for i in seen["trust"]["items"]] == [sku], seen
+    shop_read = await p.call("order", "GET", f"/v1/shops/{shop.shop_id}", buyers[2])
+    assert shop_read["trust_band"] == seen["trust"]["shop"]["band"], shop_read
+
     # The next small request, which FAST_REFUND would have paid at once, waits for the seller's review.
     buyer, order = buyers[2], orders[2]
     case = await p.after_sale(buyer, order["order_id"], "REFUND_ONLY", "QUALITY_ISSUE", amount_fen=1_000)
