@@ -36,6 +36,6 @@ def create_app(settings: QcSettings | None = None) -> FastAPI:
         on_startup=on_startup,
         messages_zh=MESSAGES_ZH,
     )
-    # Evidence bytes: content-addressed, on the local filesystem unless the setting names another store.
-    app.state.evidence_store = make_store(settings.evidence_store)
+    # Evidence bytes: content-addressed, on the local filesystem unless the setting names an S3-compatible store.
+    app.state.evidence_store = make_store(settings.evidence_store, settings.evidence_s3)
     return app

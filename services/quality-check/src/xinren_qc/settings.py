@@ -2,9 +2,11 @@
 
 from datetime import timedelta
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 
 from xinren_shared.settings import ServiceSettings, service_config
+
+from .storage import S3Settings
 
 
 class QcSettings(ServiceSettings):
@@ -21,14 +23,36 @@ class QcSettings(ServiceSettings):
     # The seller may appeal a failure within this time of the verdict; the failure is final (qc.failed) after it.
     # 0: no appeals, failures are final at once.
     appeal_window_seconds: float = Field(default=48 * 3_600, ge=0)
-    # Evidence: where the bytes go ("file:///path" or a path: the local filesystem; see README for S3) and the
-    # largest upload accepted.
+    # Evidence: where the bytes go (a path or "file:///path": the local filesystem; "s3://bucket/prefix": an
+    # S3-compatible object store, the production option) and the largest upload accepted.
     evidence_store: str = ".run/evidence"
+    # The S3-compatible store: its endpoint (None: AWS S3 of the region), region, bucket addressing in the path
+    # (MinIO, most self-hosted stores) and the time a call may take. Credentials come from the environment: these
+    # two (XINREN_QC_EVIDENCE_S3_ACCESS_KEY_ID / _SECRET_ACCESS_KEY, e.g. from a secret), or when unset boto3's
+    # own chain (AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY, a profile, an instance or pod role).
+    evidence_s3_endpoint_url: str | None = None
+    evidence_s3_region: str = "us-east-1"
+    evidence_s3_path_style: bool = False
+    evidence_s3_timeout_seconds: float = Field(default=10, gt=0)
+    evidence_s3_access_key_id: str | None = None
+    evidence_s3_secret_access_key: SecretStr | None = None
     evidence_max_bytes: int = Field(default=10 * 1024 * 1024, gt=0)
     # How often the warehouses' figures (queue, throughput, pass rate, time to verdict) are refreshed for /metrics,
     # and the window they are counted over.
     warehouse_metrics_seconds: float = Field(default=30, gt=0)
     warehouse_stats_window_seconds: float = Field(default=30 * 86_400, gt=0)
+
+    @property
+    def evidence_s3(self) -> S3Settings:
+        secret = self.evidence_s3_secret_access_key
+        return S3Settings(
+            endpoint_url=self.evidence_s3_endpoint_url,
+            region=self.evidence_s3_region,
+            access_key_id=self.evidence_s3_access_key_id,
+            secret_access_key=secret.get_secret_value() if secret else None,
+            path_style=self.evidence_s3_path_style,
+            timeout_seconds=self.evidence_s3_timeout_seconds,
+        )
 
     @property
     def inbound_deadline(self) -> timedelta:

@@ -7,6 +7,7 @@ import asyncio
 import hashlib
 import os
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 from urllib.parse import urlparse
@@ -63,10 +64,31 @@ class FilesystemStore:
         return await asyncio.to_thread(lambda: target.read_bytes() if target.exists() else None)
 
 
-def make_store(location: str) -> EvidenceStore:
-    """The store a setting names: a path or `file://` URL is the local filesystem. `s3://bucket/prefix` is the
-    production option described in the README; it is not built into this image yet, so it is refused loudly."""
+def make_store(location: str, s3: S3Settings | None = None) -> EvidenceStore:
+    """The store a setting names: a path or `file://` URL is the local filesystem; `s3://bucket/prefix` is an
+    S3-compatible object store (the production option: endpoint, region and credentials from `s3`)."""
     parsed = urlparse(location)
     if parsed.scheme in ("", "file"):
         return FilesystemStore(parsed.path if parsed.scheme else location)
-    raise ValueError(f"evidence store {location!r}: only the filesystem (a path or file://) is built in")
+    if parsed.scheme == "s3":
+        if not parsed.netloc:
+            raise ValueError(f"evidence store {location!r}: name the bucket (s3://bucket/prefix)")
+        from .s3store import S3Store  # boto3 is loaded only where the S3 store is used
+
+        prefix = parsed.path.strip("/")
+        return S3Store(parsed.netloc, f"{prefix}/" if prefix else "", s3 or S3Settings())
+    raise ValueError(f"evidence store {location!r}: a path, file:// or s3://bucket/prefix")
+
+
+@dataclass(frozen=True)
+class S3Settings:
+    """Where an S3-compatible store is and how to sign. Credentials left None come from boto3's own chain
+    (AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY in the environment, a profile, an instance or pod role), never from
+    code; `path_style` addresses the bucket in the path (MinIO and most self-hosted stores)."""
+
+    endpoint_url: str | None = None
+    region: str = "us-east-1"
+    access_key_id: str | None = None
+    secret_access_key: str | None = None
+    path_style: bool = False
+    timeout_seconds: float = 10.0
