@@ -112,8 +112,11 @@ def receipt_extended(order: SalesOrder, auto_confirm_at: datetime) -> oe.OrderRe
     return oe.OrderReceiptExtended(**parties(order), auto_confirm_at=auto_confirm_at)
 
 
-def delivered(order: SalesOrder, delivered_at: datetime) -> oe.OrderDelivered:
-    return oe.OrderDelivered(**parties(order), delivered_at=delivered_at)
+def delivered(
+    order: SalesOrder, delivered_at: datetime, variants: list[oe.ProductVariant] | None = None
+) -> oe.OrderDelivered:
+    """`variants`: the variant groups of the order's lines (handlers.aftersales.variants_of), for an exchange."""
+    return oe.OrderDelivered(**parties(order), delivered_at=delivered_at, variants=variants or [])
 
 
 def completed(order: SalesOrder, split: ReleaseSplit, *, auto: bool) -> oe.OrderCompleted:

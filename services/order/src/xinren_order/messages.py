@@ -11,6 +11,7 @@ MESSAGES_ZH: dict[str, str] = {
     "OUT_OF_STOCK": "库存不足，商品已售罄或剩余数量不够。",
     "PAYMENT_DECLINED": "支付未成功，请更换支付方式后重试。",
     "PRODUCT_EXISTS": "该商品编号已存在。",
+    "PRODUCT_GROUP_OF_ANOTHER_SHOP": "该商品款式组属于其他店铺。",
     "QC_CASE_NOT_OPEN": "质检单尚未建立，请稍后再发货。",
     "SHOP_EXISTS": "该店铺编号已存在。",
     "SHOP_SUSPENDED": "店铺已被暂停经营，暂时无法下单。",

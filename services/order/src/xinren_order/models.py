@@ -76,6 +76,9 @@ class Product(OrderTable, table=True):
     stock_available: int = 0
     qc_required: bool = False
     created_at: datetime | None = _created_at()
+    # The variant group: products of a shop sharing a product_id are variants of one product (sizes of a bangle);
+    # set at creation (default: the sku_id itself; None on rows from before variants: the sku is its own product).
+    product_id: str | None = Field(default=None, sa_column=Column(String(64), nullable=True, index=True))
 
 
 class TrustBand(OrderTable, table=True):

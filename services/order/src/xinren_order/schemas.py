@@ -106,6 +106,9 @@ class ProductCreate(Request):
     category: Category
     price_fen: int = Field(gt=0, le=10**11, strict=True)
     stock: int = Field(ge=0, le=10_000_000)
+    # The variant group (e.g. one bangle in sizes 52/54/56): products of the shop sharing it are variants an
+    # exchange may swap; default: the sku is its own product.
+    product_id: Id | None = None
 
 
 class StockAdd(Request):
@@ -115,6 +118,7 @@ class StockAdd(Request):
 class ProductPublic(BaseModel):
     sku_id: str
     shop_id: str
+    product_id: str | None = None  # the variant group (the sku itself when it has no variants)
     title: str
     category: str
     price_fen: int

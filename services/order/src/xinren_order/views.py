@@ -221,6 +221,7 @@ def product_public(p: Product, policy: domain.QcPolicy) -> schemas.ProductPublic
     return schemas.ProductPublic(
         sku_id=p.sku_id,
         shop_id=p.shop_id,
+        product_id=p.product_id or p.sku_id,
         title=p.title,
         category=p.category,
         price_fen=p.price_fen,

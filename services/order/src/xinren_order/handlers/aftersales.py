@@ -4,18 +4,22 @@ step for the merged timeline, and the stock effects of per-line cases:
 - a refund before shipment gives the refunded lines' quantities back to stock (never more than was reserved);
 - a return received back restocks the returned quantities, unless the shop writes returns off;
 - an approved exchange or reship reserves stock for the replacement (as much as there is), given back when the
-  case ends without the replacement shipped."""
+  case ends without the replacement shipped; an exchange for another variant (a line's replacement_sku_id, a
+  product of the same shop and variant group) reserves that SKU instead.
+order.delivered names the variants of the order lines' products (variants_of), for the refund service to check an
+exchange's replacement and its price difference."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import update
+from sqlalchemy import func, update
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlmodel import col
+from sqlmodel import col, select
 
 from xinren_shared.consumer import EventContext
 from xinren_shared.contracts import aftersales as ae
+from xinren_shared.contracts import orders as oe
 from xinren_shared.contracts.vocabulary import AfterSaleStatus, AfterSaleType
 
 from ..models import AfterSaleCase, AfterSaleTimelineEntry, Product, SalesOrder, Shop
@@ -92,7 +96,11 @@ async def _stock_effects(
             await _add_stock(session, {i.sku_id: i.quantity for i in event.items})
     elif event.type in _REPLACED and isinstance(event, ae.AfterSaleApproved | ae.AfterSaleOfferAccepted):
         if not case.replacement_reserved:
-            case.replacement_reserved = await _reserve(session, {i.sku_id: i.quantity for i in event.items})
+            wanted: dict[str, int] = {}
+            for i in event.items:
+                sku = i.replacement_sku_id or i.sku_id
+                wanted[sku] = wanted.get(sku, 0) + i.quantity
+            case.replacement_reserved = await _reserve(session, wanted, order.shop_id)
     elif isinstance(event, ae.AfterSaleReplacementShipped):
         case.replacement_shipped = True
     elif isinstance(event, ae.AfterSaleClosed) and case.replacement_reserved and not case.replacement_shipped:
@@ -126,16 +134,33 @@ async def _add_stock(session: AsyncSession, quantities: dict[str, int]) -> None:
         )
 
 
-async def _reserve(session: AsyncSession, quantities: dict[str, int]) -> dict[str, int]:
+async def _reserve(session: AsyncSession, quantities: dict[str, int], shop_id: str) -> dict[str, int]:
     """Takes the replacement's quantities from stock, as much as there is (the seller may ship it anyway: the case
-    is the buyer's right, the shortfall is the shop's to fix)."""
+    is the buyer's right, the shortfall is the shop's to fix); only the order's shop's products."""
     taken: dict[str, int] = {}
     for sku, qty in sorted(quantities.items()):
         product = await session.get(Product, sku, with_for_update=True)
-        if product is None:
+        if product is None or product.shop_id != shop_id:
             continue
         n = min(qty, product.stock_available)
         if n > 0:
             product.stock_available -= n
             taken[sku] = n
     return taken
+
+
+async def variants_of(session: AsyncSession, order: SalesOrder) -> list[oe.ProductVariant]:
+    """The products of the shop in the variant groups of the order's lines (the lines' own SKUs included), in one
+    query; empty when no line's product has another variant."""
+    skus = sorted({str(i["sku_id"]) for i in order.items})
+    group = func.coalesce(col(Product.product_id), col(Product.sku_id))
+    ordered = select(group).where(col(Product.sku_id).in_(skus), Product.shop_id == order.shop_id)
+    stmt = (
+        select(Product.sku_id, group, Product.title, Product.price_fen)
+        .where(Product.shop_id == order.shop_id, group.in_(ordered.scalar_subquery()))
+        .order_by(group, col(Product.sku_id))
+    )
+    rows = (await session.execute(stmt)).all()
+    if len(rows) <= len(skus):
+        return []  # every line's product is alone in its group
+    return [oe.ProductVariant(sku_id=r[0], product_id=r[1], title=r[2], unit_price_fen=r[3]) for r in rows]

@@ -5,7 +5,9 @@ from __future__ import annotations
 import hashlib
 import logging
 
+from sqlalchemy import or_
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col, select
 
 from xinren_shared.auth import Principal
 from xinren_shared.commands import UnitOfWork
@@ -108,6 +110,9 @@ async def add_product(
     await shop_for(session, shop_id)
     if await session.get(Product, sku_id) is not None:
         raise Conflict(f"product {sku_id} already exists", code="PRODUCT_EXISTS")
+    product_id = body.product_id or sku_id
+    if body.product_id is not None:
+        await _require_own_group(session, shop_id, body.product_id)
     product = Product(
         sku_id=sku_id,
         shop_id=shop_id,
@@ -117,10 +122,24 @@ async def add_product(
         stock_available=body.stock,
         qc_required=policy.requires_qc(body.category, body.price_fen),
         created_at=uow.now,
+        product_id=product_id,
     )
     session.add(product)
     await session.flush()
     return product_public(product, policy)
+
+
+async def _require_own_group(session: AsyncSession, shop_id: str, product_id: str) -> None:
+    """A variant group belongs to one shop: another shop's product_id (or sku) is refused."""
+    stmt = select(Product.shop_id).where(
+        or_(col(Product.product_id) == product_id, col(Product.sku_id) == product_id), Product.shop_id != shop_id
+    )
+    if (await session.execute(stmt.limit(1))).first() is not None:
+        raise Conflict(
+            f"product group {product_id} belongs to another shop",
+            code="PRODUCT_GROUP_OF_ANOTHER_SHOP",
+            details={"product_id": product_id},
+        )
 
 
 async def add_stock(

@@ -28,6 +28,7 @@ from ..repository import (
 )
 from ..settings import OrderSettings
 from ..views import format_address, order_public, order_view
+from .aftersales import variants_of
 from .lifecycle import (
     TIMER_SHIPPING_LATE,
     TIMER_UNPAID,
@@ -320,7 +321,8 @@ async def record_delivery(
     move(session, order, OrderStatus.DELIVERED, at=uow.now, actor=principal.actor, reason=reason)
     order.delivered_at = delivered_at
     await auto_confirm_after_delivery(session, uow.runtime, order, delivered_at, now=uow.now)
-    await uow.runtime.outbox.add(session, events_out.delivered(order, delivered_at))
+    variants = await variants_of(session, order)
+    await uow.runtime.outbox.add(session, events_out.delivered(order, delivered_at, variants))
     return await order_view(session, principal, order)
 
 
