@@ -1,11 +1,15 @@
 """Which handler each consumed event type goes to."""
 
 from xinren_shared.consumer import Handler
-from xinren_shared.contracts.aftersales import AfterSaleCounterfeitUpheld, AfterSaleReturnShipped
+from xinren_shared.contracts.aftersales import (
+    AfterSaleCounterfeitUpheld,
+    AfterSaleMessagePosted,
+    AfterSaleReturnShipped,
+)
 from xinren_shared.contracts.orders import OrderCancelled, OrderPaid, OrderShipmentCorrected, OrderShipped
 from xinren_shared.events import Event
 
-from .handlers import inspection, liability, returns
+from .handlers import evidence, inspection, liability, returns
 
 # The consumer subscribes to the topics of these types: xinren.orders.v1 and xinren.aftersales.v1.
 EVENT_HANDLERS: dict[type[Event], Handler] = {
@@ -15,4 +19,5 @@ EVENT_HANDLERS: dict[type[Event], Handler] = {
     OrderCancelled: inspection.on_order_cancelled,
     AfterSaleCounterfeitUpheld: liability.on_counterfeit_upheld,
     AfterSaleReturnShipped: returns.on_return_shipped,  # a certified item coming back through the warehouse
+    AfterSaleMessagePosted: evidence.on_aftersale_message,  # its evidence readable by the case's buyer and shop
 }

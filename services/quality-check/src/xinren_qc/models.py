@@ -203,6 +203,20 @@ class EvidenceLink(QcTable, table=True):
     purpose: str = Field(sa_column=Column(String(16), primary_key=True, nullable=False))
 
 
+class EvidenceAftersale(QcTable, table=True):
+    """Evidence attached to an after-sales message (learnt from aftersale.message_posted): the case's buyer and shop
+    may read it, as the uploader and the admin may."""
+
+    __tablename__ = "evidence_aftersale"
+
+    evidence_id: str = Field(
+        sa_column=Column(String(ID), ForeignKey("evidence.evidence_id"), primary_key=True, nullable=False)
+    )
+    aftersale_case_id: str = Field(sa_column=Column(String(ID), primary_key=True, nullable=False))
+    buyer_id: str | None = Field(default=None, sa_column=Column(String(ID)))
+    shop_id: str | None = Field(default=None, sa_column=Column(String(ID)))
+
+
 class QcAppeal(QcTable, table=True):
     """The seller's appeal of a failure (one per case) and its review by another inspector."""
 

@@ -19,7 +19,7 @@ from xinren_shared.runtime import ServiceRuntime
 
 from .access import CASES
 from .domain import OPEN, AppealStatus, CaseStatus, ReturnStatus, VerdictResult
-from .models import Evidence, EvidenceLink, QcAppeal, QcCase, QcReturn, Warehouse
+from .models import Evidence, EvidenceAftersale, EvidenceLink, QcAppeal, QcCase, QcReturn, Warehouse
 from .schemas_ops import QueueItem, WarehouseQueue, WarehouseStats
 from .settings import QcSettings
 from .storage import EvidenceStore
@@ -225,6 +225,7 @@ async def read_evidence(
     async with runtime.transaction() as session:
         evidence = await session.get(Evidence, evidence_id)
         cases = []
+        grants: list[EvidenceAftersale] = []
         if evidence is not None:
             cases = list(
                 (
@@ -232,6 +233,13 @@ async def read_evidence(
                         select(QcCase, col(EvidenceLink.purpose))
                         .join(EvidenceLink, col(EvidenceLink.case_id) == col(QcCase.case_id))
                         .where(col(EvidenceLink.evidence_id) == evidence_id)
+                    )
+                ).all()
+            )
+            grants = list(
+                (
+                    await session.scalars(
+                        select(EvidenceAftersale).where(col(EvidenceAftersale.evidence_id) == evidence_id)
                     )
                 ).all()
             )
@@ -243,6 +251,7 @@ async def read_evidence(
             principal.role is Role.ADMIN
             or principal.actor == evidence.uploaded_by
             or any(CASES.allows(principal, case) for case, _ in cases)
+            or any(aftersale_party(principal, grant) for grant in grants)
         )
     )
     if evidence is None or not allowed:
@@ -251,3 +260,12 @@ async def read_evidence(
     if data is None:
         raise NotFound(f"evidence {evidence_id} has no stored content", code="EVIDENCE_NOT_FOUND")
     return data, evidence.content_type
+
+
+def aftersale_party(principal: Principal, grant: EvidenceAftersale) -> bool:
+    """The buyer or the shop (its seller, or a partner acting for it) of the after-sales case the evidence is on."""
+    if principal.role is Role.BUYER:
+        return grant.buyer_id is not None and principal.sub == grant.buyer_id
+    if principal.role is Role.SELLER:
+        return grant.shop_id is not None and principal.serves_shop(grant.shop_id)
+    return False

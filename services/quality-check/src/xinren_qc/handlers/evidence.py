@@ -3,22 +3,28 @@ the links that say which case uses them (and so who may see them)."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 
-from sqlalchemy import select
+from sqlalchemy import String, literal, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from xinren_shared.auth import Principal
+from xinren_shared.consumer import EventContext
+from xinren_shared.contracts.aftersales import AfterSaleMessagePosted
 from xinren_shared.errors import Unprocessable
 from xinren_shared.ids import new_id
 
 from ..imaging import image_type
-from ..models import Evidence, EvidenceLink
+from ..models import Evidence, EvidenceAftersale, EvidenceLink
 from ..schemas_ops import EvidencePublic
+from ..settings import QcSettings
 from ..storage import EvidenceStore, sha256_of
 from .cases import QcUnit
+
+log = logging.getLogger("xinren.qc")
 
 
 def evidence_public(e: Evidence) -> EvidencePublic:
@@ -75,3 +81,28 @@ async def attach(session: AsyncSession, evidence_ids: Sequence[str], case_id: st
         .on_conflict_do_nothing()
     )
     return ids
+
+
+async def on_aftersale_message(
+    session: AsyncSession, event: AfterSaleMessagePosted, ctx: EventContext[QcSettings]
+) -> None:
+    """Evidence on an after-sales message becomes readable by that case's buyer and shop (the other party too, not
+    only its uploader). Ids we never stored are skipped; the same grant again adds nothing."""
+    ids = list(dict.fromkeys(event.evidence_ids))
+    if not ids:
+        return
+    grant = select(
+        col(Evidence.evidence_id),
+        literal(event.case_id),
+        literal(event.buyer_id, String),
+        literal(event.shop_id, String),
+    ).where(col(Evidence.evidence_id).in_(ids))
+    granted = await session.execute(
+        insert(EvidenceAftersale)
+        .from_select(["evidence_id", "aftersale_case_id", "buyer_id", "shop_id"], grant)
+        .on_conflict_do_nothing()
+        .returning(col(EvidenceAftersale.evidence_id))
+    )
+    unknown = set(ids) - set(granted.scalars().all())
+    if unknown:
+        log.info("after-sales case %s names evidence %s that is not ours or already granted", event.case_id, unknown)
