@@ -22,4 +22,9 @@ MESSAGES_ZH: dict[str, str] = {
     "EVIDENCE_ALREADY_REQUESTED": "该售后单已要求过买家补充举证。",
     "OFFER_NOT_LOWER": "同一售后方式的协商金额须低于买家申请的金额。",
     "NOT_A_REPLACEMENT": "只有换货或补寄的售后单才能发出换货/补寄商品。",
+    "REPLACEMENT_ONLY_FOR_EXCHANGE": "只有换货申请可以指定更换的款式。",
+    "REPLACEMENT_NEEDS_ONE_LINE": "换成其他款式的换货申请只能针对一个订单商品行。",
+    "NOT_A_VARIANT": "所选商品不是该商品在本店的其他款式。",
+    "REPLACEMENT_DEARER": "所选款式价格更高，不能换货：差价不予补收。",
+    "DIFFERENCE_NOT_REFUNDABLE": "差价超过订单仍可退款的金额。",
 }

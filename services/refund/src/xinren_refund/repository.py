@@ -106,7 +106,7 @@ def _lines(view: OrderView, cases: list[Any]) -> tuple[domain.Line, ...]:
     for c in cases:
         for item in c.items or []:
             sku = item["sku_id"]
-            if c.status == domain.S.REFUNDED:
+            if c.status in (domain.S.REFUNDED, domain.S.COMPLETED):  # COMPLETED: an exchange's price difference
                 refunded[sku] = refunded.get(sku, 0) + int(item.get("amount_fen", 0))
             elif c.status in _RESERVING:
                 reserved[sku] = reserved.get(sku, 0) + int(item.get("amount_fen", 0))

@@ -38,6 +38,7 @@ class CaseItemPublic(BaseModel):
     title: str | None = None
     quantity: int
     amount_fen: int = 0
+    replacement_sku_id: str | None = None  # an exchange for another variant: the SKU shipped instead
 
 
 class CaseCreate(BaseModel):
@@ -52,6 +53,9 @@ class CaseCreate(BaseModel):
     description: Text | None = None
     # The order lines and quantities the case concerns; default: the whole order. A line at most once.
     items: list[CaseItemRequest] | None = Field(default=None, min_length=1, max_length=100)
+    # An EXCHANGE for another variant of the line's product (same shop): a cheaper one refunds the difference, a
+    # dearer one is refused (domain/variants.py).
+    replacement_sku_id: Short | None = None
 
     @model_validator(mode="after")
     def _lines_once(self) -> CaseCreate:

@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import select
 
 from xinren_shared.commands import UnitOfWork
-from xinren_shared.contracts.vocabulary import CompensationKind
+from xinren_shared.contracts.vocabulary import AfterSaleType, CompensationKind
 from xinren_shared.events import Event
 from xinren_shared.ids import new_id, utcnow
 from xinren_shared.runtime import ServiceRuntime
@@ -149,6 +149,24 @@ async def request_refund(cx: CaseContext, case: AfterSaleCase) -> None:
     await schedule_refund_resend(cx, case)
 
 
+async def request_difference(cx: CaseContext, case: AfterSaleCase) -> None:
+    """An exchange for a cheaper variant: the price difference (the case's amount) is refunded through the usual
+    refund.requested once the goods are back; the case stays on its way (no REFUNDING), order.refunded records it."""
+    case.refund_id = domain.refund_id(case.case_id)
+    case.refund_attempts = 1
+    case.refund_requested_at = cx.now
+    cx.by_system().note(case, f"price difference of {case.amount_fen} fen to refund (cheaper variant)")
+    await cx.publish(events_out.refund_requested(case))
+    await schedule_refund_resend(cx, case)
+
+
+def awaits_refund(case: AfterSaleCase) -> bool:
+    """A refund asked for and not answered: a REFUNDING case, or an exchange's price difference."""
+    if case.status == S.REFUNDING:
+        return True
+    return case.type == AfterSaleType.EXCHANGE and case.refund_id is not None and case.refunded_at is None
+
+
 async def schedule_refund_resend(cx: CaseContext, case: AfterSaleCase) -> None:
     # A new key per attempt: a resend timer is still live while its handler runs, so rescheduling its own key
     # would be marked fired together with it.
@@ -168,8 +186,10 @@ async def close(cx: CaseContext, case: AfterSaleCase, target: CaseStatus, code: 
 
 async def after_return_received(cx: CaseContext, case: AfterSaleCase, view: OrderView) -> None:
     if domain.status_after_return(case.type) is S.AWAITING_REPLACEMENT:
-        # 换货: the goods are back, the seller ships the new ones; no money moves.
+        # 换货: the goods are back, the seller ships the new ones; no money moves but a cheaper variant's difference.
         await move(cx.by_system(), case, S.AWAITING_REPLACEMENT, "waiting for the seller to ship the replacement")
+        if case.amount_fen > 0:
+            await request_difference(cx, case)
         return
     await request_refund(cx, case)
     # 退货补运费: the goods came back, so the return was real; the platform pays the buyer's postage.

@@ -17,7 +17,7 @@ from xinren_shared.errors import Conflict, IllegalTransition
 from xinren_shared.ids import new_id
 
 from .. import access, domain, events_out, repository
-from ..domain import CASES, CloseCode, S
+from ..domain import CASES, CloseCode, S, variants
 from ..models import AfterSaleCase
 from ..schemas import ArbitrateBody, CaseCreate, CasePublic
 from ..settings import RefundSettings
@@ -57,6 +57,10 @@ async def open_case(uow: Uow, principal: Principal, body: CaseCreate) -> CasePub
     lines = None if body.items is None else tuple(domain.LineRequest(i.sku_id, i.quantity) for i in body.items)
     request = domain.CaseRequest(AfterSaleType(body.type), AfterSaleReason(body.reason), body.amount_fen, lines)
     intake = domain.assess_request(facts, request, recent, at, policy)
+    amount, items = intake.amount_fen, [i.as_json() for i in intake.items]
+    if body.replacement_sku_id is not None:
+        wanted = body.replacement_sku_id
+        amount, items = variants.exchange_for_variant(request.type, intake.items, facts, view.items, wanted)
     case = AfterSaleCase(
         case_id=new_id("as"),
         order_id=view.order_id,
@@ -65,12 +69,12 @@ async def open_case(uow: Uow, principal: Principal, body: CaseCreate) -> CasePub
         type=request.type.value,
         reason=request.reason.value,
         status=S.REQUESTED.value,
-        amount_fen=intake.amount_fen,
+        amount_fen=amount,
         description=body.description,
         evidence=list(body.evidence),
         origin="BUYER",
         return_required=intake.return_required,
-        items=[i.as_json() for i in intake.items],
+        items=items,
         rules_applied=list(intake.rules),
         certificate_no=view.certificate_no if intake.to_platform else None,
         created_at=at,

@@ -8,6 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from xinren_shared.consumer import EventContext
 from xinren_shared.contracts.orders import OrderCompensationPaid, OrderRefunded, OrderRefundRejected
+from xinren_shared.contracts.vocabulary import AfterSaleType
 
 from .. import repository
 from ..domain import CASES, COMPENSATIONS, CloseCode, CompensationStatus, S, TimerKind
@@ -32,6 +33,12 @@ async def on_order_refunded(s: AsyncSession, event: OrderRefunded, ctx: Ctx) -> 
     case = await repository.lock_case(s, event.case_id)
     if case is None or case.order_id != event.order_id:
         return  # a refund this service did not ask for: the total above is all it changes here
+    if case.type == AfterSaleType.EXCHANGE:  # a cheaper variant's price difference: the case goes on its way
+        if case.refunded_at is None:
+            case.refunded_fen, case.refunded_at = event.amount_fen, cx.now
+            cx.note(case, f"price difference of {event.amount_fen} fen refunded from {event.source}")
+            await cx.cancel(TimerKind.REFUND_RESEND, f"{case.case_id}:{case.refund_attempts}")
+        return
     if not CASES.can(case.status, S.REFUNDED):
         if case.status != S.REFUNDED:
             log.error("order.refunded for case %s in status %s", case.case_id, case.status)

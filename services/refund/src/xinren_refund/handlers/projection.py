@@ -21,6 +21,7 @@ from xinren_shared.contracts.vocabulary import AfterSaleReason
 from xinren_shared.ids import utcnow
 
 from .. import listener, repository
+from ..domain import variants
 from ..models import OrderView
 from ..settings import RefundSettings
 from . import platform_refunds
@@ -96,6 +97,8 @@ async def on_order_delivered(s: AsyncSession, event: OrderDelivered, ctx: Ctx) -
     if (view := await _reach(s, event.order_id, "DELIVERED")) is not None:
         view.delivered_at = event.delivered_at
         view.shipped_at = view.shipped_at or event.delivered_at
+        if event.variants:  # each line's other variants, for an exchange (domain/variants.py)
+            view.items = variants.with_variants(view.items, event.variants)
 
 
 async def on_order_completed(s: AsyncSession, event: OrderCompleted, ctx: Ctx) -> None:

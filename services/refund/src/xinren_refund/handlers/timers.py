@@ -63,7 +63,7 @@ async def on_refund_resend(s: AsyncSession, timer: DueTimer, runtime: Runtime) -
     """No answer yet: the same refund.requested (same refund_id) again; the order service dedupes it."""
     case, _ = await repository.lock_case_with_order(s, timer.payload["case_id"], nowait=True)
     attempt = int(timer.payload.get("attempt", 0))
-    if case is None or case.status != S.REFUNDING or case.refund_attempts != attempt:
+    if case is None or not cases.awaits_refund(case) or case.refund_attempts != attempt:
         return
     cx = CaseContext.of(s, runtime)
     case.refund_attempts = attempt + 1
