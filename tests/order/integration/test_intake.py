@@ -174,7 +174,8 @@ async def test_stock_taken_by_another_order_meanwhile_refuses_it_and_writes_noth
     shop = await quiet.shop()
     sku = await quiet.product(shop, stock=3)
     me = uid("u")
-    conn = await asyncpg.connect(to_plain_url(quiet.app.state.runtime.settings.database_url))
+    url = to_plain_url(quiet.app.state.runtime.settings.database_url)
+    conn, watcher = await asyncpg.connect(url), await asyncpg.connect(url)
     try:
         holder = conn.transaction()
         await holder.start()
@@ -182,25 +183,28 @@ async def test_stock_taken_by_another_order_meanwhile_refuses_it_and_writes_noth
         request = asyncio.create_task(
             quiet.client.post("/v1/orders", json=body(shop.shop_id, (sku, 1)), headers=buyer(me))
         )
-        waiting = await _waiting_query(conn, request)
+        waiting = await _waiting_query(watcher, await conn.fetchval("SELECT pg_backend_pid()"), request)
         assert waiting.startswith("UPDATE product"), waiting  # the order's other statements ran already
         await holder.commit()
         r = await request
     finally:
         await conn.close()
+        await watcher.close()
     assert r.status_code == 409, r.text
     assert r.json()["error"]["code"] == "OUT_OF_STOCK"
     assert r.json()["error"]["details"] == {"sku_id": sku, "requested": 1, "available": 0}
     assert await _orders_of(quiet, shop.shop_id) == (0, 0, 0, 0)
 
 
-async def _waiting_query(conn: asyncpg.Connection, request: asyncio.Task[Any], timeout: float = 20.0) -> str:
-    """The query of the session blocked on a lock this connection holds, once there is one."""
+async def _waiting_query(
+    watcher: asyncpg.Connection, holder_pid: int, request: asyncio.Task[Any], timeout: float = 20.0
+) -> str:
+    """The query of the session blocked on a lock the holder holds, once there is one (asked outside the holder's
+    transaction: pg_stat_activity is a snapshot taken once per transaction)."""
     deadline = asyncio.get_running_loop().time() + timeout
     while True:
-        row = await conn.fetchrow(
-            "SELECT query FROM pg_stat_activity WHERE $1 = ANY(pg_blocking_pids(pid))",
-            await conn.fetchval("SELECT pg_backend_pid()"),
+        row = await watcher.fetchrow(
+            "SELECT query FROM pg_stat_activity WHERE $1 = ANY(pg_blocking_pids(pid))", holder_pid
         )
         if row is not None:
             return str(row["query"])
