@@ -49,7 +49,17 @@ def _imports(source_dir: Path, *, exclude: str | None = None) -> dict[str, list[
     for path in source_dir.rglob("*.py"):
         if exclude and exclude in path.parts:
             continue
-        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        tree = ast.parse(path.read_text(), str(path))
+        typing_only = {  # imports under `if TYPE_CHECKING:` never run: type stubs need not be installed
+            id(inner)
+            for block in ast.walk(tree)
+            if isinstance(block, ast.If) and "TYPE_CHECKING" in ast.unparse(block.test)
+            for statement in block.body
+            for inner in ast.walk(statement)
+        }
+        for node in ast.walk(tree):
+            if id(node) in typing_only:
+                continue
             if isinstance(node, ast.Import):
                 names = [alias.name for alias in node.names]
             elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
