@@ -65,8 +65,11 @@ async def test_a_multi_line_order_reserves_every_line_or_none(api):
     assert placed.status_code == 201, placed.text
     assert [(i["sku_id"], i["quantity"]) for i in placed.json()["items"]] == [(b, 2), (a, 4)]
     assert (await stock(a), await stock(b)) == (1, 0)
-    # The answer to the creation is the order as it is read afterwards.
-    assert (await api.get(placed.json()["order_id"], buyer(me))) == placed.json()
+    # The answer to the creation is the order as it is read afterwards (but for the trust bands of today, which only
+    # reads show, as after every command).
+    read, answer = await api.get(placed.json()["order_id"], buyer(me)), placed.json()
+    assert read.pop("trust") is not None and answer.pop("trust") is None
+    assert read == answer
 
 
 async def test_concurrent_orders_naming_the_same_skus_in_any_order_never_deadlock(api):
