@@ -13,7 +13,7 @@ from xinren_shared.contracts.orders import (
     OrderShipped,
     OrderShippingLate,
 )
-from xinren_shared.contracts.qc import QcExpired, QcFailed, QcPassed, QcReturnChecked
+from xinren_shared.contracts.qc import QcCaseOpened, QcExpired, QcFailed, QcPassed, QcReturnChecked
 from xinren_shared.contracts.trust import TrustScoreChanged
 from xinren_shared.events import Event
 
@@ -26,6 +26,7 @@ EVENT_HANDLERS: dict[type[Event], Handler] = {
     OrderShipped: projection.on_order_shipped,
     OrderDelivered: projection.on_order_delivered,
     OrderCompleted: projection.on_order_completed,
+    QcCaseOpened: projection.on_qc_case_opened,  # the warehouse a certified item's return goes back to
     QcPassed: projection.on_qc_passed,  # the item's certificate
     QcReturnChecked: verified_returns.on_qc_return_checked,  # a certified item's return checked at the warehouse
     # Platform refunds and compensation (a paid order's cancellation is handled with the view).

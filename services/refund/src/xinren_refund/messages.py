@@ -27,4 +27,5 @@ MESSAGES_ZH: dict[str, str] = {
     "NOT_A_VARIANT": "所选商品不是该商品在本店的其他款式。",
     "REPLACEMENT_DEARER": "所选款式价格更高，不能换货：差价不予补收。",
     "DIFFERENCE_NOT_REFUNDABLE": "差价超过订单仍可退款的金额。",
+    "RETURN_AWAITS_WAREHOUSE_CHECK": "已通过质检的商品退回时须经质检仓查验封签，查验通过后才会退款。",
 }

@@ -62,6 +62,9 @@ class OrderView(RefundTable, table=True):
     return_address: dict[str, Any] | None = Field(default=None, sa_column=Column(JSONB))
     # The quality-check certificate of the item (qc.passed): the platform vouched for it.
     certificate_no: str | None = _str()
+    # The quality-check warehouse that inspects the item (qc.case_opened): a certified item's return goes back
+    # there, where the seal and measurements are checked before the refund is released.
+    qc_warehouse_address: str | None = Field(default=None, sa_column=Column(Text))
     # A QC failure/expiry that arrived before this service saw the payment (another topic, so no order between
     # them): applied as soon as order.paid arrives, so no refund is lost.
     pending_qc_outcome: dict[str, Any] | None = Field(default=None, sa_column=Column(JSONB))

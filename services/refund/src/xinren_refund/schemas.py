@@ -212,6 +212,9 @@ class CasePublic(CaseSummary):
     # address: None and `return_address_missing` true; the buyer may still ship (and ask the seller where).
     return_address: AddressPublic | None = None
     return_address_missing: bool = False
+    # A certified item (it passed quality check) goes back through the quality-check warehouse, at this address, where
+    # its seal and measurements are checked before the refund is released; `return_address` is then None.
+    return_via_warehouse: str | None = None
     return_shipment: ReturnShipmentPublic | None = None
     # The order lines the case concerns (empty on older whole-order cases).
     items: list[CaseItemPublic] = []

@@ -46,18 +46,22 @@ async def case_public(s: AsyncSession, case: AfterSaleCase) -> CasePublic:
     replacement = None
     if case.replacement_carrier and case.replacement_tracking_no:
         replacement = ReturnShipmentPublic(carrier=case.replacement_carrier, tracking_no=case.replacement_tracking_no)
-    address, missing = None, False
+    address, missing, via_warehouse = None, False, None
     if case.return_required and case.approved_at is not None:
         # The view is in this session already when a command answers (it locked it): no second read then.
         view = await s.get(OrderView, case.order_id)
-        raw = view.return_address if view is not None else None
-        address, missing = (AddressPublic.model_validate(raw), False) if raw else (None, True)
+        if view is not None and view.certificate_no and view.qc_warehouse_address:
+            via_warehouse = view.qc_warehouse_address  # a certified item goes back through the warehouse
+        else:
+            raw = view.return_address if view is not None else None
+            address, missing = (AddressPublic.model_validate(raw), False) if raw else (None, True)
     return CasePublic(
         **dict(case_summary(case)),
         description=case.description,
         evidence=list(case.evidence or []),
         return_address=address,
         return_address_missing=missing,
+        return_via_warehouse=via_warehouse,
         return_shipment=shipment,
         items=[CaseItemPublic.model_validate(i) for i in case.items or []],
         offer=OfferPublic.model_validate(case.offer) if case.offer else None,

@@ -113,9 +113,18 @@ async def ship_return(uow: Uow, principal: Principal, case_id: str, carrier: str
     return await case_public(uow.session, case)
 
 
+class ReturnAwaitsWarehouseCheck(Conflict):
+    code = "RETURN_AWAITS_WAREHOUSE_CHECK"
+
+
 async def confirm_return_received(uow: Uow, principal: Principal, case_id: str) -> CasePublic:
     cx = CaseContext(uow, principal.actor)
     case, view = await repository.case_for_command(uow.session, principal, case_id)
+    if view.certificate_no and case.status == S.RETURN_SHIPPED:
+        raise ReturnAwaitsWarehouseCheck(
+            "a certified item comes back through the quality-check warehouse; its check releases the refund",
+            details={"certificate_no": view.certificate_no},
+        )
     if await cases.move(cx, case, S.RETURN_RECEIVED, "receipt confirmed by the seller"):
         await cases.after_return_received(cx, case, view)
     return await case_public(uow.session, case)

@@ -16,7 +16,7 @@ from xinren_shared.contracts.orders import (
     OrderPaid,
     OrderShipped,
 )
-from xinren_shared.contracts.qc import QcPassed
+from xinren_shared.contracts.qc import QcCaseOpened, QcPassed
 from xinren_shared.contracts.vocabulary import AfterSaleReason
 from xinren_shared.ids import utcnow
 
@@ -120,6 +120,15 @@ async def on_order_cancelled(s: AsyncSession, event: OrderCancelled, ctx: Ctx) -
         detail = f"order cancelled by {event.by}: {event.reason}"
         cx = CaseContext.of(s, ctx.runtime)
         await platform_refunds.open_full_refund(cx, view, AfterSaleReason.CANCELLED_BEFORE_SHIPMENT, detail)
+
+
+async def on_qc_case_opened(s: AsyncSession, event: QcCaseOpened, ctx: Ctx) -> None:
+    """Where the item is inspected: a certified item's return goes back to that warehouse."""
+    view = await repository.lock_order(s, event.order_id)
+    if view is None:
+        view = await repository.upsert_view(s, event.order_id, dict(buyer_id=event.buyer_id, shop_id=event.shop_id))
+    view.qc_warehouse_address = event.warehouse_address
+    view.updated_at = utcnow()
 
 
 async def on_qc_passed(s: AsyncSession, event: QcPassed, ctx: Ctx) -> None:

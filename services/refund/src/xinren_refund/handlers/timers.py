@@ -37,6 +37,10 @@ async def on_return_receipt_deadline(s: AsyncSession, timer: DueTimer, runtime: 
     if case is None or view is None or case.status != S.RETURN_SHIPPED:
         return
     cx = CaseContext.of(s, runtime)
+    if view.certificate_no:
+        # A certified item's refund is released only by the warehouse's check; none came in time: the platform.
+        await cases.move(cx, case, S.ARBITRATION, "the warehouse has not checked the certified return in time")
+        return
     await cases.move(cx, case, S.RETURN_RECEIVED, "receipt assumed: the seller did not confirm in time")
     await cases.after_return_received(cx, case, view)
 
