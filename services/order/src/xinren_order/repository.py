@@ -171,43 +171,8 @@ async def intake_read(conn: AsyncConnection, shop_id: str, skus: list[str], host
     return Intake(first.status, list(first.trust_rights or []), products, terms)
 
 
-def _intake_write(timers: Timers) -> sa.Select[Any]:
-    """The new order, its first timeline entry and its unpaid timer in one statement (data-modifying CTEs); the
-    order's columns are the bind parameters `o_<column>`, the entry's `actor` and `reason`."""
-    order = sa.insert(_ORDER).values(
-        {name: bindparam(f"o_{name}", type_=_ORDER.c[name].type) for name in _ORDER_COLUMNS}
-    )
-    entry = (
-        sa.insert(_TIMELINE)
-        .values(
-            order_id=bindparam("o_order_id"),
-            at=bindparam("o_created_at"),
-            from_status=None,
-            to_status=bindparam("o_status"),
-            actor=bindparam("actor"),
-            reason=bindparam("reason"),
-        )
-        .returning(_TIMELINE.c.id)
-        .cte("new_entry")
-    )
-    timer = timers.schedule_statement(bindparam("timer_kind"), bindparam("o_order_id"), bindparam("o_pay_by"))
-    return sa.select(entry.c.id).add_cte(order.cte("new_order"), timer.cte("new_timer"))
-
-
-_WRITE = _intake_write(Timers(infra.timer))
-
-
-async def intake_write(conn: AsyncConnection, order: SalesOrder, *, actor: str, reason: str, timer_kind: str) -> int:
-    """Writes the order (its columns by name), its first timeline entry and its unpaid timer (due at its pay_by);
-    returns the entry's id."""
-    params = {f"o_{name}": getattr(order, name) for name in _ORDER_COLUMNS}
-    params.update(actor=actor, reason=reason, timer_kind=timer_kind)
-    entry_id: int = (await conn.execute(_WRITE, params)).scalar_one()
-    return entry_id
-
-
 def _take_stock() -> sa.Update:
-    """Takes each line's quantity where the stock suffices; returns the skus taken (fewer than asked: refused). The
+    """Takes each line's quantity where the stock suffices, returning the skus taken (fewer than asked: refused). The
     rows are locked in sku order first (the FOR UPDATE subquery), so that two orders never deadlock."""
     p, locked = _PRODUCT, _PRODUCT.alias("locked")
     skus = bindparam("skus", type_=ARRAY(String))
@@ -229,16 +194,46 @@ def _take_stock() -> sa.Update:
     )
 
 
-_TAKE_STOCK = _take_stock()
+def _intake_write(timers: Timers) -> sa.Select[Any]:
+    """The new order, its first timeline entry, its unpaid timer and the stock it takes, in one statement
+    (data-modifying CTEs); answers the skus taken. The order's columns are the bind parameters `o_<column>`."""
+    order = sa.insert(_ORDER).values(
+        {name: bindparam(f"o_{name}", type_=_ORDER.c[name].type) for name in _ORDER_COLUMNS}
+    )
+    entry = sa.insert(_TIMELINE).values(
+        order_id=bindparam("o_order_id"),
+        at=bindparam("o_created_at"),
+        from_status=None,
+        to_status=bindparam("o_status"),
+        actor=bindparam("actor"),
+        reason=bindparam("reason"),
+    )
+    timer = timers.schedule_statement(bindparam("timer_kind"), bindparam("o_order_id"), bindparam("o_pay_by"))
+    taken = _take_stock().cte("taken")
+    return (
+        sa.select(taken.c.sku_id)
+        .add_cte(order.cte("new_order"), entry.cte("new_entry"), timer.cte("new_timer"))
+        .order_by(taken.c.sku_id)
+    )
+
+
+_WRITE = _intake_write(Timers(infra.timer))
 _STOCK_OF = sa.select(_PRODUCT.c.stock_available).where(_PRODUCT.c.sku_id == bindparam("sku_id"))
 
 
-async def take_stock(conn: AsyncConnection, quantities: dict[str, int]) -> tuple[str, int] | None:
-    """Takes every line's quantity, or none: returns None when taken, else the first sku (in sku order) short of
-    stock and its stock now (the caller raises, and the transaction rolls back what was taken)."""
+async def intake_write(
+    conn: AsyncConnection, order: SalesOrder, quantities: dict[str, int], *, actor: str, reason: str, timer_kind: str
+) -> tuple[str, int] | None:
+    """Writes the order (its columns by name), its first timeline entry and its unpaid timer (due at its pay_by), and
+    takes every line's quantity: the last statement of the order, so that the hot product row is locked only from
+    here to the commit. Answers None, or the first sku (in sku order) short of stock and its stock now: the caller
+    refuses the order, and its transaction rolls back everything this wrote and took."""
     skus = sorted(quantities)
-    params = {"skus": skus, "quantities": [quantities[s] for s in skus]}
-    taken = set((await conn.execute(_TAKE_STOCK, params)).scalars())
+    params = {f"o_{name}": getattr(order, name) for name in _ORDER_COLUMNS}
+    params.update(
+        actor=actor, reason=reason, timer_kind=timer_kind, skus=skus, quantities=[quantities[s] for s in skus]
+    )
+    taken = set((await conn.execute(_WRITE, params)).scalars())
     short = [s for s in skus if s not in taken]
     if not short:
         return None

@@ -24,7 +24,6 @@ from ..repository import (
     order_and_return_address,
     order_for,
     order_for_delivery,
-    take_stock,
 )
 from ..settings import OrderSettings
 from ..views import format_address, order_public, order_view
@@ -52,8 +51,8 @@ class ShopSuspended(Conflict):
 async def create_order(
     uow: UnitOfWork[OrderSettings], principal: Principal, body: schemas.OrderCreate
 ) -> schemas.OrderPublic:
-    """Eight round trips with an Idempotency-Key (BEGIN, the key's claim, the read, the order's writes, the outbox,
-    the stock, the key's answer, COMMIT): nothing is locked until the stock is taken, last."""
+    """Seven round trips with an Idempotency-Key (BEGIN, the key's claim, the read, the outbox, the order's writes
+    with the stock, the key's answer, COMMIT): nothing is locked until the stock is taken, last."""
     settings = uow.settings
     policy = settings.qc_policy()
     if len(principal.sub) > 200:
@@ -115,8 +114,6 @@ async def create_order(
         created_at=uow.now,
         updated_at=uow.now,
     )
-    # Written by statements of their own, not through the session: the order, its first timeline entry and its
-    # unpaid timer in one round trip.
     placed = OrderTimelineEntry(
         order_id=order.order_id,
         at=uow.now,
@@ -125,12 +122,14 @@ async def create_order(
         actor=principal.actor,
         reason="order placed",
     )
-    placed.id = await intake_write(conn, order, actor=placed.actor, reason="order placed", timer_kind=TIMER_UNPAID)
     await uow.runtime.outbox.add(uow.session, events_out.created(order))
-    # Shaped from what was just written, not read back (a new order's timeline is its one entry, and no after-sales
-    # case can name it yet), and before the stock is taken: from then on the hot row is locked until the commit.
+    # Shaped from what is written, not read back (a new order's timeline is its one entry, and no after-sales case
+    # can name it yet), and before the stock is taken: from then on the hot row is locked until the commit.
     answer = order_public(order, principal, [placed], case_open=False)
-    short = await take_stock(conn, quantities)
+    # The order, its first timeline entry, its unpaid timer and the stock in one statement, the last.
+    short = await intake_write(
+        conn, order, quantities, actor=placed.actor, reason="order placed", timer_kind=TIMER_UNPAID
+    )
     if short is not None:  # another order took it since the read: this one rolls back, written rows included
         sku, available = short
         raise _out_of_stock(sku, quantities[sku], available)
@@ -175,7 +174,7 @@ def _products_of(intake: Intake, shop_id: str, skus: list[str]) -> dict[str, Int
 
 def _check_stock(products: dict[str, IntakeProduct], quantities: dict[str, int]) -> None:
     """Refuses the order at the first line (in sku order) short of stock as read: nothing was locked or written
-    yet. Stock read enough may still be gone when it is taken (take_stock), which refuses the same way."""
+    yet. Stock read enough may still be gone when it is taken (intake_write), which refuses the same way."""
     for sku in sorted(quantities):
         if products[sku].stock_available < quantities[sku]:
             raise _out_of_stock(sku, quantities[sku], products[sku].stock_available)
