@@ -68,20 +68,20 @@ async def measure(
     )
     statements: list[str] = []
     opened = 0
-    # The hot product row's lock, seen from the service: from the stock UPDATE's answer (the lock was taken a little
-    # before) to the connection's return to the pool (committed: the lock is gone), a lower bound of its hold; and
-    # from the UPDATE's sending, which adds the wait for the lock.
+    # The hot product row's lock, seen from the service: from the answer of the statement taking the stock (the lock
+    # was taken a little before) to the connection's return to the pool (committed: the lock is gone), a lower bound
+    # of its hold; and from that statement's sending, which adds the wait for the lock.
     sent: dict[int, float] = {}
     answered: dict[int, float] = {}
     held: list[float] = []
     waited_and_held: list[float] = []
 
     def take(conn: Any, cursor: Any, sql: str, *_: Any) -> None:
-        if sql.startswith("UPDATE product"):
+        if "UPDATE product" in sql:  # the statement that takes the stock
             sent[id(conn.connection.dbapi_connection)] = time.perf_counter()
 
     def taken(conn: Any, cursor: Any, sql: str, *_: Any) -> None:
-        if sql.startswith("UPDATE product"):
+        if "UPDATE product" in sql:  # the statement that takes the stock
             answered[id(conn.connection.dbapi_connection)] = time.perf_counter()
 
     def released(dbapi_connection: Any, *_: Any) -> None:
@@ -156,7 +156,7 @@ async def measure(
 
 
 def _percentiles(seconds: list[float]) -> dict[str, float]:
-    ordered = sorted(seconds)
+    ordered = sorted(seconds) or [float("nan")]
     return {f"p{q}": round(ordered[min(len(ordered) - 1, len(ordered) * q // 100)] * 1000, 2) for q in (50, 99)}
 
 
