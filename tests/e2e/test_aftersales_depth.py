@@ -12,7 +12,6 @@ async def _two_line_order(p, shop, buyer, skus: list[str]) -> dict:
     order = await p.call(
         "order", "POST", "/v1/orders", {**buyer, "Idempotency-Key": rid("idem")}, json=body, expect=201
     )
-    p.orders[order["order_id"]] = "CREATED"
     await p.pay(buyer, order)
     await p.ship(shop, order["order_id"])
     await p.deliver(order["order_id"])
@@ -33,6 +32,10 @@ async def _open(p, buyer, order_id: str, type_: str, reason: str, **extra) -> di
     return await p.call(
         "refund", "POST", "/v1/after-sales", {**buyer, "Idempotency-Key": rid("idem")}, json=body, expect=201
     )
+
+
+def got_certificate(order: dict) -> str:
+    return order["qc"]["certificate_no"]
 
 
 async def _returned(p, shop, buyer, case: dict) -> None:
@@ -165,9 +168,29 @@ async def test_the_order_screen_merges_qc_and_an_exchange_in_time_order(platform
     )
     await p.wait_order(order_id, "SHIPPED")
     await p.deliver(order_id)
+    p.orders[order_id] = "DELIVERED"
     await p.refund_sees_delivery(buyer, order_id)
     case = await _open(p, buyer, order_id, "EXCHANGE", "QUALITY_ISSUE")
-    await _returned(p, shop, buyer, case)
+    # A certified item comes back through the warehouse, which checks its seal and measurements (not the seller).
+    await p.call("refund", "POST", f"/v1/after-sales/{case['case_id']}/approve", shop.seller, json={"reason": "ok"})
+    back = {"carrier": "SF", "tracking_no": rid("SF")}
+    await p.call("refund", "POST", f"/v1/after-sales/{case['case_id']}/return-shipment", buyer, json=back)
+    certificate = await p.call("qc", "GET", f"/v1/certificates/{got_certificate(await p.get_order(order_id))}", {})
+
+    async def expected():
+        c = await p.call("qc", "GET", f"/v1/qc/cases/{qc_case['case_id']}", p.admin)
+        return c if any(r["aftersale_case_id"] == case["case_id"] for r in c["returns"]) else None
+
+    await p.s.until(expected, what="the warehouse expecting the return")
+    check = {
+        "seal_id": certificate["seal_id"],
+        "seal_intact": True,
+        "measurements": certificate["measurements"],
+        "findings": "封签完好 / seal intact",
+    }
+    await p.call(
+        "qc", "POST", f"/v1/qc/cases/{qc_case['case_id']}/return-check", p.staff(qc_case["warehouse_id"]), json=check
+    )
     await p.wait_case(case["case_id"], "AWAITING_REPLACEMENT")
     parcel = {"carrier": "SF", "tracking_no": rid("SF")}
     cid = case["case_id"]

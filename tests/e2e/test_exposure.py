@@ -242,6 +242,7 @@ async def test_error_bodies_carry_no_stack_trace_or_internals(stack, platform, s
 CERTIFICATE_FIELDS = {
     "certificate_no", "order_id", "case_id", "verdict", "items", "category", "findings", "photos", "warehouse",
     "inspector", "issued_at", "dispatched", "status", "revoked_at", "revocation_reason",
+    "seal_id", "measurements", "inspected_at", "qr",
 }  # fmt: skip
 
 

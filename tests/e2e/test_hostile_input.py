@@ -185,7 +185,7 @@ BODY_ROUTES = {
     "refund": ("/v1/after-sales", "buyer"),
     "qc": ("/v1/warehouses", "admin"),
     "notify": ("/v1/webhooks", "partner"),
-    "trust": ("/v1/trust/appeals", "seller"),
+    "trust": ("/v1/trust/appeals", "host"),
 }
 LIST_ROUTES = {
     "order": [("/v1/orders", "admin"), ("/v1/orders", "buyer")],
@@ -553,10 +553,13 @@ async def test_notify_service_refuses_hostile_values_and_changes_nothing(stack, 
 # topic -> (a type of it whose data will not fit, the consumers that handle that type, every consumer of the topic):
 # a record that is no event at all is dead-lettered by every consumer of the topic, an event that does not fit its
 # type by those that handle the type (the others skip types they do not handle).
+ALL_BUT_ORDER = {"refund", "qc", "notify", "trust"}
+ALL_BUT_QC = {"order", "refund", "notify", "trust"}
 POISON = {
-    "xinren.orders.v1": ("xinren.order.paid", {"refund", "qc", "notify"}, {"refund", "qc", "notify"}),
-    "xinren.qc.v1": ("xinren.qc.failed", {"order", "refund", "notify"}, {"order", "refund", "notify"}),
-    "xinren.aftersales.v1": ("xinren.refund.requested", {"order", "notify"}, {"order", "qc", "notify"}),
+    "xinren.orders.v1": ("xinren.order.paid", ALL_BUT_ORDER, ALL_BUT_ORDER),
+    "xinren.qc.v1": ("xinren.qc.failed", ALL_BUT_QC, ALL_BUT_QC),
+    "xinren.aftersales.v1": ("xinren.refund.requested", {"order", "notify"}, {"order", "qc", "notify", "trust"}),
+    "xinren.trust.v1": ("xinren.trust.score_changed", {"order", "refund", "notify"}, {"order", "refund", "notify"}),
 }
 
 

@@ -30,6 +30,7 @@ async def test_a_certified_return_with_a_broken_seal_goes_to_arbitration(platfor
     )
     await p.wait_order(order_id, "SHIPPED")
     await p.deliver(order_id)
+    p.orders[order_id] = "DELIVERED"
     await p.refund_sees_delivery(buyer, order_id)
 
     aftersale = await p.after_sale(buyer, order_id, "RETURN_AND_REFUND", "NO_REASON_7D")

@@ -30,6 +30,7 @@ from pydantic import BaseModel
 from sqlalchemy import ColumnElement, Row, Table, and_, func, literal, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
+from starlette.datastructures import UploadFile
 from starlette.responses import JSONResponse, Response
 
 from .auth import Principal, principal_from_request
@@ -143,6 +144,23 @@ class CommandRunner:
                 await self._record(session, table, key, exc.response())
             raise
 
+    async def _body(self) -> bytes:
+        """The request's body as the key's fingerprint. A multipart body has been parsed into a form by then (its
+        stream is consumed): the fingerprint is its fields and files, in order."""
+        if not self.request.headers.get("content-type", "").startswith("multipart/form-data"):
+            return await self.request.body()
+        digest = hashlib.sha256()
+        for name, value in (await self.request.form()).multi_items():
+            digest.update(name.encode() + b"\x1f")
+            if isinstance(value, UploadFile):
+                await value.seek(0)
+                digest.update((value.filename or "").encode() + b"\x1f" + await value.read())
+                await value.seek(0)
+            else:
+                digest.update(value.encode())
+            digest.update(b"\x1e")
+        return digest.digest()
+
     async def _key(self) -> _Key | None:
         raw = self.request.headers.get(HEADER)
         if raw is None or self.request.method != "POST":
@@ -154,7 +172,7 @@ class CommandRunner:
             )
         principal = _identity(principal_from_request(self.request))
         scope = f"{self.request.method} {self.request.url.path}"
-        digest = hashlib.sha256(scope.encode() + b"\n" + await self.request.body()).hexdigest()
+        digest = hashlib.sha256(scope.encode() + b"\n" + await self._body()).hexdigest()
         lock = int.from_bytes(hashlib.sha256(f"{principal}\x1f{key}".encode()).digest()[:8], "big", signed=True)
         return _Key(principal, key, scope, digest, lock)
 

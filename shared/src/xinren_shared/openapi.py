@@ -136,7 +136,7 @@ def _complete(
             if protected:
                 responses.setdefault("429", RATE_LIMITED)
                 operation["responses"] = dict(sorted(responses.items()))
-            if runs_command:
+            if runs_command and method == "POST":  # the runner keys POSTs only
                 parameters = operation.setdefault("parameters", [])
                 if not any(p.get("name", "").lower() == "idempotency-key" for p in parameters):
                     parameters.append(IDEMPOTENCY_KEY)
@@ -145,7 +145,7 @@ def _complete(
                 responses.setdefault("422", IDEMPOTENCY_KEY_REUSED)
                 operation["responses"] = dict(sorted(responses.items()))
             if not operation.get("description"):
-                operation["description"] = _describe(operation, protected, runs_command)
+                operation["description"] = _describe(operation, protected, runs_command and method == "POST")
     schema["tags"] = [
         {"name": tag, "description": TAG_DESCRIPTIONS.get(tag, f"Operations on {tag.replace('-', ' ')}.")}
         for tag in sorted(used_tags)

@@ -1,11 +1,12 @@
 """Idempotency-Key on POST, against the real PostgreSQL, through a real app built on the shared web layer."""
 
 import asyncio
+import hashlib
 import uuid
 
 import pytest
 import pytest_asyncio
-from fastapi import APIRouter
+from fastapi import APIRouter, UploadFile
 from pydantic import BaseModel
 from sqlalchemy import select
 
@@ -58,6 +59,14 @@ async def client(world, kafka_bootstrap):
     @router.post("/slow", status_code=201)
     async def slow(principal: CurrentPrincipal, commands: Commands) -> dict[str, bool]:
         return await commands.run(wait_for_gate)
+
+    async def store_upload(uow: UnitOfWork[ServiceSettings], data: bytes) -> dict[str, object]:
+        await world.bump(uow.session, hashlib.sha256(data).hexdigest())
+        return {"size": len(data), "id": uuid.uuid4().hex}
+
+    @router.post("/uploads", status_code=201)
+    async def upload(file: UploadFile, principal: CurrentPrincipal, commands: Commands) -> dict[str, object]:
+        return await commands.run(store_upload, await file.read())
 
     @router.post("/whoami")
     async def whoami(principal: CurrentPrincipal) -> dict[str, str]:
@@ -189,3 +198,15 @@ async def test_concurrent_retries_of_one_key_run_the_command_once(client, world)
     assert created and all(c == created[0] for c in created)
     assert all(a.json()["error"]["code"] == "IDEMPOTENCY_KEY_IN_FLIGHT" for a in answers if a.status_code == 409)
     assert await world.count(name) == 1
+
+
+async def test_a_multipart_upload_is_keyed_by_its_fields_and_files(client, world):
+    key = uuid.uuid4().hex
+    photo = uuid.uuid4().bytes * 100
+    first = await client.post("/uploads", files={"file": ("a.jpg", photo)}, headers=headers(key))
+    again = await client.post("/uploads", files={"file": ("a.jpg", photo)}, headers=headers(key))
+    assert first.status_code == again.status_code == 201, first.text
+    assert again.json() == first.json() and again.headers["idempotent-replayed"] == "true"
+    other = await client.post("/uploads", files={"file": ("a.jpg", photo + b"!")}, headers=headers(key))
+    assert other.status_code == 422 and other.json()["error"]["code"] == "IDEMPOTENCY_KEY_REUSED"
+    assert await world.count(hashlib.sha256(photo).hexdigest()) == 1
