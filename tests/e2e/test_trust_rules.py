@@ -124,10 +124,13 @@ async def test_a_wrong_tracking_number_is_corrected_before_the_warehouse_and_the
             f"/v1/qc/cases/{case['case_id']}/arrival", headers=staff, json={"tracking_no": number}
         )
 
-    async def expects_the_correction():
-        return (await arrival_of("TYPO123")).status_code == 409 or None
+    async def expects_the_correction():  # the warehouse has heard of the shipment and of its correction
+        seen = await p.call("qc", "GET", f"/v1/qc/cases/{case['case_id']}", staff)
+        return (seen.get("inbound_shipment") or {}).get("tracking_no") == real or None
 
     await stack.until(expects_the_correction, what="the warehouse expecting the corrected number")
+    typo_arrival = await arrival_of("TYPO123")
+    assert typo_arrival.status_code == 409 and typo_arrival.json()["error"]["code"] == "TRACKING_MISMATCH"
     assert (await arrival_of(real)).status_code == 200
     await p.wait_order(order["order_id"], "IN_QC")
     timeline = (await p.get_order(order["order_id"]))["timeline"]
