@@ -102,8 +102,10 @@ async def test_auto_confirm_fires_after_delivery_and_pauses_while_an_aftersale_c
     # A case opened while auto-confirm runs pauses it.
     await fast.ship_deliver(during, shop)
     await publish(case_event(AfterSaleRequested, during, case_during, "REQUESTED"), source=AS)
-    paused = await fast.wait_until(during["order_id"], lambda o: o["aftersale_open"], what="case open")
-    assert paused["status"] == "DELIVERED" and paused["auto_confirm_paused"] is True
+    paused = await fast.wait_until(
+        during["order_id"], lambda o: o["aftersale_open"] and o["auto_confirm_paused"], what="case open, clock paused"
+    )
+    assert paused["status"] == "DELIVERED" and paused["auto_confirm_at"] is None
 
     await fast.ship_deliver(control, shop)
     done = await fast.wait_status(control["order_id"], "COMPLETED", timeout=15)
