@@ -2,12 +2,19 @@
 
 from collections.abc import Callable
 from datetime import datetime
-from typing import TypeVar
+from typing import Literal, TypeVar
 
 from pydantic import BaseModel, Field
 
 from ..events import Event, event
-from .vocabulary import AfterSaleReason, AfterSaleStatus, AfterSaleType, CompensationKind, CompensationPayer
+from .vocabulary import (
+    AfterSaleReason,
+    AfterSaleStatus,
+    AfterSaleType,
+    CompensationKind,
+    CompensationPayer,
+    QcFailureReason,
+)
 
 TOPIC = "xinren.aftersales.v1"
 
@@ -132,6 +139,26 @@ class AfterSaleReplacementShipped(AfterSaleEvent):
     carrier: str
     tracking_no: str
     qc_required: bool = False
+    # Set when the quality-check warehouse shipped this parcel on to the buyer after the replacement passed its
+    # inspection (`replacement_certificate_no`). A QC product's replacement is first shipped by the seller to the
+    # warehouse: that event has status REPLACEMENT_INSPECTING and no warehouse here.
+    from_warehouse_id: str | None = None
+    replacement_certificate_no: str | None = None
+
+
+@_case_event("replacement_inspected")
+class AfterSaleReplacementInspected(AfterSaleEvent):
+    """The quality-check warehouse judged a QC product's replacement (final verdict): PASSED (certificate
+    `replacement_certificate_no`; the case stays REPLACEMENT_INSPECTING until the warehouse ships it on, announced by
+    replacement_shipped) or FAILED (the item goes back to the seller and the case is AWAITING_REPLACEMENT again:
+    the seller ships another by `due_at`)."""
+
+    outcome: Literal["PASSED", "FAILED"]
+    inspection_case_id: str  # the quality-check case of the replacement
+    warehouse_id: str | None = None
+    replacement_certificate_no: str | None = None  # PASSED
+    failure_reason: QcFailureReason | None = None  # FAILED
+    findings: str | None = None
 
 
 @_case_event("replacement_delivered")

@@ -14,6 +14,11 @@ class QcEvent(Event):
     shop_id: str | None = None
     buyer_id: str | None = None
     warehouse_id: str | None = None
+    # The after-sales case the event is about. On case_opened, item_received, passed, failed, dispatched and expired:
+    # set when the inspection is of an exchange's or reship's replacement (换货/补寄 of a QC product, a case of its
+    # own), not of the order's item; the order's status does not follow those. On return_checked and
+    # certificate_revoked: the case of the return, or of the upheld claim.
+    aftersale_case_id: str | None = None
 
 
 @event("xinren.qc.case_opened", TOPIC)

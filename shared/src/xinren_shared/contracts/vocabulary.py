@@ -81,6 +81,9 @@ class AfterSaleStatus(StrEnum):
     AWAITING_EVIDENCE = "AWAITING_EVIDENCE"
     # Exchange and reship: the seller ships a replacement, which is on its way, then delivered (the case ends).
     AWAITING_REPLACEMENT = "AWAITING_REPLACEMENT"
+    # A QC product's replacement goes to the quality-check warehouse first (先验后发): inspected there, then shipped
+    # on to the buyer (REPLACEMENT_SHIPPED), or failed (back to AWAITING_REPLACEMENT: the seller ships another).
+    REPLACEMENT_INSPECTING = "REPLACEMENT_INSPECTING"
     REPLACEMENT_SHIPPED = "REPLACEMENT_SHIPPED"
     COMPLETED = "COMPLETED"
 

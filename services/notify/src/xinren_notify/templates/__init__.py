@@ -18,7 +18,18 @@ from .qc import QC_TEXTS
 from .text import Template, Templates, Text
 from .trust import TRUST_TEXTS
 
-__all__ = ["LABELS", "TEMPLATES", "VARIANT_FIELDS", "Template", "Text", "context", "links", "render", "yuan"]
+__all__ = [
+    "LABELS",
+    "REPLACEMENT_VARIANT_FIELD",
+    "TEMPLATES",
+    "VARIANT_FIELDS",
+    "Template",
+    "Text",
+    "context",
+    "links",
+    "render",
+    "yuan",
+]
 
 BEIJING = timezone(timedelta(hours=8))
 
@@ -34,7 +45,13 @@ VARIANT_FIELDS = {
     "xinren.aftersale.approved": "type",
     "xinren.aftersale.message_posted": "author",  # each party hears of the other's messages, not of its own
     "xinren.compensation.granted": "payer",
+    "xinren.aftersale.replacement_shipped": "status",  # REPLACEMENT_INSPECTING: the seller's parcel goes to QC
+    "xinren.aftersale.replacement_inspected": "outcome",
 }
+
+# Quality-check events of a replacement's inspection (an exchange or reship of a QC product) carry the after-sales
+# case; their texts speak of the replacement: TEMPLATES["<type>[aftersale_case_id]"] wins when the field is set.
+REPLACEMENT_VARIANT_FIELD = "aftersale_case_id"
 
 # Fields copied into a notification's `data` so an app can link to the order, the case, the certificate.
 LINK_FIELDS = (
@@ -104,6 +121,10 @@ def context(data: dict[str, Any], *, zh: bool) -> dict[str, str]:
 
 
 def templates_for(type_: str, data: dict[str, Any]) -> dict[Audience, Template]:
+    if data.get(REPLACEMENT_VARIANT_FIELD):
+        replacement = TEMPLATES.get(f"{type_}[{REPLACEMENT_VARIANT_FIELD}]")
+        if replacement is not None:
+            return replacement
     field = VARIANT_FIELDS.get(type_)
     if field is not None:
         variant = TEMPLATES.get(f"{type_}[{field}={_plain(data.get(field))}]")

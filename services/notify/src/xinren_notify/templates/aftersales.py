@@ -177,6 +177,53 @@ AFTERSALES_TEXTS: Templates = {
             "Case {case_id} of order {order_id}: replacement shipped ({carrier} {tracking_no}).",
         ),
     },
+    "xinren.aftersale.replacement_shipped[status=REPLACEMENT_INSPECTING]": {
+        B: T(
+            "换货/补寄送检中",
+            "订单 {order_id} 的{type}商品已由商家寄往质检仓（{carrier} {tracking_no}），验货通过后再发给您。",
+            "Replacement sent for inspection",
+            "The {type} item of order {order_id} was sent to the quality-check warehouse ({carrier} "
+            "{tracking_no}); it is shipped to you once it passes.",
+        ),
+        S: T(
+            "换货/补寄已寄往质检仓",
+            "订单 {order_id} 的售后 {case_id} 已寄往质检仓（{carrier} {tracking_no}），验货通过后由质检仓发给买家。",
+            "Replacement sent to the warehouse",
+            "Case {case_id} of order {order_id}: the replacement goes to the quality-check warehouse ({carrier} "
+            "{tracking_no}); the warehouse ships it on once it passes.",
+        ),
+    },
+    "xinren.aftersale.replacement_inspected": {
+        B: T(
+            "换货/补寄已验货",
+            "订单 {order_id} 的{type}商品已在质检仓验货：{outcome}。",
+            "Replacement inspected",
+            "The {type} item of order {order_id} was inspected at the quality-check warehouse: {outcome}.",
+        ),
+        S: T(
+            "换货/补寄验货结果",
+            "订单 {order_id} 的售后 {case_id} 的换货/补寄商品验货结果：{outcome}。",
+            "Replacement inspected",
+            "Case {case_id} of order {order_id}: the replacement was inspected: {outcome}.",
+        ),
+    },
+    "xinren.aftersale.replacement_inspected[outcome=FAILED]": {
+        B: T(
+            "换货/补寄验货未通过",
+            "订单 {order_id} 的{type}商品未通过质检（{failure_reason}），商家需重新发货，质检通过后再发给您。",
+            "Replacement failed inspection",
+            "The {type} item of order {order_id} failed the quality check ({failure_reason}); the seller must "
+            "ship another, which is checked before it comes to you.",
+        ),
+        S: T(
+            "换货/补寄验货未通过",
+            "订单 {order_id} 的售后 {case_id} 的换货/补寄商品未通过质检（{failure_reason}）：{findings}。"
+            "商品将退回店铺，请在 {due_at} 前重新寄往质检仓。",
+            "Replacement failed inspection",
+            "Case {case_id} of order {order_id}: the replacement failed ({failure_reason}): {findings}. It is "
+            "sent back to you; ship another to the warehouse by {due_at}.",
+        ),
+    },
     "xinren.aftersale.replacement_delivered": {
         B: T(
             "售后完成",

@@ -34,6 +34,15 @@ LABELS: dict[str, dict[str, tuple[str, str]]] = {
         "RETURN_SHIPPING": ("退货运费", "return-shipping"),
         "LATE_SHIPMENT": ("发货超时", "late-shipment"),
     },
+    "failure_reason": {
+        "COUNTERFEIT": ("假货", "counterfeit"),
+        "NOT_AS_DESCRIBED": ("与描述不符", "not as described"),
+        "DAMAGED": ("商品损坏", "damaged"),
+    },
+    "outcome": {  # a replacement's inspection (return checks show their own codes)
+        "PASSED": ("通过", "passed"),
+        "FAILED": ("未通过", "failed"),
+    },
     "status": {
         "REQUESTED": ("待处理", "requested"),
         "APPROVED": ("已同意", "approved"),
@@ -49,6 +58,7 @@ LABELS: dict[str, dict[str, tuple[str, str]]] = {
         "OFFERED": ("待买家确认协商方案", "counter-offer awaiting the buyer"),
         "AWAITING_EVIDENCE": ("待买家补充举证", "awaiting more evidence"),
         "AWAITING_REPLACEMENT": ("待商家发出换货/补寄", "awaiting the replacement"),
+        "REPLACEMENT_INSPECTING": ("换货/补寄质检中", "replacement at the quality-check warehouse"),
         "REPLACEMENT_SHIPPED": ("换货/补寄已发出", "replacement shipped"),
         "COMPLETED": ("售后完成", "completed"),
     },

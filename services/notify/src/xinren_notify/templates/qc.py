@@ -112,6 +112,83 @@ QC_TEXTS: Templates = {
             "Inspection case {case_id} (order {order_id}) passed its inbound deadline.",
         ),
     },
+    # The inspection of an exchange's or reship's replacement (the event names its after-sales case).
+    "xinren.qc.case_opened[aftersale_case_id]": {
+        B: T(
+            "换货/补寄先验后发",
+            "订单 {order_id} 的换货/补寄商品将先在质检仓验货，通过后再发给您。",
+            "Replacement checked first",
+            "The replacement for order {order_id} is checked at the quality-check warehouse before it is shipped "
+            "to you.",
+        ),
+        S: T(
+            "换货/补寄待入仓",
+            "订单 {order_id} 的换货/补寄商品须在 {inbound_deadline} 前到达质检仓 {warehouse_address}。",
+            "Replacement due at the warehouse",
+            "The replacement for order {order_id} must reach the warehouse at {warehouse_address} by "
+            "{inbound_deadline}.",
+        ),
+        W: T(
+            "新换货/补寄质检单",
+            "订单 {order_id} 的换货/补寄质检单 {case_id}（售后 {aftersale_case_id}）已建立，"
+            "应于 {inbound_deadline} 前到达。",
+            "New replacement inspection",
+            "Inspection case {case_id} for the replacement of order {order_id} (after-sales case "
+            "{aftersale_case_id}) is open; it is due by {inbound_deadline}.",
+        ),
+    },
+    "xinren.qc.passed[aftersale_case_id]": {
+        B: T(
+            "换货/补寄质检通过",
+            "订单 {order_id} 的换货/补寄商品已通过质检，证书编号 {certificate_no}，即将由质检仓发给您。",
+            "Replacement passed",
+            "The replacement for order {order_id} passed the quality check (certificate {certificate_no}); the "
+            "warehouse ships it to you.",
+        ),
+        S: T(
+            "换货/补寄质检通过",
+            "订单 {order_id} 的换货/补寄商品已通过质检（证书编号 {certificate_no}），将由质检仓发给买家。",
+            "Replacement passed",
+            "The replacement for order {order_id} passed (certificate {certificate_no}); the warehouse ships it to "
+            "the buyer.",
+        ),
+    },
+    "xinren.qc.failed[aftersale_case_id]": {
+        B: T(
+            "换货/补寄质检未通过",
+            "订单 {order_id} 的换货/补寄商品未通过质检（{reason}），商家需重新发货。",
+            "Replacement failed",
+            "The replacement for order {order_id} failed the quality check ({reason}); the seller must ship another.",
+        ),
+        S: T(
+            "换货/补寄质检未通过",
+            "订单 {order_id} 的换货/补寄商品未通过质检（{reason}）：{findings}。商品将退回店铺，请重新发货。",
+            "Replacement failed",
+            "The replacement for order {order_id} failed ({reason}): {findings}. It is sent back to you; ship another.",
+        ),
+    },
+    "xinren.qc.expired[aftersale_case_id]": {
+        B: T(
+            "换货/补寄未按时入仓",
+            "订单 {order_id} 的换货/补寄商品未按时到达质检仓，平台将介入处理。",
+            "Replacement not at the warehouse",
+            "The replacement for order {order_id} did not reach the quality-check warehouse in time; the "
+            "platform steps in.",
+        ),
+        S: T(
+            "换货/补寄入仓超时",
+            "订单 {order_id} 的换货/补寄商品未在期限内到达质检仓，售后转平台处理并记录违规。",
+            "Replacement deadline missed",
+            "The replacement for order {order_id} did not reach the warehouse in time; the platform decides the "
+            "case and a strike is recorded.",
+        ),
+        W: T(
+            "换货/补寄质检单已过期",
+            "质检单 {case_id}（订单 {order_id} 的换货/补寄）已超过入库期限。",
+            "Replacement inspection expired",
+            "Inspection case {case_id} (replacement for order {order_id}) passed its inbound deadline.",
+        ),
+    },
     "xinren.qc.shop_suspended": {
         S: T(
             "店铺已暂停接单",
