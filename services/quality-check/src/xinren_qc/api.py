@@ -42,12 +42,12 @@ RuntimeDep = Annotated[ServiceRuntime[QcSettings], Depends(runtime_of)]
 OPERATORS = (Role.ADMIN, Role.WAREHOUSE, Role.INSPECTOR)
 
 
-def store_of(request: Request) -> EvidenceStore:
+async def store_of(request: Request) -> EvidenceStore:
     store: EvidenceStore = request.app.state.evidence_store
     return store
 
 
-def optional_principal(request: Request) -> Principal | None:
+async def optional_principal(request: Request) -> Principal | None:
     """The caller when a token is given (a bad one is still a 401); None for an anonymous reader."""
     return principal_from_request(request) if bearer_token(request) is not None else None
 

@@ -19,13 +19,15 @@ from .models import QcCase, QcReturn, Warehouse
 
 
 def parties(case: QcCase) -> dict[str, Any]:
-    """What every qc.* event of a case carries: the order, the case, buyer, shop and warehouse."""
+    """What every qc.* event of a case carries: the order, the case, buyer, shop and warehouse, and the after-sales
+    case whose replacement the case inspects (None: the order's own item)."""
     return {
         "order_id": case.order_id,
         "case_id": case.case_id,
         "shop_id": case.shop_id,
         "buyer_id": case.buyer_id,
         "warehouse_id": case.warehouse_id,
+        "aftersale_case_id": case.aftersale_case_id,
     }
 
 
@@ -49,9 +51,8 @@ def passed(case: QcCase, *, reviewed_by: str | None = None) -> QcPassed:
 
 def certificate_revoked(case: QcCase) -> QcCertificateRevoked:
     return QcCertificateRevoked(
-        **parties(case),
+        **(parties(case) | {"aftersale_case_id": case.certificate_revoked_for}),
         certificate_no=case.certificate_no,
-        aftersale_case_id=case.certificate_revoked_for,
         inspector_id=case.inspector_id,
         reason=case.certificate_revocation_reason,
     )
@@ -70,8 +71,7 @@ def failed(case: QcCase, *, reviewed_by: str | None = None) -> QcFailed:
 
 def return_checked(case: QcCase, ret: QcReturn) -> QcReturnChecked:
     return QcReturnChecked(
-        **parties(case),
-        aftersale_case_id=ret.aftersale_case_id,
+        **(parties(case) | {"aftersale_case_id": ret.aftersale_case_id}),
         certificate_no=case.certificate_no,
         outcome=ret.status,
         seal_intact=bool(ret.seal_intact),

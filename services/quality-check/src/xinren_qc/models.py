@@ -15,6 +15,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     func,
+    text,
 )
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import registry
@@ -51,12 +52,16 @@ class Warehouse(QcTable, table=True):
 
 
 class QcCase(QcTable, table=True):
-    """One inspection case per order (unique order_id); what order.paid told us is kept for events and certificates."""
+    """An inspection case: the order's item (one per order, from order.paid), or the replacement of an exchange or
+    reship of that order (`aftersale_case_id` set, one per replacement parcel, from aftersale.replacement_shipped).
+    What order.paid told us is kept for events and certificates (a replacement's case copies the order's)."""
 
     __tablename__ = "qc_case"
     __table_args__ = (
-        # One case per order, whatever the redeliveries.
-        UniqueConstraint("order_id", name="uq_qc_case_order_id"),
+        # One case for the order's own item, whatever the redeliveries; replacements' cases are apart.
+        Index("uq_qc_case_order_id", "order_id", unique=True, postgresql_where=text("aftersale_case_id IS NULL")),
+        # One case per replacement parcel: the seller ships another after a failure, a new inspection.
+        UniqueConstraint("aftersale_case_id", "inbound_tracking_no", name="uq_qc_case_replacement_parcel"),
         UniqueConstraint("certificate_no", name="uq_qc_case_certificate_no"),
         # A physical tamper-evident tag seals one certified item.
         UniqueConstraint("seal_id", name="uq_qc_case_seal_id"),
@@ -68,6 +73,8 @@ class QcCase(QcTable, table=True):
 
     case_id: str = Field(sa_column=Column(String(ID), primary_key=True))
     order_id: str = Field(sa_column=Column(String(ID), nullable=False))
+    # The refund service's exchange or reship case whose replacement this inspects (None: the order's own item).
+    aftersale_case_id: str | None = Field(default=None, sa_column=Column(String(ID)))
     buyer_id: str = Field(sa_column=Column(String(ID), nullable=False))
     shop_id: str = Field(sa_column=Column(String(ID), nullable=False))
     category: str = Field(sa_column=Column(String(100), nullable=False))

@@ -148,6 +148,8 @@ class TimelineEntry(BaseModel):
 class CasePublic(BaseModel):
     case_id: str
     order_id: str
+    # Set on the inspection of an exchange's or reship's replacement: the refund service's case it is for.
+    aftersale_case_id: str | None = None
     buyer_id: str
     shop_id: str
     category: str

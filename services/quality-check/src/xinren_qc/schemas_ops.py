@@ -43,6 +43,7 @@ class ChecklistPublic(BaseModel):
 class QueueItem(BaseModel):
     case_id: str
     order_id: str
+    aftersale_case_id: str | None = None  # the inspection of an exchange's or reship's replacement
     category: str
     status: CaseStatus
     since: datetime  # when it entered this lane

@@ -16,6 +16,9 @@ class QcSettings(ServiceSettings):
     port: int = 8003
     # The seller's inbound shipment must reach the warehouse within this time of the case's routing.
     inbound_deadline_seconds: float = Field(default=5 * 86_400, gt=0)
+    # An exchange's or reship's replacement of a QC product (already shipped by the seller when the case opens) must
+    # reach the warehouse within this time; else the case expires and the refund service's case goes to the platform.
+    replacement_inbound_deadline_seconds: float = Field(default=5 * 86_400, gt=0)
     # Strikes count as active (the strikes read) within this window. Suspension is the trust service's ladder now.
     strike_window_seconds: float = Field(default=90 * 86_400, gt=0)
     # A pass of a category with a checklist needs at least this many photos (uploaded evidence).
@@ -57,6 +60,10 @@ class QcSettings(ServiceSettings):
     @property
     def inbound_deadline(self) -> timedelta:
         return timedelta(seconds=self.inbound_deadline_seconds)
+
+    @property
+    def replacement_inbound_deadline(self) -> timedelta:
+        return timedelta(seconds=self.replacement_inbound_deadline_seconds)
 
     @property
     def strike_window(self) -> timedelta:

@@ -136,6 +136,7 @@ def case_view(principal: Principal, c: QcCase, more: CaseExtras) -> CasePublic:
     return CasePublic(
         case_id=c.case_id,
         order_id=c.order_id,
+        aftersale_case_id=c.aftersale_case_id,
         buyer_id=c.buyer_id,
         shop_id=c.shop_id,
         category=c.category,

@@ -103,6 +103,7 @@ async def warehouse_queue(runtime: QcRuntime, principal: Principal, warehouse_id
             QueueItem(
                 case_id=case.case_id,
                 order_id=case.order_id,
+                aftersale_case_id=case.aftersale_case_id,
                 category=case.category,
                 status=case.status,
                 since=since,

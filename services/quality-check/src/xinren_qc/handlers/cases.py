@@ -8,6 +8,7 @@ from sqlmodel import col
 
 from xinren_shared.auth import Principal
 from xinren_shared.commands import UnitOfWork
+from xinren_shared.contracts.vocabulary import DispatchTarget
 from xinren_shared.errors import Forbidden, NotFound
 
 from ..access import CASES
@@ -40,9 +41,26 @@ async def lock_case(session: AsyncSession, case_id: str) -> QcCase:
 
 
 async def lock_case_of_order(session: AsyncSession, order_id: str) -> QcCase | None:
-    return (
-        await session.execute(select(QcCase).where(col(QcCase.order_id) == order_id).with_for_update())
-    ).scalar_one_or_none()
+    """The case of the order's own item (not a replacement's), locked."""
+    own = (col(QcCase.order_id) == order_id, col(QcCase.aftersale_case_id).is_(None))
+    return (await session.execute(select(QcCase).where(*own).with_for_update())).scalar_one_or_none()
+
+
+async def lock_case_held_by_buyer(session: AsyncSession, order_id: str) -> QcCase | None:
+    """The certified case of the item the buyer holds, locked: the latest of the order's cases (its own item, or a
+    replacement) the warehouse dispatched to the buyer with a certificate."""
+    stmt = (
+        select(QcCase)
+        .where(
+            col(QcCase.order_id) == order_id,
+            col(QcCase.certificate_no).is_not(None),
+            col(QcCase.dispatch_to) == DispatchTarget.BUYER,
+        )
+        .order_by(col(QcCase.dispatched_at).desc())
+        .limit(1)
+        .with_for_update()
+    )
+    return (await session.execute(stmt)).scalar_one_or_none()
 
 
 async def lock_own_case(session: AsyncSession, principal: Principal, case_id: str) -> QcCase:

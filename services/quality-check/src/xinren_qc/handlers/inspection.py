@@ -67,7 +67,7 @@ async def on_order_paid(session: AsyncSession, event: OrderPaid, ctx: EventConte
                 created_at=uow.now,
                 updated_at=uow.now,
             )
-            .on_conflict_do_nothing(index_elements=["order_id"])
+            .on_conflict_do_nothing(index_elements=["order_id"], index_where=col(QcCase.aftersale_case_id).is_(None))
             .returning(QcCase)
         )
     ).one_or_none()

@@ -13,7 +13,6 @@ from sqlmodel import col
 from xinren_shared.auth import Principal
 from xinren_shared.consumer import EventContext
 from xinren_shared.contracts.aftersales import AfterSaleReturnShipped
-from xinren_shared.contracts.vocabulary import DispatchTarget
 from xinren_shared.errors import Conflict
 from xinren_shared.ids import utcnow
 
@@ -23,7 +22,7 @@ from ..models import QcCaseEvent, QcReturn
 from ..schemas import CasePublic, ReturnCheckIn
 from ..settings import QcSettings
 from ..views import case_public
-from .cases import QcUnit, lock_case_of_order, lock_own_case
+from .cases import QcUnit, lock_case_held_by_buyer, lock_own_case
 from .evidence import attach
 
 log = logging.getLogger("xinren.qc")
@@ -35,8 +34,8 @@ async def on_return_shipped(
     session: AsyncSession, event: AfterSaleReturnShipped, ctx: EventContext[QcSettings]
 ) -> None:
     """A return of an item we certified and sent to the buyer: the warehouse expects it (once per after-sales case)."""
-    case = await lock_case_of_order(session, event.order_id)
-    if case is None or case.certificate_no is None or case.dispatch_to != DispatchTarget.BUYER:
+    case = await lock_case_held_by_buyer(session, event.order_id)
+    if case is None:
         return  # not an item we certified and sent on
     now = utcnow()
     added = await session.execute(
