@@ -49,6 +49,11 @@ ALLOWED_CASE = {
     (S.AWAITING_REPLACEMENT, S.REPLACEMENT_SHIPPED),
     (S.AWAITING_REPLACEMENT, S.ARBITRATION),  # not shipped in time
     (S.REPLACEMENT_SHIPPED, S.COMPLETED),
+    # A QC product's replacement goes through the quality-check warehouse (先验后发).
+    (S.AWAITING_REPLACEMENT, S.REPLACEMENT_INSPECTING),  # the seller shipped it to the warehouse
+    (S.REPLACEMENT_INSPECTING, S.REPLACEMENT_SHIPPED),  # passed, shipped on to the buyer
+    (S.REPLACEMENT_INSPECTING, S.AWAITING_REPLACEMENT),  # failed: back to the seller, who ships another
+    (S.REPLACEMENT_INSPECTING, S.ARBITRATION),  # not at the warehouse in time
 }
 
 

@@ -50,6 +50,8 @@ NEXT = {
     S.AWAITING_EVIDENCE: (Party.BUYER, "evidence_due_at"),
     S.AWAITING_REPLACEMENT: (Party.SELLER, "replacement_ship_due_at"),
     S.REPLACEMENT_SHIPPED: (Party.BUYER, "replacement_receipt_due_at"),
+    # At the quality-check warehouse: no deadline (and no timer) here, so nothing completes the case meanwhile.
+    S.REPLACEMENT_INSPECTING: (Party.PLATFORM, None),
 }
 
 

@@ -44,7 +44,7 @@ OrderFilter = Annotated[str | None, Query(max_length=200)]
 OptionalReason = Annotated[ReasonBody | None, Body()]
 
 
-def _order_view_watch(request: Request) -> OrderViewWatch:
+async def _order_view_watch(request: Request) -> OrderViewWatch:
     watch: OrderViewWatch = request.app.state.order_view_watch
     return watch
 

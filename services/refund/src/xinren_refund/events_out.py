@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, TypedDict
+from typing import Any, Literal, TypedDict
 
 from xinren_shared.contracts.aftersales import (
     AfterSaleApproved,
@@ -20,6 +20,7 @@ from xinren_shared.contracts.aftersales import (
     AfterSaleRefunded,
     AfterSaleRejected,
     AfterSaleReplacementDelivered,
+    AfterSaleReplacementInspected,
     AfterSaleReplacementShipped,
     AfterSaleRequested,
     AfterSaleReturnReceived,
@@ -27,7 +28,13 @@ from xinren_shared.contracts.aftersales import (
     CompensationGranted,
     RefundRequested,
 )
-from xinren_shared.contracts.vocabulary import AfterSaleReason, AfterSaleType, CompensationKind, CompensationPayer
+from xinren_shared.contracts.vocabulary import (
+    AfterSaleReason,
+    AfterSaleType,
+    CompensationKind,
+    CompensationPayer,
+    QcFailureReason,
+)
 
 from .domain import CaseStatus, S, due_at
 from .models import AfterSaleCase, CaseMessage, Compensation
@@ -52,6 +59,7 @@ CASE_EVENTS: dict[CaseStatus, type[AfterSaleEvent] | None] = {
     S.OFFERED: None,
     S.AWAITING_EVIDENCE: None,
     S.AWAITING_REPLACEMENT: None,
+    S.REPLACEMENT_INSPECTING: None,
     S.REPLACEMENT_SHIPPED: None,
     S.COMPLETED: None,
 }
@@ -126,12 +134,37 @@ def message_posted(case: AfterSaleCase, msg: CaseMessage) -> AfterSaleMessagePos
     )
 
 
-def replacement_shipped(case: AfterSaleCase, qc_required: bool) -> AfterSaleReplacementShipped:
+def replacement_shipped(
+    case: AfterSaleCase, qc_required: bool, *, from_warehouse_id: str | None = None
+) -> AfterSaleReplacementShipped:
+    """The replacement left: to the buyer (REPLACEMENT_SHIPPED; from the warehouse after a QC pass when
+    `from_warehouse_id`), or a QC product's from the seller to the warehouse (REPLACEMENT_INSPECTING)."""
     return AfterSaleReplacementShipped(
-        **_common(case, S.REPLACEMENT_SHIPPED),
+        **_common(case, CaseStatus(case.status)),
         carrier=case.replacement_carrier or "",
         tracking_no=case.replacement_tracking_no or "",
         qc_required=qc_required,
+        from_warehouse_id=from_warehouse_id,
+        replacement_certificate_no=case.replacement_certificate_no if from_warehouse_id else None,
+    )
+
+
+def replacement_inspected(
+    case: AfterSaleCase,
+    outcome: Literal["PASSED", "FAILED"],
+    *,
+    warehouse_id: str | None,
+    failure_reason: QcFailureReason | None = None,
+    findings: str | None = None,
+) -> AfterSaleReplacementInspected:
+    return AfterSaleReplacementInspected(
+        **_common(case, CaseStatus(case.status)),
+        outcome=outcome,
+        inspection_case_id=case.replacement_qc_case_id or "",
+        warehouse_id=warehouse_id,
+        replacement_certificate_no=case.replacement_certificate_no if outcome == "PASSED" else None,
+        failure_reason=failure_reason,
+        findings=findings,
     )
 
 

@@ -28,4 +28,6 @@ MESSAGES_ZH: dict[str, str] = {
     "REPLACEMENT_DEARER": "所选款式价格更高，不能换货：差价不予补收。",
     "DIFFERENCE_NOT_REFUNDABLE": "差价超过订单仍可退款的金额。",
     "RETURN_AWAITS_WAREHOUSE_CHECK": "已通过质检的商品退回时须经质检仓查验封签，查验通过后才会退款。",
+    "REPLACEMENT_PARCEL_FAILED": "该包裹是未通过质检的换货/补寄商品，请重新发出新的商品。",
+    "REPLACEMENT_AT_WAREHOUSE": "换货/补寄商品正在质检仓验货，验货通过并由质检仓发出后才能确认收货。",
 }

@@ -124,6 +124,10 @@ class AfterSaleCase(RefundTable, table=True):
     replacement_carrier: str | None = _str(100)
     replacement_tracking_no: str | None = _str(100)
     replacement_shipped_at: datetime | None = _at()
+    # A QC product's replacement at the quality-check warehouse: its inspection case there (the latest parcel's),
+    # and the certificate it was given when it passed.
+    replacement_qc_case_id: str | None = _str()
+    replacement_certificate_no: str | None = _str()
     completed_at: datetime | None = _at()
     # A counterfeit claim on an item certified by quality check: the platform's case, this certificate at stake.
     certificate_no: str | None = _str()

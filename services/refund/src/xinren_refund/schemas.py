@@ -224,6 +224,12 @@ class CasePublic(CaseSummary):
     # The replacement parcel of an exchange or reship.
     replacement_shipment: ReturnShipmentPublic | None = None
     replacement_shipped_at: datetime | None = None
+    # A QC product's replacement goes to the quality-check warehouse first: its address while the seller is to ship
+    # there (AWAITING_REPLACEMENT) or the parcel is on its way to it (REPLACEMENT_INSPECTING); the inspection case
+    # there, and the certificate the replacement was given when it passed.
+    replacement_via_warehouse: str | None = None
+    replacement_inspection_id: str | None = None
+    replacement_certificate_no: str | None = None
     completed_at: datetime | None = None
     compensations: list[CompensationPublic]
     timeline: list[TimelineEntryPublic]

@@ -19,6 +19,9 @@ from .schemas import (
     TimelineEntryPublic,
 )
 
+# Where a QC product's replacement is on its way to (or is to be sent to) the quality-check warehouse.
+_TO_THE_WAREHOUSE = frozenset({domain.S.AWAITING_REPLACEMENT, domain.S.REPLACEMENT_INSPECTING})
+
 
 def case_summary(case: AfterSaleCase) -> CaseSummary:
     summary = CaseSummary.model_validate(case, from_attributes=True)
@@ -46,7 +49,10 @@ async def case_public(s: AsyncSession, case: AfterSaleCase) -> CasePublic:
     replacement = None
     if case.replacement_carrier and case.replacement_tracking_no:
         replacement = ReturnShipmentPublic(carrier=case.replacement_carrier, tracking_no=case.replacement_tracking_no)
-    address, missing, via_warehouse = None, False, None
+    address, missing, via_warehouse, replacement_via = None, False, None, None
+    if case.status in _TO_THE_WAREHOUSE:
+        view = await s.get(OrderView, case.order_id)
+        replacement_via = view.qc_warehouse_address if view is not None and view.qc_required else None
     if case.return_required and case.approved_at is not None:
         # The view is in this session already when a command answers (it locked it): no second read then.
         view = await s.get(OrderView, case.order_id)
@@ -68,6 +74,9 @@ async def case_public(s: AsyncSession, case: AfterSaleCase) -> CasePublic:
         evidence_requested_at=case.evidence_requested_at,
         replacement_shipment=replacement,
         replacement_shipped_at=case.replacement_shipped_at,
+        replacement_via_warehouse=replacement_via,
+        replacement_inspection_id=case.replacement_qc_case_id,
+        replacement_certificate_no=case.replacement_certificate_no,
         completed_at=case.completed_at,
         compensations=[compensation_public(c) for c in compensations.scalars()],
         timeline=[TimelineEntryPublic.model_validate(t, from_attributes=True) for t in timeline.scalars()],

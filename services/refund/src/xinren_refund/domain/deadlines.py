@@ -62,6 +62,9 @@ DEADLINES: dict[CaseStatus, Deadline] = {
 NEXT_ACTOR: dict[CaseStatus, Party] = {
     **{status: d.party for status, d in DEADLINES.items()},
     S.ARBITRATION: Party.PLATFORM,
+    # The quality-check warehouse receives and inspects the replacement (its inbound deadline runs there, not here:
+    # no timer may complete a case whose replacement has not left the warehouse).
+    S.REPLACEMENT_INSPECTING: Party.PLATFORM,
     S.APPROVED: Party.PLATFORM,
     S.RETURN_RECEIVED: Party.PLATFORM,
     S.REFUNDING: Party.PLATFORM,

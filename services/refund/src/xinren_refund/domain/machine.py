@@ -34,8 +34,12 @@ TRANSITIONS: dict[CaseStatus, frozenset[CaseStatus]] = {
     S.OFFERED: frozenset({S.APPROVED, S.REJECTED, S.CANCELLED, S.CLOSED}),
     # REQUESTED again once the buyer gave evidence (the seller reviews anew); CLOSED: none given in time.
     S.AWAITING_EVIDENCE: frozenset({S.REQUESTED, S.CANCELLED, S.CLOSED}),
-    # ARBITRATION: the seller did not ship the replacement in time, the platform steps in.
-    S.AWAITING_REPLACEMENT: frozenset({S.REPLACEMENT_SHIPPED, S.ARBITRATION}),
+    # ARBITRATION: the seller did not ship the replacement in time, the platform steps in. REPLACEMENT_INSPECTING: a
+    # QC product's replacement goes to the quality-check warehouse first (先验后发).
+    S.AWAITING_REPLACEMENT: frozenset({S.REPLACEMENT_SHIPPED, S.REPLACEMENT_INSPECTING, S.ARBITRATION}),
+    # REPLACEMENT_SHIPPED: it passed and the warehouse shipped it on to the buyer; AWAITING_REPLACEMENT: it failed
+    # (back to the seller, who ships another); ARBITRATION: it did not reach the warehouse in time.
+    S.REPLACEMENT_INSPECTING: frozenset({S.REPLACEMENT_SHIPPED, S.AWAITING_REPLACEMENT, S.ARBITRATION}),
     # COMPLETED on the carrier's delivery report, the buyer's confirmation, or when neither came in time.
     S.REPLACEMENT_SHIPPED: frozenset({S.COMPLETED}),
     S.COMPLETED: frozenset(),

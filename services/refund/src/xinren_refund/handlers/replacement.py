@@ -1,6 +1,7 @@
 """Exchange (换货) and reship (补寄): the seller ships the replacement, which is delivered (the carrier partner's
 delivery report on the replacement's tracking number, or the buyer's confirmation) or assumed received when nobody
-reported in time; the case then COMPLETES. No money moves; the order service reserves and restocks the stock."""
+reported in time; the case then COMPLETES. No money moves; the order service reserves and restocks the stock.
+A QC product's replacement goes through the quality-check warehouse first (replacement_inspection.py)."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from ..schemas import CasePublic
 from ..settings import RefundSettings
 from ..views import case_public
 from . import cases
+from . import replacement_inspection as inspection
 from .cases import CaseContext
 
 Uow = UnitOfWork[RefundSettings]
@@ -29,10 +31,21 @@ async def ship_replacement(uow: Uow, principal: Principal, case_id: str, carrier
         raise Unprocessable(
             f"a {case.type} case has no replacement to ship", code="NOT_A_REPLACEMENT", details={"type": case.type}
         )
-    CASES.require(case.status, S.REPLACEMENT_SHIPPED)
+    if not view.qc_required:
+        CASES.require(case.status, S.REPLACEMENT_SHIPPED)
+        note = f"replacement shipped: {carrier} {tracking_no}"
+        target = S.REPLACEMENT_SHIPPED
+    else:
+        # 先验后发: a QC product's replacement goes to the quality-check warehouse, which inspects it and ships it on.
+        CASES.require(case.status, S.REPLACEMENT_INSPECTING)
+        inspection.refuse_the_failed_parcel(case, tracking_no)
+        # A new parcel, a new inspection: whatever the last one still says concerns the parcel that failed.
+        case.replacement_qc_case_id = case.replacement_certificate_no = None
+        note = f"replacement shipped to the quality-check warehouse: {carrier} {tracking_no}"
+        target = S.REPLACEMENT_INSPECTING
     case.replacement_carrier, case.replacement_tracking_no = carrier, tracking_no
     case.replacement_shipped_at = uow.now
-    await cases.move(cx, case, S.REPLACEMENT_SHIPPED, f"replacement shipped: {carrier} {tracking_no}", announce=False)
+    await cases.move(cx, case, target, note, announce=False)
     await cx.publish(events_out.replacement_shipped(case, view.qc_required))
     return await case_public(uow.session, case)
 
@@ -49,6 +62,7 @@ async def replacement_received(uow: Uow, principal: Principal, case_id: str) -> 
         if found is None or not _reports(principal, found, view):
             raise access.case_not_found(case_id)
         case, by = found, "CARRIER"
+    inspection.refuse_while_at_the_warehouse(case)
     CASES.require(case.status, S.COMPLETED)
     await complete(CaseContext(uow, principal.actor), case, by)
     return await case_public(s, case)
