@@ -35,4 +35,5 @@ EVENT_HANDLERS: dict[type[Event], Handler] = {
     ae.AfterSaleMessagePosted: aftersales.on_aftersale_event,
     ae.AfterSaleReplacementShipped: aftersales.on_aftersale_event,
     ae.AfterSaleReplacementDelivered: aftersales.on_aftersale_event,
+    ae.AfterSaleReplacementInspected: aftersales.on_aftersale_event,
 }

@@ -7,7 +7,8 @@ step for the merged timeline, and the stock effects of per-line cases:
   case ends without the replacement shipped; an exchange for another variant (a line's replacement_sku_id, a
   product of the same shop and variant group) reserves that SKU instead.
 order.delivered names the variants of the order lines' products (variants_of), for the refund service to check an
-exchange's replacement and its price difference."""
+exchange's replacement and its price difference. A QC product's replacement is inspected at the warehouse first: its
+qc.* steps (they name the after-sales case) are steps of the case on the order screen, in time order."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ from sqlmodel import col, select
 from xinren_shared.consumer import EventContext
 from xinren_shared.contracts import aftersales as ae
 from xinren_shared.contracts import orders as oe
+from xinren_shared.contracts import qc as qe
 from xinren_shared.contracts.vocabulary import AfterSaleStatus, AfterSaleType
 
 from ..models import AfterSaleCase, AfterSaleTimelineEntry, Product, SalesOrder, Shop
@@ -74,13 +76,60 @@ def _step(event: ae.AfterSaleEvent, at: datetime) -> AfterSaleTimelineEntry:
     name = event.TYPE.removeprefix("xinren.aftersale.")
     detail = f"{event.type} {event.amount_fen} fen" if event.amount_fen else str(event.type)
     if isinstance(event, ae.AfterSaleReplacementShipped):
-        detail = f"{event.type} replacement shipped: {event.carrier} {event.tracking_no}"
+        via = " to the quality-check warehouse" if event.status is AfterSaleStatus.REPLACEMENT_INSPECTING else ""
+        via = f" by warehouse {event.from_warehouse_id}" if event.from_warehouse_id else via
+        detail = f"{event.type} replacement shipped{via}: {event.carrier} {event.tracking_no}"
+    elif isinstance(event, ae.AfterSaleReplacementInspected):
+        detail = f"{event.type} replacement inspected: {event.outcome}"
     elif isinstance(event, ae.AfterSaleMessagePosted):
         detail = f"message from the {event.author.lower()}"
     elif isinstance(event, ae.AfterSaleOfferMade):
         detail = f"counter-offer: {event.offer_type} {event.offer_amount_fen} fen"
     return AfterSaleTimelineEntry(
         order_id=event.order_id, case_id=event.case_id, at=at, event=name, status=event.status.value, detail=detail
+    )
+
+
+# The inspection of an exchange's or reship's replacement at the quality-check warehouse (qc.* events naming the
+# after-sales case): each step on the order screen as a step of that case, `event` "qc.<step>" and `status` the
+# inspection's as the QC service names it. The order's own status and QC case do not move.
+_INSPECTION_STEPS: dict[type[qe.QcEvent], str] = {
+    qe.QcCaseOpened: "IN_TRANSIT",
+    qe.QcItemReceived: "IN_INSPECTION",
+    qe.QcPassed: "PASSED",
+    qe.QcFailed: "FAILED",
+    qe.QcDispatched: "DISPATCHED",
+    qe.QcExpired: "EXPIRED",
+}
+
+
+async def on_replacement_inspection(session: AsyncSession, event: qe.QcEvent, ctx: EventContext[OrderSettings]) -> None:
+    """One insert, no read: the entry is keyed by the order (an event of an unknown order shows nowhere)."""
+    assert event.aftersale_case_id is not None
+    status = _INSPECTION_STEPS.get(type(event))
+    if status is None:
+        return
+    if isinstance(event, qe.QcCaseOpened):
+        detail = f"replacement to be inspected at warehouse {event.warehouse_id} (QC case {event.case_id})"
+    elif isinstance(event, qe.QcPassed):
+        detail = f"replacement passed inspection, certificate {event.certificate_no}"
+    elif isinstance(event, qe.QcFailed):
+        detail = f"replacement failed inspection: {event.reason.value}: {event.findings}"[:500]
+    elif isinstance(event, qe.QcDispatched):
+        detail = f"replacement dispatched to the {event.to.value.lower()} by {event.carrier} {event.tracking_no}"
+    elif isinstance(event, qe.QcItemReceived):
+        detail = "replacement arrived at the quality-check warehouse"
+    else:
+        detail = "replacement did not reach the quality-check warehouse in time"
+    session.add(
+        AfterSaleTimelineEntry(
+            order_id=event.order_id,
+            case_id=event.aftersale_case_id,
+            at=ctx.envelope.time,
+            event=event.TYPE.removeprefix("xinren."),
+            status=status,
+            detail=detail,
+        )
     )
 
 

@@ -24,6 +24,7 @@ from ..domain import OrderStatus, next_qc_status
 from ..models import SalesOrder
 from ..repository import load_order
 from ..settings import OrderSettings
+from .aftersales import on_replacement_inspection
 from .lifecycle import move, start_auto_confirm
 
 log = logging.getLogger("xinren.order")
@@ -101,6 +102,11 @@ REACTIONS: dict[type[qe.QcEvent], QcReaction] = {
 
 
 async def on_qc_event(session: AsyncSession, event: qe.QcEvent, ctx: EventContext[OrderSettings]) -> None:
+    if event.aftersale_case_id is not None:
+        # The inspection of an exchange's or reship's replacement: a step of that after-sales case on the order
+        # screen; neither the order nor its own QC case moves.
+        await on_replacement_inspection(session, event, ctx)
+        return
     reaction = REACTIONS[type(event)]
     order = await load_order(session, event.order_id, lock=True)
     if order is None:
