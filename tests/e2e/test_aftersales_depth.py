@@ -152,7 +152,10 @@ async def test_escalation_after_the_window_is_refused(platform):
     await _ledger_clean(p)
 
 
-async def test_the_order_screen_merges_qc_and_an_exchange_in_time_order(platform):
+async def test_a_certified_exchange_replacement_goes_through_the_warehouse_and_the_order_screen_shows_it(platform):
+    """先验后发 for an exchange: the QC product's replacement is shipped by the seller to the warehouse, inspected,
+    passed with a certificate of its own, shipped on by the warehouse, delivered; the order screen merges the order,
+    its QC, the case and the replacement's inspection in time order, and the ledger stays clean."""
     p = platform
     await p.warehouse(["jade"])
     shop = await p.shop([])
@@ -191,11 +194,40 @@ async def test_the_order_screen_merges_qc_and_an_exchange_in_time_order(platform
     await p.call(
         "qc", "POST", f"/v1/qc/cases/{qc_case['case_id']}/return-check", p.staff(qc_case["warehouse_id"]), json=check
     )
-    await p.wait_case(case["case_id"], "AWAITING_REPLACEMENT")
+    waiting = await p.wait_case(case["case_id"], "AWAITING_REPLACEMENT")
+    assert waiting["replacement_via_warehouse"] == "广东省四会市玉器城 8 号"  # where the seller ships it
     parcel = {"carrier": "SF", "tracking_no": rid("SF")}
     cid = case["case_id"]
-    await p.call("refund", "POST", f"/v1/after-sales/{cid}/replacement-shipment", shop.seller, json=parcel)
+    sent = await p.call("refund", "POST", f"/v1/after-sales/{cid}/replacement-shipment", shop.seller, json=parcel)
+    assert sent["status"] == "REPLACEMENT_INSPECTING" and sent["next_actor"] == "PLATFORM" and sent["due_at"] is None
+    early = await p.call("refund", "POST", f"/v1/after-sales/{cid}/replacement-received", buyer, expect=409)
+    assert early["error"]["code"] == "REPLACEMENT_AT_WAREHOUSE"
+
+    async def inspection():
+        page = await p.call("qc", "GET", "/v1/qc/cases", p.admin, params={"order_id": order_id})
+        found = [c for c in page["items"] if c["aftersale_case_id"] == cid]
+        return found[0] if found else None
+
+    replacement = await p.s.until(inspection, what="the replacement's inspection case")
+    assert replacement["warehouse_id"] == qc_case["warehouse_id"] and replacement["status"] == "IN_TRANSIT"
+    staff = p.staff(replacement["warehouse_id"])
+    await p.call("qc", "POST", f"/v1/qc/cases/{replacement['case_id']}/arrival", staff, json=parcel)
+    passed = await p.verdict(replacement, "PASSED")
+    new_certificate = passed["certificate_no"]
+    assert new_certificate and new_certificate != certificate["certificate_no"]
+
+    async def certified():  # the case knows of the pass (replacement_inspected) before the parcel leaves
+        c = await p.call("refund", "GET", f"/v1/after-sales/{cid}", p.admin)
+        return c if c["replacement_certificate_no"] == new_certificate else None
+
+    await p.s.until(certified, what="the pass recorded on the after-sales case")
+    onward = {"carrier": "SF", "tracking_no": rid("SF")}
+    await p.call("qc", "POST", f"/v1/qc/cases/{replacement['case_id']}/dispatch", staff, json=onward)
+    shipped = await p.wait_case(cid, "REPLACEMENT_SHIPPED")
+    assert shipped["replacement_shipment"] == onward and shipped["replacement_certificate_no"] == new_certificate
     await p.call("refund", "POST", f"/v1/after-sales/{cid}/replacement-received", buyer)
+    await p.wait_case(cid, "COMPLETED")
+    assert (await p.call("qc", "GET", f"/v1/certificates/{new_certificate}", {}))["status"] == "VALID"
 
     async def screen():
         got = await p.call("order", "GET", f"/v1/orders/{order_id}", buyer)
@@ -203,9 +235,10 @@ async def test_the_order_screen_merges_qc_and_an_exchange_in_time_order(platform
         return got if "replacement_delivered" in steps else None
 
     got = await p.s.until(screen, what="the exchange on the order screen")
-    assert got["qc"]["certificate_no"] and got["aftersales"] == [
+    assert got["qc"]["certificate_no"] == certificate["certificate_no"] and got["aftersales"] == [
         {"case_id": cid, "type": "EXCHANGE", "status": "COMPLETED", "due_at": None, "open": False}
     ]
+    assert got["status"] == "DELIVERED"  # the replacement's inspection never moves the order
     timeline = got["timeline"]
     assert [e["at"] for e in timeline] == sorted(e["at"] for e in timeline)
     sources = {e["source"] for e in timeline}
@@ -216,7 +249,14 @@ async def test_the_order_screen_merges_qc_and_an_exchange_in_time_order(platform
         "approved",
         "return_shipped",
         "return_received",
-        "replacement_shipped",
+        "replacement_shipped",  # by the seller, to the warehouse
+        "qc.case_opened",
+        "qc.item_received",
+        "qc.passed",
+        "replacement_inspected",
+        "qc.dispatched",
+        "replacement_shipped",  # by the warehouse, to the buyer
         "replacement_delivered",
     ]
+    assert all(e["case_id"] == cid for e in timeline if e["source"] == "AFTERSALES")
     await _ledger_clean(p)
