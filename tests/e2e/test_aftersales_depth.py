@@ -211,7 +211,8 @@ async def test_a_certified_exchange_replacement_goes_through_the_warehouse_and_t
     replacement = await p.s.until(inspection, what="the replacement's inspection case")
     assert replacement["warehouse_id"] == qc_case["warehouse_id"] and replacement["status"] == "IN_TRANSIT"
     staff = p.staff(replacement["warehouse_id"])
-    await p.call("qc", "POST", f"/v1/qc/cases/{replacement['case_id']}/arrival", staff, json=parcel)
+    arrival = {"tracking_no": parcel["tracking_no"]}
+    await p.call("qc", "POST", f"/v1/qc/cases/{replacement['case_id']}/arrival", staff, json=arrival)
     passed = await p.verdict(replacement, "PASSED")
     new_certificate = passed["certificate_no"]
     assert new_certificate and new_certificate != certificate["certificate_no"]
