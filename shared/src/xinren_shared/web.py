@@ -17,7 +17,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from . import tracing
 from .admission import AdmissionMiddleware, install_pool_timeout_handler
-from .auth import principal_from_request
+from .auth import current_principal
 from .commands import AnswerGiven, answer_given
 from .errors import ErrorBody, error_response, error_responses, install_error_handlers
 from .i18n import LocalizedErrorsMiddleware
@@ -127,7 +127,7 @@ def _document_error_responses(app: FastAPI, routers: list[APIRouter]) -> None:
 
 
 def _needs_token(dependant: Dependant) -> bool:
-    return dependant.call is principal_from_request or any(_needs_token(d) for d in dependant.dependencies)
+    return dependant.call is current_principal or any(_needs_token(d) for d in dependant.dependencies)
 
 
 class CorrelationIdMiddleware:

@@ -23,7 +23,7 @@ from .settings import OrderSettings
 router = APIRouter(prefix="/v1", tags=["order"])
 
 
-def _provider(request: Request) -> PaymentProvider:
+async def _provider(request: Request) -> PaymentProvider:
     provider: PaymentProvider = request.app.state.payment_provider
     return provider
 
@@ -144,7 +144,7 @@ async def create_order(
 ORDER_FILTERS = frozenset({"status", "shop_id", "buyer_id", "created_after", "created_before", "q", "limit", "cursor"})
 
 
-def _known_filters(request: Request) -> None:
+async def _known_filters(request: Request) -> None:
     unknown = sorted(set(request.query_params) - ORDER_FILTERS)
     if unknown:
         raise Unprocessable(
