@@ -25,10 +25,10 @@ from typing import Any
 import httpx
 from harness import ROOT, SECRET, order_body, shop_and_product, token
 from sqlalchemy import event
-from sqlalchemy.engine import Engine
 
 from xinren_shared.testing.http import serve
 from xinren_shared.testing.plugin import create_database
+from xinren_shared.testing.roundtrips import RoundTrips
 
 
 async def _cpu_per_call(
@@ -66,33 +66,9 @@ async def measure(
         db_pool_size=pool_size,
         db_max_overflow=max_overflow,
     )
-    statements: list[str] = []
     opened = 0
-    # The hot product row's lock, seen from the service: from the answer of the statement taking the stock (the lock
-    # was taken a little before) to the connection's return to the pool (committed: the lock is gone), a lower bound
-    # of its hold; and from that statement's sending, which adds the wait for the lock.
-    sent: dict[int, float] = {}
-    answered: dict[int, float] = {}
     held: list[float] = []
     waited_and_held: list[float] = []
-
-    def take(conn: Any, cursor: Any, sql: str, *_: Any) -> None:
-        if "UPDATE product" in sql:  # the statement that takes the stock
-            sent[id(conn.connection.dbapi_connection)] = time.perf_counter()
-
-    def taken(conn: Any, cursor: Any, sql: str, *_: Any) -> None:
-        if "UPDATE product" in sql:  # the statement that takes the stock
-            answered[id(conn.connection.dbapi_connection)] = time.perf_counter()
-
-    def released(dbapi_connection: Any, *_: Any) -> None:
-        now = time.perf_counter()
-        if (started := answered.pop(id(dbapi_connection), None)) is not None:
-            held.append(now - started)
-        if (started := sent.pop(id(dbapi_connection), None)) is not None:
-            waited_and_held.append(now - started)
-
-    def count(conn: Any, cursor: Any, sql: str, *_: Any) -> None:
-        statements.append(sql)
 
     def connected(*_: Any) -> None:
         nonlocal opened
@@ -112,27 +88,20 @@ async def measure(
 
         await _cpu_per_call(50, create, 201)  # warm-up: statement caches, prepared statements, the pool
         await _cpu_per_call(50, hello, 200)
-        event.listen(Engine, "before_cursor_execute", count)
-        try:
+        engine = app.state.runtime.engine.sync_engine
+        with RoundTrips(engine) as one:
             await create(0)
-        finally:
-            event.remove(Engine, "before_cursor_execute", count)
         per_order: list[float] = []
         per_hello: list[float] = []
-        pool = app.state.runtime.engine.sync_engine.pool
-        event.listen(pool, "connect", connected)
-        event.listen(pool, "checkin", released)
-        event.listen(app.state.runtime.engine.sync_engine, "before_cursor_execute", take)
-        event.listen(app.state.runtime.engine.sync_engine, "after_cursor_execute", taken)
+        event.listen(engine.pool, "connect", connected)
         try:
             for _ in range(rounds):  # interleaved, so a noisy neighbour touches both sides alike
-                per_order.append(await _cpu_per_call(orders, create, 201, concurrency))
+                with RoundTrips(engine) as timed:
+                    per_order.append(await _cpu_per_call(orders, create, 201, concurrency))
                 per_hello.append(await _cpu_per_call(orders, hello, 200, concurrency))
+                held, waited_and_held = _stock_lock(timed, held, waited_and_held)
         finally:
-            event.remove(pool, "connect", connected)
-            event.remove(pool, "checkin", released)
-            event.remove(app.state.runtime.engine.sync_engine, "before_cursor_execute", take)
-            event.remove(app.state.runtime.engine.sync_engine, "after_cursor_execute", taken)
+            event.remove(engine.pool, "connect", connected)
     order_ms = statistics.median(per_order) * 1000
     hello_ms = statistics.median(per_hello) * 1000
     return {
@@ -146,13 +115,27 @@ async def measure(
         "ratio_order_to_hello": round(order_ms / hello_ms, 2),
         "stock_lock_held_ms": _percentiles(held),
         "stock_lock_waited_and_held_ms": _percentiles(waited_and_held),
-        # The statements the engine sent for one creation; BEGIN is implicit in the driver (asyncpg opens the
-        # transaction with the first statement) and COMMIT is not a cursor execution: both added.
-        "round_trips_per_order": len(statements) + 2,
-        "statements": statements,
+        # The round trips of one creation, BEGIN and COMMIT included.
+        "round_trips_per_order": len(one.trips),
+        "statements": one.trips,
         "order_cpu_ms_rounds": [round(x * 1000, 3) for x in per_order],
         "hello_cpu_ms_rounds": [round(x * 1000, 3) for x in per_hello],
     }
+
+
+def _stock_lock(timed: RoundTrips, held: list[float], waited_and_held: list[float]) -> tuple[list[float], list[float]]:
+    """The hot product row's lock, seen from the service: from the completion of the statement taking the stock (the
+    lock was taken a little before) to its transaction's COMMIT completing (the lock is gone), a lower bound of its
+    hold; and from that statement's sending, which adds the wait for the lock."""
+    taken: dict[int, tuple[float, float]] = {}
+    for connection, trip, done, elapsed in timed.completed:
+        if "UPDATE product" in trip:  # the statement that takes the stock
+            taken[connection] = (done, elapsed)
+        elif trip in ("COMMIT", "ROLLBACK") and connection in taken:
+            at, took = taken.pop(connection)
+            held.append(done - at)
+            waited_and_held.append(done - at + took)
+    return held, waited_and_held
 
 
 def _percentiles(seconds: list[float]) -> dict[str, float]:

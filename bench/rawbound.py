@@ -19,11 +19,10 @@ from typing import Any
 
 import asyncpg
 from harness import SECRET, order_body, shop_and_product, token
-from sqlalchemy import event
-from sqlalchemy.engine import Engine
 
 from xinren_shared.settings import to_plain_url
 from xinren_shared.testing.http import serve
+from xinren_shared.testing.roundtrips import RoundTrips
 
 _TOKEN = re.compile(
     r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|[A-Za-z]+_[0-9A-Za-z]{8,}|[0-9a-f]{16,}"
@@ -117,29 +116,21 @@ async def record(database_url: str, kafka: str, stock: int) -> Replay:
         run_consumers=False,
         run_timers=False,
     )
-    recording: list[Statement] | None = None
-
-    def listener(conn: Any, cursor: Any, sql: str, params: Any, context: Any, many: bool) -> None:
-        if recording is not None:
-            recording.append(Statement(sql, tuple(params) if not many else tuple(params), many))
-
-    event.listen(Engine, "before_cursor_execute", listener)
     try:
-        async with serve(create_app(settings)) as c:
+        app = create_app(settings)
+        async with serve(app) as c:
             shop_id, sku_id, _ = await shop_and_product(c, stock)
             body = order_body(shop_id, sku_id)
             buyer = token("buyer", "raw-bound-buyer")
             runs: list[list[Statement]] = []
             for n in range(3):
-                recording = [] if n else None
-                r = await c.post("/v1/orders", json=body, headers={**buyer, "Idempotency-Key": uuid.uuid4().hex})
+                with RoundTrips(app.state.runtime.engine.sync_engine) as trips:
+                    r = await c.post("/v1/orders", json=body, headers={**buyer, "Idempotency-Key": uuid.uuid4().hex})
                 if r.status_code != 201:
                     raise RuntimeError(f"recording an order: {r.status_code} {r.text[:300]}")
-                if recording is not None:
-                    runs.append(recording)
-                recording = None
+                if n:  # the first warms up
+                    runs.append([Statement(sql, params, False) for sql, params in trips.statements])
     finally:
-        event.remove(Engine, "before_cursor_execute", listener)
         logging.getLogger("httpx").setLevel(logging.WARNING)  # the service's log setup made it chatty
     return Replay(runs[0], runs[1])
 

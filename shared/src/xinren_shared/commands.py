@@ -16,9 +16,10 @@ its recorded answer (the retry gets that answer); there is no lease after which 
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any, Concatenate, Generic, ParamSpec, TypeVar
@@ -27,12 +28,13 @@ from fastapi import Depends, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.routing import APIRoute
 from pydantic import BaseModel
-from sqlalchemy import ColumnElement, Row, Table, and_, func, literal, select
+from sqlalchemy import BigInteger, ColumnElement, RowMapping, Table, and_, bindparam, func, literal, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.datastructures import UploadFile
 from starlette.responses import JSONResponse, Response
 
+from . import sql
 from .auth import Principal, principal_from_request
 from .errors import DomainError, error_response
 from .ids import utcnow
@@ -51,14 +53,25 @@ class UnitOfWork(Generic[SettingsT]):
     session: AsyncSession
     runtime: ServiceRuntime[SettingsT]
     now: datetime
+    # Records the command's answer for its Idempotency-Key now (None: the request has no key).
+    _record_answer: Callable[[Any], Awaitable[None]] | None = None
 
     @property
     def settings(self) -> SettingsT:
         return self.runtime.settings
 
+    async def answer_now(self, result: Any) -> None:
+        """Records `result` as the Idempotency-Key's answer before the handler's last statements, instead of after
+        them: for a handler whose last statement locks a hot row, so that only the commit follows it. The handler
+        must then return this same result; should it raise instead, the transaction rolls the record back with
+        everything else (and the refusal becomes the key's answer, as always). Nothing to do without a key."""
+        if self._record_answer is not None:
+            await self._record_answer(result)
 
-def runtime_of(request: Request) -> ServiceRuntime[Any]:
-    """The runtime of the app serving this request (each service aliases it with its own settings type)."""
+
+async def runtime_of(request: Request) -> ServiceRuntime[Any]:
+    """The runtime of the app serving this request (each service aliases it with its own settings type); a
+    coroutine, as every dependency here, so that FastAPI never hands it to its thread pool."""
     runtime: ServiceRuntime[Any] = request.app.state.runtime
     return runtime
 
@@ -133,9 +146,17 @@ class CommandRunner:
         try:
             async with self.runtime.transaction() as session:
                 await self._claim(session, table, key)
-                result = await handler(UnitOfWork(session, self.runtime, utcnow()), *args, **kwargs)
-                answer = result if isinstance(result, Response) else JSONResponse(_json(result), self._status())
-                await self._record(session, table, key, answer)
+                recorded: list[Any] = []
+
+                async def record(result: Any) -> None:
+                    await self._record(session, table, key, self._response(result))
+                    recorded.append(result)
+
+                result = await handler(UnitOfWork(session, self.runtime, utcnow(), record), *args, **kwargs)
+                if not recorded:
+                    await record(result)
+                elif recorded[0] is not result:
+                    raise RuntimeError(f"{handler.__name__} returned another answer than the one it recorded")
                 return result
         except DomainError as exc:
             # The effect rolled back; the refusal is the key's answer (a retry is refused the same way).
@@ -179,17 +200,14 @@ class CommandRunner:
     async def _claim(self, session: AsyncSession, table: Table, key: _Key) -> None:
         """Takes the key for this transaction, or answers instead (replay, 422 or 409); one round trip that both
         tries the key's advisory lock and reads an answer already recorded."""
-        got = func.pg_try_advisory_xact_lock(key.lock).label("got")
-        row = (
-            await session.execute(
-                select(got, *_answer_columns(table))
-                .select_from(select(literal(1).label("one")).subquery())
-                .outerjoin(table, _is(table, key))
-            )
-        ).one()
-        if row.request_hash is not None:
+        conn = await sql.driver(session)
+        row = await _statements(table).claim.fetchrow(
+            conn, {"lock": key.lock, "principal": key.principal, "key": key.key}
+        )
+        assert row is not None  # the outer join answers one row, found or not
+        if row["request_hash"] is not None:
             raise AnswerGiven(_answer(row, key))
-        if not row.got:
+        if not row["got"]:
             raise AnswerGiven(
                 error_response(
                     409, "IDEMPOTENCY_KEY_IN_FLIGHT", "a request with this Idempotency-Key is still in progress"
@@ -197,28 +215,27 @@ class CommandRunner:
             )
 
     async def _record(self, session: AsyncSession, table: Table, key: _Key, answer: Response) -> None:
-        stored = await session.execute(
-            insert(table)
-            .values(
-                principal=key.principal,
-                key=key.key,
-                scope=key.scope,
-                request_hash=key.digest,
-                response_status=answer.status_code,
-                response_headers={"content-type": "application/json"},
-                response_body=bytes(answer.body),
-            )
-            .on_conflict_do_nothing(index_elements=["principal", "key"])
-            .returning(table.c.key)
-        )
-        if stored.first() is None:
+        conn = await sql.driver(session)
+        params = {
+            "principal": key.principal,
+            "key": key.key,
+            "scope": key.scope,
+            "request_hash": key.digest,
+            "response_status": answer.status_code,
+            "response_headers": {"content-type": "application/json"},
+            "response_body": bytes(answer.body),
+        }
+        if await _statements(table).record.fetchrow(conn, params) is None:
             raise _Lost
 
     async def _recorded(self, key: _Key) -> Response:
         table = self.runtime.tables.idempotency
         async with self.runtime.transaction() as session:
             row = (await session.execute(select(*_answer_columns(table)).where(_is(table, key)))).one()
-        return _answer(row, key)
+        return _answer(row._mapping, key)
+
+    def _response(self, result: Any) -> Response:
+        return result if isinstance(result, Response) else JSONResponse(_json(result), self._status())
 
     def _status(self) -> int:
         route = self.request.scope.get("route")
@@ -235,18 +252,43 @@ def _is(table: Table, key: _Key) -> ColumnElement[bool]:
     return and_(table.c.principal == key.principal, table.c.key == key.key)
 
 
-def _answer(row: Row[Any], key: _Key) -> Response:
+@dataclass(frozen=True)
+class _KeyStatements:
+    claim: sql.Statement
+    record: sql.Statement
+
+
+@functools.cache
+def _statements(table: Table) -> _KeyStatements:
+    """The claim and the answer of a service's key table, compiled once (they run on every keyed request)."""
+    c = table.c
+    is_key = and_(c.principal == bindparam("principal"), c.key == bindparam("key"))
+    got = func.pg_try_advisory_xact_lock(bindparam("lock", type_=BigInteger)).label("got")
+    claim = select(got, *_answer_columns(table)).select_from(select(literal(1).label("one")).subquery())
+    record = (
+        insert(table)
+        .values({name: bindparam(name, type_=c[name].type) for name in _RECORDED})
+        .on_conflict_do_nothing(index_elements=["principal", "key"])
+        .returning(c.key)
+    )
+    return _KeyStatements(sql.Statement(claim.outerjoin(table, is_key)), sql.Statement(record))
+
+
+_RECORDED = ("principal", "key", "scope", "request_hash", "response_status", "response_headers", "response_body")
+
+
+def _answer(row: Mapping[str, Any] | RowMapping, key: _Key) -> Response:
     """What a request gets for a key already answered: that answer again, or 422 when the key was used with
     another request."""
-    if row.request_hash != key.digest:
+    if row["request_hash"] != key.digest:
         return error_response(
             422,
             "IDEMPOTENCY_KEY_REUSED",
             "this Idempotency-Key was used with another request",
-            {"first_request": row.scope},
+            {"first_request": row["scope"]},
         )
-    headers = {**(row.response_headers or {}), REPLAYED: "true"}
-    return Response(row.response_body or b"", status_code=row.response_status, headers=headers)
+    headers = {**(row["response_headers"] or {}), REPLAYED: "true"}
+    return Response(row["response_body"] or b"", status_code=row["response_status"], headers=headers)
 
 
 def _identity(p: Principal) -> str:
@@ -261,4 +303,8 @@ def _json(result: Any) -> Any:
     return jsonable_encoder(result)
 
 
-Commands = Annotated[CommandRunner, Depends(CommandRunner)]
+async def command_runner(request: Request) -> CommandRunner:
+    return CommandRunner(request)
+
+
+Commands = Annotated[CommandRunner, Depends(command_runner)]

@@ -9,6 +9,7 @@ Rows are marked published only after Kafka acknowledged them: a crash in between
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import uuid
 from collections.abc import Awaitable, Callable
@@ -19,10 +20,10 @@ import asyncpg
 from aiokafka import AIOKafkaProducer
 from opentelemetry import trace
 from opentelemetry.trace import Span, SpanKind, StatusCode
-from sqlalchemy import Row, Table, func, insert, literal, select, update
+from sqlalchemy import Row, Table, bindparam, func, insert, literal, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from . import tracing
+from . import sql, tracing
 from .business_metrics import count_business_event
 from .events import Envelope, Event, physical
 from .logs import correlation_id
@@ -44,27 +45,43 @@ class Outbox:
 
     async def add(self, session: AsyncSession, evt: Event, *, event_id: str | None = None) -> Envelope:
         env = Envelope.of(evt, self.source, id=event_id)
-        row = insert(self.table).values(
-            event_id=env.id,
-            topic=env.topic,
-            key=env.key,
-            type=env.type,
-            source=env.source,
-            subject=env.subject,
-            data=env.data,
-            occurred_at=env.time,
-            traceparent=tracing.current_traceparent(),
-        )
+        params = {
+            "event_id": env.id,
+            "topic": env.topic,
+            "key": env.key,
+            "type": env.type,
+            "source": env.source,
+            "subject": env.subject,
+            "data": env.data,
+            "occurred_at": env.time,
+            "traceparent": tracing.current_traceparent(),
+        }
         # The relay is woken by a notification PostgreSQL delivers at commit (never for a rolled-back transaction);
         # once per transaction is enough, and it travels with the transaction's first insert: one round trip.
+        conn = await sql.driver(session)
         transaction = session.get_transaction()
         if session.info.get("xinren.outbox_notified") is transaction:
-            await session.execute(row)
+            await self._insert.execute(conn, params)
         else:
-            added = row.returning(literal(1)).cte("added")
-            await session.execute(select(func.pg_notify(self.channel, "")).select_from(added))
+            await self._insert_and_notify.execute(conn, params)
             session.info["xinren.outbox_notified"] = transaction
         return env
+
+    @functools.cached_property
+    def _insert(self) -> sql.Statement:
+        return sql.Statement(insert(self.table).values(_outbox_row(self.table)))
+
+    @functools.cached_property
+    def _insert_and_notify(self) -> sql.Statement:
+        added = insert(self.table).values(_outbox_row(self.table)).returning(literal(1)).cte("added")
+        return sql.Statement(select(func.pg_notify(self.channel, "")).select_from(added))
+
+
+_OUTBOX_COLUMNS = ("event_id", "topic", "key", "type", "source", "subject", "data", "occurred_at", "traceparent")
+
+
+def _outbox_row(table: Table) -> dict[str, Any]:
+    return {name: bindparam(name, type_=table.c[name].type) for name in _OUTBOX_COLUMNS}
 
 
 def _envelope(row: Row[Any]) -> Envelope:

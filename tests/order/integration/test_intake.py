@@ -10,7 +10,7 @@ from typing import Any
 
 import asyncpg
 import pytest_asyncio
-from sqlalchemy import event, func, select
+from sqlalchemy import func, select
 from sqlmodel import col
 
 from tests.order.conftest import ADDRESS, Driver, buyer, order_settings, uid
@@ -18,8 +18,9 @@ from xinren_order.app import create_app
 from xinren_order.models import OrderTimelineEntry, SalesOrder
 from xinren_shared.settings import to_plain_url
 from xinren_shared.testing.http import serve
+from xinren_shared.testing.roundtrips import RoundTrips
 
-ROUND_TRIPS = 7  # BEGIN, the key's claim, the read, the outbox, the order's writes with the stock, the answer, COMMIT
+ROUND_TRIPS = 7  # BEGIN, the key's claim, the read, the outbox, the answer, the order's writes with the stock, COMMIT
 
 
 @pytest_asyncio.fixture(scope="module")
@@ -34,37 +35,9 @@ async def quiet(make_database, kafka_bootstrap) -> Driver:
         yield Driver(client, app)
 
 
-class Recorder:
-    """Every round trip the engine makes: its statements, and the BEGIN and COMMIT/ROLLBACK around them."""
-
-    def __init__(self, driver: Driver):
-        self.engine = driver.app.state.runtime.engine.sync_engine
-        self.trips: list[str] = []
-
-    def _statement(self, conn: Any, cursor: Any, sql: str, *_: Any) -> None:
-        self.trips.append(sql)
-
-    def _begin(self, conn: Any) -> None:
-        self.trips.append("BEGIN")
-
-    def _commit(self, conn: Any) -> None:
-        self.trips.append("COMMIT")
-
-    def _rollback(self, conn: Any) -> None:
-        self.trips.append("ROLLBACK")
-
-    def __enter__(self) -> Recorder:
-        event.listen(self.engine, "before_cursor_execute", self._statement)
-        event.listen(self.engine, "begin", self._begin)
-        event.listen(self.engine, "commit", self._commit)
-        event.listen(self.engine, "rollback", self._rollback)
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        event.remove(self.engine, "before_cursor_execute", self._statement)
-        event.remove(self.engine, "begin", self._begin)
-        event.remove(self.engine, "commit", self._commit)
-        event.remove(self.engine, "rollback", self._rollback)
+def Recorder(driver: Driver) -> RoundTrips:
+    """Every round trip of the app's engine: SQLAlchemy's statements, the driver's, BEGIN and COMMIT/ROLLBACK."""
+    return RoundTrips(driver.app.state.runtime.engine.sync_engine)
 
 
 def body(shop_id: str, *lines: tuple[str, int], host_id: str | None = None) -> dict[str, Any]:
@@ -90,11 +63,12 @@ async def test_an_order_takes_at_most_8_round_trips_and_locks_the_stock_last(qui
     trips = rec.trips
     assert len(trips) <= ROUND_TRIPS, "\n".join(t[:120] for t in trips)
     assert trips[0] == "BEGIN" and trips[-1] == "COMMIT", trips
-    # Nothing locks a product before the stock is taken, and only the Idempotency-Key's answer follows it.
+    # Nothing locks a product before the stock is taken, and only the commit follows it: the Idempotency-Key's
+    # answer was recorded just before.
     take = [n for n, sql in enumerate(trips) if "UPDATE product" in sql]
-    assert take == [len(trips) - 3], trips
+    assert take == [len(trips) - 2], trips
     assert not any("FOR UPDATE" in sql for sql in trips[: take[0]]), trips
-    assert trips[-2].startswith("INSERT INTO idempotency_key")
+    assert trips[-3].startswith("INSERT INTO idempotency_key"), trips
 
 
 async def test_an_order_naming_a_host_takes_no_more_round_trips(quiet):

@@ -2,22 +2,26 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field, make_dataclass
+from functools import partial
 from typing import Any
 
+import asyncpg
 import sqlalchemy as sa
 from sqlalchemy import JSON, Integer, String, any_, bindparam, func, literal, literal_column, type_coerce
 from sqlalchemy.dialects.postgresql import ARRAY, aggregate_order_by
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
-from sqlmodel import col, exists, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import SQLModel, col, exists, select
 
+from xinren_shared import sql
 from xinren_shared.auth import Principal
 from xinren_shared.errors import NotFound
 from xinren_shared.timers import Timers
 
 from .access import ORDERS, reports_delivery
 from .commission import CooperationStatus, Terms
-from .models import AfterSaleCase, Product, SalesOrder, Shop, infra, metadata
+from .models import AfterSaleCase, OrderTimelineEntry, Product, SalesOrder, Shop, infra, metadata
 
 
 async def load_order(session: AsyncSession, order_id: str, *, lock: bool) -> SalesOrder | None:
@@ -101,6 +105,31 @@ _CREATION_SETS = ("host_id", "live_room_id", "warehouse_hint", "pay_by")
 _ORDER_COLUMNS = tuple(c.name for c in _ORDER.columns if not c.nullable or c.name in _CREATION_SETS)
 
 
+def _unsaved(model: type[SQLModel]) -> Callable[..., Any]:
+    """A plain class with the columns of `model` as attributes, their defaults the model's: what intake shapes the
+    answer and the event from and writes by one statement. An ORM instance would cost more to build than the rest
+    of the request's Python (every attribute set goes through the mapper's instrumentation), and the session must
+    not track it: the order is inserted by the intake statement, not flushed."""
+    columns = [c.name for c in model.__table__.columns]  # type: ignore[attr-defined]
+    fields = model.model_fields
+    spec = [(n, Any, field(default_factory=partial(fields[n].get_default, call_default_factory=True))) for n in columns]
+    return make_dataclass(f"Unsaved{model.__name__}", spec, slots=True, kw_only=True)
+
+
+_UNSAVED_ORDER, _UNSAVED_ENTRY = _unsaved(SalesOrder), _unsaved(OrderTimelineEntry)
+
+
+def unsaved_order(**values: Any) -> SalesOrder:
+    """A new order's columns (see `_unsaved`); it reads as a SalesOrder, and is written by `intake_write`."""
+    order: SalesOrder = _UNSAVED_ORDER(**values)
+    return order
+
+
+def unsaved_entry(**values: Any) -> OrderTimelineEntry:
+    entry: OrderTimelineEntry = _UNSAVED_ENTRY(**values)
+    return entry
+
+
 @dataclass(frozen=True)
 class IntakeProduct:
     sku_id: str
@@ -150,25 +179,27 @@ def _intake_read(with_host: bool) -> sa.Select[Any]:
     return sa.select(*columns).select_from(joined)
 
 
-_READ = {False: _intake_read(False), True: _intake_read(True)}
+_READ = {False: sql.Statement(_intake_read(False)), True: sql.Statement(_intake_read(True))}
 
 
-async def intake_read(conn: AsyncConnection, shop_id: str, skus: list[str], host_id: str | None) -> Intake:
+async def intake_read(conn: asyncpg.Connection, shop_id: str, skus: list[str], host_id: str | None) -> Intake:
     params: dict[str, Any] = {"shop_id": shop_id, "skus": skus}
     if host_id is not None:
         params["host_id"] = host_id
-    rows = (await conn.execute(_READ[host_id is not None], params)).all()
+    rows = await _READ[host_id is not None].fetch(conn, params)
     first = rows[0]
     products = {
-        r.sku_id: IntakeProduct(r.sku_id, r.shop_id, r.title, r.category, r.price_fen, r.stock_available)
+        r["sku_id"]: IntakeProduct(
+            r["sku_id"], r["shop_id"], r["title"], r["category"], r["price_fen"], r["stock_available"]
+        )
         for r in rows
-        if r.sku_id is not None
+        if r["sku_id"] is not None
     }
     terms = [
         Terms(cooperation_id, bps, frozenset(sku_ids) if sku_ids is not None else None)
-        for cooperation_id, bps, sku_ids in (first.host_terms if host_id is not None else [])
+        for cooperation_id, bps, sku_ids in (first["host_terms"] if host_id is not None else [])
     ]
-    return Intake(first.status, list(first.trust_rights or []), products, terms)
+    return Intake(first["status"], list(first["trust_rights"] or []), products, terms)
 
 
 def _take_stock() -> sa.Update:
@@ -217,12 +248,12 @@ def _intake_write(timers: Timers) -> sa.Select[Any]:
     )
 
 
-_WRITE = _intake_write(Timers(infra.timer))
-_STOCK_OF = sa.select(_PRODUCT.c.stock_available).where(_PRODUCT.c.sku_id == bindparam("sku_id"))
+_WRITE = sql.Statement(_intake_write(Timers(infra.timer)))
+_STOCK_OF = sql.Statement(sa.select(_PRODUCT.c.stock_available).where(_PRODUCT.c.sku_id == bindparam("sku_id")))
 
 
 async def intake_write(
-    conn: AsyncConnection, order: SalesOrder, quantities: dict[str, int], *, actor: str, reason: str, timer_kind: str
+    conn: asyncpg.Connection, order: SalesOrder, quantities: dict[str, int], *, actor: str, reason: str, timer_kind: str
 ) -> tuple[str, int] | None:
     """Writes the order (its columns by name), its first timeline entry and its unpaid timer (due at its pay_by), and
     takes every line's quantity: the last statement of the order, so that the hot product row is locked only from
@@ -233,9 +264,11 @@ async def intake_write(
     params.update(
         actor=actor, reason=reason, timer_kind=timer_kind, skus=skus, quantities=[quantities[s] for s in skus]
     )
-    taken = set((await conn.execute(_WRITE, params)).scalars())
+    taken = {row["sku_id"] for row in await _WRITE.fetch(conn, params)}
     short = [s for s in skus if s not in taken]
     if not short:
         return None
-    available: int = (await conn.execute(_STOCK_OF, {"sku_id": short[0]})).scalar_one()
+    row = await _STOCK_OF.fetchrow(conn, {"sku_id": short[0]})
+    assert row is not None  # the product was read in this transaction, and products are never deleted
+    available: int = row["stock_available"]
     return short[0], available

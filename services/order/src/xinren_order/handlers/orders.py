@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from xinren_shared import sql
 from xinren_shared.auth import Principal
 from xinren_shared.commands import UnitOfWork
 from xinren_shared.contracts.vocabulary import Destination, TrustRight
@@ -13,7 +14,6 @@ from xinren_shared.ids import new_id
 from .. import commission, domain, events_out, ledger, schemas
 from ..commission import Terms
 from ..domain import ORDER, Line, OrderStatus, ShopStatus
-from ..models import OrderTimelineEntry, SalesOrder
 from ..payments import PaymentProvider
 from ..repository import (
     Intake,
@@ -24,6 +24,8 @@ from ..repository import (
     order_and_return_address,
     order_for,
     order_for_delivery,
+    unsaved_entry,
+    unsaved_order,
 )
 from ..settings import OrderSettings
 from ..views import format_address, order_public, order_view
@@ -51,13 +53,14 @@ class ShopSuspended(Conflict):
 async def create_order(
     uow: UnitOfWork[OrderSettings], principal: Principal, body: schemas.OrderCreate
 ) -> schemas.OrderPublic:
-    """Seven round trips with an Idempotency-Key (BEGIN, the key's claim, the read, the outbox, the order's writes
-    with the stock, the key's answer, COMMIT): nothing is locked until the stock is taken, last."""
+    """Seven round trips with an Idempotency-Key (BEGIN, the key's claim, the read, the outbox, the key's answer, the
+    order's writes with the stock, COMMIT): nothing is locked until the stock is taken, last, and only the commit
+    follows."""
     settings = uow.settings
     policy = settings.qc_policy()
     if len(principal.sub) > 200:
         raise Unprocessable("the buyer id (token subject) is longer than 200 characters", code="INVALID_BUYER")
-    conn = await uow.session.connection()
+    conn = await sql.driver(uow.session)
     skus = [i.sku_id for i in body.items]
     intake = await intake_read(conn, body.shop_id, skus, body.host_id)
     _check_shop(intake, body.shop_id)
@@ -80,7 +83,7 @@ async def create_order(
     category = domain.main_category(lines)
     qc_required = any(line.qc_required for line in lines)
     pay_by = uow.now + timedelta(seconds=settings.unpaid_timeout_seconds)
-    order = SalesOrder(
+    order = unsaved_order(
         order_id=new_id("ord"),
         buyer_id=principal.sub,
         shop_id=body.shop_id,
@@ -114,7 +117,7 @@ async def create_order(
         created_at=uow.now,
         updated_at=uow.now,
     )
-    placed = OrderTimelineEntry(
+    placed = unsaved_entry(
         order_id=order.order_id,
         at=uow.now,
         from_status=None,
@@ -126,6 +129,7 @@ async def create_order(
     # Shaped from what is written, not read back (a new order's timeline is its one entry, and no after-sales case
     # can name it yet), and before the stock is taken: from then on the hot row is locked until the commit.
     answer = order_public(order, principal, [placed], case_open=False)
+    await uow.answer_now(answer)  # the key's answer before the stock: only the commit follows the hot row's lock
     # The order, its first timeline entry, its unpaid timer and the stock in one statement, the last.
     short = await intake_write(
         conn, order, quantities, actor=placed.actor, reason="order placed", timer_kind=TIMER_UNPAID
