@@ -21,7 +21,7 @@ from fastapi import APIRouter, FastAPI
 from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute
 
-from .commands import CommandRunner
+from .commands import command_runner
 
 SCHEME = "bearerAuth"
 
@@ -125,7 +125,7 @@ def _complete(
     used_tags: set[str] = set()
     for route in routes:
         protected = needs_token(route.dependant)
-        runs_command = _depends_on(route.dependant, CommandRunner)
+        runs_command = _depends_on(route.dependant, command_runner)
         for method in sorted(route.methods or ()):
             operation = schema["paths"].get(route.path_format, {}).get(method.lower())
             if operation is None:
