@@ -30,13 +30,14 @@ from fastapi.routing import APIRoute
 from pydantic import BaseModel
 from sqlalchemy import BigInteger, ColumnElement, RowMapping, Table, and_, bindparam, func, literal, select
 from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.datastructures import UploadFile
 from starlette.responses import JSONResponse, Response
 
 from . import sql
 from .auth import Principal, principal_from_request
-from .errors import DomainError, error_response
+from .errors import DomainError, error_response, refusal_of
 from .ids import utcnow
 from .runtime import ServiceRuntime, SettingsT
 
@@ -53,20 +54,10 @@ class UnitOfWork(Generic[SettingsT]):
     session: AsyncSession
     runtime: ServiceRuntime[SettingsT]
     now: datetime
-    # Records the command's answer for its Idempotency-Key now (None: the request has no key).
-    _record_answer: Callable[[Any], Awaitable[None]] | None = None
 
     @property
     def settings(self) -> SettingsT:
         return self.runtime.settings
-
-    async def answer_now(self, result: Any) -> None:
-        """Records `result` as the Idempotency-Key's answer before the handler's last statements, instead of after
-        them: for a handler whose last statement locks a hot row, so that only the commit follows it. The handler
-        must then return this same result; should it raise instead, the transaction rolls the record back with
-        everything else (and the refusal becomes the key's answer, as always). Nothing to do without a key."""
-        if self._record_answer is not None:
-            await self._record_answer(result)
 
 
 async def runtime_of(request: Request) -> ServiceRuntime[Any]:
@@ -118,8 +109,11 @@ class CommandRunner:
     ) -> R:
         key = await self._key()
         if key is None:
-            async with self.runtime.transaction() as session:
-                result = await handler(UnitOfWork(session, self.runtime, utcnow()), *args, **kwargs)
+            try:
+                async with self.runtime.transaction() as session:
+                    result = await handler(UnitOfWork(session, self.runtime, utcnow()), *args, **kwargs)
+            except DBAPIError as exc:
+                raise refusal_of(exc) or exc from exc
         else:
             try:
                 result = await self._run_once(key, handler, *args, **kwargs)
@@ -144,20 +138,15 @@ class CommandRunner:
     ) -> R:
         table = self.runtime.tables.idempotency
         try:
-            async with self.runtime.transaction() as session:
-                await self._claim(session, table, key)
-                recorded: list[Any] = []
-
-                async def record(result: Any) -> None:
+            try:
+                async with self.runtime.transaction() as session:
+                    await self._claim(session, table, key)
+                    result = await handler(UnitOfWork(session, self.runtime, utcnow()), *args, **kwargs)
                     await self._record(session, table, key, self._response(result))
-                    recorded.append(result)
-
-                result = await handler(UnitOfWork(session, self.runtime, utcnow(), record), *args, **kwargs)
-                if not recorded:
-                    await record(result)
-                elif recorded[0] is not result:
-                    raise RuntimeError(f"{handler.__name__} returned another answer than the one it recorded")
-                return result
+                    return result
+            except DBAPIError as exc:
+                # A rule the database checks at commit (a deferred trigger) refused: as if the handler had.
+                raise refusal_of(exc) or exc from exc
         except DomainError as exc:
             # The effect rolled back; the refusal is the key's answer (a retry is refused the same way).
             async with self.runtime.transaction() as session:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from typing import Any
 
@@ -36,6 +37,30 @@ class DomainError(Exception):
     def response(self) -> JSONResponse:
         """The error body this error answers with."""
         return error_response(self.status, self.code, self.message, self.details)
+
+
+# A business rule the database enforces at commit (a deferred trigger, say) refuses with this SQLSTATE and a JSON
+# message {"code", "message", "details"}: the command is refused as a 409 with that code, like a handler's Conflict.
+REFUSAL_SQLSTATE = "XR409"
+
+
+def refusal_of(exc: BaseException) -> DomainError | None:
+    """The DomainError a database refusal (REFUSAL_SQLSTATE) stands for, None for any other error."""
+    chain: list[BaseException] = []
+    current: BaseException | None = exc
+    while current is not None and len(chain) < 8:
+        chain.append(current)
+        current = getattr(current, "orig", None) or current.__cause__
+    for cause in chain:
+        message = getattr(cause, "message", None)
+        if getattr(cause, "sqlstate", None) == REFUSAL_SQLSTATE and isinstance(message, str):
+            try:
+                said = json.loads(message)
+            except ValueError:
+                said = {"message": message}
+            code, details = str(said.get("code", "CONFLICT")), said.get("details")
+            return DomainError(str(said.get("message", "refused")), code=code, details=details, status=409)
+    return None
 
 
 class NotFound(DomainError):

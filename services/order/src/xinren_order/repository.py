@@ -9,7 +9,7 @@ from typing import Any
 
 import asyncpg
 import sqlalchemy as sa
-from sqlalchemy import JSON, Integer, String, any_, bindparam, func, literal, literal_column, type_coerce
+from sqlalchemy import JSON, String, any_, bindparam, func, literal, literal_column, type_coerce
 from sqlalchemy.dialects.postgresql import ARRAY, aggregate_order_by
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import SQLModel, col, exists, select
@@ -202,35 +202,10 @@ async def intake_read(conn: asyncpg.Connection, shop_id: str, skus: list[str], h
     return Intake(first["status"], list(first["trust_rights"] or []), products, terms)
 
 
-def _take_stock() -> sa.Update:
-    """Takes each line's quantity where the stock suffices, returning the skus taken (fewer than asked: refused). The
-    rows are locked in sku order first (the FOR UPDATE subquery), so that two orders never deadlock."""
-    p, locked = _PRODUCT, _PRODUCT.alias("locked")
-    skus = bindparam("skus", type_=ARRAY(String))
-    lines = (
-        func.unnest(skus, bindparam("quantities", type_=ARRAY(Integer)))
-        .table_valued("sku_id", "quantity")
-        .render_derived(name="line")
-    )
-    in_sku_order = sa.select(locked.c.sku_id).where(locked.c.sku_id == any_(skus)).order_by(locked.c.sku_id)
-    return (
-        sa.update(p)
-        .values(stock_available=p.c.stock_available - lines.c.quantity)
-        .where(
-            p.c.sku_id == lines.c.sku_id,
-            p.c.stock_available >= lines.c.quantity,
-            p.c.sku_id.in_(in_sku_order.with_for_update()),
-        )
-        .returning(p.c.sku_id)
-    )
-
-
-def _intake_write(timers: Timers) -> sa.Select[Any]:
-    """The new order, its first timeline entry, its unpaid timer and the stock it takes, in one statement
-    (data-modifying CTEs); answers the skus taken. The order's columns are the bind parameters `o_<column>`."""
-    order = sa.insert(_ORDER).values(
-        {name: bindparam(f"o_{name}", type_=_ORDER.c[name].type) for name in _ORDER_COLUMNS}
-    )
+def _intake_write(timers: Timers) -> sa.Insert:
+    """The new order, its first timeline entry and its unpaid timer, in one statement (data-modifying CTEs). The
+    order's columns are the bind parameters `o_<column>`. It takes no stock: the order's insert does, at commit
+    (migration 0011's deferred trigger), so the hot product row is locked only inside the commit."""
     entry = sa.insert(_TIMELINE).values(
         order_id=bindparam("o_order_id"),
         at=bindparam("o_created_at"),
@@ -240,35 +215,22 @@ def _intake_write(timers: Timers) -> sa.Select[Any]:
         reason=bindparam("reason"),
     )
     timer = timers.schedule_statement(bindparam("timer_kind"), bindparam("o_order_id"), bindparam("o_pay_by"))
-    taken = _take_stock().cte("taken")
     return (
-        sa.select(taken.c.sku_id)
-        .add_cte(order.cte("new_order"), entry.cte("new_entry"), timer.cte("new_timer"))
-        .order_by(taken.c.sku_id)
+        sa.insert(_ORDER)
+        .values({name: bindparam(f"o_{name}", type_=_ORDER.c[name].type) for name in _ORDER_COLUMNS})
+        .add_cte(entry.cte("new_entry"), timer.cte("new_timer"))
     )
 
 
 _WRITE = sql.Statement(_intake_write(Timers(infra.timer)))
-_STOCK_OF = sql.Statement(sa.select(_PRODUCT.c.stock_available).where(_PRODUCT.c.sku_id == bindparam("sku_id")))
 
 
 async def intake_write(
-    conn: asyncpg.Connection, order: SalesOrder, quantities: dict[str, int], *, actor: str, reason: str, timer_kind: str
-) -> tuple[str, int] | None:
-    """Writes the order (its columns by name), its first timeline entry and its unpaid timer (due at its pay_by), and
-    takes every line's quantity: the last statement of the order, so that the hot product row is locked only from
-    here to the commit. Answers None, or the first sku (in sku order) short of stock and its stock now: the caller
-    refuses the order, and its transaction rolls back everything this wrote and took."""
-    skus = sorted(quantities)
+    conn: asyncpg.Connection, order: SalesOrder, *, actor: str, reason: str, timer_kind: str
+) -> None:
+    """Writes the order (its columns by name), its first timeline entry and its unpaid timer (due at its pay_by).
+    Its lines' stock is taken when the transaction commits; a line short of it then fails the commit, which the
+    command runner answers as 409 OUT_OF_STOCK (the database's refusal, `xinren_shared.errors.refusal_of`)."""
     params = {f"o_{name}": getattr(order, name) for name in _ORDER_COLUMNS}
-    params.update(
-        actor=actor, reason=reason, timer_kind=timer_kind, skus=skus, quantities=[quantities[s] for s in skus]
-    )
-    taken = {row["sku_id"] for row in await _WRITE.fetch(conn, params)}
-    short = [s for s in skus if s not in taken]
-    if not short:
-        return None
-    row = await _STOCK_OF.fetchrow(conn, {"sku_id": short[0]})
-    assert row is not None  # the product was read in this transaction, and products are never deleted
-    available: int = row["stock_available"]
-    return short[0], available
+    params.update(actor=actor, reason=reason, timer_kind=timer_kind)
+    await _WRITE.execute(conn, params)

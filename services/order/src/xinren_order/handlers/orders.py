@@ -54,8 +54,8 @@ async def create_order(
     uow: UnitOfWork[OrderSettings], principal: Principal, body: schemas.OrderCreate
 ) -> schemas.OrderPublic:
     """Seven round trips with an Idempotency-Key (BEGIN, the key's claim, the read, the outbox, the key's answer, the
-    order's writes with the stock, COMMIT): nothing is locked until the stock is taken, last, and only the commit
-    follows."""
+    order's writes, COMMIT). Nothing is locked until the commit, which takes the stock (the order's deferred
+    trigger): a flash sale's hot product row is locked only inside PostgreSQL's commit."""
     settings = uow.settings
     policy = settings.qc_policy()
     if len(principal.sub) > 200:
@@ -127,16 +127,10 @@ async def create_order(
     )
     await uow.runtime.outbox.add(uow.session, events_out.created(order))
     # Shaped from what is written, not read back (a new order's timeline is its one entry, and no after-sales case
-    # can name it yet), and before the stock is taken: from then on the hot row is locked until the commit.
+    # can name it yet).
     answer = order_public(order, principal, [placed], case_open=False)
-    await uow.answer_now(answer)  # the key's answer before the stock: only the commit follows the hot row's lock
-    # The order, its first timeline entry, its unpaid timer and the stock in one statement, the last.
-    short = await intake_write(
-        conn, order, quantities, actor=placed.actor, reason="order placed", timer_kind=TIMER_UNPAID
-    )
-    if short is not None:  # another order took it since the read: this one rolls back, written rows included
-        sku, available = short
-        raise _out_of_stock(sku, quantities[sku], available)
+    # The order, its first timeline entry and its unpaid timer in one statement; the stock is taken at the commit.
+    await intake_write(conn, order, actor=placed.actor, reason="order placed", timer_kind=TIMER_UNPAID)
     return answer
 
 
