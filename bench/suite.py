@@ -295,7 +295,7 @@ async def p3(run: Run, stack: dict[str, h.Service]) -> dict[str, Any]:
                 await h.expect(c, "POST", f"/v1/orders/{oid}/confirm-receipt", {**buyer, **h.key()})
             except h.Refused as exc:
                 return exc.status
-            except httpx.TransportError as exc:
+            except h.TRANSPORT_ERRORS as exc:
                 return type(exc).__name__
             return "completed"
 
