@@ -100,7 +100,7 @@ async def intake_round(url: str, label: str, concurrency: int, seconds: float, s
 
 
 async def raw_round(replay: rawbound.Replay, database_url: str, concurrency: int, seconds: float) -> dict[str, Any]:
-    # As many connections as clients, up to the service's own pool (10 + 20 overflow) per worker at most.
+    # As many connections as clients, up to the service's own pool (20 + 10 overflow) per worker at most.
     pool = await rawbound.pool(database_url, min(concurrency, 30))
     try:
 
