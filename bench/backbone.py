@@ -32,7 +32,7 @@ from xinren_shared.testing.plugin import create_database
 ROOT = Path(__file__).resolve().parents[1]
 
 
-async def run(events: int, batch: int, keys: int, backlog: bool = False) -> dict:
+async def run(events: int, batch: int, keys: int, backlog: bool = False, writers: int = 1) -> dict:
     infra = provide(ROOT)
     os.environ.setdefault("XINREN_TOPIC_NAMESPACE", f"bench-{uuid.uuid4().hex[:8]}.")
     try:
@@ -88,16 +88,21 @@ async def run(events: int, batch: int, keys: int, backlog: bool = False) -> dict
             consumer_task = asyncio.create_task(consumer.run())
 
         t0 = time.perf_counter()
-        for start in range(0, events, batch):
-            ids = []
-            async with sessions() as s, s.begin():
-                for i in range(start, min(start + batch, events)):
-                    env = await outbox.add(
-                        s, OrderCancelled(order_id=f"ord_bench_{i % keys}", reason="bench", by="bench")
-                    )
-                    ids.append(env.id)
-            now = time.perf_counter()
-            committed_at.update({i: now for i in ids})
+
+        async def writer(first_batch: int) -> None:
+            # Writers take every `writers`-th batch: transactions commit side by side, as a service's requests do.
+            for start in range(first_batch * batch, events, batch * writers):
+                ids = []
+                async with sessions() as s, s.begin():
+                    for i in range(start, min(start + batch, events)):
+                        env = await outbox.add(
+                            s, OrderCancelled(order_id=f"ord_bench_{i % keys}", reason="bench", by="bench")
+                        )
+                        ids.append(env.id)
+                now = time.perf_counter()
+                committed_at.update({i: now for i in ids})
+
+        await asyncio.gather(*(writer(w) for w in range(writers)))
         t_written = time.perf_counter()
         t_consumer = t_written
         if backlog:
@@ -128,6 +133,7 @@ async def run(events: int, batch: int, keys: int, backlog: bool = False) -> dict
         return {
             "events": events,
             "batch_per_transaction": batch,
+            "writers": writers,
             "keys": keys,
             "effects": effects,
             "write_events_per_s": round(events / (t_written - t0)),
@@ -152,12 +158,13 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=20_000)
     parser.add_argument("--batch", type=int, default=50)
     parser.add_argument("--keys", type=int, default=500)
+    parser.add_argument("--writers", type=int, default=1, help="transactions writing events at once")
     parser.add_argument(
         "--backlog", action="store_true", help="start the consumer only once every event is on the topic"
     )
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "backbone.json")
     args = parser.parse_args()
-    result = asyncio.run(run(args.events, args.batch, args.keys, args.backlog))
+    result = asyncio.run(run(args.events, args.batch, args.keys, args.backlog, args.writers))
     out = args.out
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=2) + "\n")

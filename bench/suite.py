@@ -388,6 +388,8 @@ def backbone(tree: Path, events: int, env: dict[str, str], label: str) -> dict[s
     help_text = subprocess.run([*args[:2], "--help"], capture_output=True, text=True, env=env).stdout
     if "--out" in help_text:
         args += ["--out", str(out)]
+    if "--writers" in help_text:  # transactions writing at once, as a service's requests do (older scripts: one)
+        args += ["--writers", "4"]
     else:
         out = tree / "bench" / "results" / "backbone.json"
     with tqdm(total=1, desc=f"{'BB backbone ' + label:<28}", bar_format="{desc} {elapsed}") as bar:
