@@ -13,6 +13,7 @@ model goes to the dead-letter topic at once.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -25,11 +26,11 @@ from aiokafka.errors import KafkaError
 from aiokafka.structs import ConsumerRecord
 from opentelemetry.trace import Span, SpanKind
 from pydantic import ValidationError
-from sqlalchemy import Table
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy import BigInteger, Integer, String, Table, bindparam, func, select
+from sqlalchemy.dialects.postgresql import ARRAY, insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from . import tracing
+from . import sql, tracing
 from .db import database_unavailable
 from .events import REGISTRY, Envelope, Event, dlq_topic, logical, physical
 from .kafka import ensure_topics
@@ -260,25 +261,44 @@ class IdempotentConsumer:
     async def _record_in_inbox(
         self, session: AsyncSession, decoded: list[tuple[ConsumerRecord, Envelope, Event]]
     ) -> set[str]:
-        """Inserts the inbox rows of a batch in one statement; returns the event ids not seen before."""
+        """Inserts the inbox rows of a batch in one statement (arrays of its columns, so that one prepared statement
+        serves every batch size); returns the event ids not seen before."""
         rows = {
-            envelope.id: {
-                "consumer": self.name,
-                "event_id": envelope.id,
-                "type": envelope.type,
-                "topic": record.topic,
-                "partition": record.partition,
-                "offset": record.offset,
-            }
+            envelope.id: (envelope.type, record.topic, record.partition, record.offset)
             for record, envelope, _ in decoded
         }
-        inserted = await session.execute(
-            insert(self.inbox)
-            .values(list(rows.values()))
-            .on_conflict_do_nothing(index_elements=["consumer", "event_id"])
-            .returning(self.inbox.c.event_id)
+        params = {
+            "consumer": self.name,
+            "event_ids": list(rows),
+            "types": [r[0] for r in rows.values()],
+            "topics": [r[1] for r in rows.values()],
+            "partitions": [r[2] for r in rows.values()],
+            "offsets": [r[3] for r in rows.values()],
+        }
+        inserted = await self._inbox_insert.fetch(await sql.driver(session), params)
+        return {row["event_id"] for row in inserted}
+
+    @functools.cached_property
+    def _inbox_insert(self) -> sql.Statement:
+        t = self.inbox
+        lines = (
+            func.unnest(
+                bindparam("event_ids", type_=ARRAY(String)),
+                bindparam("types", type_=ARRAY(String)),
+                bindparam("topics", type_=ARRAY(String)),
+                bindparam("partitions", type_=ARRAY(Integer)),
+                bindparam("offsets", type_=ARRAY(BigInteger)),
+            )
+            .table_valued("event_id", "type", "topic", "partition", "offset")
+            .render_derived(name="line")
         )
-        return set(inserted.scalars())
+        rows = select(bindparam("consumer", type_=String), *lines.c)
+        return sql.Statement(
+            insert(t)
+            .from_select(["consumer", "event_id", "type", "topic", "partition", "offset"], rows)
+            .on_conflict_do_nothing(index_elements=["consumer", "event_id"])
+            .returning(t.c.event_id)
+        )
 
     async def process(self, record: ConsumerRecord) -> None:
         """Handles one record to completion: handled once, skipped as a duplicate, or dead-lettered."""

@@ -12,7 +12,7 @@ import asyncio
 import functools
 import logging
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -20,7 +20,8 @@ import asyncpg
 from aiokafka import AIOKafkaProducer
 from opentelemetry import trace
 from opentelemetry.trace import Span, SpanKind, StatusCode
-from sqlalchemy import Row, Table, bindparam, func, insert, literal, select, update
+from sqlalchemy import BigInteger, Table, any_, bindparam, func, insert, literal, select, update
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from . import sql, tracing
@@ -84,17 +85,17 @@ def _outbox_row(table: Table) -> dict[str, Any]:
     return {name: bindparam(name, type_=table.c[name].type) for name in _OUTBOX_COLUMNS}
 
 
-def _envelope(row: Row[Any]) -> Envelope:
+def _envelope(row: Mapping[str, Any]) -> Envelope:
     return Envelope(
-        type=row.type,
-        source=row.source,
-        data=row.data,
-        topic=row.topic,
-        key=row.key,
-        subject=row.subject,
-        id=row.event_id,
-        time=row.occurred_at,
-        traceparent=row.traceparent,
+        type=row["type"],
+        source=row["source"],
+        data=row["data"],
+        topic=row["topic"],
+        key=row["key"],
+        subject=row["subject"],
+        id=row["event_id"],
+        time=row["occurred_at"],
+        traceparent=row["traceparent"],
     )
 
 
@@ -126,32 +127,37 @@ class OutboxRelay:
         self._listener: asyncpg.Connection | None = None
         self.listening = asyncio.Event()
 
+    @functools.cached_property
+    def _claim(self) -> sql.Statement:
+        """The oldest pending rows, locked (others' claims skipped), compiled once: it runs for every batch."""
+        t = self.table
+        pending = select(t).where(t.c.published_at.is_(None)).order_by(t.c.seq).limit(bindparam("limit"))
+        return sql.Statement(pending.with_for_update(skip_locked=True))
+
+    @functools.cached_property
+    def _published(self) -> sql.Statement:
+        t = self.table
+        mark = update(t).where(t.c.seq == any_(bindparam("seqs", type_=ARRAY(BigInteger))))
+        return sql.Statement(mark.values(published_at=bindparam("at"), attempts=t.c.attempts + 1, last_error=None))
+
     async def publish_batch(self) -> int:
         """Publishes one batch of pending events; returns how many (0 when none, or another relay holds the lock)."""
         claimed: list[int] = []
         try:
             async with self.session_factory() as session, session.begin():
-                locked = (await session.execute(select(func.pg_try_advisory_xact_lock(_RELAY_LOCK)))).scalar()
-                if not locked:
+                conn = await sql.driver(session)
+                if not await conn.fetchval("SELECT pg_try_advisory_xact_lock($1)", _RELAY_LOCK):
                     OUTBOX_OLDEST_AGE.record(self.service, None)  # the replica holding the lock reports it
                     return 0
-                rows = (
-                    await session.execute(
-                        select(self.table)
-                        .where(self.table.c.published_at.is_(None))
-                        .order_by(self.table.c.seq)
-                        .limit(self.batch_size)
-                        .with_for_update(skip_locked=True)
-                    )
-                ).all()
+                rows = await self._claim.fetch(conn, {"limit": self.batch_size})
                 if not rows:
                     OUTBOX_PENDING.labels(self.service).set(0)
                     OUTBOX_OLDEST_AGE.record(self.service, None)
                     return 0
                 # Until these rows are marked published, the oldest of them ages (at scrape time): a relay stuck
                 # on Kafka shows as a growing xinren_outbox_oldest_unpublished_seconds.
-                OUTBOX_OLDEST_AGE.record(self.service, min(r.created_at for r in rows))
-                claimed = [r.seq for r in rows]
+                OUTBOX_OLDEST_AGE.record(self.service, min(r["created_at"] for r in rows))
+                claimed = [r["seq"] for r in rows]
                 envelopes = [_envelope(r) for r in rows]
                 spans = self._producer_spans(envelopes)
                 # send() only enqueues, in order; the idempotent producer keeps that order per partition.
@@ -171,11 +177,7 @@ class OutboxRelay:
                         span.end()
                 if self.after_publish is not None:
                     await self.after_publish(envelopes)
-                await session.execute(
-                    update(self.table)
-                    .where(self.table.c.seq.in_(claimed))
-                    .values(published_at=datetime.now(UTC), attempts=self.table.c.attempts + 1, last_error=None)
-                )
+                await self._published.execute(conn, {"seqs": claimed, "at": datetime.now(UTC)})
         except Exception as exc:
             if claimed:
                 await self._record_failure(claimed, exc)
