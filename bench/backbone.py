@@ -125,8 +125,11 @@ async def run(events: int, batch: int, keys: int, backlog: bool = False, writers
         tasks = [t for t in (relay_task, consumer_task) if t is not None]
         for task in tasks:
             task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        # aiokafka's getmany can swallow a cancellation and wait on: stopping the consumer ends it (as the services'
+        # runtime does, with every stop step bounded).
+        await asyncio.wait(tasks, timeout=5)
         await consumer.stop()
+        await asyncio.gather(*tasks, return_exceptions=True)
         await relay.close()
         await producer.stop()
         await engine.dispose()

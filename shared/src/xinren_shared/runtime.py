@@ -139,10 +139,14 @@ class ServiceRuntime(Generic[SettingsT]):
         # Each step is bounded: a stuck step (a broker that does not answer, say) is logged and the rest still runs.
         for task in self._tasks:
             task.cancel()
-        await _bounded(asyncio.gather(*self._tasks, return_exceptions=True), "background tasks")
-        self._tasks.clear()
+        if self._tasks:
+            await asyncio.wait(self._tasks, timeout=2)
+        # Stopped before its task is awaited: aiokafka's getmany can swallow a cancellation and wait on, and only the
+        # consumer's stop ends it.
         if self.consumer is not None and self.settings.run_consumers:
             await _bounded(self.consumer.stop(), "consumer")
+        await _bounded(asyncio.gather(*self._tasks, return_exceptions=True), "background tasks")
+        self._tasks.clear()
         for callback in self._on_stop:
             await _bounded(callback(), "on_stop callback")
         await _bounded(self.relay.close(), "relay")
