@@ -102,6 +102,8 @@ async def start_service(
         f"XINREN_{prefix}_ENV": "test",
         f"XINREN_{prefix}_LOG_LEVEL": "WARNING",
         f"XINREN_{prefix}_CONSUMER_GROUP": f"bench-{name}-{uuid.uuid4().hex[:8]}",
+        # Capacity is measured, not the per-token rate limits (a role's budget would answer 429 instead).
+        f"XINREN_{prefix}_RATE_LIMITS": "{}",
         **{f"XINREN_{prefix}_{k}": v for k, v in extra.items()},
     }
     cmd = [sys.executable, "-m", "uvicorn", "--factory", f"{package}.app:create_app"]

@@ -1,5 +1,5 @@
 """Order intake (POST /v1/orders) as lean as promised: 7 round trips with an Idempotency-Key (the budget is 8),
-nothing locked until the stock is taken last, and no oversell however many buyers race for one SKU."""
+nothing locked until the commit takes the stock, and no oversell however many buyers race for one SKU."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ from xinren_shared.settings import to_plain_url
 from xinren_shared.testing.http import serve
 from xinren_shared.testing.roundtrips import RoundTrips
 
-ROUND_TRIPS = 7  # BEGIN, the key's claim, the read, the outbox, the answer, the order's writes with the stock, COMMIT
+ROUND_TRIPS = 7  # BEGIN, the key's claim, the read, the outbox, the order's writes, the answer, COMMIT (takes the stock)
 
 
 @pytest_asyncio.fixture(scope="module")

@@ -53,8 +53,8 @@ class ShopSuspended(Conflict):
 async def create_order(
     uow: UnitOfWork[OrderSettings], principal: Principal, body: schemas.OrderCreate
 ) -> schemas.OrderPublic:
-    """Seven round trips with an Idempotency-Key (BEGIN, the key's claim, the read, the outbox, the key's answer, the
-    order's writes, COMMIT). Nothing is locked until the commit, which takes the stock (the order's deferred
+    """Seven round trips with an Idempotency-Key (BEGIN, the key's claim, the read, the outbox, the order's writes, the
+    key's answer, COMMIT). Nothing is locked until the commit, which takes the stock (the order's deferred
     trigger): a flash sale's hot product row is locked only inside PostgreSQL's commit."""
     settings = uow.settings
     policy = settings.qc_policy()
