@@ -20,7 +20,7 @@ from xinren_shared.settings import to_plain_url
 from xinren_shared.testing.http import serve
 from xinren_shared.testing.roundtrips import RoundTrips
 
-ROUND_TRIPS = 7  # BEGIN, the key's claim, the read, the outbox, the order's writes, the answer, COMMIT (takes the stock)
+ROUND_TRIPS = 7  # BEGIN, the key's claim, the read, the outbox, the order's writes, the answer, COMMIT (the stock)
 
 
 @pytest_asyncio.fixture(scope="module")
