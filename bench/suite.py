@@ -400,9 +400,11 @@ def _backbone(script: Path, tree: Path, events: int, env: dict[str, str], label:
     if "--writers" in help_text:  # transactions writing at once, as a service's requests do (older scripts: one)
         args += ["--writers", "4"]
     with tqdm(total=1, desc=f"{'BB backbone ' + label:<28}", bar_format="{desc} {elapsed}") as bar:
-        done = subprocess.run(
-            args, env={**env, "PYTHONPATH": str(tree / "shared" / "src")}, capture_output=True, text=True
-        )
+        # Topics of its own: a consumer of the other run would read this run's events too (a new group starts at
+        # the earliest offset) and count them as its own.
+        namespace = f"bench-bb-{uuid.uuid4().hex[:8]}."
+        own = {"PYTHONPATH": str(tree / "shared" / "src"), "XINREN_TOPIC_NAMESPACE": namespace}
+        done = subprocess.run(args, env={**env, **own}, capture_output=True, text=True)
         bar.update()
     if done.returncode != 0:
         return {"error": done.stderr[-2000:]}
