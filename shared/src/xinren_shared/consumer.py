@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
+import random
 import time
 from collections.abc import Awaitable, Callable
 from contextlib import AbstractContextManager
@@ -57,6 +58,22 @@ class EventContext(Generic[SettingsT]):
 
 
 Handler = Callable[[AsyncSession, Any, EventContext[Any]], Awaitable[None]]
+
+
+_BATCH_ATTEMPTS = 3
+# A deadlock or a serialization failure: the database aborted the transaction for another one's sake; trying again
+# is expected to go through.
+_RETRYABLE_STATES = ("40P01", "40001")
+
+
+def _lock_conflict(exc: BaseException | None) -> bool:
+    seen = 0
+    while exc is not None and seen < 6:
+        for candidate in (exc, getattr(exc, "orig", None)):
+            if getattr(candidate, "sqlstate", None) in _RETRYABLE_STATES:
+                return True
+        exc, seen = exc.__cause__ or exc.__context__, seen + 1
+    return False
 
 
 class _Poison(Exception):
@@ -233,30 +250,40 @@ class IdempotentConsumer:
                 decoded.append((record, envelope, event))
         if not decoded:
             return True
+        for attempt in range(1, _BATCH_ATTEMPTS + 1):
+            try:
+                outcomes = await self._handle_decoded(decoded)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                if _lock_conflict(exc) and attempt < _BATCH_ATTEMPTS:
+                    # Another partition's batch locked the same rows in another order (the database aborted this
+                    # one to break the deadlock): the other one goes through, this one again in a moment.
+                    await asyncio.sleep(random.uniform(0.01, 0.05) * attempt)
+                    continue
+                log.info("batch of %d on %s failed (%s); handling it record by record", len(records), self.name, exc)
+                return False
+            for type_, outcome in outcomes:
+                CONSUMED.labels(self.service, self.name, type_, outcome).inc()
+            return True
+        return False
+
+    async def _handle_decoded(self, decoded: list[tuple[ConsumerRecord, Envelope, Event]]) -> list[tuple[str, str]]:
+        """One transaction for the batch: its inbox rows, then each fresh event's handler; the outcome of each."""
         outcomes: list[tuple[str, str]] = []
-        try:
-            async with self.session_factory() as session, session.begin():
-                fresh = await self._record_in_inbox(session, decoded)
-                for _record, envelope, event in decoded:
-                    if envelope.id not in fresh:
-                        outcomes.append((envelope.type, "duplicate"))
-                        continue
-                    fresh.discard(envelope.id)  # a second copy within the batch is a duplicate too
-                    started = time.perf_counter()
-                    with self._span(record, envelope):
-                        await self.handlers[envelope.type](session, event, EventContext(envelope, self.runtime))
-                    HANDLER_SECONDS.labels(self.service, self.name, envelope.type).observe(
-                        time.perf_counter() - started
-                    )
-                    outcomes.append((envelope.type, "handled"))
-        except asyncio.CancelledError:
-            raise
-        except Exception as exc:
-            log.info("batch of %d on %s failed (%s); handling it record by record", len(records), self.name, exc)
-            return False
-        for type_, outcome in outcomes:
-            CONSUMED.labels(self.service, self.name, type_, outcome).inc()
-        return True
+        async with self.session_factory() as session, session.begin():
+            fresh = await self._record_in_inbox(session, decoded)
+            for record, envelope, event in decoded:
+                if envelope.id not in fresh:
+                    outcomes.append((envelope.type, "duplicate"))
+                    continue
+                fresh.discard(envelope.id)  # a second copy within the batch is a duplicate too
+                started = time.perf_counter()
+                with self._span(record, envelope):
+                    await self.handlers[envelope.type](session, event, EventContext(envelope, self.runtime))
+                HANDLER_SECONDS.labels(self.service, self.name, envelope.type).observe(time.perf_counter() - started)
+                outcomes.append((envelope.type, "handled"))
+        return outcomes
 
     async def _record_in_inbox(
         self, session: AsyncSession, decoded: list[tuple[ConsumerRecord, Envelope, Event]]

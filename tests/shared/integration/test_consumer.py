@@ -5,7 +5,7 @@ import uuid
 
 import asyncpg
 import pytest_asyncio
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import TimeoutError as SAQueuePoolTimeout
 
@@ -185,6 +185,35 @@ async def test_a_backlog_is_handled_in_batches_and_a_poison_event_inside_one_doe
             )
         ).scalars()
         assert len(set(times)) <= 20  # 10 one by one (the poison's batch) and at most 10 for the other 30
+
+
+async def test_a_batch_the_database_aborted_for_a_deadlock_is_tried_again_whole(world, make_consumer, publish):
+    """A deadlock (another partition's batch locking the same rows in another order) aborts the batch's transaction:
+    the batch is tried again as a batch, not handled record by record, and every event is handled once."""
+    order_id = f"ord_{uuid.uuid4().hex}"
+    envelopes = [Envelope.of(cancelled(order_id), "/xinren/order") for _ in range(10)]
+    await publish(*envelopes)
+    aborted: list[str] = []
+
+    async def handler(session, event, ctx):
+        await world.bump(session, ctx.envelope.id)
+        if not aborted and ctx.envelope.id == envelopes[5].id:
+            aborted.append(ctx.envelope.id)
+            # What PostgreSQL raises in the transaction it picks to break a deadlock.
+            await session.execute(
+                text("DO $$ BEGIN RAISE EXCEPTION 'deadlock detected' USING ERRCODE = '40P01'; END $$")
+            )
+
+    consumer = await make_consumer(handler, batch_size=10)
+    await wait_until(lambda: world.count(envelopes[-1].id))
+    assert aborted == [envelopes[5].id]
+    assert [await world.count(e.id) for e in envelopes] == [1] * 10
+    inbox = world.tables.inbox
+    async with world.sessions() as s:
+        ours = inbox.c.event_id.in_([e.id for e in envelopes])
+        times = (await s.execute(select(inbox.c.handled_at).where(inbox.c.consumer == consumer.name, ours))).scalars()
+        # One transaction for the ten (two should they arrive in two fetches): tried again whole, not one by one.
+        assert len(set(times)) <= 2
 
 
 async def test_a_database_outage_is_waited_out_not_dead_lettered(world, make_consumer, publish, event_collector):
