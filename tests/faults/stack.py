@@ -1,4 +1,4 @@
-"""The four services as separate processes (uvicorn, one worker each, as deploy/Procfile starts them), each of which a
+"""The five services as separate processes (uvicorn, one worker each, as deploy/Procfile starts them), each of which a
 scenario may kill -9 and start again on the same port and database."""
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ APPS = {
     "refund": "xinren_refund.app:create_app",
     "qc": "xinren_qc.app:create_app",
     "notify": "xinren_notify.app:create_app",
+    "trust": "xinren_trust.app:create_app",
 }
 
 # Clocks: the workload's own steps decide every order's fate, so the timers that would decide it for them (unpaid
