@@ -32,7 +32,7 @@ from sqlalchemy.dialects.postgresql import ARRAY, insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from . import sql, tracing
-from .db import database_unavailable
+from .db import causes, database_unavailable
 from .events import REGISTRY, Envelope, Event, dlq_topic, logical, physical
 from .kafka import ensure_topics
 from .kafka_metrics import DeadLetterDepth
@@ -67,13 +67,7 @@ _RETRYABLE_STATES = ("40P01", "40001")
 
 
 def _lock_conflict(exc: BaseException | None) -> bool:
-    seen = 0
-    while exc is not None and seen < 6:
-        for candidate in (exc, getattr(exc, "orig", None)):
-            if getattr(candidate, "sqlstate", None) in _RETRYABLE_STATES:
-                return True
-        exc, seen = exc.__cause__ or exc.__context__, seen + 1
-    return False
+    return any(getattr(candidate, "sqlstate", None) in _RETRYABLE_STATES for candidate in causes(exc))
 
 
 class _Poison(Exception):

@@ -125,22 +125,27 @@ _UNAVAILABLE_STATES = ("08", "57P01", "57P02", "57P03", "53300")
 _UNREACHABLE = (OSError, TimeoutError, sa_exc.TimeoutError, asyncpg.ConnectionDoesNotExistError)
 
 
+def causes(exc: BaseException | None, depth: int = 6) -> Iterator[BaseException]:
+    """`exc` and what lies under it: the driver's error SQLAlchemy wraps (`orig`), and each cause or context, down
+    to `depth` levels; where a database error's SQLSTATE is to be found."""
+    seen = 0
+    while exc is not None and seen < depth:
+        yield exc
+        orig = getattr(exc, "orig", None)
+        if isinstance(orig, BaseException):
+            yield orig
+        exc, seen = exc.__cause__ or exc.__context__, seen + 1
+
+
 def database_unavailable(exc: BaseException | None) -> bool:
     """True when `exc` (or what caused it) says the database cannot be reached or cannot serve right now, as opposed
     to refusing what was asked: the work should wait and retry, not be judged a failure."""
-    seen = 0
-    while exc is not None and seen < 6:
-        for candidate in (exc, getattr(exc, "orig", None)):
-            if candidate is None:
-                continue
-            if isinstance(
-                candidate, OSError | TimeoutError | sa_exc.TimeoutError | asyncpg.ConnectionDoesNotExistError
-            ):
-                return True
-            if isinstance(candidate, sa_exc.DBAPIError) and candidate.connection_invalidated:
-                return True
-            sqlstate = getattr(candidate, "sqlstate", None)
-            if isinstance(sqlstate, str) and sqlstate.startswith(_UNAVAILABLE_STATES):
-                return True
-        exc, seen = exc.__cause__ or exc.__context__, seen + 1
+    for candidate in causes(exc):
+        if isinstance(candidate, _UNREACHABLE):
+            return True
+        if isinstance(candidate, sa_exc.DBAPIError) and candidate.connection_invalidated:
+            return True
+        sqlstate = getattr(candidate, "sqlstate", None)
+        if isinstance(sqlstate, str) and sqlstate.startswith(_UNAVAILABLE_STATES):
+            return True
     return False

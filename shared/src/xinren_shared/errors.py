@@ -13,7 +13,7 @@ from pydantic import BaseModel
 from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from .db import database_unavailable
+from .db import causes, database_unavailable
 from .i18n import SHARED_MESSAGES_ZH, localize, preferred_lang
 
 log = logging.getLogger("xinren.errors")
@@ -46,12 +46,7 @@ REFUSAL_SQLSTATE = "XR409"
 
 def refusal_of(exc: BaseException) -> DomainError | None:
     """The DomainError a database refusal (REFUSAL_SQLSTATE) stands for, None for any other error."""
-    chain: list[BaseException] = []
-    current: BaseException | None = exc
-    while current is not None and len(chain) < 8:
-        chain.append(current)
-        current = getattr(current, "orig", None) or current.__cause__
-    for cause in chain:
+    for cause in causes(exc):
         message = getattr(cause, "message", None)
         if getattr(cause, "sqlstate", None) == REFUSAL_SQLSTATE and isinstance(message, str):
             try:

@@ -66,14 +66,7 @@ async def get_statement(
     """One statement: a line per order line (gross, platform and host commission, refunds, compensations, fines,
     payout) and adjustments, summing to the payout; CSV with Accept: text/csv."""
     _require_shop_money(principal, shop_id)
-    statement = await queries.get_statement(runtime, "SHOP", shop_id, statement_id)
-    if "text/csv" in request.headers.get("accept", ""):
-        return Response(
-            queries.statement_csv(statement),
-            media_type="text/csv; charset=utf-8",
-            headers={"Content-Disposition": f'attachment; filename="{statement_id}.csv"'},
-        )
-    return statement
+    return _as_asked(request, await queries.get_statement(runtime, "SHOP", shop_id, statement_id))
 
 
 def _require_host(principal: Principal, host_id: str) -> None:
@@ -119,10 +112,18 @@ async def get_host_statement(
 ) -> schemas.StatementPublic | Response:
     """One of the host's statements (CSV with Accept: text/csv)."""
     _require_host(principal, host_id)
-    statement = await queries.get_statement(runtime, "HOST", host_id, statement_id)
-    if "text/csv" in request.headers.get("accept", ""):
-        return Response(queries.statement_csv(statement), media_type="text/csv; charset=utf-8")
-    return statement
+    return _as_asked(request, await queries.get_statement(runtime, "HOST", host_id, statement_id))
+
+
+def _as_asked(request: Request, statement: schemas.StatementPublic) -> schemas.StatementPublic | Response:
+    """The statement as JSON, or as a CSV file when the caller asks for text/csv."""
+    if "text/csv" not in request.headers.get("accept", ""):
+        return statement
+    return Response(
+        queries.statement_csv(statement),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{statement.statement_id}.csv"'},
+    )
 
 
 @router.post("/payouts/run", response_model=schemas.PayoutRun, responses=error_responses(403))
