@@ -13,7 +13,8 @@ from xinren_shared.consumer import IdempotentConsumer
 from xinren_shared.contracts.orders import OrderCancelled, OrderDelivered
 from xinren_shared.db import database_unavailable
 from xinren_shared.dlq import replay_dead_letters
-from xinren_shared.events import Envelope
+from xinren_shared.events import Envelope, physical
+from xinren_shared.kafka import ensure_topics
 from xinren_shared.testing.infra import free_port
 from xinren_shared.testing.kafka import publish_raw
 
@@ -26,11 +27,12 @@ def cancelled(order_id: str) -> OrderCancelled:
 async def make_consumer(world, producer, kafka_bootstrap):
     started: list[tuple[IdempotentConsumer, asyncio.Task]] = []
 
-    async def make(handler, *, max_attempts=3, batch_size=100) -> IdempotentConsumer:
+    async def make(handler, *, max_attempts=3, batch_size=100, topics=None) -> IdempotentConsumer:
         consumer = IdempotentConsumer(
             service="test",
             name=f"c{uuid.uuid4().hex[:6]}",
             handlers={OrderCancelled: handler, OrderDelivered: handler},
+            topics=topics,
             session_factory=world.sessions,
             inbox=world.tables.inbox,
             bootstrap_servers=kafka_bootstrap,
@@ -187,12 +189,22 @@ async def test_a_backlog_is_handled_in_batches_and_a_poison_event_inside_one_doe
         assert len(set(times)) <= 20  # 10 one by one (the poison's batch) and at most 10 for the other 30
 
 
-async def test_a_batch_the_database_aborted_for_a_deadlock_is_tried_again_whole(world, make_consumer, publish):
+async def test_a_batch_the_database_aborted_for_a_deadlock_is_tried_again_whole(
+    world, make_consumer, producer, kafka_bootstrap
+):
     """A deadlock (another partition's batch locking the same rows in another order) aborts the batch's transaction:
     the batch is tried again as a batch, not handled record by record, and every event is handled once."""
+    # A topic of its own: on the shared one, other tests' records (a poison one, say) would share the batch and
+    # rightly send it record by record.
+    topic = f"test.deadlock.{uuid.uuid4().hex[:8]}"
+    await ensure_topics(kafka_bootstrap, [physical(topic)], 1)
     order_id = f"ord_{uuid.uuid4().hex}"
     envelopes = [Envelope.of(cancelled(order_id), "/xinren/order") for _ in range(10)]
-    await publish(*envelopes)
+    sent = []
+    for envelope in envelopes:
+        key, value, headers = envelope.to_kafka()
+        sent.append(await producer.send(physical(topic), value=value, key=key, headers=headers))
+    await asyncio.gather(*sent)
     aborted: list[str] = []
 
     async def handler(session, event, ctx):
@@ -204,7 +216,7 @@ async def test_a_batch_the_database_aborted_for_a_deadlock_is_tried_again_whole(
                 text("DO $$ BEGIN RAISE EXCEPTION 'deadlock detected' USING ERRCODE = '40P01'; END $$")
             )
 
-    consumer = await make_consumer(handler, batch_size=10)
+    consumer = await make_consumer(handler, batch_size=10, topics=[topic])
     await wait_until(lambda: world.count(envelopes[-1].id))
     assert aborted == [envelopes[5].id]
     assert [await world.count(e.id) for e in envelopes] == [1] * 10
@@ -213,7 +225,7 @@ async def test_a_batch_the_database_aborted_for_a_deadlock_is_tried_again_whole(
         ours = inbox.c.event_id.in_([e.id for e in envelopes])
         times = (await s.execute(select(inbox.c.handled_at).where(inbox.c.consumer == consumer.name, ours))).scalars()
         # One transaction for the ten (two should they arrive in two fetches): tried again whole, not one by one.
-        assert len(set(times)) <= 2
+        assert 1 <= len(set(times)) <= 2
 
 
 async def test_a_database_outage_is_waited_out_not_dead_lettered(world, make_consumer, publish, event_collector):
