@@ -126,6 +126,7 @@ class IdempotentConsumer:
         self._lag_at = 0.0
         self.consumer: AIOKafkaConsumer | None = None  # made in start(): an unstarted client would leak
         self._done: dict[TopicPartition, int] = {}
+        self.runs = 0  # how many times run() was entered (the runtime starts it again after a failure)
         self._committed: dict[TopicPartition, int] = {}
 
     async def start(self) -> None:
@@ -141,6 +142,8 @@ class IdempotentConsumer:
         )
         await self.consumer.start()
         self.consumer.subscribe(self.topics, listener=_CommitOnRevoke(self))
+        self._done.clear()  # a new member: it reads from the group's committed offsets
+        self._committed.clear()
 
     async def stop(self) -> None:
         if self.consumer is None:
@@ -167,6 +170,7 @@ class IdempotentConsumer:
 
     async def run(self) -> None:
         assert self.consumer is not None, "start() first"
+        self.runs += 1
         depth = None
         if self.dlq_depth_interval_seconds > 0:
             gauge = DeadLetterDepth(
@@ -185,7 +189,10 @@ class IdempotentConsumer:
                 if batch:
                     await self.commit_done()
                 if time.monotonic() - self._lag_at >= self.lag_interval_seconds:
-                    await self.record_lag()
+                    try:
+                        await self.record_lag()
+                    except Exception:  # a gauge: never a reason to stop consuming
+                        log.warning("recording the consumer lag failed", exc_info=True)
         finally:
             if depth is not None:
                 depth.cancel()
@@ -197,7 +204,9 @@ class IdempotentConsumer:
         the next poll)."""
         assert self.consumer is not None
         self._lag_at = time.monotonic()
-        for tp in self.consumer.assignment():
+        for tp in list(self.consumer.assignment()):
+            if tp not in self.consumer.assignment():
+                continue  # revoked by a rebalance while an earlier partition's position was awaited
             highwater = self.consumer.highwater(tp)
             if highwater is None:
                 continue  # nothing fetched from it yet

@@ -19,6 +19,11 @@ HTTP_LATENCY = Histogram("xinren_http_request_seconds", "HTTP request latency", 
 OUTBOX_PUBLISHED = Counter("xinren_outbox_published_total", "Outbox events published", ["service", "topic"])
 OUTBOX_FAILURES = Counter("xinren_outbox_publish_failures_total", "Outbox publish attempts that failed", ["service"])
 OUTBOX_PENDING = Gauge("xinren_outbox_pending", "Outbox events not yet published (seen by the relay)", ["service"])
+BACKGROUND_RESTARTS = Counter(
+    "xinren_background_task_restarts_total",
+    "Background tasks (relay, consumer, timers, ...) started again after a failure",
+    ["service", "task"],
+)
 CONSUMED = Counter("xinren_events_consumed_total", "Events handled", ["service", "consumer", "type", "outcome"])
 DEAD_LETTERS = Counter(
     "xinren_dead_letters_total", "Events sent to a dead-letter topic", ["service", "consumer", "topic"]

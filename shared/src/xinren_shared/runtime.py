@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -18,6 +19,7 @@ from .consumer import Handler, IdempotentConsumer
 from .db import make_engine, make_session_factory
 from .events import Event
 from .kafka import catalog_topics, ensure_topics, kafka_reachable, make_producer
+from .metrics import BACKGROUND_RESTARTS
 from .outbox import Outbox, OutboxRelay
 from .settings import ServiceSettings
 from .tables import InfraTables
@@ -94,6 +96,7 @@ class ServiceRuntime(Generic[SettingsT]):
         )
         self.consistency = ConsistencyChecker(self, spec.checks)
         self._tasks: list[asyncio.Task[Any]] = []
+        self._failing: set[str] = set()  # background tasks waiting to be started again after a failure
         self._on_stop: list[Callable[[], Awaitable[None]]] = []
 
     @asynccontextmanager
@@ -115,21 +118,51 @@ class ServiceRuntime(Generic[SettingsT]):
         )
         await self.producer.start()
         if s.run_relay:
-            self.spawn(self.relay.run(), "relay")
+            self.spawn(self.relay.run, "relay")
         if self.consumer is not None and s.run_consumers:
             await self.consumer.start()
-            self.spawn(self.consumer.run(), "consumer")
+            self.spawn(self._consume, "consumer")
         if s.run_timers and self.spec.timer_handlers:
-            self.spawn(self.timer_worker.run(), "timers")
+            self.spawn(self.timer_worker.run, "timers")
         if s.consistency_interval_seconds > 0:
-            self.spawn(self.consistency.loop(), "consistency")
+            self.spawn(self.consistency.loop, "consistency")
 
-    def spawn(self, coro: Coroutine[Any, Any, Any], name: str) -> None:
-        """Runs a background task of the service for as long as the runtime: cancelled on stop, and reported by
-        /readyz under "workers" should it end early."""
-        task = asyncio.create_task(coro, name=f"{self.spec.name}-{name}")
+    async def _consume(self) -> None:
+        assert self.consumer is not None
+        if self.consumer.runs:
+            # Started again after a failure: a new member from the committed offsets, so records fetched but not
+            # handled before the failure are read again rather than skipped.
+            await self.consumer.stop()
+            await self.consumer.start()
+        await self.consumer.run()
+
+    def spawn(self, run: Callable[[], Coroutine[Any, Any, Any]], name: str) -> None:
+        """Runs `run()` as a background task of the service for as long as the runtime, cancelled on stop. Should it
+        fail, it is started again after a pause (1 s, doubling up to 30 s; counted in
+        `xinren_background_task_restarts_total`, and /readyz reports it under "workers" meanwhile): one bad moment
+        must not leave a service running without its consumer or relay."""
+        task = asyncio.create_task(self._supervised(run, name), name=f"{self.spec.name}-{name}")
         task.add_done_callback(_log_crash)
         self._tasks.append(task)
+
+    async def _supervised(self, run: Callable[[], Coroutine[Any, Any, Any]], name: str) -> None:
+        pause = 1.0
+        while True:
+            started = time.monotonic()
+            try:
+                await run()
+                return
+            except Exception:
+                if time.monotonic() - started > 300:
+                    pause = 1.0  # it had run well for a while: a new failure, not the same one again
+                log.error("background task %s failed; starting it again in %.0f s", name, pause, exc_info=True)
+                BACKGROUND_RESTARTS.labels(self.spec.name, name).inc()
+            self._failing.add(name)
+            try:
+                await asyncio.sleep(pause)
+            finally:
+                self._failing.discard(name)
+            pause = min(2 * pause, 30.0)
 
     def on_stop(self, callback: Callable[[], Awaitable[None]]) -> None:
         """Runs `callback` on stop, once the background tasks have ended (to close what they used)."""
@@ -163,7 +196,13 @@ class ServiceRuntime(Generic[SettingsT]):
             checks["database"] = f"unreachable: {type(exc).__name__}"
         checks["kafka"] = "ok" if await kafka_reachable(self.producer) else "unreachable"
         crashed = [t.get_name() for t in self._tasks if t.done()]
-        checks["workers"] = "ok" if not crashed else f"stopped: {', '.join(crashed)}"
+        failing = sorted(f"{self.spec.name}-{name}" for name in self._failing)
+        problems = []
+        if crashed:
+            problems.append(f"stopped: {', '.join(crashed)}")
+        if failing:
+            problems.append(f"restarting: {', '.join(failing)}")
+        checks["workers"] = "; ".join(problems) or "ok"
         return checks
 
 

@@ -27,7 +27,7 @@ def cancelled(order_id: str) -> OrderCancelled:
 async def make_consumer(world, producer, kafka_bootstrap):
     started: list[tuple[IdempotentConsumer, asyncio.Task]] = []
 
-    async def make(handler, *, max_attempts=3, batch_size=100, topics=None) -> IdempotentConsumer:
+    async def make(handler, *, max_attempts=3, batch_size=100, topics=None, **options) -> IdempotentConsumer:
         consumer = IdempotentConsumer(
             service="test",
             name=f"c{uuid.uuid4().hex[:6]}",
@@ -41,6 +41,7 @@ async def make_consumer(world, producer, kafka_bootstrap):
             max_attempts=max_attempts,
             retry_base_seconds=0.01,
             batch_size=batch_size,
+            **options,
         )
         await consumer.start()
         started.append((consumer, asyncio.create_task(consumer.run())))
@@ -245,6 +246,32 @@ async def test_a_batch_the_database_aborted_for_a_deadlock_is_tried_again_whole(
         times = (await s.execute(select(inbox.c.handled_at).where(inbox.c.consumer == consumer.name, ours))).scalars()
         # One transaction for the ten (two should they arrive in two fetches): tried again whole, not one by one.
         assert 1 <= len(set(times)) <= 2
+
+
+async def test_a_failing_lag_report_does_not_stop_the_consumer(world, make_consumer, own_topic, monkeypatch):
+    """The lag gauge reads each assigned partition's high watermark; a rebalance that takes a partition away while
+    that runs made aiokafka fail the read ("Partition is not assigned"), which ended the consumer's task for good
+    (its partitions stayed assigned to a member that no longer read them). A gauge never stops consuming."""
+    topic, put = await own_topic()
+    first, second = (Envelope.of(cancelled(f"ord_{uuid.uuid4().hex}"), "/xinren/order") for _ in range(2))
+
+    async def handler(session, event, ctx):
+        await world.bump(session, ctx.envelope.id)
+
+    consumer = await make_consumer(handler, topics=[topic], lag_interval_seconds=0.0)
+    reads = {"n": 0}
+
+    def revoked(tp):
+        reads["n"] += 1
+        raise AssertionError("Partition is not assigned")
+
+    assert consumer.consumer is not None
+    monkeypatch.setattr(consumer.consumer, "highwater", revoked)
+    await put(first)
+    await wait_until(lambda: world.count(first.id))
+    await wait_until(lambda: asyncio.sleep(0, reads["n"] > 0))  # the lag was read after the batch, and failed
+    await put(second)
+    await wait_until(lambda: world.count(second.id))  # and the consumer goes on
 
 
 async def test_a_database_outage_is_waited_out_not_dead_lettered(world, make_consumer, publish, event_collector):

@@ -1,6 +1,7 @@
 """The notify service app: create_app(settings) wires routes, the consumer, the timers, the LISTEN/NOTIFY listener
 that drives the live streams, and the webhook delivery workers."""
 
+import functools
 import logging
 
 from fastapi import FastAPI
@@ -39,11 +40,11 @@ def create_app(settings: NotifySettings | None = None) -> FastAPI:
     )
 
     async def start_notify_workers(rt: ServiceRuntime[NotifySettings]) -> None:
-        rt.spawn(listener.run(), "listener")
+        rt.spawn(listener.run, "listener")
         if settings.run_webhook_workers:
             for index in range(settings.webhook_workers):
-                rt.spawn(workers.run(index), f"webhooks-{index}")
-            rt.spawn(monitor.run(workers.wake), "webhook-health")
+                rt.spawn(functools.partial(workers.run, index), f"webhooks-{index}")
+            rt.spawn(functools.partial(monitor.run, workers.wake), "webhook-health")
 
     runtime.on_stop(workers.close)  # after the runtime stopped the workers that use it
 

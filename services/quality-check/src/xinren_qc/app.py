@@ -1,5 +1,7 @@
 """The quality-check service app: create_app(settings) wires routes, the outbox relay, the consumer and the timers."""
 
+import functools
+
 from fastapi import FastAPI
 
 from xinren_shared.runtime import ServiceRuntime, ServiceSpec
@@ -26,7 +28,7 @@ def create_app(settings: QcSettings | None = None) -> FastAPI:
     async def on_startup(runtime: ServiceRuntime[QcSettings]) -> None:
         # The warehouses' figures for /metrics, refreshed in the background (queries at scrape time would let a
         # scraper load the database).
-        runtime.spawn(workqueue.metrics_loop(runtime), "warehouse-metrics")
+        runtime.spawn(functools.partial(workqueue.metrics_loop, runtime), "warehouse-metrics")
 
     app = build_app(
         settings,

@@ -29,7 +29,7 @@ def create_app(settings: RefundSettings | None = None) -> FastAPI:
     watch = OrderViewWatch(settings.database_url, reconnect_seconds=settings.listener_reconnect_seconds)
 
     async def start_listener(rt: ServiceRuntime[RefundSettings]) -> None:
-        rt.spawn(watch.run(), "order-view-listener")
+        rt.spawn(watch.run, "order-view-listener")
 
     runtime = ServiceRuntime(settings, spec)
     app = build_app(

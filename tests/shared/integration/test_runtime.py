@@ -1,0 +1,103 @@
+"""The service runtime keeps its background tasks running: one that fails is started again, against the real Kafka
+and PostgreSQL."""
+
+import asyncio
+import uuid
+
+from prometheus_client import REGISTRY
+
+from xinren_shared.contracts.orders import OrderCancelled
+from xinren_shared.events import Envelope
+from xinren_shared.runtime import ServiceRuntime, ServiceSpec
+from xinren_shared.settings import ServiceSettings
+
+
+def runtime(world, kafka_bootstrap, name, **spec) -> ServiceRuntime:
+    settings = ServiceSettings(
+        database_url=world.url,
+        kafka_bootstrap_servers=kafka_bootstrap,
+        jwt_secret="runtime-test-secret-0123456789abcdef",
+        run_migrations=False,
+        run_relay=False,
+        consistency_interval_seconds=0,
+        consumer_group=f"test-{uuid.uuid4().hex}",
+    )
+    return ServiceRuntime(settings, ServiceSpec(name, "xinren_shared", world.tables, **spec))
+
+
+def restarts(service: str, task: str) -> float:
+    value = REGISTRY.get_sample_value("xinren_background_task_restarts_total", {"service": service, "task": task})
+    return value or 0.0
+
+
+async def wait_until(condition, timeout=20.0):
+    async def poll():
+        while not await condition():
+            await asyncio.sleep(0.05)
+
+    await asyncio.wait_for(poll(), timeout)
+
+
+async def test_a_background_task_that_fails_is_started_again(world, kafka_bootstrap):
+    name = f"rt{uuid.uuid4().hex[:6]}"
+    rt = runtime(world, kafka_bootstrap, name)
+    runs: list[int] = []
+    release = asyncio.Event()
+
+    async def flaky() -> None:
+        runs.append(len(runs) + 1)
+        if len(runs) == 1:
+            raise RuntimeError("a bad moment")
+        await release.wait()
+
+    try:
+        rt.spawn(flaky, "flaky")
+
+        async def restarting() -> bool:
+            return "restarting" in (await rt.readiness())["workers"]
+
+        await wait_until(restarting)  # while it waits to be started again, /readyz says so
+        await wait_until(lambda: asyncio.sleep(0, len(runs) == 2))
+        assert restarts(name, "flaky") == 1
+        assert (await rt.readiness())["workers"] == "ok"
+    finally:
+        release.set()
+        await rt.stop()
+    assert runs == [1, 2]
+
+
+async def test_a_consumer_that_failed_rejoins_from_the_committed_offsets(world, kafka_bootstrap, publish):
+    """The consumer's task failing (here: its offset commit after a batch, once) is started again as a new member
+    of its group, from the committed offsets, and goes on handling events, each once."""
+    name = f"rt{uuid.uuid4().hex[:6]}"
+    order_id = f"ord_{uuid.uuid4().hex}"
+
+    async def handler(session, event, ctx):
+        if event.order_id == order_id:
+            await world.bump(session, ctx.envelope.id)
+
+    rt = runtime(world, kafka_bootstrap, name, event_handlers={OrderCancelled: handler})
+    assert rt.consumer is not None
+    commit = rt.consumer.commit_done
+    failed: list[bool] = []
+
+    async def commit_once_failing(partitions=None):
+        if partitions is None and not failed:  # the commit after a batch (a rebalance's names its partitions)
+            failed.append(True)
+            raise RuntimeError("the coordinator went away")
+        await commit(partitions)
+
+    rt.consumer.commit_done = commit_once_failing  # type: ignore[method-assign]
+    await rt.start()
+    try:
+        first = Envelope.of(OrderCancelled(order_id=order_id, reason="x", by="buyer"), "/xinren/order")
+        await publish(first)
+        await wait_until(lambda: world.count(first.id))
+        await wait_until(lambda: asyncio.sleep(0, restarts(name, "consumer") == 1))
+        second = Envelope.of(OrderCancelled(order_id=order_id, reason="y", by="buyer"), "/xinren/order")
+        await publish(second)
+        await wait_until(lambda: world.count(second.id))
+        assert rt.consumer.runs == 2
+        assert [await world.count(e.id) for e in (first, second)] == [1, 1]
+    finally:
+        await rt.stop()
