@@ -20,6 +20,8 @@ from typing import Any
 
 import aiohttp
 import httpx
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
 from tqdm import tqdm
 
 from xinren_shared.auth import mint_token
@@ -42,6 +44,44 @@ SERVICES = {
     "qc": ("QC", "xinren_qc", "quality-check"),
     "notify": ("NOTIFY", "xinren_notify", "notify"),
 }
+
+
+async def consumers_caught_up(kafka: str, topic: str, timeout: float = 60.0) -> float:
+    """Waits until every consumer group that reads `topic` (its broker name) has committed the topic's end on
+    each partition: every event written so far is handled. Returns the seconds it took."""
+    started = time.monotonic()
+    admin = AIOKafkaAdminClient(bootstrap_servers=kafka)
+    ends = AIOKafkaConsumer(bootstrap_servers=kafka)
+    await admin.start()
+    await ends.start()
+    try:
+        (described,) = await admin.describe_topics([topic])
+        tps = [TopicPartition(topic, p["partition"]) for p in described["partitions"]]
+        end = await ends.end_offsets(tps)
+        readers = []  # the groups with offsets on the topic: its consumers (they committed since the warm-up)
+        for group, _ in await admin.list_consumer_groups():
+            if any(tp.topic == topic for tp in await admin.list_consumer_group_offsets(group)):
+                readers.append(group)
+        if not readers:
+            raise RuntimeError(f"no consumer group has read {topic}")
+        while True:
+            behind: dict[str, int] = {}
+            for group in readers:
+                offsets = await admin.list_consumer_group_offsets(group)
+                lag = sum(max(0, end[tp] - (offsets[tp].offset if tp in offsets else 0)) for tp in tps)
+                if lag:
+                    behind[group] = lag
+            if not behind:
+                return time.monotonic() - started
+            if time.monotonic() - started > timeout:
+                raise RuntimeError(
+                    f"consumers of {topic} still behind after {timeout:.0f} s (events by group): {behind}"
+                )
+            await asyncio.sleep(0.2)
+    finally:
+        await ends.stop()
+        await admin.close()
+
 
 # One request: returns the outcome to count ("201", "503", "ConnectError", ...).
 Request = Callable[[int], Awaitable[str]]
