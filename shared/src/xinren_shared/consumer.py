@@ -80,6 +80,9 @@ class _CommitOnRevoke(ConsumerRebalanceListener):  # type: ignore[misc]  # aioka
 
     async def on_partitions_revoked(self, revoked: list[TopicPartition]) -> None:
         await self.owner.commit_done([tp for tp in revoked])
+        # Whether that commit went through or not, they are no longer this member's to commit: their next owner
+        # starts from the group's committed offset (the inbox makes anything handled twice a duplicate).
+        self.owner.forget(revoked)
         self.owner.forget_lag(revoked)
 
     async def on_partitions_assigned(self, assigned: list[TopicPartition]) -> None:
@@ -153,13 +156,27 @@ class IdempotentConsumer:
         finally:
             await self.consumer.stop()
 
-    async def commit_done(self, partitions: list[TopicPartition] | None = None) -> None:
-        offsets = {
+    def _uncommitted(self, partitions: list[TopicPartition] | None = None) -> dict[TopicPartition, int]:
+        return {
             tp: off
             for tp, off in self._done.items()
             if (partitions is None or tp in partitions) and self._committed.get(tp) != off
         }
-        if not offsets or self.consumer is None:
+
+    def forget(self, partitions: list[TopicPartition]) -> None:
+        for tp in partitions:
+            self._done.pop(tp, None)
+            self._committed.pop(tp, None)
+
+    async def commit_done(self, partitions: list[TopicPartition] | None = None) -> None:
+        """Commits the offsets handled since the last commit. One that fails (a rebalance under way, the coordinator
+        moving) is tried again after the next poll, records or not."""
+        if self.consumer is None:
+            return
+        assigned = self.consumer.assignment()
+        # Only this member's partitions: Kafka refuses the whole commit for one it does not own.
+        offsets = {tp: off for tp, off in self._uncommitted(partitions).items() if tp in assigned}
+        if not offsets:
             return
         try:
             await asyncio.wait_for(self.consumer.commit(offsets), 10)
@@ -186,7 +203,7 @@ class IdempotentConsumer:
                 batch = await self.consumer.getmany(timeout_ms=500, max_records=500)
                 # Partitions in parallel (each key lives on one partition, so per-key order holds), each in batches.
                 await asyncio.gather(*(self._run_partition(tp, records) for tp, records in batch.items()))
-                if batch:
+                if batch or self._uncommitted():
                     await self.commit_done()
                 if time.monotonic() - self._lag_at >= self.lag_interval_seconds:
                     try:

@@ -5,6 +5,8 @@ import uuid
 
 import asyncpg
 import pytest_asyncio
+from aiokafka import TopicPartition
+from aiokafka.errors import CommitFailedError
 from sqlalchemy import select, text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import TimeoutError as SAQueuePoolTimeout
@@ -272,6 +274,64 @@ async def test_a_failing_lag_report_does_not_stop_the_consumer(world, make_consu
     await wait_until(lambda: asyncio.sleep(0, reads["n"] > 0))  # the lag was read after the batch, and failed
     await put(second)
     await wait_until(lambda: world.count(second.id))  # and the consumer goes on
+
+
+async def test_offsets_are_committed_after_a_rebalance_took_a_partition_away(world, make_consumer, own_topic):
+    """A member that handled records of a partition a rebalance then gave to another member must not try to commit
+    it again: Kafka refuses a commit naming a partition the member does not own, whole, so every later commit
+    failed too and the group's offsets stood still (lag that never went down, everything redelivered on restart)."""
+    topic, put = await own_topic()
+    first, second = (Envelope.of(cancelled(f"ord_{uuid.uuid4().hex}"), "/xinren/order") for _ in range(2))
+
+    async def handler(session, event, ctx):
+        await world.bump(session, ctx.envelope.id)
+
+    consumer = await make_consumer(handler, topics=[topic])
+    await put(first)
+    await wait_until(lambda: world.count(first.id))
+    assert consumer.consumer is not None
+    (mine,) = consumer.consumer.assignment()
+    # What a member is left with when its commit at revocation failed: handled offsets of a partition now elsewhere.
+    consumer._done[TopicPartition(mine.topic, 7)] = 5
+    await put(second)
+    await wait_until(lambda: world.count(second.id))
+
+    async def committed() -> bool:
+        return await consumer.consumer.committed(mine) == 2  # both records, committed
+
+    await wait_until(committed)
+
+
+async def test_a_failed_offset_commit_is_tried_again_without_new_records(world, make_consumer, own_topic, monkeypatch):
+    """A commit that fails (the coordinator busy with a rebalance, say) is tried again at the next poll, not only
+    when more records come: a quiet partition's offsets would otherwise lag until its next event."""
+    topic, put = await own_topic()
+    only = Envelope.of(cancelled(f"ord_{uuid.uuid4().hex}"), "/xinren/order")
+
+    async def handler(session, event, ctx):
+        await world.bump(session, ctx.envelope.id)
+
+    consumer = await make_consumer(handler, topics=[topic])
+    assert consumer.consumer is not None
+    commit = consumer.consumer.commit
+    refused: list[bool] = []
+
+    async def refused_once(offsets=None):
+        if not refused:
+            refused.append(True)
+            raise CommitFailedError("the group is rebalancing")
+        await commit(offsets)
+
+    monkeypatch.setattr(consumer.consumer, "commit", refused_once)
+    await put(only)
+    await wait_until(lambda: world.count(only.id))
+    (mine,) = consumer.consumer.assignment()
+
+    async def committed() -> bool:
+        return await consumer.consumer.committed(mine) == 1
+
+    await wait_until(committed)
+    assert refused == [True]
 
 
 async def test_a_database_outage_is_waited_out_not_dead_lettered(world, make_consumer, publish, event_collector):
