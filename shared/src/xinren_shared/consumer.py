@@ -109,6 +109,7 @@ class IdempotentConsumer:
         batch_size: int = 100,
         lag_interval_seconds: float = 1.0,
         dlq_depth_interval_seconds: float = 30.0,
+        commit_interval_seconds: float = 1.0,
     ):
         self.service = service
         self.name = name
@@ -127,6 +128,11 @@ class IdempotentConsumer:
         self.lag_interval_seconds = lag_interval_seconds
         self.dlq_depth_interval_seconds = dlq_depth_interval_seconds  # 0: not measured
         self._lag_at = 0.0
+        # Offsets are committed at most this often (and on revocation and stop): each commit is a write to the
+        # broker's offsets log, and committing after every small batch made the broker's CPU grow with every
+        # consumer of every event. A crash redelivers at most this much, which the inbox makes duplicates.
+        self.commit_interval_seconds = commit_interval_seconds
+        self._commit_at = 0.0
         self.consumer: AIOKafkaConsumer | None = None  # made in start(): an unstarted client would leak
         self._done: dict[TopicPartition, int] = {}
         self.runs = 0  # how many times run() was entered (the runtime starts it again after a failure)
@@ -170,7 +176,7 @@ class IdempotentConsumer:
 
     async def commit_done(self, partitions: list[TopicPartition] | None = None) -> None:
         """Commits the offsets handled since the last commit. One that fails (a rebalance under way, the coordinator
-        moving) is tried again after the next poll, records or not."""
+        moving) is tried again at the next commit, records or not."""
         if self.consumer is None:
             return
         assigned = self.consumer.assignment()
@@ -203,7 +209,8 @@ class IdempotentConsumer:
                 batch = await self.consumer.getmany(timeout_ms=500, max_records=500)
                 # Partitions in parallel (each key lives on one partition, so per-key order holds), each in batches.
                 await asyncio.gather(*(self._run_partition(tp, records) for tp, records in batch.items()))
-                if batch or self._uncommitted():
+                if time.monotonic() - self._commit_at >= self.commit_interval_seconds and self._uncommitted():
+                    self._commit_at = time.monotonic()
                     await self.commit_done()
                 if time.monotonic() - self._lag_at >= self.lag_interval_seconds:
                     try:

@@ -85,6 +85,7 @@ class ServiceRuntime(Generic[SettingsT]):
                 retry_base_seconds=settings.consumer_retry_base_seconds,
                 partitions=settings.kafka_partitions,
                 batch_size=settings.consumer_batch_size,
+                commit_interval_seconds=settings.consumer_commit_interval_seconds,
             )
         self.timer_worker = TimerWorker(
             service=spec.name,

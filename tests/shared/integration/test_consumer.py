@@ -6,6 +6,7 @@ import uuid
 import asyncpg
 import pytest_asyncio
 from aiokafka import TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import CommitFailedError
 from sqlalchemy import select, text
 from sqlalchemy.exc import DBAPIError
@@ -332,6 +333,30 @@ async def test_a_failed_offset_commit_is_tried_again_without_new_records(world, 
 
     await wait_until(committed)
     assert refused == [True]
+
+
+async def test_offsets_are_committed_at_the_interval_and_at_stop_not_after_every_batch(world, make_consumer, own_topic):
+    topic, put = await own_topic()
+    envelopes = [Envelope.of(cancelled(f"ord_{uuid.uuid4().hex}"), "/xinren/order") for _ in range(3)]
+
+    async def handler(session, event, ctx):
+        await world.bump(session, ctx.envelope.id)
+
+    consumer = await make_consumer(handler, topics=[topic], commit_interval_seconds=3600)
+    assert consumer.consumer is not None
+    for envelope in envelopes:  # three polls' worth
+        await put(envelope)
+        await wait_until(lambda envelope=envelope: world.count(envelope.id))
+    (mine,) = consumer.consumer.assignment()
+    assert await consumer.consumer.committed(mine) == 1  # the first batch's, then the interval had not passed
+    await consumer.stop()  # leaving commits what was handled
+    admin = AIOKafkaAdminClient(bootstrap_servers=consumer.bootstrap_servers)
+    await admin.start()
+    try:
+        offsets = await admin.list_consumer_group_offsets(consumer.group_id)
+    finally:
+        await admin.close()
+    assert offsets[mine].offset == 3
 
 
 async def test_a_database_outage_is_waited_out_not_dead_lettered(world, make_consumer, publish, event_collector):
