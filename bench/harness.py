@@ -128,9 +128,17 @@ class Service:
 
 
 async def start_service(
-    name: str, database_url: str, kafka: str, workers: int, log: Path, tree: Path = ROOT, **extra: str
+    name: str,
+    database_url: str,
+    kafka: str,
+    workers: int,
+    log: Path,
+    tree: Path = ROOT,
+    namespace: str | None = None,
+    **extra: str,
 ) -> Service:
-    """One service as `make run` starts it (uvicorn, the factory, --workers), on its own database and consumer group."""
+    """One service as `make run` starts it (uvicorn, the factory, --workers), on its own database and consumer group
+    (and topics of its own under `namespace`, when given)."""
     prefix, package, directory = SERVICES[name]
     port = free_port()
     env = {
@@ -146,6 +154,8 @@ async def start_service(
         f"XINREN_{prefix}_RATE_LIMITS": "{}",
         **{f"XINREN_{prefix}_{k}": v for k, v in extra.items()},
     }
+    if namespace is not None:
+        env["XINREN_TOPIC_NAMESPACE"] = namespace
     cmd = [sys.executable, "-m", "uvicorn", "--factory", f"{package}.app:create_app"]
     cmd += ["--host", "127.0.0.1", "--port", str(port), "--workers", str(workers), "--no-access-log"]
     cmd += ["--timeout-keep-alive", "75"]  # as deploy/Procfile: longer than any client's idle keep-alive

@@ -79,9 +79,10 @@ class Run:
     async def database(self, name: str) -> str:
         return await create_database(self.database_url, f"bench_{name}_{self.tag}")
 
-    async def service(self, name: str, workers: int, **extra: str) -> h.Service:
+    async def service(self, name: str, workers: int, namespace: str | None = None, **extra: str) -> h.Service:
         db = await self.database(f"{name}{workers}")
-        return await h.start_service(name, db, self.kafka, workers, LOGS / f"{name}-{workers}w.log", **extra)
+        log = LOGS / f"{name}-{workers}w.log"
+        return await h.start_service(name, db, self.kafka, workers, log, namespace=namespace, **extra)
 
 
 # --- P1 ---------------------------------------------------------------------------------------------------------
@@ -127,7 +128,8 @@ async def p1(run: Run) -> dict[str, Any]:
     for c in s.concurrencies:
         result["raw_bound"].append(await raw_round(replay, raw_db, c, s.seconds))
     for n in sorted({1, 2, run.workers}):
-        service = await run.service("order", n)
+        # Topics of its own: its tens of thousands of order.created are no backlog for the stack of P2 to P4.
+        service = await run.service("order", n, namespace=f"{os.environ['XINREN_TOPIC_NAMESPACE']}p1-{n}w.")
         try:
             rounds = [await intake_round(service.url, f"P1 {n}w c={c}", c, s.seconds, stock) for c in s.concurrencies]
             result["workers"][str(n)] = rounds
