@@ -7,19 +7,19 @@ claiming transaction (inside a savepoint): its writes and the timer's `fired_at`
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any, cast
+from typing import Any
 
 from opentelemetry.trace import StatusCode
-from sqlalchemy import Table, and_, func, literal, select, text, update
+from sqlalchemy import Table, and_, bindparam, func, literal, select, text, update
 from sqlalchemy.dialects.postgresql import Insert, insert
-from sqlalchemy.engine import CursorResult
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from . import tracing
+from . import sql, tracing
 from .metrics import TIMER_OLDEST_OVERDUE, TIMERS_FIRED, TIMERS_OVERDUE
 
 log = logging.getLogger("xinren.timers")
@@ -50,7 +50,20 @@ class Timers:
     async def schedule(
         self, session: AsyncSession, kind: str, key: str, due_at: datetime, payload: dict[str, Any] | None = None
     ) -> None:
-        await session.execute(self.schedule_statement(kind, key, due_at, payload or {}))
+        params = {"kind": kind, "key": key, "due_at": due_at, "payload": payload or {}}
+        await self._schedule.execute(await sql.driver(session), params)
+
+    @functools.cached_property
+    def _schedule(self) -> sql.Statement:
+        c = self.table.c
+        return sql.Statement(
+            self.schedule_statement(
+                bindparam("kind", type_=c.kind.type),
+                bindparam("key", type_=c.key.type),
+                bindparam("due_at", type_=c.due_at.type),
+                bindparam("payload", type_=c.payload.type),
+            )
+        )
 
     def schedule_statement(self, kind: Any, key: Any, due_at: Any, payload: Any = None) -> Insert:
         """The statement `schedule` sends, for a caller that sends it itself: inside another statement (a
@@ -64,16 +77,18 @@ class Timers:
         )
 
     async def cancel(self, session: AsyncSession, kind: str, key: str) -> bool:
+        return bool(await self._cancel.fetch(await sql.driver(session), {"kind": kind, "key": key}))
+
+    @functools.cached_property
+    def _cancel(self) -> sql.Statement:
         t = self.table
-        result = cast(
-            "CursorResult[Any]",  # an UPDATE's result
-            await session.execute(
-                update(t)
-                .where(and_(t.c.kind == kind, t.c.key == key, t.c.fired_at.is_(None), t.c.cancelled_at.is_(None)))
-                .values(cancelled_at=func.now())
-            ),
+        live = and_(
+            t.c.kind == bindparam("kind", type_=t.c.kind.type),
+            t.c.key == bindparam("key", type_=t.c.key.type),
+            t.c.fired_at.is_(None),
+            t.c.cancelled_at.is_(None),
         )
-        return result.rowcount > 0
+        return sql.Statement(update(t).where(live).values(cancelled_at=func.now()).returning(t.c.id))
 
     async def pending(self, session: AsyncSession, kind: str, key: str) -> datetime | None:
         t = self.table

@@ -75,9 +75,11 @@ async def post(
     ).scalar()
     if txn_id is None:
         return None
+    # One statement of many rows (an executemany is a round trip per row).
     await session.execute(
-        insert(_entry),
-        [{"transaction_id": txn_id, "account": account, "amount_fen": amount} for account, amount in lines],
+        insert(_entry).values(
+            [{"transaction_id": txn_id, "account": account, "amount_fen": amount} for account, amount in lines]
+        )
     )
     return txn_id
 

@@ -207,7 +207,16 @@ async def pay_order(
         idempotency_key=f"pay:{order.order_id}", amount_fen=order.total_fen, method=body.method
     )
     order = await order_for(session, principal, order_id)
+    # Every change to the order before the next statement, so that they reach the database as one UPDATE.
     move(session, order, OrderStatus.PAID, at=uow.now, actor=principal.actor, reason=f"paid by {body.method}")
+    order.paid_fen = capture.amount_fen
+    order.paid_at = capture.captured_at
+    order.payment_method = body.method
+    order.payment_ref = capture.reference
+    order.return_address = return_address
+    fast = TrustRight.FAST_SHIPPING in order.trust_rights
+    window = uow.settings.fast_shipping_seconds if fast else uow.settings.ship_window_seconds
+    order.ship_by = capture.captured_at + timedelta(seconds=window)
     await ledger.post(
         session,
         key=f"payment:{order.order_id}",
@@ -220,15 +229,7 @@ async def pay_order(
         shop_id=order.shop_id,
         memo=f"{provider.name} capture {capture.reference}",
     )
-    order.paid_fen = capture.amount_fen
-    order.paid_at = capture.captured_at
-    order.payment_method = body.method
-    order.payment_ref = capture.reference
-    order.return_address = return_address
     await cancel_timers(session, uow.runtime, order.order_id, TIMER_UNPAID)
-    fast = TrustRight.FAST_SHIPPING in order.trust_rights
-    window = uow.settings.fast_shipping_seconds if fast else uow.settings.ship_window_seconds
-    order.ship_by = capture.captured_at + timedelta(seconds=window)
     if fast:
         payload = {"promised_by": order.ship_by.isoformat()}
         await uow.runtime.timers.schedule(session, TIMER_SHIPPING_LATE, order.order_id, order.ship_by, payload)
