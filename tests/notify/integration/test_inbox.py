@@ -1,7 +1,10 @@
 """The inbox: every concerned person gets one notification per event, in Chinese, whatever the redeliveries."""
 
+import asyncio
 import uuid
 
+from xinren_notify.domain import Parties
+from xinren_notify.handlers.inbox import write_notifications
 from xinren_shared.contracts.orders import OrderDelivered, OrderItem, OrderPaid
 from xinren_shared.contracts.qc import QcCaseOpened, QcDispatched, QcPassed
 from xinren_shared.contracts.vocabulary import DispatchTarget
@@ -207,3 +210,31 @@ async def test_one_notification_per_event_and_recipient_even_past_the_consumer_i
     shop_items = await inbox(notify, notify.auth("seller", shop_id=p["shop_id"]))
     assert [i["event_id"] for i in buyer_items] == [envelope.id]
     assert [i["event_id"] for i in shop_items] == [envelope.id]
+
+
+async def test_a_notification_is_numbered_at_commit_so_two_batches_for_one_shop_never_wait_on_each_other(notify):
+    """Two consumer batches writing to one shop's inbox at once (a flash sale's): the second is not held up by the
+    first, still open, because the shop's inbox cursor is locked only while a transaction commits. The numbers follow
+    the commits, so a stream resumed after its Last-Event-ID misses nothing."""
+    sessions = notify.app.state.runtime.session_factory
+    shop_id = f"shop_{uuid.uuid4().hex[:10]}"
+    early, late = ({**ids(), "shop_id": shop_id} for _ in range(2))
+    early_event, late_event = (Envelope.of(paid(p), "/xinren/order") for p in (early, late))
+
+    async def write(session, p, event) -> None:
+        parties = Parties(buyer_id=p["buyer_id"], shop_id=shop_id, host_id=p["host_id"])
+        await write_notifications(session, event, parties)
+
+    async with sessions() as first:
+        async with first.begin():
+            await write(first, early, early_event)  # open: not committed yet
+
+            async def second() -> None:
+                async with sessions() as s, s.begin():
+                    await write(s, late, late_event)
+
+            await asyncio.wait_for(second(), 10)  # commits while the first is still open
+    seller = notify.auth("seller", shop_id=shop_id)
+    items = await wait_inbox(notify, seller, 2)
+    numbers = {item["order_id"]: item["seq"] for item in items}
+    assert numbers == {late["order_id"]: 1, early["order_id"]: 2}  # in the order they committed

@@ -60,12 +60,14 @@ class Notification(NotifyTable, table=True):
         UniqueConstraint("event_id", "recipient", name="uq_notification_event_recipient"),
         UniqueConstraint("recipient", "seq", name="uq_notification_recipient_seq"),
         Index("ix_notification_unread", "recipient", "seq", postgresql_where=text("read_at IS NULL")),
+        Index("ix_notification_unnumbered", "recipient", "id", postgresql_where=text("seq IS NULL")),
     )
 
     id: int | None = Field(default=None, sa_column=Column(BigInteger, Identity(), primary_key=True))
     notification_id: str = Field(sa_column=Column(String(40), nullable=False, unique=True))
     recipient: str = Field(sa_column=Column(String(120), nullable=False))  # "buyer:u1", "shop:s1", ...
-    seq: int = Field(sa_column=Column(BigInteger, nullable=False))  # per recipient, increasing: the SSE id
+    # Per recipient, increasing: the SSE id. Given at commit (migration 0006's trigger), so never None once committed.
+    seq: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
     event_id: str = Field(sa_column=Column(String(64), nullable=False))
     event_type: str = Field(sa_column=Column(String(200), nullable=False))
     order_id: str | None = Field(default=None, max_length=100)

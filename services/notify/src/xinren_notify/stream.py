@@ -46,9 +46,11 @@ async def notification_events(
                 rows = await queries.notifications_after(session, principal, last, batch_size)
             for row in rows:
                 item = NotificationPublic.of(row, lang)
-                last = row.seq
+                last = item.seq  # numbered at commit: a committed row always has its number
                 yield ServerSentEvent(
-                    id=str(row.seq), event=EVENT_NAME, data=json.dumps(item.model_dump(mode="json"), ensure_ascii=False)
+                    id=str(item.seq),
+                    event=EVENT_NAME,
+                    data=json.dumps(item.model_dump(mode="json"), ensure_ascii=False),
                 )
             if len(rows) == batch_size:
                 continue

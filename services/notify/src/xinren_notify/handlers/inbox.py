@@ -21,7 +21,7 @@ from .. import templates
 from ..access import NOTIFICATIONS
 from ..domain import Parties, Recipient
 from ..listener import INBOX_CHANNEL, announce
-from ..models import InboxCursor, Notification, OrderView
+from ..models import Notification, OrderView
 from ..schemas import Lang, MarkedRead, NotificationPublic
 from ..settings import NotifySettings
 from .webhooks import queue_deliveries
@@ -78,21 +78,14 @@ async def remember_order(session: AsyncSession, order_id: str, parties: Parties)
     return Parties(buyer_id=row.buyer_id, shop_id=row.shop_id, host_id=row.host_id, warehouse_id=row.warehouse_id)
 
 
-async def next_seq(session: AsyncSession, recipient: Recipient) -> int:
-    """Takes the recipient's next stream number; the row stays locked until this transaction ends."""
-    stmt = insert(InboxCursor).values(recipient=recipient.key, last_seq=1)
-    stmt = stmt.on_conflict_do_update(index_elements=["recipient"], set_={"last_seq": col(InboxCursor.last_seq) + 1})
-    seq: int = (await session.execute(stmt.returning(col(InboxCursor.last_seq)))).scalar_one()
-    return seq
-
-
 async def write_notifications(session: AsyncSession, envelope: Envelope, parties: Parties) -> None:
     addressed: dict[Recipient, templates.Text] = {}
     for audience, text in templates.render(envelope.type, envelope.data).items():
         recipient = parties.recipient(audience)
         if recipient is not None:
             addressed[recipient] = text
-    # Sorted, so that two transactions touching the same recipients lock their cursors in the same order.
+    # Each takes its inbox sequence number when the transaction commits (migration 0006's trigger): the recipient's
+    # cursor is not locked before then.
     for recipient in sorted(addressed):
         text = addressed[recipient]
         inserted = await session.execute(
@@ -100,7 +93,6 @@ async def write_notifications(session: AsyncSession, envelope: Envelope, parties
             .values(
                 notification_id=new_id("ntf"),
                 recipient=recipient.key,
-                seq=await next_seq(session, recipient),
                 event_id=envelope.id,
                 event_type=envelope.type,
                 order_id=envelope.data.get("order_id"),
