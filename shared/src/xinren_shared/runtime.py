@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import signal
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from contextlib import asynccontextmanager
@@ -127,6 +129,8 @@ class ServiceRuntime(Generic[SettingsT]):
             self.spawn(self.timer_worker.run, "timers")
         if s.consistency_interval_seconds > 0:
             self.spawn(self.consistency.loop, "consistency")
+        if s.exit_with_parent:
+            self.spawn(exit_with_parent, "parent-watch")
 
     async def _consume(self) -> None:
         assert self.consumer is not None
@@ -205,6 +209,17 @@ class ServiceRuntime(Generic[SettingsT]):
             problems.append(f"restarting: {', '.join(failing)}")
         checks["workers"] = "; ".join(problems) or "ok"
         return checks
+
+
+async def exit_with_parent(poll_seconds: float = 1.0) -> None:
+    """Stops this process, as SIGTERM does, once the process that started it is gone. A uvicorn worker whose
+    supervisor was killed (kill -9 of uvicorn's main process) went on serving as an orphan: nothing restarted or
+    stopped it, and it kept the service's port from the service started again."""
+    parent = os.getppid()
+    while os.getppid() == parent:
+        await asyncio.sleep(poll_seconds)
+    log.error("the parent process %d is gone; stopping", parent)
+    os.kill(os.getpid(), signal.SIGTERM)
 
 
 async def _bounded(awaitable: Awaitable[Any], what: str, seconds: float = 15.0) -> None:

@@ -60,6 +60,7 @@ class ServiceSettings(BaseSettings):
     consumer_retry_base_seconds: float = 0.2
     consumer_batch_size: int = 100  # records of one partition handled in one transaction
     consumer_commit_interval_seconds: float = Field(default=1.0, ge=0)  # offsets committed at most this often
+    exit_with_parent: bool = True  # a worker stops once its supervisor (uvicorn's main process) is gone
     # Load shedding: requests handled at once (0: no bound) and how long one may wait for a database connection;
     # beyond either, 503 with Retry-After at once instead of a 500 after a long wait.
     max_in_flight: int = 200

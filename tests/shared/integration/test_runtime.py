@@ -2,10 +2,13 @@
 and PostgreSQL."""
 
 import asyncio
+import os
+import signal
 import uuid
 
 from prometheus_client import REGISTRY
 
+from xinren_shared import runtime as runtime_module
 from xinren_shared.contracts.orders import OrderCancelled
 from xinren_shared.events import Envelope
 from xinren_shared.runtime import ServiceRuntime, ServiceSpec
@@ -101,3 +104,13 @@ async def test_a_consumer_that_failed_rejoins_from_the_committed_offsets(world, 
         assert [await world.count(e.id) for e in (first, second)] == [1, 1]
     finally:
         await rt.stop()
+
+
+async def test_a_worker_stops_itself_once_its_parent_is_gone(monkeypatch):
+    """kill -9 of uvicorn's main process left its workers serving as orphans; each now stops as SIGTERM stops it."""
+    parents = iter([4242, 4242, 4242, 1])
+    killed: list[tuple[int, int]] = []
+    monkeypatch.setattr(runtime_module.os, "getppid", lambda: next(parents))
+    monkeypatch.setattr(runtime_module.os, "kill", lambda pid, sig: killed.append((pid, sig)))
+    await asyncio.wait_for(runtime_module.exit_with_parent(poll_seconds=0.01), 5)
+    assert killed == [(os.getpid(), signal.SIGTERM)]
