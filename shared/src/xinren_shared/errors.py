@@ -194,11 +194,8 @@ _REFUSED_BECAUSE = {
 def _input_postgres_refuses(exc: BaseException | None) -> str | None:
     """What is wrong with the input when `exc` (or what caused it) is PostgreSQL refusing a value (SQLSTATE class
     22, data exception; asyncpg raises it too for an argument it cannot encode), else None."""
-    seen = 0
-    while exc is not None and seen < 5:
-        for candidate in (exc, getattr(exc, "orig", None)):
-            sqlstate = getattr(candidate, "sqlstate", None)
-            if isinstance(sqlstate, str) and sqlstate.startswith("22"):
-                return _REFUSED_BECAUSE.get(sqlstate, "a value is invalid or out of range")
-        exc, seen = exc.__cause__ or exc.__context__, seen + 1
+    for candidate in causes(exc, depth=5):
+        sqlstate = getattr(candidate, "sqlstate", None)
+        if isinstance(sqlstate, str) and sqlstate.startswith("22"):
+            return _REFUSED_BECAUSE.get(sqlstate, "a value is invalid or out of range")
     return None

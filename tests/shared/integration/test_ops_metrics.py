@@ -18,17 +18,11 @@ from xinren_shared.events import Envelope
 from xinren_shared.outbox import Outbox, OutboxRelay
 from xinren_shared.timers import Timers, TimerWorker
 
+from .support import wait_until
+
 
 def sample(name: str, **labels: str) -> float | None:
     return REGISTRY.get_sample_value(name, labels)
-
-
-async def wait_until(condition, timeout: float = 30.0) -> None:
-    async def poll() -> None:
-        while not condition():
-            await asyncio.sleep(0.05)
-
-    await asyncio.wait_for(poll(), timeout)
 
 
 async def test_lag_handler_time_and_dead_letters_until_replayed(world, producer, kafka_bootstrap, publish):
@@ -68,12 +62,12 @@ async def test_lag_handler_time_and_dead_letters_until_replayed(world, producer,
         delivered = OrderDelivered(order_id=order_id, delivered_at="2026-11-20T10:00:00Z")
         after = replace(Envelope.of(delivered, "/xinren/order"), topic=topic)
         await publish(poison, after)
-        await wait_until(lambda: after.id in handled)
+        await wait_until(lambda: after.id in handled, timeout=30.0)
 
         timed = sample("xinren_event_handler_seconds_count", service=service, consumer=name, type=after.type)
         assert timed is not None and timed >= 1
         depth = {"service": service, "consumer": name, "topic": topic}
-        await wait_until(lambda: sample("xinren_dlq_depth", **depth) == 1)
+        await wait_until(lambda: sample("xinren_dlq_depth", **depth) == 1, timeout=30.0)
         # Every partition this group was assigned is caught up, and at least one reported.
         lags = [
             s.value
@@ -86,8 +80,8 @@ async def test_lag_handler_time_and_dead_letters_until_replayed(world, producer,
 
         broken["on"] = False  # fixed: a replay of this consumer's dead letters empties its queue
         assert await replay_dead_letters(kafka_bootstrap, topic, consumer=name) == 1
-        await wait_until(lambda: poison.id in handled)
-        await wait_until(lambda: sample("xinren_dlq_depth", **depth) == 0)
+        await wait_until(lambda: poison.id in handled, timeout=30.0)
+        await wait_until(lambda: sample("xinren_dlq_depth", **depth) == 0, timeout=30.0)
     finally:
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)

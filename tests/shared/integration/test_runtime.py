@@ -14,6 +14,8 @@ from xinren_shared.events import Envelope
 from xinren_shared.runtime import ServiceRuntime, ServiceSpec
 from xinren_shared.settings import ServiceSettings
 
+from .support import wait_until
+
 
 def runtime(world, kafka_bootstrap, name, **spec) -> ServiceRuntime:
     settings = ServiceSettings(
@@ -31,14 +33,6 @@ def runtime(world, kafka_bootstrap, name, **spec) -> ServiceRuntime:
 def restarts(service: str, task: str) -> float:
     value = REGISTRY.get_sample_value("xinren_background_task_restarts_total", {"service": service, "task": task})
     return value or 0.0
-
-
-async def wait_until(condition, timeout=20.0):
-    async def poll():
-        while not await condition():
-            await asyncio.sleep(0.05)
-
-    await asyncio.wait_for(poll(), timeout)
 
 
 async def test_a_background_task_that_fails_is_started_again(world, kafka_bootstrap):
@@ -60,7 +54,7 @@ async def test_a_background_task_that_fails_is_started_again(world, kafka_bootst
             return "restarting" in (await rt.readiness())["workers"]
 
         await wait_until(restarting)  # while it waits to be started again, /readyz says so
-        await wait_until(lambda: asyncio.sleep(0, len(runs) == 2))
+        await wait_until(lambda: len(runs) == 2)
         assert restarts(name, "flaky") == 1
         assert (await rt.readiness())["workers"] == "ok"
     finally:
@@ -96,7 +90,7 @@ async def test_a_consumer_that_failed_rejoins_from_the_committed_offsets(world, 
         first = Envelope.of(OrderCancelled(order_id=order_id, reason="x", by="buyer"), "/xinren/order")
         await publish(first)
         await wait_until(lambda: world.count(first.id))
-        await wait_until(lambda: asyncio.sleep(0, restarts(name, "consumer") == 1))
+        await wait_until(lambda: restarts(name, "consumer") == 1)
         second = Envelope.of(OrderCancelled(order_id=order_id, reason="y", by="buyer"), "/xinren/order")
         await publish(second)
         await wait_until(lambda: world.count(second.id))
