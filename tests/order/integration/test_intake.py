@@ -229,3 +229,22 @@ async def test_the_answer_is_the_order_as_read_afterwards_with_its_deadline(quie
     read = await quiet.get(placed["order_id"], buyer(me))
     read.pop("trust"), placed.pop("trust", None)  # today's trust bands: shown by reads only, as after every command
     assert read == placed
+
+
+async def test_the_order_screen_reads_one_snapshot_in_no_more_round_trips(quiet):
+    """GET /v1/orders/{id} reads the order, its timeline, its after-sales cases and their steps in one REPEATABLE READ,
+    READ ONLY transaction (a case's commit landing between two of those reads shows in all of them or none), opened
+    by the one BEGIN: the order, the BEGIN, the timeline, the cases, their steps, the trust bands, the COMMIT."""
+    shop = await quiet.shop()
+    sku = await quiet.product(shop, stock=5)
+    me = uid("u")
+    order = await quiet.order(shop, sku, me)
+    path = f"/v1/orders/{order['order_id']}"
+    assert (await quiet.client.get(path, headers=buyer(me))).status_code == 200  # warm
+    with Recorder(quiet) as rec:
+        r = await quiet.client.get(path, headers=buyer(me))
+    assert r.status_code == 200, r.text
+    trips = rec.trips
+    # SQLAlchemy's first statement is recorded as it is sent, before the driver's BEGIN completes.
+    assert [t for t in trips if t in ("BEGIN", "COMMIT", "ROLLBACK")] == ["BEGIN", "COMMIT"], trips
+    assert trips[-1] == "COMMIT" and len(trips) <= 7, "\n".join(t[:120] for t in trips)

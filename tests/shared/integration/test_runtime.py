@@ -6,7 +6,10 @@ import os
 import signal
 import uuid
 
+import pytest
 from prometheus_client import REGISTRY
+from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
 
 from xinren_shared import runtime as runtime_module
 from xinren_shared.contracts.orders import OrderCancelled
@@ -108,3 +111,29 @@ async def test_a_worker_stops_itself_once_its_parent_is_gone(monkeypatch):
     monkeypatch.setattr(runtime_module.os, "kill", lambda pid, sig: killed.append((pid, sig)))
     await asyncio.wait_for(runtime_module.exit_with_parent(poll_seconds=0.01), 5)
     assert killed == [(os.getpid(), signal.SIGTERM)]
+
+
+async def test_a_snapshot_sees_one_moment_and_writes_nothing(world, kafka_bootstrap):
+    """Every read of a snapshot sees the database as it was at its first: a commit landing between two reads of a
+    view (an order's after-sales case, then its steps) shows in neither, where plain READ COMMITTED would show it in
+    the second only. And a snapshot refuses to write. The connection goes back to the pool as it was."""
+    rt = runtime(world, kafka_bootstrap, f"rt{uuid.uuid4().hex[:6]}")
+    key = f"k{uuid.uuid4().hex}"
+    count = text("SELECT coalesce(sum(n), 0) FROM effect WHERE key = :k").bindparams(k=key)
+    try:
+        async with rt.snapshot() as session:
+            assert (await session.execute(count)).scalar_one() == 0
+            async with world.sessions() as other, other.begin():
+                await world.bump(other, key)
+            assert (await session.execute(count)).scalar_one() == 0  # the commit between the reads: unseen
+            assert (await session.execute(text("SHOW transaction_isolation"))).scalar_one() == "repeatable read"
+        async with rt.transaction() as session:
+            assert (await session.execute(count)).scalar_one() == 1
+            assert (await session.execute(text("SHOW transaction_isolation"))).scalar_one() == "read committed"
+            assert (await session.execute(text("SHOW transaction_read_only"))).scalar_one() == "off"
+        with pytest.raises(DBAPIError, match="read-only transaction"):
+            async with rt.snapshot() as session:
+                await world.bump(session, key)
+        assert await world.count(key) == 1
+    finally:
+        await rt.stop()

@@ -82,7 +82,7 @@ async def list_notifications(
     """The token's own inbox, newest first. A seller reads the shop's inbox, warehouse staff their warehouse's."""
     require_inbox(principal)
     lang = preferred_lang(accept_language)
-    async with runtime.transaction() as session:
+    async with runtime.snapshot() as session:
         return await queries.notifications_page(
             session, principal, unread=unread, lang=lang, limit=limit, cursor=cursor
         )
@@ -91,7 +91,7 @@ async def list_notifications(
 @router.get("/notifications/unread-count", response_model=UnreadCount, tags=["inbox"], responses=error_responses(403))
 async def count_unread(runtime: RuntimeDep, principal: CurrentPrincipal) -> UnreadCount:
     require_inbox(principal)
-    async with runtime.transaction() as session:
+    async with runtime.snapshot() as session:
         return await queries.unread_count(session, principal)
 
 
@@ -176,7 +176,7 @@ async def list_webhooks(
     runtime: RuntimeDep, principal: CurrentPrincipal, limit: Limit = 50, cursor: Cursor = None
 ) -> Page[WebhookPublic]:
     principal.require(*WEBHOOK_ROLES)
-    async with runtime.transaction() as session:
+    async with runtime.snapshot() as session:
         return await queries.subscriptions_page(session, principal, limit=limit, cursor=cursor)
 
 
@@ -185,7 +185,7 @@ async def list_webhooks(
 )
 async def get_webhook(runtime: RuntimeDep, principal: CurrentPrincipal, webhook_id: str) -> WebhookPublic:
     principal.require(*WEBHOOK_ROLES)
-    async with runtime.transaction() as session:
+    async with runtime.snapshot() as session:
         return await queries.subscription(session, principal, webhook_id)
 
 
@@ -220,7 +220,7 @@ async def list_deliveries(
 ) -> Page[DeliveryPublic]:
     """The delivery log, newest first."""
     principal.require(*WEBHOOK_ROLES)
-    async with runtime.transaction() as session:
+    async with runtime.snapshot() as session:
         return await queries.deliveries_page(
             session,
             principal,
@@ -244,7 +244,7 @@ async def get_delivery(
 ) -> DeliveryDetail:
     """One delivery with the event as sent and every attempt."""
     principal.require(*WEBHOOK_ROLES)
-    async with runtime.transaction() as session:
+    async with runtime.snapshot() as session:
         return await queries.delivery_detail(session, principal, webhook_id, delivery_id)
 
 

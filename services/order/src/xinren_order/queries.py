@@ -62,7 +62,7 @@ async def with_trust(session: AsyncSession, views: list[schemas.OrderPublic]) ->
 
 
 async def get_shop(runtime: Runtime, principal: Principal, shop_id: str) -> schemas.ShopPublic:
-    async with runtime.transaction() as session:
+    async with runtime.snapshot() as session:
         shop = await shop_for(session, shop_id)
         deposit, seller = await ledger.balances(
             session, domain.deposit_account(shop_id), domain.seller_account(shop_id)
@@ -73,7 +73,7 @@ async def get_shop(runtime: Runtime, principal: Principal, shop_id: str) -> sche
 
 
 async def get_product(runtime: Runtime, sku_id: str) -> schemas.ProductPublic:
-    async with runtime.transaction() as session:
+    async with runtime.snapshot() as session:
         view = product_public(await product_for(session, sku_id), runtime.settings.qc_policy())
         _with_band(view, (await trust_bands(session, skus={sku_id})).get(("PRODUCT", sku_id)))
         return view
@@ -83,7 +83,7 @@ async def list_products(
     runtime: Runtime, shop_id: str, limit: int, cursor: str | None
 ) -> tuple[list[schemas.ProductPublic], str | None]:
     policy = runtime.settings.qc_policy()
-    async with runtime.transaction() as session:
+    async with runtime.snapshot() as session:
         await shop_for(session, shop_id)
         query = select(Product).where(Product.shop_id == shop_id)
         rows, next_cursor = await keyset_page(session, query, [Product.sku_id], cursor, limit)
@@ -95,7 +95,7 @@ async def list_products(
 
 
 async def get_order(runtime: Runtime, principal: Principal, order_id: str) -> schemas.OrderPublic:
-    async with runtime.transaction() as session:
+    async with runtime.snapshot() as session:
         order = await order_for(session, principal, order_id, lock=False)
         return (await with_trust(session, [await order_view(session, principal, order)]))[0]
 
@@ -134,7 +134,7 @@ async def list_orders(
     if filters.q is not None:
         query = query.where(_title_contains(filters.q))
     columns = [SalesOrder.created_at, SalesOrder.order_id]
-    async with runtime.transaction() as session:
+    async with runtime.snapshot() as session:
         rows, next_cursor = await keyset_page(session, query, columns, cursor, limit, descending=True)
         return await with_trust(session, await order_views(session, principal, rows)), next_cursor
 
@@ -142,7 +142,7 @@ async def list_orders(
 async def order_ledger(
     runtime: Runtime, principal: Principal, order_id: str, limit: int, cursor: str | None
 ) -> tuple[list[schemas.LedgerTransactionPublic], str | None]:
-    async with runtime.transaction() as session:
+    async with runtime.snapshot() as session:
         await order_for(session, principal, order_id, lock=False)
         query = select(LedgerTransaction).where(LedgerTransaction.order_id == order_id)
         txns, next_cursor = await keyset_page(session, query, [LedgerTransaction.id], cursor, limit)
@@ -154,12 +154,12 @@ async def account_balance(runtime: Runtime, principal: Principal, account: str) 
     kind, _, owner = account.partition(":")
     if kind == "receivable" and domain.is_account(f"seller:{owner}"):
         _may_read_account(principal, "seller", owner, None)
-        async with runtime.transaction() as session:
+        async with runtime.snapshot() as session:
             shop = await load_shop(session, owner)
             return schemas.BalancePublic(account=account, balance_fen=shop.guarantee_debt_fen if shop else 0)
     if not domain.is_account(account):
         raise Unprocessable(f"{account!r} is not a ledger account", code="INVALID_ACCOUNT")
-    async with runtime.transaction() as session:
+    async with runtime.snapshot() as session:
         order_shop = None
         if kind == "escrow" and principal.role is Role.SELLER:
             order = await load_order(session, owner, lock=False)
@@ -182,12 +182,12 @@ def _may_read_account(principal: Principal, kind: str, owner: str, escrow_shop: 
 
 
 async def check_ledger(runtime: Runtime) -> schemas.LedgerCheckPublic:
-    async with runtime.transaction() as session:
+    async with runtime.snapshot() as session:
         return schemas.LedgerCheckPublic(**await ledger.check(session))
 
 
 async def get_host(runtime: Runtime, host_id: str) -> schemas.HostPublic:
-    async with runtime.transaction() as session:
+    async with runtime.snapshot() as session:
         return host_public(await host_for(session, host_id))
 
 
@@ -204,7 +204,7 @@ async def list_cooperations(
     """Newest first, of the cooperations of a shop or of a host that the principal may see (a 404 for an unknown
     shop or host)."""
     query = select(Cooperation).where(COOPERATIONS.where(principal))
-    async with runtime.transaction() as session:
+    async with runtime.snapshot() as session:
         if shop_id is not None:
             await shop_for(session, shop_id)
             query = query.where(Cooperation.shop_id == shop_id)

@@ -36,7 +36,7 @@ async def _payouts_by_status(session: AsyncSession, kind: str | None, party_id: 
 
 
 async def shop_balances(runtime: Runtime, shop_id: str) -> s.ShopBalances:
-    async with runtime.transaction() as session:
+    async with runtime.snapshot() as session:
         shop = await session.get(Shop, shop_id)
         if shop is None:
             raise NotFound(f"shop {shop_id} not found", code="UNKNOWN_SHOP")
@@ -75,7 +75,7 @@ _FIELDS = ("pending_fen", "available_fen", "in_payout_fen", "paid_out_fen")
 async def host_earnings(runtime: Runtime, host_id: str, limit: int) -> s.HostEarnings:
     """What the host earned per order and per live room (orders first by id, up to `limit`) and in all."""
     pending_account, available_account = domain.host_pending_account(host_id), domain.host_account(host_id)
-    async with runtime.transaction() as session:
+    async with runtime.snapshot() as session:
         if await session.get(Host, host_id) is None:
             raise NotFound(f"host {host_id} not found", code="HOST_NOT_FOUND")
         rows = (
@@ -117,13 +117,13 @@ async def list_statements(
 ) -> tuple[list[s.StatementSummary], str | None]:
     query = select(Statement).where(col(Statement.party_kind) == party_kind, col(Statement.party_id) == party_id)
     columns = [col(Statement.created_at), col(Statement.statement_id)]
-    async with runtime.transaction() as session:
+    async with runtime.snapshot() as session:
         rows, nxt = await keyset_page(session, query, columns, cursor, limit, descending=True)
         return [await _summary(session, r) for r in rows], nxt
 
 
 async def get_statement(runtime: Runtime, party_kind: str, party_id: str, statement_id: str) -> s.StatementPublic:
-    async with runtime.transaction() as session:
+    async with runtime.snapshot() as session:
         st = await session.get(Statement, statement_id)
         if st is None or st.party_kind != party_kind or st.party_id != party_id:
             raise StatementNotFound(f"statement {statement_id} not found")
@@ -148,7 +148,7 @@ def statement_csv(statement: s.StatementPublic) -> str:
 
 
 async def platform_finance(runtime: Runtime) -> s.PlatformFinance:
-    async with runtime.transaction() as session:
+    async with runtime.snapshot() as session:
         commission, fines, subsidy, guarantee, settled = await ledger.balances(
             session,
             domain.PLATFORM_COMMISSION,

@@ -33,7 +33,7 @@ QcRuntime = ServiceRuntime[QcSettings]
 
 
 async def get_case(runtime: QcRuntime, principal: Principal, case_id: str) -> CasePublic:
-    async with runtime.transaction() as session:
+    async with runtime.snapshot() as session:
         case = await session.get(QcCase, case_id)
         # Another's case is answered as missing: its existence is not the reader's to learn.
         if case is None or not CASES.allows(principal, case):
@@ -63,7 +63,7 @@ async def list_cases(
         stmt = stmt.where(col(QcCase.status) == status)
     if warehouse_id is not None:
         stmt = stmt.where(col(QcCase.warehouse_id) == warehouse_id)
-    async with runtime.transaction() as session:
+    async with runtime.snapshot() as session:
         page, next_cursor = await keyset_page(
             session, stmt, [QcCase.created_at, QcCase.case_id], cursor, limit, descending=True
         )
@@ -74,7 +74,7 @@ async def list_cases(
 async def get_certificate(runtime: QcRuntime, certificate_no: str) -> CertificatePublic:
     """What a buyer (or a later buyer) needs to trust the item, and nothing private; whether it still holds."""
     number = domain.normalize_certificate_no(certificate_no)
-    async with runtime.transaction() as session:
+    async with runtime.snapshot() as session:
         row = (
             await session.execute(
                 select(QcCase, Warehouse)
@@ -130,7 +130,7 @@ async def list_inspection_errors(
     )
     if inspector_id is not None:
         stmt = stmt.where(col(InspectionError.inspector_id) == inspector_id)
-    async with runtime.transaction() as session:
+    async with runtime.snapshot() as session:
         if await session.get(Warehouse, warehouse_id) is None:
             raise NotFound(f"warehouse {warehouse_id} not found", code="WAREHOUSE_NOT_FOUND")
         page, next_cursor = await keyset_page(
@@ -147,7 +147,7 @@ async def list_warehouses(
     stmt = select(Warehouse)
     if category:
         stmt = stmt.where(col(Warehouse.categories).contains([domain.normalize_category(category)]))
-    async with runtime.transaction() as session:
+    async with runtime.snapshot() as session:
         page, next_cursor = await keyset_page(session, stmt, [Warehouse.warehouse_id], cursor, limit)
         counts = await open_counts(session, [w.warehouse_id for w in page])
     return Page[WarehousePublic](
@@ -156,7 +156,7 @@ async def list_warehouses(
 
 
 async def get_warehouse(runtime: QcRuntime, warehouse_id: str) -> WarehousePublic:
-    async with runtime.transaction() as session:
+    async with runtime.snapshot() as session:
         warehouse = await session.get(Warehouse, warehouse_id)
         if warehouse is None:
             raise NotFound(f"warehouse {warehouse_id} not found", code="WAREHOUSE_NOT_FOUND")
@@ -168,7 +168,7 @@ async def shop_strikes(runtime: QcRuntime, principal: Principal, shop_id: str) -
     if principal.role is Role.SELLER and principal.shop_id != shop_id:
         raise Forbidden("sellers see only their own shop's strikes", code="OTHER_SHOP")
     settings, now = runtime.settings, utcnow()
-    async with runtime.transaction() as session:
+    async with runtime.snapshot() as session:
         strikes = (
             await session.scalars(
                 select(Strike)

@@ -77,7 +77,7 @@ async def warehouse_queue(runtime: QcRuntime, principal: Principal, warehouse_id
     may_operate(principal, warehouse_id)
     now = utcnow()
     lanes: dict[str, list[QueueItem]] = {"inbound": [], "arrived": [], "awaiting_verdict": [], "awaiting_dispatch": []}
-    async with runtime.transaction() as session:
+    async with runtime.snapshot() as session:
         await _warehouse(session, warehouse_id)
         cases = (
             await session.scalars(
@@ -160,7 +160,7 @@ async def _stats(session: AsyncSession, warehouse: Warehouse, since: datetime, w
 async def warehouse_stats(runtime: QcRuntime, principal: Principal, warehouse_id: str) -> WarehouseStats:
     may_operate(principal, warehouse_id)
     window = timedelta(seconds=runtime.settings.warehouse_stats_window_seconds)
-    async with runtime.transaction() as session:
+    async with runtime.snapshot() as session:
         warehouse = await _warehouse(session, warehouse_id)
         stats = await _stats(session, warehouse, utcnow() - window, window)
     _export(stats)

@@ -27,7 +27,7 @@ _COMPENSATION_ORDER = (Compensation.created_at, Compensation.compensation_id)
 
 
 async def get_case(runtime: Runtime, principal: Principal, case_id: str) -> CasePublic:
-    async with runtime.transaction() as s:
+    async with runtime.snapshot() as s:
         case = await s.get(AfterSaleCase, case_id)
         if case is None or not access.CASES.allows(principal, case):
             raise access.case_not_found(case_id)
@@ -48,7 +48,7 @@ async def list_cases(
         stmt = stmt.where(AfterSaleCase.order_id == order_id)
     if status:
         stmt = stmt.where(AfterSaleCase.status == status.value)
-    async with runtime.transaction() as s:
+    async with runtime.snapshot() as s:
         rows, next_cursor = await keyset_page(s, stmt, _CASE_ORDER, cursor, limit, descending=True)
     return Page[CaseSummary](items=[case_summary(c) for c in rows], next_cursor=next_cursor)
 
@@ -73,14 +73,14 @@ async def list_compensations(
         stmt = stmt.where(Compensation.kind == kind.value)
     if status:
         stmt = stmt.where(Compensation.status == status.value)
-    async with runtime.transaction() as s:
+    async with runtime.snapshot() as s:
         rows, next_cursor = await keyset_page(s, stmt, _COMPENSATION_ORDER, cursor, limit, descending=True)
     return Page[CompensationPublic](items=[compensation_public(c) for c in rows], next_cursor=next_cursor)
 
 
 async def eligibility(runtime: Runtime, principal: Principal, order_id: str) -> EligibilityPublic:
     """How much of an order can still be asked for, and until when a no-reason return is possible."""
-    async with runtime.transaction() as s:
+    async with runtime.snapshot() as s:
         view = await s.get(OrderView, order_id)
         if view is None or not access.ORDERS.allows(principal, view):
             raise access.order_not_found(order_id)
@@ -106,7 +106,7 @@ async def eligibility(runtime: Runtime, principal: Principal, order_id: str) -> 
 async def list_messages(
     runtime: Runtime, principal: Principal, case_id: str, *, limit: int, cursor: str | None
 ) -> Page[MessagePublic]:
-    async with runtime.transaction() as s:
+    async with runtime.snapshot() as s:
         case = await s.get(AfterSaleCase, case_id)
         if case is None or not access.CASES.allows(principal, case):
             raise access.case_not_found(case_id)
@@ -129,7 +129,7 @@ async def order_sight(runtime: Runtime, principal: Principal, order_id: str) -> 
     stmt = select(OrderView.buyer_id, OrderView.shop_id, OrderView.paid_fen, OrderView.status).where(
         OrderView.order_id == order_id
     )
-    async with runtime.transaction() as s:
+    async with runtime.snapshot() as s:
         row = (await s.execute(stmt)).one_or_none()
     if row is None or row.buyer_id is None:
         return Sight.UNSEEN

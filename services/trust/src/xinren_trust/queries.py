@@ -37,7 +37,7 @@ async def score_of(runtime: Runtime, principal: Principal, kind: TrustSubject, s
     """Anyone sees the score and band (a subject nothing is known of yet has full marks); the subject itself and
     admins also see each indicator and the actions."""
     settings = runtime.settings
-    async with runtime.transaction() as session:
+    async with runtime.snapshot() as session:
         row = await session.get(TrustScore, (kind.value, subject_id))
         standing = await session.get(Standing, (kind.value, subject_id)) if kind is not TrustSubject.PRODUCT else None
         shop_id = subject_id if kind is TrustSubject.SHOP else (row.shop_id if row else None)
@@ -81,7 +81,7 @@ async def list_actions(
     if status is not None:
         stmt = stmt.where(col(EnforcementAction.status) == status.value)
     columns = [EnforcementAction.at, EnforcementAction.action_id]
-    async with runtime.transaction() as session:
+    async with runtime.snapshot() as session:
         rows, next_cursor = await keyset_page(session, stmt, columns, cursor, limit, descending=True)
     return Page[ActionPublic](items=[action_public(a) for a in rows], next_cursor=next_cursor)
 
@@ -93,7 +93,7 @@ async def list_appeals(
     if status is not None:
         stmt = stmt.where(col(Appeal.status) == status.value)
     columns = [Appeal.created_at, Appeal.appeal_id]
-    async with runtime.transaction() as session:
+    async with runtime.snapshot() as session:
         rows, next_cursor = await keyset_page(session, stmt, columns, cursor, limit, descending=True)
         actions = {
             a.action_id: a
@@ -114,7 +114,7 @@ async def list_scores(
     if band is not None:
         stmt = stmt.where(col(TrustScore.band) == band)
     columns = [TrustScore.score, TrustScore.subject_id]
-    async with runtime.transaction() as session:
+    async with runtime.snapshot() as session:
         rows, next_cursor = await keyset_page(session, stmt, columns, cursor, limit)
     return Page[ScoreSummary](
         items=[ScoreSummary.model_validate(r, from_attributes=True) for r in rows], next_cursor=next_cursor
