@@ -61,6 +61,10 @@ class ServiceSettings(BaseSettings):
     consumer_batch_size: int = 100  # records of one partition handled in one transaction
     consumer_commit_interval_seconds: float = Field(default=1.0, ge=0)  # offsets committed at most this often
     exit_with_parent: bool = True  # a worker stops once its supervisor (uvicorn's main process) is gone
+    # The garbage collector's thresholds once a worker has started and frozen what it holds (xinren_shared.gcpause):
+    # the youngest generation collected after this many allocations (Python's default: 700), the older ones after
+    # this many collections of the one below. As an environment variable, JSON: '[10000, 10, 10]'.
+    gc_thresholds: tuple[int, int, int] = (10_000, 10, 10)
     # Load shedding: requests handled at once (0: no bound) and how long one may wait for a database connection;
     # beyond either, 503 with Retry-After at once instead of a 500 after a long wait.
     max_in_flight: int = 200

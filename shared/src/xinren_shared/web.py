@@ -15,7 +15,7 @@ from opentelemetry.trace import Span, SpanKind, Status, StatusCode
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from . import tracing
+from . import gcpause, tracing
 from .admission import AdmissionMiddleware, install_pool_timeout_handler
 from .auth import current_principal
 from .commands import AnswerGiven, answer_given
@@ -210,6 +210,7 @@ def build_app(
         await runtime.start()
         if on_startup is not None:
             await on_startup(runtime)
+        gcpause.settle(settings.gc_thresholds)
         try:
             yield
         finally:
