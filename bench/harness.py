@@ -22,6 +22,7 @@ import aiohttp
 import httpx
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
+from prometheus_client.parser import text_string_to_metric_families
 from tqdm import tqdm
 
 from xinren_shared.auth import mint_token
@@ -85,6 +86,31 @@ async def consumers_caught_up(kafka: str, topic: str, timeout: float = 60.0) -> 
 
 # One request: returns the outcome to count ("201", "503", "ConnectError", ...).
 Request = Callable[[int], Awaitable[str]]
+
+
+async def gc_pauses(url: str) -> dict[str, dict[str, float]]:
+    """The garbage collector's pauses of the worker that answers /metrics (xinren_gc_pause_seconds), by generation:
+    how many, their total, and the bucket the longest fell in."""
+    async with httpx.AsyncClient(timeout=5) as c:
+        text = (await c.get(f"{url}/metrics")).text
+    out: dict[str, dict[str, float]] = {}
+    for family in text_string_to_metric_families(text):
+        if family.name != "xinren_gc_pause_seconds":
+            continue
+        for sample in family.samples:
+            figures = out.setdefault(sample.labels["generation"], {"count": 0, "seconds": 0.0, "longest_at_most": 0.0})
+            if sample.name.endswith("_count"):
+                figures["count"] = sample.value
+            elif sample.name.endswith("_sum"):
+                figures["seconds"] = round(sample.value, 3)
+    for family in text_string_to_metric_families(text):
+        if family.name == "xinren_gc_pause_seconds":
+            buckets = [s for s in family.samples if s.name.endswith("_bucket")]
+            for generation, figures in out.items():
+                own = [s for s in buckets if s.labels["generation"] == generation]
+                bound = min((float(s.labels["le"]) for s in own if s.value >= figures["count"]), default=0.0)
+                figures["longest_at_most"] = bound
+    return out
 
 
 def token(role: str, sub: str, **claims: Any) -> dict[str, str]:

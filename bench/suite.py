@@ -136,6 +136,7 @@ async def p1(run: Run) -> dict[str, Any]:
             if n == run.workers:
                 peak = max(r["ops_per_s"] for r in rounds)
                 result["open_loop_70pct"] = await intake_open_loop(service.url, 0.7 * peak, s.seconds, stock)
+            result.setdefault("gc_pauses", {})[str(n)] = await h.gc_pauses(service.url)
         finally:
             await service.stop()
     return result
