@@ -7,11 +7,13 @@ import time
 import uuid
 
 import httpx
+from sqlalchemy import text
 
 from xinren_notify.handlers.inbox import record_event
 from xinren_shared.contracts.orders import OrderDelivered
 from xinren_shared.db import make_engine, make_session_factory, transaction
 from xinren_shared.events import Envelope
+from xinren_shared.testing.roundtrips import RoundTrips
 
 from ..support import eventually, sse_events
 
@@ -85,6 +87,36 @@ async def test_a_write_by_another_replica_wakes_this_replicas_stream(notify):
             (event,) = await stream.wait(1)
             assert event.received_at - started < 1.0
             assert json.loads(event.data)["order_id"] == order_id
+    finally:
+        await engine.dispose()
+
+
+async def test_an_event_for_two_people_writes_and_announces_both_in_one_statement(notify):
+    """The buyer's and the shop's notifications and their NOTIFYs are one round trip; the replay inserts and
+    announces nothing."""
+    buyer_id, order_id = f"u_{uuid.uuid4().hex[:10]}", f"ord_{uuid.uuid4().hex[:10]}"
+    engine = make_engine(notify.settings.database_url)
+    envelope = Envelope.of(delivered(order_id, buyer_id), "/xinren/order")
+    try:
+        with RoundTrips(engine.sync_engine) as rec:
+            async with transaction(make_session_factory(engine)) as session:
+                await record_event(session, envelope)
+        writes = [t for t in rec.trips if "notification" in t and "INSERT" in t]
+        assert len(writes) == 1 and "pg_notify" in writes[0], rec.trips
+        assert not any(t.startswith("SELECT pg_notify") for t in rec.trips), rec.trips
+        async with transaction(make_session_factory(engine)) as session:
+            recipients = (
+                await session.execute(
+                    text("SELECT recipient FROM notification WHERE event_id = :e ORDER BY id"), {"e": envelope.id}
+                )
+            ).scalars()
+            assert list(recipients) == sorted([f"buyer:{buyer_id}", f"shop:shop_{order_id}"])
+        async with transaction(make_session_factory(engine)) as session:
+            await record_event(session, envelope)  # a replay: nothing new, nobody woken
+            notified = await session.execute(
+                text("SELECT count(*) FROM notification WHERE event_id = :e"), {"e": envelope.id}
+            )
+            assert notified.scalar_one() == 2
     finally:
         await engine.dispose()
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import func, update
+from sqlalchemy import func, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
@@ -20,7 +20,7 @@ from xinren_shared.ids import new_id
 from .. import templates
 from ..access import NOTIFICATIONS
 from ..domain import Parties, Recipient
-from ..listener import INBOX_CHANNEL, announce
+from ..listener import INBOX_CHANNEL
 from ..models import Notification, OrderView
 from ..schemas import Lang, MarkedRead, NotificationPublic
 from ..settings import NotifySettings
@@ -79,36 +79,42 @@ async def remember_order(session: AsyncSession, order_id: str, parties: Parties)
 
 
 async def write_notifications(session: AsyncSession, envelope: Envelope, parties: Parties) -> None:
+    """Every concerned person's notification and its announcement in one statement: the rows inserted (a replayed
+    event inserts none) each NOTIFY their recipient's listeners, delivered at commit, never for a rolled-back
+    transaction. Each notification takes its inbox sequence number when the transaction commits (migration 0006's
+    trigger), so no recipient's cursor is locked before then."""
     addressed: dict[Recipient, templates.Text] = {}
     for audience, text in templates.render(envelope.type, envelope.data).items():
         recipient = parties.recipient(audience)
         if recipient is not None:
             addressed[recipient] = text
-    # Each takes its inbox sequence number when the transaction commits (migration 0006's trigger): the recipient's
-    # cursor is not locked before then.
-    for recipient in sorted(addressed):
-        text = addressed[recipient]
-        inserted = await session.execute(
-            insert(Notification)
-            .values(
-                notification_id=new_id("ntf"),
-                recipient=recipient.key,
-                event_id=envelope.id,
-                event_type=envelope.type,
-                order_id=envelope.data.get("order_id"),
-                title_zh=text.title_zh,
-                body_zh=text.body_zh,
-                title_en=text.title_en,
-                body_en=text.body_en,
-                data=templates.links(envelope.data),
-                occurred_at=envelope.time,
-            )
-            .on_conflict_do_nothing(constraint="uq_notification_event_recipient")
-            .returning(col(Notification.notification_id))
-        )
-        if inserted.first() is not None:
-            # Delivered at commit to every replica's listener, never for a rolled-back transaction.
-            await announce(session, INBOX_CHANNEL, recipient.key)
+    if not addressed:
+        return
+    links = templates.links(envelope.data)
+    rows = [
+        {
+            "notification_id": new_id("ntf"),
+            "recipient": recipient.key,
+            "event_id": envelope.id,
+            "event_type": envelope.type,
+            "order_id": envelope.data.get("order_id"),
+            "title_zh": text.title_zh,
+            "body_zh": text.body_zh,
+            "title_en": text.title_en,
+            "body_en": text.body_en,
+            "data": links,
+            "occurred_at": envelope.time,
+        }
+        for recipient, text in sorted(addressed.items())
+    ]
+    inserted = (
+        insert(Notification)
+        .values(rows)
+        .on_conflict_do_nothing(constraint="uq_notification_event_recipient")
+        .returning(col(Notification.recipient))
+        .cte("inserted")
+    )
+    await session.execute(select(func.pg_notify(INBOX_CHANNEL, inserted.c.recipient)).select_from(inserted))
 
 
 # ---------------------------------------------------------------------------------------------------------------
