@@ -34,8 +34,11 @@ async def _inspecting(session: AsyncSession, category: str) -> list[Warehouse]:
 
 
 async def choose_warehouse(session: AsyncSession, category: str, hint: str | None) -> Warehouse | None:
-    """A warehouse inspecting the category (else one inspecting any), the hint when it fits, else the least loaded."""
+    """A warehouse inspecting the category (else one inspecting any), the hint when it fits, else the least loaded.
+    The only one inspecting is chosen without counting its open cases (a scan of all of them, per paid order)."""
     inspecting = await _inspecting(session, category) or await _inspecting(session, domain.ANY_CATEGORY)
+    if len(inspecting) == 1:
+        return inspecting[0]
     counts = await open_counts(session, [w.warehouse_id for w in inspecting])
     capacity = {w.warehouse_id: w.capacity for w in inspecting}
     chosen = domain.pick_warehouse((domain.Candidate(wid, n, capacity[wid]) for wid, n in counts.items()), hint)
