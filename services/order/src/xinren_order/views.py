@@ -146,8 +146,10 @@ def _qc(order: SalesOrder) -> schemas.QcInfo | None:
 
 
 async def order_views(
-    session: AsyncSession, principal: Principal, orders: list[SalesOrder]
+    session: AsyncSession, principal: Principal, orders: list[SalesOrder], *, aftersales: bool = True
 ) -> list[schemas.OrderPublic]:
+    """`aftersales=False` when none of the orders can have an after-sales case yet (one opens only once the refund
+    service has seen the order paid): two reads fewer."""
     if not orders:
         return []
     ids = [o.order_id for o in orders]
@@ -162,23 +164,24 @@ async def order_views(
     for e in entries:
         timeline.setdefault(e.order_id, []).append(e)
     cases: dict[str, list[AfterSaleCase]] = {}
-    for c in (
-        await session.execute(
-            select(AfterSaleCase)
-            .where(col(AfterSaleCase.order_id).in_(ids))
-            .order_by(col(AfterSaleCase.created_at), col(AfterSaleCase.case_id))
-        )
-    ).scalars():
-        cases.setdefault(c.order_id, []).append(c)
     steps: dict[str, list[AfterSaleTimelineEntry]] = {}
-    for a in (
-        await session.execute(
-            select(AfterSaleTimelineEntry)
-            .where(col(AfterSaleTimelineEntry.order_id).in_(ids))
-            .order_by(col(AfterSaleTimelineEntry.id))
-        )
-    ).scalars():
-        steps.setdefault(a.order_id, []).append(a)
+    if aftersales:
+        for c in (
+            await session.execute(
+                select(AfterSaleCase)
+                .where(col(AfterSaleCase.order_id).in_(ids))
+                .order_by(col(AfterSaleCase.created_at), col(AfterSaleCase.case_id))
+            )
+        ).scalars():
+            cases.setdefault(c.order_id, []).append(c)
+        for a in (
+            await session.execute(
+                select(AfterSaleTimelineEntry)
+                .where(col(AfterSaleTimelineEntry.order_id).in_(ids))
+                .order_by(col(AfterSaleTimelineEntry.id))
+            )
+        ).scalars():
+            steps.setdefault(a.order_id, []).append(a)
     return [
         order_public(
             o,
@@ -192,9 +195,11 @@ async def order_views(
     ]
 
 
-async def order_view(session: AsyncSession, principal: Principal, order: SalesOrder) -> schemas.OrderPublic:
+async def order_view(
+    session: AsyncSession, principal: Principal, order: SalesOrder, *, aftersales: bool = True
+) -> schemas.OrderPublic:
     await session.flush()
-    return (await order_views(session, principal, [order]))[0]
+    return (await order_views(session, principal, [order], aftersales=aftersales))[0]
 
 
 def shop_public(

@@ -234,7 +234,8 @@ async def pay_order(
         payload = {"promised_by": order.ship_by.isoformat()}
         await uow.runtime.timers.schedule(session, TIMER_SHIPPING_LATE, order.order_id, order.ship_by, payload)
     await uow.runtime.outbox.add(session, events_out.paid(order))
-    return await order_view(session, principal, order)
+    # Just paid: no after-sales case can name the order yet (the refund service opens one only for a paid order).
+    return await order_view(session, principal, order, aftersales=False)
 
 
 async def cancel_order(
