@@ -10,6 +10,7 @@ import os
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from collections import Counter
@@ -89,8 +90,8 @@ Request = Callable[[int], Awaitable[str]]
 
 
 async def gc_pauses(url: str) -> dict[str, dict[str, float]]:
-    """The garbage collector's pauses of the worker that answers /metrics (xinren_gc_pause_seconds), by generation:
-    how many, their total, and the bucket the longest fell in."""
+    """The garbage collector's pauses of the service's workers (xinren_gc_pause_seconds), by generation: how many,
+    their total, and the bucket the longest fell in."""
     async with httpx.AsyncClient(timeout=5) as c:
         text = (await c.get(f"{url}/metrics")).text
     out: dict[str, dict[str, float]] = {}
@@ -182,6 +183,8 @@ async def start_service(
     }
     if namespace is not None:
         env["XINREN_TOPIC_NAMESPACE"] = namespace
+    # As deploy/Procfile: the workers' metrics in a directory of their own, summed by /metrics.
+    env["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix=f"xinren-bench-metrics-{name}-")
     cmd = [sys.executable, "-m", "uvicorn", "--factory", f"{package}.app:create_app"]
     cmd += ["--host", "127.0.0.1", "--port", str(port), "--workers", str(workers), "--no-access-log"]
     cmd += ["--timeout-keep-alive", "75"]  # as deploy/Procfile: longer than any client's idle keep-alive

@@ -30,8 +30,18 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("xinren.consistency")
 
-FINDINGS = Gauge("xinren_consistency_findings", "Rows a consistency check found stuck", ["service", "check"])
-LAST_RUN = Gauge("xinren_consistency_last_run_timestamp_seconds", "When the checks last ran", ["service"])
+FINDINGS = Gauge(
+    "xinren_consistency_findings",
+    "Rows a consistency check found stuck",
+    ["service", "check"],
+    multiprocess_mode="livemostrecent",
+)
+LAST_RUN = Gauge(
+    "xinren_consistency_last_run_timestamp_seconds",
+    "When the checks last ran",
+    ["service"],
+    multiprocess_mode="livemax",
+)
 
 # At most this many findings of one check are listed (the gauge counts them all).
 LISTED_PER_CHECK = 100

@@ -10,14 +10,14 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import asyncpg
-from prometheus_client.core import REGISTRY, GaugeMetricFamily
+from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.pool import AsyncAdaptedQueuePool, PoolProxiedConnection, QueuePool
 
-from .metrics import DB_POOL_WAIT
+from .metrics import DB_POOL_WAIT, register_live
 from .settings import to_async_url
 
 
@@ -79,7 +79,7 @@ class _PoolCollector(Collector):
 
 _POOLS: weakref.WeakSet[MeteredPool] = weakref.WeakSet()
 _POOLS_LOCK = threading.Lock()
-REGISTRY.register(_PoolCollector())
+register_live(_PoolCollector())
 
 
 def make_engine(

@@ -1,14 +1,23 @@
-"""Prometheus metrics of the shared machinery; one set per process, labelled by service."""
+"""Prometheus metrics of the shared machinery, labelled by service.
+
+A service that runs several worker processes (uvicorn --workers, as `make run` does) sets PROMETHEUS_MULTIPROC_DIR
+to an empty directory of its own: each worker then writes its counters, histograms and gauges there, and /metrics,
+whichever worker answers, sums the counters and histograms of all of them and merges each gauge as its
+`multiprocess_mode` says. The collectors that compute at scrape time (`register_live`: pool use, oldest ages, webhook
+backlogs) answer for the worker that serves the scrape. Without the variable (one worker per pod, as Helm runs it)
+each process answers for itself."""
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from collections.abc import Iterator
 from datetime import datetime
 
-from prometheus_client import CONTENT_TYPE_LATEST, Counter, Gauge, Histogram, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.core import REGISTRY, GaugeMetricFamily
+from prometheus_client.multiprocess import MultiProcessCollector, mark_process_dead
 from prometheus_client.registry import Collector
 from starlette.requests import Request
 from starlette.responses import Response
@@ -18,7 +27,12 @@ HTTP_REQUESTS = Counter("xinren_http_requests_total", "HTTP requests", ["service
 HTTP_LATENCY = Histogram("xinren_http_request_seconds", "HTTP request latency", ["service", "method", "route"])
 OUTBOX_PUBLISHED = Counter("xinren_outbox_published_total", "Outbox events published", ["service", "topic"])
 OUTBOX_FAILURES = Counter("xinren_outbox_publish_failures_total", "Outbox publish attempts that failed", ["service"])
-OUTBOX_PENDING = Gauge("xinren_outbox_pending", "Outbox events not yet published (seen by the relay)", ["service"])
+OUTBOX_PENDING = Gauge(
+    "xinren_outbox_pending",
+    "Outbox events not yet published (seen by the relay)",
+    ["service"],
+    multiprocess_mode="livemax",
+)
 BACKGROUND_RESTARTS = Counter(
     "xinren_background_task_restarts_total",
     "Background tasks (relay, consumer, timers, ...) started again after a failure",
@@ -30,13 +44,17 @@ DEAD_LETTERS = Counter(
 )
 TIMERS_FIRED = Counter("xinren_timers_fired_total", "Durable timers fired", ["service", "kind", "outcome"])
 TIMERS_OVERDUE = Gauge(
-    "xinren_timers_overdue", "Live timers past their due time, as the timer worker last counted them", ["service"]
+    "xinren_timers_overdue",
+    "Live timers past their due time, as the timer worker last counted them",
+    ["service"],
+    multiprocess_mode="livemax",
 )
 # Consumers: how far behind each partition is, how long handlers take, what waits in the dead-letter topics.
 CONSUMER_LAG = Gauge(
     "xinren_consumer_lag",
     "Records of a partition the consumer group has not handled yet (high watermark minus position)",
     ["service", "group", "topic", "partition"],
+    multiprocess_mode="livemostrecent",  # the partition's current owner reports last
 )
 HANDLER_SECONDS = Histogram(
     "xinren_event_handler_seconds",
@@ -48,6 +66,7 @@ DLQ_DEPTH = Gauge(
     "xinren_dlq_depth",
     "Records in the dead-letter topic of a topic the consumer reads that no replay has moved past yet",
     ["service", "consumer", "topic"],
+    multiprocess_mode="livemax",
 )
 # Connection pools (label: the database name, so it needs no service name).
 DB_POOL_WAIT = Histogram(
@@ -91,12 +110,37 @@ OUTBOX_OLDEST_AGE = AgeCollector(
 TIMER_OLDEST_OVERDUE = AgeCollector(
     "xinren_timer_oldest_overdue_seconds", "How long the most overdue live timer is past its due time (0 when none)"
 )
-REGISTRY.register(OUTBOX_OLDEST_AGE)
-REGISTRY.register(TIMER_OLDEST_OVERDUE)
+_LIVE: list[Collector] = []
+
+
+def register_live(collector: Collector) -> None:
+    """A collector that computes its figures when scraped, from this process's state."""
+    REGISTRY.register(collector)
+    _LIVE.append(collector)
+
+
+register_live(OUTBOX_OLDEST_AGE)
+register_live(TIMER_OLDEST_OVERDUE)
+
+
+def multiprocess_dir() -> str | None:
+    return os.environ.get("PROMETHEUS_MULTIPROC_DIR") or None
 
 
 def metrics_response() -> Response:
-    return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+    if multiprocess_dir() is None:
+        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+    registry = CollectorRegistry()
+    MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+    for collector in _LIVE:
+        registry.register(collector)
+    return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
+
+
+def worker_stopped() -> None:
+    """A worker that stops takes its gauges out of the live merge (its counters keep counting in the sums)."""
+    if multiprocess_dir() is not None:
+        mark_process_dead(os.getpid())  # type: ignore[no-untyped-call]
 
 
 class HttpMetricsMiddleware:

@@ -22,7 +22,7 @@ from .commands import AnswerGiven, answer_given
 from .errors import ErrorBody, error_response, error_responses, install_error_handlers
 from .i18n import LocalizedErrorsMiddleware
 from .logs import configure_logging
-from .metrics import HttpMetricsMiddleware, metrics_response
+from .metrics import HttpMetricsMiddleware, metrics_response, worker_stopped
 from .openapi import complete_openapi
 from .operations import consistency_router
 from .pagination import cursor_key_for, reset_cursor_key, use_cursor_key
@@ -216,6 +216,7 @@ def build_app(
         finally:
             await runtime.stop()
             tracing.shutdown(tracer_provider)
+            worker_stopped()
 
     app = FastAPI(title=title, version="1.0.0", lifespan=lifespan)
     app.state.settings = settings

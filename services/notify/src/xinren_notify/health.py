@@ -12,10 +12,12 @@ import time
 from collections.abc import Callable, Iterator
 from datetime import datetime
 
-from prometheus_client.core import REGISTRY, GaugeMetricFamily
+from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from xinren_shared.metrics import register_live
 
 from .settings import NotifySettings
 
@@ -152,7 +154,7 @@ class BacklogCollector(Collector):
 
 
 BACKLOG_METRICS = BacklogCollector()
-REGISTRY.register(BACKLOG_METRICS)
+register_live(BACKLOG_METRICS)
 
 
 class HealthMonitor:

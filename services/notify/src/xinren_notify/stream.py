@@ -18,7 +18,9 @@ from .domain import Recipient
 from .listener import InboxHub
 from .schemas import Lang, NotificationPublic
 
-OPEN_STREAMS = Gauge("xinren_notify_open_streams", "Open live inbox streams (SSE) in this process")
+OPEN_STREAMS = Gauge(
+    "xinren_notify_open_streams", "Open live inbox streams (SSE), of all workers", multiprocess_mode="livesum"
+)
 EVENT_NAME = "notification"
 RETRY_MS = 2000
 

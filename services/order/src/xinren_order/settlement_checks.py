@@ -12,9 +12,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 RECONCILIATION_DIFFERENCE = Gauge(
     "xinren_settlement_reconciliation_difference_fen",
     "Fen by which settlement statements disagree with the ledger at the last reconciliation (0 when they agree)",
+    multiprocess_mode="livemostrecent",
 )
 RECONCILED_STATEMENTS = Gauge(
-    "xinren_settlement_reconciled_statements", "Statements compared with the ledger at the last reconciliation"
+    "xinren_settlement_reconciled_statements",
+    "Statements compared with the ledger at the last reconciliation",
+    multiprocess_mode="livemostrecent",
 )
 
 _PENDING = "split_part(e.account, ':', 1) IN ('seller_pending', 'host_pending')"

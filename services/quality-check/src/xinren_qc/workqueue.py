@@ -30,16 +30,35 @@ log = logging.getLogger("xinren.qc")
 QcRuntime = ServiceRuntime[QcSettings]
 S = CaseStatus
 
-QUEUE = Gauge("xinren_qc_warehouse_queue", "Cases of a warehouse in each lane of its work queue", ["warehouse", "lane"])
-OLDEST = Gauge("xinren_qc_warehouse_queue_oldest_seconds", "Age of the oldest case in each lane", ["warehouse", "lane"])
+QUEUE = Gauge(
+    "xinren_qc_warehouse_queue",
+    "Cases of a warehouse in each lane of its work queue",
+    ["warehouse", "lane"],
+    multiprocess_mode="livemostrecent",
+)
+OLDEST = Gauge(
+    "xinren_qc_warehouse_queue_oldest_seconds",
+    "Age of the oldest case in each lane",
+    ["warehouse", "lane"],
+    multiprocess_mode="livemostrecent",
+)
 VERDICTS = Gauge(
     "xinren_qc_warehouse_verdicts",
     "Verdicts of a warehouse within the stats window, by result",
     ["warehouse", "result"],
+    multiprocess_mode="livemostrecent",
 )
-PASS_RATE = Gauge("xinren_qc_warehouse_pass_rate", "Share of passes among the window's verdicts", ["warehouse"])
+PASS_RATE = Gauge(
+    "xinren_qc_warehouse_pass_rate",
+    "Share of passes among the window's verdicts",
+    ["warehouse"],
+    multiprocess_mode="livemostrecent",
+)
 TIME_TO_VERDICT = Gauge(
-    "xinren_qc_warehouse_time_to_verdict_seconds", "Average time from arrival to first verdict", ["warehouse"]
+    "xinren_qc_warehouse_time_to_verdict_seconds",
+    "Average time from arrival to first verdict",
+    ["warehouse"],
+    multiprocess_mode="livemostrecent",
 )
 
 LANE_LIMIT = 500
