@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -91,26 +92,26 @@ Request = Callable[[int], Awaitable[str]]
 
 async def gc_pauses(url: str) -> dict[str, dict[str, float]]:
     """The garbage collector's pauses of the service's workers (xinren_gc_pause_seconds), by generation: how many,
-    their total, and the bucket the longest fell in."""
+    their total, and the bucket the longest fell in (the smallest bound that holds them all)."""
     async with httpx.AsyncClient(timeout=5) as c:
         text = (await c.get(f"{url}/metrics")).text
+    samples = [
+        s
+        for family in text_string_to_metric_families(text)
+        if family.name == "xinren_gc_pause_seconds"
+        for s in family.samples
+    ]
     out: dict[str, dict[str, float]] = {}
-    for family in text_string_to_metric_families(text):
-        if family.name != "xinren_gc_pause_seconds":
-            continue
-        for sample in family.samples:
-            figures = out.setdefault(sample.labels["generation"], {"count": 0, "seconds": 0.0, "longest_at_most": 0.0})
-            if sample.name.endswith("_count"):
-                figures["count"] = sample.value
-            elif sample.name.endswith("_sum"):
-                figures["seconds"] = round(sample.value, 3)
-    for family in text_string_to_metric_families(text):
-        if family.name == "xinren_gc_pause_seconds":
-            buckets = [s for s in family.samples if s.name.endswith("_bucket")]
-            for generation, figures in out.items():
-                own = [s for s in buckets if s.labels["generation"] == generation]
-                bound = min((float(s.labels["le"]) for s in own if s.value >= figures["count"]), default=0.0)
-                figures["longest_at_most"] = bound
+    for generation in sorted({s.labels["generation"] for s in samples}):
+        mine = [s for s in samples if s.labels["generation"] == generation]
+        count = next(s.value for s in mine if s.name.endswith("_count"))
+        out[generation] = {
+            "count": count,
+            "seconds": round(next(s.value for s in mine if s.name.endswith("_sum")), 3),
+            "longest_at_most": min(
+                (float(s.labels["le"]) for s in mine if s.name.endswith("_bucket") and s.value >= count), default=0.0
+            ),
+        }
     return out
 
 
@@ -143,6 +144,7 @@ class Service:
     database_url: str
     workers: int
     proc: asyncio.subprocess.Process
+    metrics_dir: Path
 
     async def stop(self) -> None:
         if self.proc.returncode is None:
@@ -152,6 +154,7 @@ class Service:
             except TimeoutError:
                 self.proc.kill()
                 await self.proc.wait()
+        shutil.rmtree(self.metrics_dir, ignore_errors=True)
 
 
 async def start_service(
@@ -184,14 +187,15 @@ async def start_service(
     if namespace is not None:
         env["XINREN_TOPIC_NAMESPACE"] = namespace
     # As deploy/Procfile: the workers' metrics in a directory of their own, summed by /metrics.
-    env["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix=f"xinren-bench-metrics-{name}-")
+    metrics_dir = Path(tempfile.mkdtemp(prefix=f"xinren-bench-metrics-{name}-"))
+    env["PROMETHEUS_MULTIPROC_DIR"] = str(metrics_dir)
     cmd = [sys.executable, "-m", "uvicorn", "--factory", f"{package}.app:create_app"]
     cmd += ["--host", "127.0.0.1", "--port", str(port), "--workers", str(workers), "--no-access-log"]
     cmd += ["--timeout-keep-alive", "75"]  # as deploy/Procfile: longer than any client's idle keep-alive
     log.parent.mkdir(parents=True, exist_ok=True)
     with open(log, "ab") as out:  # noqa: ASYNC230 (opened once, before the process starts)
         proc = await asyncio.create_subprocess_exec(*cmd, cwd=tree, env=env, stdout=out, stderr=subprocess.STDOUT)
-    service = Service(name, f"http://127.0.0.1:{port}", database_url, workers, proc)
+    service = Service(name, f"http://127.0.0.1:{port}", database_url, workers, proc, metrics_dir)
     # A fresh connection per probe, so that with several workers more than one of them has answered.
     needed, answered = 3 * workers, 0
     async with httpx.AsyncClient(limits=httpx.Limits(max_keepalive_connections=0), timeout=5) as c:

@@ -4,7 +4,6 @@ trust service, on the suite's Kafka and PostgreSQL."""
 
 import asyncio
 import os
-import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -14,15 +13,11 @@ import pytest_asyncio
 from prometheus_client.mmap_dict import MmapedDict
 from prometheus_client.parser import text_string_to_metric_families
 
+from xinren_shared.testing.infra import free_port
+
 from .support import wait_until
 
 ROOT = Path(__file__).resolve().parents[3]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest_asyncio.fixture

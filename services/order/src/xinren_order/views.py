@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
@@ -145,6 +145,17 @@ def _qc(order: SalesOrder) -> schemas.QcInfo | None:
     )
 
 
+_Row = TypeVar("_Row", OrderTimelineEntry, AfterSaleCase, AfterSaleTimelineEntry)
+
+
+async def _by_order(session: AsyncSession, row: type[_Row], ids: list[str], *order: Any) -> dict[str, list[_Row]]:
+    """The rows of `row` naming any of the orders `ids`, each order's in `order`."""
+    found: dict[str, list[_Row]] = {}
+    for r in (await session.execute(select(row).where(col(row.order_id).in_(ids)).order_by(*order))).scalars():
+        found.setdefault(r.order_id, []).append(r)
+    return found
+
+
 async def order_views(
     session: AsyncSession, principal: Principal, orders: list[SalesOrder], *, aftersales: bool = True
 ) -> list[schemas.OrderPublic]:
@@ -153,35 +164,12 @@ async def order_views(
     if not orders:
         return []
     ids = [o.order_id for o in orders]
-    entries = (
-        await session.execute(
-            select(OrderTimelineEntry)
-            .where(col(OrderTimelineEntry.order_id).in_(ids))
-            .order_by(col(OrderTimelineEntry.id))
-        )
-    ).scalars()
-    timeline: dict[str, list[OrderTimelineEntry]] = {}
-    for e in entries:
-        timeline.setdefault(e.order_id, []).append(e)
+    timeline = await _by_order(session, OrderTimelineEntry, ids, col(OrderTimelineEntry.id))
     cases: dict[str, list[AfterSaleCase]] = {}
     steps: dict[str, list[AfterSaleTimelineEntry]] = {}
     if aftersales:
-        for c in (
-            await session.execute(
-                select(AfterSaleCase)
-                .where(col(AfterSaleCase.order_id).in_(ids))
-                .order_by(col(AfterSaleCase.created_at), col(AfterSaleCase.case_id))
-            )
-        ).scalars():
-            cases.setdefault(c.order_id, []).append(c)
-        for a in (
-            await session.execute(
-                select(AfterSaleTimelineEntry)
-                .where(col(AfterSaleTimelineEntry.order_id).in_(ids))
-                .order_by(col(AfterSaleTimelineEntry.id))
-            )
-        ).scalars():
-            steps.setdefault(a.order_id, []).append(a)
+        cases = await _by_order(session, AfterSaleCase, ids, col(AfterSaleCase.created_at), col(AfterSaleCase.case_id))
+        steps = await _by_order(session, AfterSaleTimelineEntry, ids, col(AfterSaleTimelineEntry.id))
     return [
         order_public(
             o,
