@@ -3,6 +3,7 @@
 import asyncio
 import inspect
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 
 async def wait_until(condition: Callable[[], bool | Awaitable[bool]], timeout: float = 20.0) -> None:
@@ -18,3 +19,12 @@ async def wait_until(condition: Callable[[], bool | Awaitable[bool]], timeout: f
             await asyncio.sleep(0.05)
 
     await asyncio.wait_for(poll(), timeout)
+
+
+async def stop_consuming(consumer: Any, task: asyncio.Task[Any]) -> None:
+    """Ends a consumer's run() task and the consumer, as the runtime does: aiokafka's getmany can swallow the task's
+    cancellation and wait on, so the consumer is stopped before the task is awaited (awaiting it first could hang)."""
+    task.cancel()
+    await asyncio.wait([task], timeout=5)
+    await consumer.stop()
+    await asyncio.gather(task, return_exceptions=True)

@@ -21,7 +21,7 @@ from xinren_shared.kafka import ensure_topics
 from xinren_shared.testing.infra import free_port
 from xinren_shared.testing.kafka import EventCollector, publish_raw
 
-from .support import wait_until
+from .support import stop_consuming, wait_until
 
 
 def cancelled(order_id: str) -> OrderCancelled:
@@ -54,9 +54,7 @@ async def make_consumer(world, producer, kafka_bootstrap):
 
     yield make
     for consumer, task in started:
-        task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
-        await consumer.stop()
+        await stop_consuming(consumer, task)
 
 
 @pytest_asyncio.fixture

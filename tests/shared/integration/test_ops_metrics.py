@@ -18,7 +18,7 @@ from xinren_shared.events import Envelope
 from xinren_shared.outbox import Outbox, OutboxRelay
 from xinren_shared.timers import Timers, TimerWorker
 
-from .support import wait_until
+from .support import stop_consuming, wait_until
 
 
 def sample(name: str, **labels: str) -> float | None:
@@ -83,9 +83,7 @@ async def test_lag_handler_time_and_dead_letters_until_replayed(world, producer,
         await wait_until(lambda: poison.id in handled, timeout=30.0)
         await wait_until(lambda: sample("xinren_dlq_depth", **depth) == 0, timeout=30.0)
     finally:
-        task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
-        await consumer.stop()
+        await stop_consuming(consumer, task)
 
 
 async def test_oldest_unpublished_outbox_row_ages_until_published(world, producer):
