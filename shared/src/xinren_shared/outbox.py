@@ -2,6 +2,8 @@
 
 The relay claims rows with FOR UPDATE SKIP LOCKED under a transaction-level advisory lock, so of several
 replicas one publishes at a time and per-key order holds; it wakes on LISTEN/NOTIFY and falls back to a poll.
+Under load it drains at most once per `min_interval_seconds`, so the commits of a burst go out in a few batches
+instead of one transaction each; a replica that found the lock taken stands by, polling, until it gets the lock.
 Rows are marked published only after Kafka acknowledged them: a crash in between publishes them again
 (at least once), and the consumers' inbox makes the second copy harmless.
 """
@@ -11,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
+import time
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime
@@ -110,6 +113,7 @@ class OutboxRelay:
         database_url: str,
         channel: str,
         poll_seconds: float = 1.0,
+        min_interval_seconds: float = 0.01,
         batch_size: int = 500,
         after_publish: Callable[[list[Envelope]], Awaitable[None]] | None = None,
     ):
@@ -120,7 +124,10 @@ class OutboxRelay:
         self.database_url = to_plain_url(database_url)
         self.channel = channel
         self.poll_seconds = poll_seconds
+        self.min_interval_seconds = min_interval_seconds
         self.batch_size = batch_size
+        # Another replica's relay held the lock at the last try: this one polls instead of answering every NOTIFY.
+        self.standing_by = False
         # Test seam: runs after Kafka acknowledged a batch and before the rows are marked published.
         self.after_publish = after_publish
         self._wake = asyncio.Event()
@@ -146,7 +153,8 @@ class OutboxRelay:
         try:
             async with self.session_factory() as session, session.begin():
                 conn = await sql.driver(session)
-                if not await conn.fetchval("SELECT pg_try_advisory_xact_lock($1)", _RELAY_LOCK):
+                self.standing_by = not await conn.fetchval("SELECT pg_try_advisory_xact_lock($1)", _RELAY_LOCK)
+                if self.standing_by:
                     OUTBOX_OLDEST_AGE.record(self.service, None)  # the replica holding the lock reports it
                     return 0
                 rows = await self._claim.fetch(conn, {"limit": self.batch_size})
@@ -178,6 +186,9 @@ class OutboxRelay:
                 if self.after_publish is not None:
                     await self.after_publish(envelopes)
                 await self._published.execute(conn, {"seqs": claimed, "at": datetime.now(UTC)})
+            if len(rows) < self.batch_size:  # every row pending when the batch was claimed is published
+                OUTBOX_PENDING.labels(self.service).set(0)
+                OUTBOX_OLDEST_AGE.record(self.service, None)
         except Exception as exc:
             if claimed:
                 await self._record_failure(claimed, exc)
@@ -221,10 +232,13 @@ class OutboxRelay:
             )
 
     async def drain(self) -> int:
+        """Publishes batches until one is not full: rows committed after its claim announce themselves (NOTIFY)."""
         total = 0
-        while n := await self.publish_batch():
+        while True:
+            n = await self.publish_batch()
             total += n
-        return total
+            if n < self.batch_size:
+                return total
 
     async def _listen(self) -> None:
         if self._listener is not None and not self._listener.is_closed():
@@ -241,12 +255,20 @@ class OutboxRelay:
             try:
                 await self._listen()
                 self._wake.clear()
+                began = time.monotonic()
                 await self.drain()
                 backoff = 0.1
+                if self.standing_by:  # another replica publishes; this one takes over when it stops
+                    await asyncio.sleep(self.poll_seconds)
+                    continue
                 try:
                     await asyncio.wait_for(self._wake.wait(), self.poll_seconds)
                 except TimeoutError:
-                    pass
+                    continue
+                # Woken: under load, the commits of the rest of the interval join this batch (one transaction for
+                # them all, instead of one each); after a quiet spell the interval is long past and it goes at once.
+                if (rest := self.min_interval_seconds - (time.monotonic() - began)) > 0:
+                    await asyncio.sleep(rest)
             except asyncio.CancelledError:
                 raise
             except Exception:

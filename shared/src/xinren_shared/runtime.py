@@ -70,6 +70,7 @@ class ServiceRuntime(Generic[SettingsT]):
             database_url=settings.database_url,
             channel=channel,
             poll_seconds=settings.relay_poll_seconds,
+            min_interval_seconds=settings.relay_min_interval_seconds,
         )
         self.consumer: IdempotentConsumer | None = None
         if spec.event_handlers:

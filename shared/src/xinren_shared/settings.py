@@ -49,6 +49,8 @@ class ServiceSettings(BaseSettings):
     run_consumers: bool = True
     run_timers: bool = True
     relay_poll_seconds: float = 1.0
+    # Under load the relay drains at most this often (a burst's commits go out together); idle, it goes at once.
+    relay_min_interval_seconds: float = Field(default=0.01, ge=0)
     timer_poll_seconds: float = 1.0
     # Consistency checks (xinren_shared.consistency): how often they refresh their gauge (0: only on request), and
     # how old an unpublished outbox row or how late a timer must be to count as stuck.

@@ -1,14 +1,17 @@
 """Transactional outbox and relay against the real PostgreSQL and Kafka."""
 
 import asyncio
+import time
 import uuid
 from collections import defaultdict
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from xinren_shared.contracts.orders import OrderCancelled, OrderShipped
 from xinren_shared.outbox import Outbox, OutboxRelay
+
+from .support import wait_until
 
 
 def relay_for(world, producer, **kwargs) -> OutboxRelay:
@@ -112,3 +115,93 @@ async def test_thousand_events_keep_per_key_order(world, producer, event_collect
     assert len(partitions) > 1
     for key, seqs in per_key.items():
         assert seqs == sorted(seqs) and len(seqs) == 40, key
+
+
+def counting(relay: OutboxRelay) -> list[int]:
+    """The sizes of the batches `relay` publishes (0 for a claim that found nothing or found the lock taken)."""
+    sizes: list[int] = []
+    publish = relay.publish_batch
+
+    async def counted() -> int:
+        n = await publish()
+        sizes.append(n)
+        return n
+
+    relay.publish_batch = counted  # type: ignore[method-assign]
+    return sizes
+
+
+async def test_a_drain_ends_with_the_first_batch_that_is_not_full(world, producer, event_collector):
+    """A batch smaller than the batch size took every row pending at its claim: no empty claim after it (a
+    transaction per wake saved); rows committed later announce themselves."""
+    outbox = Outbox(world.tables.outbox, "/xinren/test", "xinren_outbox_test")
+    keys = [f"ord_{uuid.uuid4().hex}" for _ in range(5)]
+    async with world.sessions() as s, s.begin():
+        for key in keys:
+            await outbox.add(s, cancelled(key))
+    relay = relay_for(world, producer, batch_size=2)
+    sizes = counting(relay)
+    assert await relay.drain() == 5
+    assert sizes == [2, 2, 1]
+    await event_collector.wait_for(lambda e: e.key in keys, count=5)
+    sizes.clear()
+    assert await relay.drain() == 0 and sizes == [0]
+
+
+async def test_a_relay_that_found_the_lock_taken_stands_by_until_it_gets_it(world, producer, event_collector):
+    """Another replica's relay publishing (its lock held here): this one stops answering every commit's NOTIFY and
+    tries once per poll, and takes over once the lock is free."""
+    from xinren_shared.outbox import _RELAY_LOCK
+
+    outbox = Outbox(world.tables.outbox, "/xinren/test", "xinren_outbox_test")
+    relay = relay_for(world, producer, poll_seconds=1.0)
+    sizes = counting(relay)
+    other = await world.engine.connect()
+    await other.begin()
+    await other.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _RELAY_LOCK})
+    task = asyncio.create_task(relay.run())
+    try:
+        await asyncio.wait_for(relay.listening.wait(), 10)
+        keys = [f"ord_{uuid.uuid4().hex}" for _ in range(20)]
+        started = time.monotonic()
+        for key in keys:  # twenty commits, twenty NOTIFYs
+            async with world.sessions() as s, s.begin():
+                await outbox.add(s, cancelled(key))
+        await asyncio.sleep(0)
+        assert relay.standing_by
+        await other.rollback()  # the other replica stops publishing
+        await event_collector.wait_for(lambda e: e.key in keys, count=20, timeout=15)
+        await wait_until(lambda: sum(sizes) == 20)  # the batch marked published too
+        elapsed = time.monotonic() - started
+        # One claim per poll while standing by (plus the first, and the one that took over), not one per NOTIFY.
+        assert len(sizes) <= elapsed / relay.poll_seconds + 3 < 20, (sizes, elapsed)
+        assert not relay.standing_by
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        await relay.close()
+        await other.close()
+
+
+async def test_under_load_the_relay_publishes_a_burst_in_a_few_batches(world, producer, event_collector):
+    """Commits arriving faster than the relay's minimum interval wait for the rest of it and go out together: at
+    most one batch per interval, not a transaction per commit."""
+    outbox = Outbox(world.tables.outbox, "/xinren/test", "xinren_outbox_test")
+    relay = relay_for(world, producer, poll_seconds=120, min_interval_seconds=0.3)
+    sizes = counting(relay)
+    task = asyncio.create_task(relay.run())
+    try:
+        await asyncio.wait_for(relay.listening.wait(), 10)
+        keys = [f"ord_{uuid.uuid4().hex}" for _ in range(40)]
+        started = time.monotonic()
+        for key in keys:
+            async with world.sessions() as s, s.begin():
+                await outbox.add(s, cancelled(key))
+        await event_collector.wait_for(lambda e: e.key in keys, count=40, timeout=15)
+        await wait_until(lambda: sum(sizes) == 40)  # every batch marked published too
+        elapsed = time.monotonic() - started
+        assert len(sizes) <= elapsed / relay.min_interval_seconds + 2 < 40, (sizes, elapsed)
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        await relay.close()
