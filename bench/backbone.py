@@ -3,6 +3,10 @@ handled by the idempotent consumer (one inbox row and one effect row each). Repo
 the end-to-end latency (commit → handled) percentiles. With --backlog the consumer starts only once every event is
 on the topic, so `consume_events_per_s` is the consumer's own capacity rather than the writer's pace.
 
+As in a deployment, the producing side (writers and the relay, one service's process) and the consuming side (the
+idempotent consumer, another service's process) are two processes: this one, and the same script with --consume
+started by it. Times are CLOCK_MONOTONIC (time.monotonic), which is one clock for every process of the machine.
+
 To compare with another checkout in the same run, run this script twice with that checkout's shared package first
 on the path: `PYTHONPATH=OTHER/shared/src .venv/bin/python bench/backbone.py --backlog --out /tmp/other.json`."""
 
@@ -14,6 +18,7 @@ import json
 import os
 import platform
 import statistics
+import sys
 import time
 import uuid
 from pathlib import Path
@@ -32,19 +37,102 @@ from xinren_shared.testing.plugin import create_database
 ROOT = Path(__file__).resolve().parents[1]
 
 
+def define_tables() -> tuple[MetaData, object, Table]:
+    metadata = MetaData()
+    tables = define_infra_tables(metadata)
+    effect = Table(
+        "effect",
+        metadata,
+        Column("event_id", String, primary_key=True),
+        Column("handled_at", DateTime(timezone=True), server_default=func.now()),
+    )
+    return metadata, tables, effect
+
+
+async def consume(url: str, kafka: str, group: str, events: int) -> dict[str, float]:
+    """The consuming side, a process of its own: handles `events` events; returns when it handled each."""
+    _, tables, effect = define_tables()
+    engine = make_engine(url)
+    sessions = make_session_factory(engine)
+    producer = make_producer(kafka, "bench-consumer")  # the consumer's dead-letter producer
+    await producer.start()
+    handled_at: dict[str, float] = {}
+    done = asyncio.Event()
+
+    async def handler(session, event, ctx):
+        await session.execute(insert(effect).values(event_id=ctx.envelope.id))
+        handled_at[ctx.envelope.id] = time.monotonic()
+        if len(handled_at) >= events:
+            done.set()
+
+    consumer = IdempotentConsumer(
+        service="bench",
+        name="bench",
+        handlers={OrderCancelled: handler},
+        session_factory=sessions,
+        inbox=tables.inbox,
+        bootstrap_servers=kafka,
+        group_id=group,
+        producer=producer,
+    )
+    await consumer.start()
+    task = asyncio.create_task(consumer.run())
+    print(json.dumps({"ready": time.monotonic()}), flush=True)
+    try:
+        await asyncio.wait_for(done.wait(), 600)
+        return handled_at
+    finally:
+        task.cancel()
+        # aiokafka's getmany can swallow a cancellation and wait on: stopping the consumer ends it (as the services'
+        # runtime does, with every stop step bounded).
+        await asyncio.wait([task], timeout=5)
+        await consumer.stop()
+        await asyncio.gather(task, return_exceptions=True)
+        await producer.stop()
+        await engine.dispose()
+
+
+class ConsumerProcess:
+    """This script with --consume, on the same database and topics (the environment carries PYTHONPATH and the
+    topic namespace, so it runs the same shared package as this process)."""
+
+    def __init__(self, url: str, kafka: str, events: int, out: Path):
+        self.args = [sys.executable, str(Path(__file__).resolve()), "--consume", "--events", str(events)]
+        self.args += ["--url", url, "--kafka", kafka, "--group", f"bench-{uuid.uuid4().hex}", "--times", str(out)]
+        self.out = out
+        self.proc: asyncio.subprocess.Process | None = None
+
+    async def start(self) -> float:
+        """Starts it and returns when its consumer has started."""
+        self.proc = await asyncio.create_subprocess_exec(*self.args, stdout=asyncio.subprocess.PIPE)
+        assert self.proc.stdout is not None
+        line = await self.proc.stdout.readline()
+        if not line:
+            raise RuntimeError(f"the consumer process ended before it started (exit {await self.proc.wait()})")
+        return float(json.loads(line)["ready"])
+
+    async def handled(self, timeout: float) -> dict[str, float]:
+        assert self.proc is not None
+        code = await asyncio.wait_for(self.proc.wait(), timeout)
+        if code != 0:
+            raise RuntimeError(f"the consumer process failed (exit {code})")
+        handled: dict[str, float] = json.loads(await asyncio.to_thread(self.out.read_text))
+        return handled
+
+    def kill(self) -> None:
+        if self.proc is not None and self.proc.returncode is None:
+            self.proc.kill()
+
+
 async def run(events: int, batch: int, keys: int, backlog: bool = False, writers: int = 1) -> dict:
-    infra = provide(ROOT)
+    infra = provide(ROOT, durable=True)
     os.environ.setdefault("XINREN_TOPIC_NAMESPACE", f"bench-{uuid.uuid4().hex[:8]}.")
+    times = ROOT / "bench" / "results" / f".backbone-handled-{uuid.uuid4().hex[:8]}.json"
+    times.parent.mkdir(parents=True, exist_ok=True)
+    consumer: ConsumerProcess | None = None
     try:
         url = await create_database(infra.database_url, "bench")
-        metadata = MetaData()
-        tables = define_infra_tables(metadata)
-        effect = Table(
-            "effect",
-            metadata,
-            Column("event_id", String, primary_key=True),
-            Column("handled_at", DateTime(timezone=True), server_default=func.now()),
-        )
+        metadata, tables, effect = define_tables()
         engine = make_engine(url)
         async with engine.begin() as conn:
             await conn.run_sync(metadata.create_all)
@@ -53,25 +141,7 @@ async def run(events: int, batch: int, keys: int, backlog: bool = False, writers
         await producer.start()
         outbox = Outbox(tables.outbox, "/xinren/bench", "xinren_outbox_bench")
         committed_at: dict[str, float] = {}
-        handled_at: dict[str, float] = {}
-        done = asyncio.Event()
 
-        async def handler(session, event, ctx):
-            await session.execute(insert(effect).values(event_id=ctx.envelope.id))
-            handled_at[ctx.envelope.id] = time.perf_counter()
-            if len(handled_at) >= events:
-                done.set()
-
-        consumer = IdempotentConsumer(
-            service="bench",
-            name="bench",
-            handlers={OrderCancelled: handler},
-            session_factory=sessions,
-            inbox=tables.inbox,
-            bootstrap_servers=infra.kafka_bootstrap,
-            group_id=f"bench-{uuid.uuid4().hex}",
-            producer=producer,
-        )
         relay = OutboxRelay(
             service="bench",
             table=tables.outbox,
@@ -82,12 +152,11 @@ async def run(events: int, batch: int, keys: int, backlog: bool = False, writers
             poll_seconds=0.5,
         )
         relay_task = asyncio.create_task(relay.run())
-        consumer_task: asyncio.Task[None] | None = None
+        consumer = ConsumerProcess(url, infra.kafka_bootstrap, events, times)
         if not backlog:
             await consumer.start()
-            consumer_task = asyncio.create_task(consumer.run())
 
-        t0 = time.perf_counter()
+        t0 = time.monotonic()
 
         async def writer(first_batch: int) -> None:
             # Writers take every `writers`-th batch: transactions commit side by side, as a service's requests do.
@@ -99,11 +168,11 @@ async def run(events: int, batch: int, keys: int, backlog: bool = False, writers
                             s, OrderCancelled(order_id=f"ord_bench_{i % keys}", reason="bench", by="bench")
                         )
                         ids.append(env.id)
-                now = time.perf_counter()
+                now = time.monotonic()
                 committed_at.update({i: now for i in ids})
 
         await asyncio.gather(*(writer(w) for w in range(writers)))
-        t_written = time.perf_counter()
+        t_written = time.monotonic()
         t_consumer = t_written
         if backlog:
             # Everything on the topic first, then the consumer alone against the backlog: its own capacity.
@@ -113,23 +182,16 @@ async def run(events: int, batch: int, keys: int, backlog: bool = False, writers
                     if not (await s.execute(unpublished)).scalar():
                         break
                 await asyncio.sleep(0.2)
-            await consumer.start()
-            t_consumer = time.perf_counter()
-            consumer_task = asyncio.create_task(consumer.run())
-        await asyncio.wait_for(done.wait(), 600)
-        t_handled = time.perf_counter()
+            t_consumer = await consumer.start()
+        handled_at = await consumer.handled(600)
+        t_handled = max(handled_at.values())
         async with sessions() as s:
             effects = (await s.execute(select(func.count()).select_from(effect))).scalar()
 
         latencies = sorted(handled_at[i] - committed_at[i] for i in committed_at)
-        tasks = [t for t in (relay_task, consumer_task) if t is not None]
-        for task in tasks:
-            task.cancel()
-        # aiokafka's getmany can swallow a cancellation and wait on: stopping the consumer ends it (as the services'
-        # runtime does, with every stop step bounded).
-        await asyncio.wait(tasks, timeout=5)
-        await consumer.stop()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        relay_task.cancel()
+        await asyncio.wait([relay_task], timeout=5)
+        await asyncio.gather(relay_task, return_exceptions=True)
         await relay.close()
         await producer.stop()
         await engine.dispose()
@@ -139,6 +201,7 @@ async def run(events: int, batch: int, keys: int, backlog: bool = False, writers
             "writers": writers,
             "keys": keys,
             "effects": effects,
+            "processes": "writers and relay in one, the consumer in another",
             "write_events_per_s": round(events / (t_written - t0)),
             "end_to_end_events_per_s": round(events / (t_handled - t0)),
             "mode": "backlog" if backlog else "live",
@@ -153,6 +216,9 @@ async def run(events: int, batch: int, keys: int, backlog: bool = False, writers
             "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
         }
     finally:
+        if consumer is not None:
+            consumer.kill()
+        times.unlink(missing_ok=True)
         infra.stop()
 
 
@@ -166,7 +232,17 @@ def main() -> None:
         "--backlog", action="store_true", help="start the consumer only once every event is on the topic"
     )
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "backbone.json")
+    # The consuming process, started by the producing one.
+    parser.add_argument("--consume", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--url", help=argparse.SUPPRESS)
+    parser.add_argument("--kafka", help=argparse.SUPPRESS)
+    parser.add_argument("--group", help=argparse.SUPPRESS)
+    parser.add_argument("--times", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.consume:
+        handled = asyncio.run(consume(args.url, args.kafka, args.group, args.events))
+        args.times.write_text(json.dumps(handled))
+        return
     result = asyncio.run(run(args.events, args.batch, args.keys, args.backlog, args.writers))
     out = args.out
     out.parent.mkdir(parents=True, exist_ok=True)

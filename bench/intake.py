@@ -120,7 +120,7 @@ async def _round(url: str, concurrency: int, requests: int) -> dict[str, Any]:
 
 
 async def run(trees: dict[str, Path], concurrencies: list[int], requests: int, rounds: int) -> dict[str, Any]:
-    infra = provide(ROOT)
+    infra = provide(ROOT, durable=True)
     os.environ.setdefault("XINREN_TOPIC_NAMESPACE", f"bench-{uuid.uuid4().hex[:8]}.")
     results: dict[str, dict[int, list[dict[str, Any]]]] = {name: {c: [] for c in concurrencies} for name in trees}
     try:

@@ -423,7 +423,7 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
     sizes = QUICK if args.quick else FULL
     parts = set(args.only or ["p1", "p2", "p3", "p4", "bb"])
     os.environ.setdefault("XINREN_TOPIC_NAMESPACE", f"bench-{uuid.uuid4().hex[:8]}.")
-    infra = provide(h.ROOT)
+    infra = provide(h.ROOT, durable=True)
     result: dict[str, Any] = {
         "started_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "quick": args.quick,
@@ -432,6 +432,12 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
         "infra": infra.source,
         "sizes": sizes.__dict__,
     }
+    # What the figures were measured against: a server started here is durable as make run's is.
+    conn = await asyncpg.connect(to_plain_url(infra.database_url))
+    try:
+        result["postgres"] = {k: await conn.fetchval(f"SHOW {k}") for k in ("fsync", "synchronous_commit")}
+    finally:
+        await conn.close()
     run = Run(sizes, args.workers, infra.kafka_bootstrap, infra.database_url)
     task = asyncio.current_task()
     if task is not None:  # SIGTERM stops the services and the infrastructure on the way out, as Ctrl-C does

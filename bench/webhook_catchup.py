@@ -117,7 +117,7 @@ async def _serve_notify(database_url: str, kafka: str, namespace: str) -> tuple[
 
 
 async def run(orders: int, outage: float, timeout: float) -> dict[str, Any]:
-    infra = provide(ROOT)
+    infra = provide(ROOT, durable=True)
     namespace = f"bench-{uuid.uuid4().hex[:8]}."
     os.environ["XINREN_TOPIC_NAMESPACE"] = namespace  # this process publishes to the same topics
     database_url = await create_database(infra.database_url, "bench_notify")

@@ -81,7 +81,7 @@ def start_containers(
 
 
 def start_local(
-    repo_root: Path, kafka_needed: bool, pg_needed: bool
+    repo_root: Path, kafka_needed: bool, pg_needed: bool, durable: bool = False
 ) -> tuple[str | None, str | None, list[Callable[[], None]]]:
     """Starts a private Kafka broker and PostgreSQL cluster as local processes on free ports (infra/up.sh)."""
     up, down = repo_root / "infra" / "up.sh", repo_root / "infra" / "down.sh"
@@ -91,8 +91,8 @@ def start_local(
     state.chmod(0o755)  # the postgres user must reach its data directory below it
     env = dict(os.environ, XINREN_STATE_DIR=str(state), KAFKA_PORT=str(free_port()), PG_PORT=str(free_port()))
     env["KAFKA_CONTROLLER_PORT"] = str(free_port())
-    # The tests' throw-away cluster trades durability for speed (fsync off); make run keeps it on.
-    env["XINREN_PG_DURABLE"] = "off"
+    # The tests' throw-away cluster trades durability for speed (fsync off); make run and the benchmarks keep it on.
+    env["XINREN_PG_DURABLE"] = "on" if durable else "off"
     if not pg_needed:
         env["DATABASE_URL"] = os.environ["DATABASE_URL"]
 
@@ -111,7 +111,10 @@ def start_local(
     return values.get("KAFKA_BOOTSTRAP_SERVERS"), values.get("DATABASE_URL"), [stop]
 
 
-def provide(repo_root: Path) -> Infra:
+def provide(repo_root: Path, durable: bool = False) -> Infra:
+    """Kafka and PostgreSQL: from the environment when both are set, else started for the caller and stopped by
+    `Infra.stop`. A PostgreSQL started here is durable (fsync, synchronous commit) only with `durable` (the
+    benchmarks, which measure what `make run` runs); the test suite's is not (containers' always are)."""
     kafka, pg = from_environment()
     stops: list[Callable[[], None]] = []
     sources = []
@@ -123,7 +126,7 @@ def provide(repo_root: Path) -> Infra:
         k, p, stops = start_containers(repo_root, kafka is None, pg is None)
         sources.append("testcontainers")
     else:
-        k, p, stops = start_local(repo_root, kafka is None, pg is None)
+        k, p, stops = start_local(repo_root, kafka is None, pg is None, durable)
         sources.append("local processes")
     # Either may still be None here; the check below stops what was started and says so.
     infra = Infra(cast(str, kafka or k), cast(str, pg or p), " + ".join(sources), stops)
