@@ -4,8 +4,8 @@ A service that runs several worker processes (uvicorn --workers, as `make run` d
 to an empty directory of its own: each worker then writes its counters, histograms and gauges there, and /metrics,
 whichever worker answers, sums the counters and histograms of all of them and merges each gauge as its
 `multiprocess_mode` says. The collectors that compute at scrape time (`register_live`: pool use, oldest ages, webhook
-backlogs) answer for the worker that serves the scrape. Without the variable (one worker per pod, as Helm runs it)
-each process answers for itself."""
+backlogs) answer for the worker that serves the scrape; every worker reads the oldest ages from the database. Without
+the variable (one worker per pod, as Helm runs it) each process answers for itself."""
 
 from __future__ import annotations
 

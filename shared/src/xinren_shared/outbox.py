@@ -142,6 +142,12 @@ class OutboxRelay:
         return sql.Statement(pending.with_for_update(skip_locked=True))
 
     @functools.cached_property
+    def _oldest(self) -> sql.Statement:
+        """When the oldest pending row was written (the first by seq, on the pending rows' index); NULL when none."""
+        t = self.table
+        return sql.Statement(select(t.c.created_at).where(t.c.published_at.is_(None)).order_by(t.c.seq).limit(1))
+
+    @functools.cached_property
     def _published(self) -> sql.Statement:
         t = self.table
         mark = update(t).where(t.c.seq == any_(bindparam("seqs", type_=ARRAY(BigInteger))))
@@ -155,7 +161,9 @@ class OutboxRelay:
                 conn = await sql.driver(session)
                 self.standing_by = not await conn.fetchval("SELECT pg_try_advisory_xact_lock($1)", _RELAY_LOCK)
                 if self.standing_by:
-                    OUTBOX_OLDEST_AGE.record(self.service, None)  # the replica holding the lock reports it
+                    # Reported by every replica alike, whichever of them a scrape reaches: the oldest row pending
+                    # (read once per poll while standing by), not what this one last published.
+                    OUTBOX_OLDEST_AGE.record(self.service, await self._oldest.fetchval(conn, {}))
                     return 0
                 rows = await self._claim.fetch(conn, {"limit": self.batch_size})
                 if not rows:

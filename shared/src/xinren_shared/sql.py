@@ -75,5 +75,8 @@ class Statement:
         row: asyncpg.Record | None = await conn.fetchrow(self.sql, *self.args(params))
         return row
 
+    async def fetchval(self, conn: asyncpg.Connection, params: Mapping[str, Any]) -> Any:
+        return await conn.fetchval(self.sql, *self.args(params))
+
     async def execute(self, conn: asyncpg.Connection, params: Mapping[str, Any]) -> None:
         await conn.execute(self.sql, *self.args(params))

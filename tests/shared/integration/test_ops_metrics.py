@@ -15,7 +15,7 @@ from xinren_shared.contracts.orders import OrderCancelled, OrderDelivered
 from xinren_shared.db import make_engine
 from xinren_shared.dlq import replay_dead_letters
 from xinren_shared.events import Envelope
-from xinren_shared.outbox import Outbox, OutboxRelay
+from xinren_shared.outbox import _RELAY_LOCK, Outbox, OutboxRelay
 from xinren_shared.timers import Timers, TimerWorker
 
 from .support import stop_consuming, wait_until
@@ -117,6 +117,33 @@ async def test_oldest_unpublished_outbox_row_ages_until_published(world, produce
     assert sample("xinren_outbox_oldest_unpublished_seconds", service=service) >= age + 1  # ages at scrape time
     assert await relay().drain() >= 1
     assert sample("xinren_outbox_oldest_unpublished_seconds", service=service) == 0
+
+
+async def test_a_standing_by_relay_reports_the_same_oldest_age(world, producer):
+    """Several workers (or replicas): the one whose relay found another publishing still tells the age of the
+    oldest pending row, read from the database, so a scrape answered by any of them pages alike."""
+    service = f"m{uuid.uuid4().hex[:8]}"
+    outbox = Outbox(world.tables.outbox, source="/xinren/test", channel="xinren_outbox_test")
+    async with world.sessions() as session, session.begin():
+        await outbox.add(session, OrderCancelled(order_id=f"ord_{uuid.uuid4().hex}", reason="x", by="buyer"))
+        await session.execute(text("UPDATE outbox_event SET created_at = now() - interval '300 seconds'"))
+    relay = OutboxRelay(
+        service=service,
+        table=world.tables.outbox,
+        session_factory=world.sessions,
+        producer=producer,
+        database_url=world.url,
+        channel="xinren_outbox_test",
+    )
+    async with world.engine.connect() as other:  # the publishing replica, in the middle of a batch
+        await other.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _RELAY_LOCK})
+        assert await relay.publish_batch() == 0 and relay.standing_by
+        age = sample("xinren_outbox_oldest_unpublished_seconds", service=service)
+        assert age is not None and 299 <= age < 400
+        await other.rollback()
+    assert await relay.drain() == 1
+    assert sample("xinren_outbox_oldest_unpublished_seconds", service=service) == 0
+    assert await relay.publish_batch() == 0 and not relay.standing_by
 
 
 async def test_overdue_timers_are_counted_and_aged(world):
