@@ -23,7 +23,21 @@ import asyncpg
 from aiokafka import AIOKafkaProducer
 from opentelemetry import trace
 from opentelemetry.trace import Span, SpanKind, StatusCode
-from sqlalchemy import BigInteger, Table, any_, bindparam, func, insert, literal, select, update
+from sqlalchemy import (
+    CTE,
+    BigInteger,
+    BindParameter,
+    Insert,
+    Select,
+    Table,
+    any_,
+    bindparam,
+    func,
+    insert,
+    literal,
+    select,
+    update,
+)
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -48,8 +62,22 @@ class Outbox:
         self.channel = channel
 
     async def add(self, session: AsyncSession, evt: Event, *, event_id: str | None = None) -> Envelope:
+        env, params = self.row(evt, event_id=event_id)
+        # The relay is woken by a notification PostgreSQL delivers at commit (never for a rolled-back transaction);
+        # once per transaction is enough, and it travels with the transaction's first insert: one round trip.
+        conn = await sql.driver(session)
+        if self.notified(session):
+            await self._insert.execute(conn, params)
+        else:
+            await self._insert_and_notify.execute(conn, params)
+        return env
+
+    def row(self, evt: Event, *, event_id: str | None = None, prefix: str = "") -> tuple[Envelope, dict[str, Any]]:
+        """An event's envelope and the bind parameters of its row (named `prefix` + column, as `insert_row` binds
+        them), for a caller that writes the row inside a statement of its own: `add` in the same round trip as
+        another write. Such a statement notifies the relay itself (`notify_relay`)."""
         env = Envelope.of(evt, self.source, id=event_id)
-        params = {
+        values = {
             "event_id": env.id,
             "topic": env.topic,
             "key": env.key,
@@ -60,32 +88,40 @@ class Outbox:
             "occurred_at": env.time,
             "traceparent": tracing.current_traceparent(),
         }
-        # The relay is woken by a notification PostgreSQL delivers at commit (never for a rolled-back transaction);
-        # once per transaction is enough, and it travels with the transaction's first insert: one round trip.
-        conn = await sql.driver(session)
+        return env, {f"{prefix}{name}": value for name, value in values.items()}
+
+    def notified(self, session: AsyncSession) -> bool:
+        """Whether the session's transaction has notified the relay already; it has from now on (the caller is
+        about to send a statement that does)."""
         transaction = session.get_transaction()
-        if session.info.get("xinren.outbox_notified") is transaction:
-            await self._insert.execute(conn, params)
-        else:
-            await self._insert_and_notify.execute(conn, params)
-            session.info["xinren.outbox_notified"] = transaction
-        return env
+        done = session.info.get("xinren.outbox_notified") is transaction
+        session.info["xinren.outbox_notified"] = transaction
+        return done
 
     @functools.cached_property
     def _insert(self) -> sql.Statement:
-        return sql.Statement(insert(self.table).values(_outbox_row(self.table)))
+        return sql.Statement(insert_row(self.table))
 
     @functools.cached_property
     def _insert_and_notify(self) -> sql.Statement:
-        added = insert(self.table).values(_outbox_row(self.table)).returning(literal(1)).cte("added")
-        return sql.Statement(select(func.pg_notify(self.channel, "")).select_from(added))
+        return sql.Statement(notify_relay(insert_row(self.table), self.channel))
 
 
 _OUTBOX_COLUMNS = ("event_id", "topic", "key", "type", "source", "subject", "data", "occurred_at", "traceparent")
 
 
-def _outbox_row(table: Table) -> dict[str, Any]:
-    return {name: bindparam(name, type_=table.c[name].type) for name in _OUTBOX_COLUMNS}
+def insert_row(table: Table, prefix: str = "") -> Insert:
+    """The insert of one outbox row, its values bound as `prefix` + column (the parameters `Outbox.row` gives)."""
+    return insert(table).values(
+        {name: bindparam(f"{prefix}{name}", type_=table.c[name].type) for name in _OUTBOX_COLUMNS}
+    )
+
+
+def notify_relay(row: Insert, channel: str | BindParameter[str], *others: CTE) -> Select[Any]:
+    """`row` (an outbox insert) as a statement that also wakes the relay at commit, with `others` (data-modifying
+    CTEs: the state change the event tells of) in the same round trip."""
+    added = row.returning(literal(1)).cte("added")
+    return select(func.pg_notify(channel, "")).select_from(added).add_cte(*others)
 
 
 def _envelope(row: Mapping[str, Any]) -> Envelope:

@@ -1,4 +1,4 @@
-"""Order intake (POST /v1/orders) as lean as promised: 7 round trips with an Idempotency-Key (the budget is 8),
+"""Order intake (POST /v1/orders) as lean as promised: 6 round trips with an Idempotency-Key (the budget is 8),
 nothing locked until the commit takes the stock, and no oversell however many buyers race for one SKU."""
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from xinren_shared.settings import to_plain_url
 from xinren_shared.testing.http import serve
 from xinren_shared.testing.roundtrips import RoundTrips
 
-ROUND_TRIPS = 7  # BEGIN, the key's claim, the read, the outbox, the order's writes, the answer, COMMIT (the stock)
+ROUND_TRIPS = 6  # BEGIN, the key's claim, the read, the order's writes and event, the answer, COMMIT (the stock)
 
 
 @pytest_asyncio.fixture(scope="module")
@@ -50,7 +50,7 @@ def body(shop_id: str, *lines: tuple[str, int], host_id: str | None = None) -> d
     }
 
 
-async def test_an_order_takes_at_most_8_round_trips_and_locks_the_stock_only_at_its_commit(quiet):
+async def test_an_order_takes_at_most_6_round_trips_and_locks_the_stock_only_at_its_commit(quiet):
     shop = await quiet.shop()
     a, b = await quiet.product(shop, stock=5), await quiet.product(shop, stock=5)
     me = uid("u")
@@ -66,6 +66,9 @@ async def test_an_order_takes_at_most_8_round_trips_and_locks_the_stock_only_at_
     # No statement of the service locks a product: the order's insert takes the stock when it commits.
     assert not any("UPDATE product" in sql or "FOR UPDATE" in sql for sql in trips), trips
     assert trips[-2].startswith("INSERT INTO idempotency_key"), trips
+    # The order, its timeline entry, its timer and its event: one statement, which wakes the relay at commit.
+    (write,) = [sql for sql in trips if "INSERT INTO sales_order" in sql]
+    assert "INSERT INTO outbox_event" in write and "pg_notify" in write, write
     left = [
         (await quiet.client.get(f"/v1/products/{sku}", headers=buyer(me))).json()["stock_available"] for sku in (a, b)
     ]

@@ -53,8 +53,8 @@ class ShopSuspended(Conflict):
 async def create_order(
     uow: UnitOfWork[OrderSettings], principal: Principal, body: schemas.OrderCreate
 ) -> schemas.OrderPublic:
-    """Seven round trips with an Idempotency-Key (BEGIN, the key's claim, the read, the outbox, the order's writes, the
-    key's answer, COMMIT). Nothing is locked until the commit, which takes the stock (the order's deferred
+    """Six round trips with an Idempotency-Key (BEGIN, the key's claim, the read, the order's writes with its event,
+    the key's answer, COMMIT). Nothing is locked until the commit, which takes the stock (the order's deferred
     trigger): a flash sale's hot product row is locked only inside PostgreSQL's commit."""
     settings = uow.settings
     policy = settings.qc_policy()
@@ -125,12 +125,20 @@ async def create_order(
         actor=principal.actor,
         reason="order placed",
     )
-    await uow.runtime.outbox.add(uow.session, events_out.created(order))
     # Shaped from what is written, not read back (a new order's timeline is its one entry, and no after-sales case
     # can name it yet).
     answer = order_public(order, principal, [placed], case_open=False)
-    # The order, its first timeline entry and its unpaid timer in one statement; the stock is taken at the commit.
-    await intake_write(conn, order, actor=placed.actor, reason="order placed", timer_kind=TIMER_UNPAID)
+    # The order, its first timeline entry, its unpaid timer and its event in one statement; the stock is taken at
+    # the commit.
+    await intake_write(
+        uow.session,
+        uow.runtime.outbox,
+        order,
+        events_out.created(order),
+        actor=placed.actor,
+        reason="order placed",
+        timer_kind=TIMER_UNPAID,
+    )
     return answer
 
 
