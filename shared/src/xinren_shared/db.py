@@ -137,11 +137,17 @@ def causes(exc: BaseException | None, depth: int = 6) -> Iterator[BaseException]
         exc, seen = exc.__cause__ or exc.__context__, seen + 1
 
 
+def _closed(exc: BaseException) -> bool:
+    """asyncpg's refusal to use a connection it already knows is closed (the server ended it: a restart, a
+    terminated backend), which it raises as a bare InterfaceError (SQLAlchemy's asyncpg dialect reads it the same)."""
+    return isinstance(exc, asyncpg.InterfaceError) and "connection is closed" in str(exc)
+
+
 def database_unavailable(exc: BaseException | None) -> bool:
     """True when `exc` (or what caused it) says the database cannot be reached or cannot serve right now, as opposed
     to refusing what was asked: the work should wait and retry, not be judged a failure."""
     for candidate in causes(exc):
-        if isinstance(candidate, _UNREACHABLE):
+        if isinstance(candidate, _UNREACHABLE) or _closed(candidate):
             return True
         if isinstance(candidate, sa_exc.DBAPIError) and candidate.connection_invalidated:
             return True

@@ -22,6 +22,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql import ClauseElement
 from sqlalchemy.sql.compiler import SQLCompiler
 
+from .db import database_unavailable
+
 _DIALECT = PGDialect_asyncpg()  # type: ignore[no-untyped-call]
 _DRIVER = "xinren.driver"
 
@@ -39,7 +41,14 @@ async def driver(session: AsyncSession) -> asyncpg.Connection:
     raw = await connection.get_raw_connection()
     adapter: Any = raw.dbapi_connection
     if adapter._transaction is None:  # the adapter's own state: no BEGIN sent yet
-        await adapter._start_transaction()
+        try:
+            await adapter._start_transaction()
+        except Exception as exc:
+            if database_unavailable(exc):
+                # Sent outside SQLAlchemy's execution, so it would not drop a dead connection: the pool must not
+                # hand this one out again.
+                await connection.invalidate(exc)
+            raise
     conn = raw.driver_connection
     session.info[_DRIVER] = (transaction, conn)
     return conn

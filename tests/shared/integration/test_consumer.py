@@ -380,6 +380,11 @@ async def test_what_counts_as_the_database_being_unavailable(world):
     assert database_unavailable(refused)
     assert database_unavailable(DBAPIError("SELECT 1", {}, asyncpg.AdminShutdownError("terminating connection")))
     assert database_unavailable(SAQueuePoolTimeout("QueuePool limit reached"))
+    # A pooled connection the server closed (a restart): asyncpg refuses it before sending anything.
+    assert database_unavailable(DBAPIError("BEGIN", {}, asyncpg.InterfaceError("connection is closed")))
+    assert not database_unavailable(
+        asyncpg.InterfaceError("cannot perform operation: another operation is in progress")
+    )
     # A refusal of what was asked is the event's failure, not an outage.
     assert not database_unavailable(DBAPIError("INSERT …", {}, asyncpg.UniqueViolationError("duplicate key")))
     assert not database_unavailable(RuntimeError("handler bug"))
