@@ -31,14 +31,14 @@ from xinren_shared.contracts.orders import OrderCancelled
 from xinren_shared.db import make_engine, make_session_factory
 from xinren_shared.kafka import make_producer
 from xinren_shared.outbox import Outbox, OutboxRelay
-from xinren_shared.tables import define_infra_tables
+from xinren_shared.tables import InfraTables, define_infra_tables
 from xinren_shared.testing.infra import Infra, provide
 from xinren_shared.testing.plugin import create_database
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def define_tables() -> tuple[MetaData, object, Table]:
+def define_tables() -> tuple[MetaData, InfraTables, Table]:
     metadata = MetaData()
     tables = define_infra_tables(metadata)
     effect = Table(

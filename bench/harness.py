@@ -186,12 +186,12 @@ async def start_service(
     }
     if namespace is not None:
         env["XINREN_TOPIC_NAMESPACE"] = namespace
-    # As deploy/Procfile: the workers' metrics in a directory of their own, summed by /metrics.
+    # As deploy/serve.sh: the workers' metrics in a directory of their own, summed by /metrics.
     metrics_dir = Path(tempfile.mkdtemp(prefix=f"xinren-bench-metrics-{name}-"))
     env["PROMETHEUS_MULTIPROC_DIR"] = str(metrics_dir)
     cmd = [sys.executable, "-m", "uvicorn", "--factory", f"{package}.app:create_app"]
     cmd += ["--host", "127.0.0.1", "--port", str(port), "--workers", str(workers), "--no-access-log"]
-    cmd += ["--timeout-keep-alive", "75"]  # as deploy/Procfile: longer than any client's idle keep-alive
+    cmd += ["--timeout-keep-alive", "75"]  # as deploy/serve.sh: longer than any client's idle keep-alive
     log.parent.mkdir(parents=True, exist_ok=True)
     with open(log, "ab") as out:  # noqa: ASYNC230 (opened once, before the process starts)
         proc = await asyncio.create_subprocess_exec(*cmd, cwd=tree, env=env, stdout=out, stderr=subprocess.STDOUT)

@@ -26,9 +26,9 @@ from opentelemetry.trace import Span, SpanKind, StatusCode
 from sqlalchemy import (
     CTE,
     BigInteger,
-    BindParameter,
     Insert,
     Select,
+    String,
     Table,
     any_,
     bindparam,
@@ -62,20 +62,21 @@ class Outbox:
         self.channel = channel
 
     async def add(self, session: AsyncSession, evt: Event, *, event_id: str | None = None) -> Envelope:
-        env, params = self.row(evt, event_id=event_id)
+        env, params = self._row(evt, event_id=event_id)
         # The relay is woken by a notification PostgreSQL delivers at commit (never for a rolled-back transaction);
         # once per transaction is enough, and it travels with the transaction's first insert: one round trip.
-        conn = await sql.driver(session)
-        if self.notified(session):
-            await self._insert.execute(conn, params)
-        else:
-            await self._insert_and_notify.execute(conn, params)
+        statement = self._insert_and_notify if self._first_notice(session) else self._insert
+        await statement.execute(await sql.driver(session), params)
         return env
 
-    def row(self, evt: Event, *, event_id: str | None = None, prefix: str = "") -> tuple[Envelope, dict[str, Any]]:
-        """An event's envelope and the bind parameters of its row (named `prefix` + column, as `insert_row` binds
-        them), for a caller that writes the row inside a statement of its own: `add` in the same round trip as
-        another write. Such a statement notifies the relay itself (`notify_relay`)."""
+    def embedded(self, session: AsyncSession, evt: Event, *, prefix: str) -> tuple[Envelope, dict[str, Any]]:
+        """An event for a caller that writes its row inside a statement of its own (`notifying_insert` with the
+        same `prefix`, in the same round trip as the state change the event tells of): its envelope and that
+        statement's parameters, the relay's channel among them."""
+        self._first_notice(session)  # that statement notifies the relay
+        return self._row(evt, prefix=prefix)
+
+    def _row(self, evt: Event, *, event_id: str | None = None, prefix: str = "") -> tuple[Envelope, dict[str, Any]]:
         env = Envelope.of(evt, self.source, id=event_id)
         values = {
             "event_id": env.id,
@@ -87,40 +88,42 @@ class Outbox:
             "data": env.data,
             "occurred_at": env.time,
             "traceparent": tracing.current_traceparent(),
+            "channel": self.channel,
         }
         return env, {f"{prefix}{name}": value for name, value in values.items()}
 
-    def notified(self, session: AsyncSession) -> bool:
-        """Whether the session's transaction has notified the relay already; it has from now on (the caller is
-        about to send a statement that does)."""
+    def _first_notice(self, session: AsyncSession) -> bool:
+        """True for the first statement of the session's transaction that notifies the relay (later ones need
+        not); notes that it has been sent."""
         transaction = session.get_transaction()
-        done = session.info.get("xinren.outbox_notified") is transaction
+        first = session.info.get("xinren.outbox_notified") is not transaction
         session.info["xinren.outbox_notified"] = transaction
-        return done
+        return first
 
     @functools.cached_property
     def _insert(self) -> sql.Statement:
-        return sql.Statement(insert_row(self.table))
+        return sql.Statement(_insert_row(self.table, ""))
 
     @functools.cached_property
     def _insert_and_notify(self) -> sql.Statement:
-        return sql.Statement(notify_relay(insert_row(self.table), self.channel))
+        return sql.Statement(notifying_insert(self.table))
 
 
 _OUTBOX_COLUMNS = ("event_id", "topic", "key", "type", "source", "subject", "data", "occurred_at", "traceparent")
 
 
-def insert_row(table: Table, prefix: str = "") -> Insert:
-    """The insert of one outbox row, its values bound as `prefix` + column (the parameters `Outbox.row` gives)."""
+def _insert_row(table: Table, prefix: str) -> Insert:
     return insert(table).values(
         {name: bindparam(f"{prefix}{name}", type_=table.c[name].type) for name in _OUTBOX_COLUMNS}
     )
 
 
-def notify_relay(row: Insert, channel: str | BindParameter[str], *others: CTE) -> Select[Any]:
-    """`row` (an outbox insert) as a statement that also wakes the relay at commit, with `others` (data-modifying
-    CTEs: the state change the event tells of) in the same round trip."""
-    added = row.returning(literal(1)).cte("added")
+def notifying_insert(table: Table, prefix: str = "", *others: CTE) -> Select[Any]:
+    """One outbox row (its values and the relay's channel bound as `prefix` + name, as `Outbox.embedded` gives
+    them) in a statement that also wakes the relay at commit, with `others` (data-modifying CTEs: the state change
+    the event tells of) in the same round trip."""
+    added = _insert_row(table, prefix).returning(literal(1)).cte("added")
+    channel = bindparam(f"{prefix}channel", type_=String)
     return select(func.pg_notify(channel, "")).select_from(added).add_cte(*others)
 
 

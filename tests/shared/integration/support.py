@@ -5,6 +5,8 @@ import inspect
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from xinren_shared.outbox import OutboxRelay
+
 
 async def wait_until(condition: Callable[[], bool | Awaitable[bool]], timeout: float = 20.0) -> None:
     """Polls `condition` (a plain or an async callable) until it holds; fails after `timeout` seconds."""
@@ -28,3 +30,16 @@ async def stop_consuming(consumer: Any, task: asyncio.Task[Any]) -> None:
     await asyncio.wait([task], timeout=5)
     await consumer.stop()
     await asyncio.gather(task, return_exceptions=True)
+
+
+def relay_for(world: Any, producer: Any, service: str = "test", **kwargs: Any) -> OutboxRelay:
+    """A relay of the world's outbox (channel xinren_outbox_test), publishing with `producer`."""
+    return OutboxRelay(
+        service=service,
+        table=world.tables.outbox,
+        session_factory=world.sessions,
+        producer=producer,
+        database_url=world.url,
+        channel="xinren_outbox_test",
+        **kwargs,
+    )

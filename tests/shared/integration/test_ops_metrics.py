@@ -15,10 +15,10 @@ from xinren_shared.contracts.orders import OrderCancelled, OrderDelivered
 from xinren_shared.db import make_engine
 from xinren_shared.dlq import replay_dead_letters
 from xinren_shared.events import Envelope
-from xinren_shared.outbox import _RELAY_LOCK, Outbox, OutboxRelay
+from xinren_shared.outbox import _RELAY_LOCK, Outbox
 from xinren_shared.timers import Timers, TimerWorker
 
-from .support import stop_consuming, wait_until
+from .support import relay_for, stop_consuming, wait_until
 
 
 def sample(name: str, **labels: str) -> float | None:
@@ -96,26 +96,15 @@ async def test_oldest_unpublished_outbox_row_ages_until_published(world, produce
     async def kafka_refuses(_):
         raise ConnectionError("broker gone")
 
-    def relay(**kwargs) -> OutboxRelay:
-        return OutboxRelay(
-            service=service,
-            table=world.tables.outbox,
-            session_factory=world.sessions,
-            producer=producer,
-            database_url=world.url,
-            channel="xinren_outbox_test",
-            **kwargs,
-        )
-
     try:
-        await relay(after_publish=kafka_refuses).publish_batch()
+        await relay_for(world, producer, service, after_publish=kafka_refuses).publish_batch()
     except ConnectionError:
         pass
     age = sample("xinren_outbox_oldest_unpublished_seconds", service=service)
     assert age is not None and age >= 299
     await asyncio.sleep(1.1)
     assert sample("xinren_outbox_oldest_unpublished_seconds", service=service) >= age + 1  # ages at scrape time
-    assert await relay().drain() >= 1
+    assert await relay_for(world, producer, service).drain() >= 1
     assert sample("xinren_outbox_oldest_unpublished_seconds", service=service) == 0
 
 
@@ -127,14 +116,7 @@ async def test_a_standing_by_relay_reports_the_same_oldest_age(world, producer):
     async with world.sessions() as session, session.begin():
         await outbox.add(session, OrderCancelled(order_id=f"ord_{uuid.uuid4().hex}", reason="x", by="buyer"))
         await session.execute(text("UPDATE outbox_event SET created_at = now() - interval '300 seconds'"))
-    relay = OutboxRelay(
-        service=service,
-        table=world.tables.outbox,
-        session_factory=world.sessions,
-        producer=producer,
-        database_url=world.url,
-        channel="xinren_outbox_test",
-    )
+    relay = relay_for(world, producer, service)
     async with world.engine.connect() as other:  # the publishing replica, in the middle of a batch
         await other.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _RELAY_LOCK})
         assert await relay.publish_batch() == 0 and relay.standing_by

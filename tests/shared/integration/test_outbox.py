@@ -11,19 +11,7 @@ from sqlalchemy import select, text
 from xinren_shared.contracts.orders import OrderCancelled, OrderShipped
 from xinren_shared.outbox import Outbox, OutboxRelay
 
-from .support import wait_until
-
-
-def relay_for(world, producer, **kwargs) -> OutboxRelay:
-    return OutboxRelay(
-        service="test",
-        table=world.tables.outbox,
-        session_factory=world.sessions,
-        producer=producer,
-        database_url=world.url,
-        channel="xinren_outbox_test",
-        **kwargs,
-    )
+from .support import relay_for, wait_until
 
 
 def cancelled(order_id: str, reason: str = "test") -> OrderCancelled:

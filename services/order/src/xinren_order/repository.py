@@ -14,10 +14,11 @@ from sqlalchemy.dialects.postgresql import ARRAY, aggregate_order_by
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import SQLModel, col, exists, select
 
-from xinren_shared import outbox, sql
+from xinren_shared import sql
 from xinren_shared.auth import Principal
 from xinren_shared.errors import NotFound
 from xinren_shared.events import Envelope, Event
+from xinren_shared.outbox import Outbox, notifying_insert
 from xinren_shared.timers import Timers
 
 from .access import ORDERS, reports_delivery
@@ -206,7 +207,7 @@ async def intake_read(conn: asyncpg.Connection, shop_id: str, skus: list[str], h
 def _intake_write(timers: Timers) -> sa.Select[Any]:
     """The new order, its first timeline entry, its unpaid timer and its event in one statement (data-modifying
     CTEs), which also wakes the relay at commit. The order's columns are the bind parameters `o_<column>`, the
-    event's `e_<column>` (`Outbox.row`). It takes no stock: the order's insert does, at commit (migration 0011's
+    event's `e_<name>` (`Outbox.embedded`). It takes no stock: the order's insert does, at commit (migration 0011's
     deferred trigger), so the hot product row is locked only inside the commit."""
     entry = sa.insert(_TIMELINE).values(
         order_id=bindparam("o_order_id"),
@@ -220,9 +221,8 @@ def _intake_write(timers: Timers) -> sa.Select[Any]:
     order = sa.insert(_ORDER).values(
         {name: bindparam(f"o_{name}", type_=_ORDER.c[name].type) for name in _ORDER_COLUMNS}
     )
-    event = outbox.insert_row(infra.outbox, prefix="e_")
-    channel = bindparam("channel", type_=String)
-    return outbox.notify_relay(event, channel, order.cte("new_order"), entry.cte("new_entry"), timer.cte("new_timer"))
+    others = (order.cte("new_order"), entry.cte("new_entry"), timer.cte("new_timer"))
+    return notifying_insert(infra.outbox, "e_", *others)
 
 
 _WRITE = sql.Statement(_intake_write(Timers(infra.timer)))
@@ -230,7 +230,7 @@ _WRITE = sql.Statement(_intake_write(Timers(infra.timer)))
 
 async def intake_write(
     session: AsyncSession,
-    events: outbox.Outbox,
+    outbox: Outbox,
     order: SalesOrder,
     event: Event,
     *,
@@ -242,9 +242,8 @@ async def intake_write(
     `event` to the outbox, in one round trip. Its lines' stock is taken when the transaction commits; a line short
     of it then fails the commit, which the command runner answers as 409 OUT_OF_STOCK (the database's refusal,
     `xinren_shared.errors.refusal_of`)."""
-    envelope, params = events.row(event, prefix="e_")
+    envelope, params = outbox.embedded(session, event, prefix="e_")
     params.update({f"o_{name}": getattr(order, name) for name in _ORDER_COLUMNS})
-    params.update(actor=actor, reason=reason, timer_kind=timer_kind, channel=events.channel)
-    events.notified(session)
+    params.update(actor=actor, reason=reason, timer_kind=timer_kind)
     await _WRITE.execute(await sql.driver(session), params)
     return envelope
