@@ -15,7 +15,7 @@ import tempfile
 import time
 import uuid
 from collections import Counter
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -49,37 +49,42 @@ SERVICES = {
 }
 
 
-async def consumers_caught_up(kafka: str, topic: str, timeout: float = 60.0) -> float:
-    """Waits until every consumer group that reads `topic` (its broker name) has committed the topic's end on
-    each partition: every event written so far is handled. Returns the seconds it took."""
+async def consumers_caught_up(kafka: str, topics: Sequence[str], timeout: float = 120.0) -> float:
+    """Waits until the services are quiet: every consumer group that reads one of `topics` (broker names) has
+    committed each of its partitions' end, and the ends no longer move (what a handled event wrote in turn, another
+    topic's event, is handled too). So a measurement starts on an idle system, never on the last one's backlog.
+    Returns the seconds it took."""
     started = time.monotonic()
     admin = AIOKafkaAdminClient(bootstrap_servers=kafka)
     ends = AIOKafkaConsumer(bootstrap_servers=kafka)
     await admin.start()
     await ends.start()
     try:
-        (described,) = await admin.describe_topics([topic])
-        tps = [TopicPartition(topic, p["partition"]) for p in described["partitions"]]
-        end = await ends.end_offsets(tps)
-        readers = []  # the groups with offsets on the topic: its consumers (they committed since the warm-up)
+        described = await admin.describe_topics(list(topics))
+        tps = [TopicPartition(t["topic"], p["partition"]) for t in described for p in t["partitions"]]
+        readers: dict[str, list[TopicPartition]] = {}  # each group with offsets on the topics: their consumers
         for group, _ in await admin.list_consumer_groups():
-            if any(tp.topic == topic for tp in await admin.list_consumer_group_offsets(group)):
-                readers.append(group)
+            read = {tp.topic for tp in await admin.list_consumer_group_offsets(group)} & set(topics)
+            if read:
+                readers[group] = [tp for tp in tps if tp.topic in read]
         if not readers:
-            raise RuntimeError(f"no consumer group has read {topic}")
+            raise RuntimeError(f"no consumer group has read {', '.join(topics)}")
+        end = await ends.end_offsets(tps)
         while True:
             behind: dict[str, int] = {}
-            for group in readers:
+            for group, read in readers.items():
                 offsets = await admin.list_consumer_group_offsets(group)
-                lag = sum(max(0, end[tp] - (offsets[tp].offset if tp in offsets else 0)) for tp in tps)
+                lag = sum(max(0, end[tp] - (offsets[tp].offset if tp in offsets else 0)) for tp in read)
                 if lag:
                     behind[group] = lag
             if not behind:
-                return time.monotonic() - started
+                moved = await ends.end_offsets(tps)
+                if moved == end:
+                    return time.monotonic() - started
+                end = moved  # handling wrote more events: wait for those too
+                continue
             if time.monotonic() - started > timeout:
-                raise RuntimeError(
-                    f"consumers of {topic} still behind after {timeout:.0f} s (events by group): {behind}"
-                )
+                raise RuntimeError(f"consumers still behind after {timeout:.0f} s (events by group): {behind}")
             await asyncio.sleep(0.2)
     finally:
         await ends.stop()

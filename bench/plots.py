@@ -45,7 +45,7 @@ def _pay_to_case(p2: dict[str, Any], out: Path) -> Path:
     for s in steps:
         if not s["keeps_up"]:
             ax.axvline(s["offered_per_s"], color="red", alpha=0.3)
-    ax.axvline(p2["saturation_pay_per_s"], color="grey", linestyle=":", label="pay saturation (achieved)")
+    ax.axvline(p2["saturation_pay_per_s"], color="grey", linestyle=":", label="saturation (cases opened)")
     ax.axhline(250, color="green", linestyle=":", alpha=0.5, label="250 ms")
     ax.set_xlabel("offered pay rate (per second)")
     ax.set_ylabel("ms")

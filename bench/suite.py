@@ -49,6 +49,7 @@ from xinren_shared.testing.infra import provide
 from xinren_shared.testing.plugin import create_database
 
 RESULTS = h.ROOT / "bench" / "results"
+TOPICS = ("xinren.orders.v1", "xinren.qc.v1", "xinren.aftersales.v1")  # the services' events (catalog names)
 LOGS = RESULTS / "logs"
 
 
@@ -229,9 +230,10 @@ async def p2(run: Run, stack: dict[str, h.Service]) -> dict[str, Any]:
 
             async def step(rate: float, label: str) -> dict[str, Any]:
                 batch = await orders(int(rate * s.seconds))
-                # The step's orders are created first: their order.created events are handled by every consumer
-                # before the pays start, so the latency is the pays' own and not that backlog's.
-                await h.consumers_caught_up(run.kafka, physical("xinren.orders.v1"))
+                # The step's orders are created first, and the step starts once every consumer has handled every
+                # event (these orders' order.created, and anything the previous step left behind, such as the cases
+                # an overloaded step still opens): the latency is the pays' own at this rate, not a backlog's.
+                await h.consumers_caught_up(run.kafka, [physical(t) for t in TOPICS])
                 sent_at: dict[str, float] = {}
 
                 async def pay_one(i: int) -> str:
@@ -243,8 +245,12 @@ async def p2(run: Run, stack: dict[str, h.Service]) -> dict[str, Any]:
                     )
                     return status
 
-                figures, _ = await h.open_loop(label, rate, s.seconds, pay_one, ok="200")
+                figures, planned = await h.open_loop(label, rate, s.seconds, pay_one, ok="200")
                 paid = list(sent_at)
+                # The path's throughput: the cases opened while the step offered its pays (past the rate the
+                # consumers sustain, pays are still answered, and their cases open later and later).
+                until = planned[0][1] + s.seconds if planned else 0.0
+                opened_in_step = sum(1 for o in paid if watch.opened.get(o, until + 1) <= until)
                 missing = await watch.wait(paid, 30)
                 lat = sorted(watch.opened[o] - sent_at[o] for o in paid if o in watch.opened)
                 # Keeping up: the pays are answered at the offered rate, every case opens, and the last fifth of the
@@ -263,6 +269,7 @@ async def p2(run: Run, stack: dict[str, h.Service]) -> dict[str, Any]:
                         "p99_ms": h.ms(h.percentile(lat, 0.99)) if lat else None,
                         "missing": missing,
                         "backlog_growing": growing,
+                        "opened_per_s": round(opened_in_step / s.seconds, 1),
                     },
                     "keeps_up": keeps_up,
                 }
@@ -271,7 +278,9 @@ async def p2(run: Run, stack: dict[str, h.Service]) -> dict[str, Any]:
                 steps.append(await step(rate, f"P2 pay {rate:.0f}/s"))
                 if not steps[-1]["keeps_up"]:
                     break
-            saturation = max(x["pay"]["ops_per_s"] for x in steps)
+            # The saturation of pay → qc.case_opened: the most it carried in any step, pays answered and cases opened
+            # alike (a step past it answers its pays faster than the cases open).
+            saturation = max(min(x["pay"]["ops_per_s"], x["case_opened"]["opened_per_s"]) for x in steps)
             half = await step(round(saturation / 2, 1), f"P2 pay {saturation / 2:.0f}/s (half)")
     finally:
         await watch.stop()
