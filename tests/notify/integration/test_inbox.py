@@ -3,12 +3,13 @@
 import asyncio
 import uuid
 
-from xinren_notify.domain import Parties
-from xinren_notify.handlers.inbox import write_notifications
+from xinren_notify.handlers.inbox import record_event
+from xinren_shared import sql
 from xinren_shared.contracts.orders import OrderDelivered, OrderItem, OrderPaid
 from xinren_shared.contracts.qc import QcCaseOpened, QcDispatched, QcPassed
 from xinren_shared.contracts.vocabulary import DispatchTarget
 from xinren_shared.events import Envelope
+from xinren_shared.testing.roundtrips import RoundTrips
 
 from ..support import eventually
 
@@ -198,8 +199,6 @@ async def test_shop_events_without_an_order_and_events_about_unknown_orders(noti
 async def test_one_notification_per_event_and_recipient_even_past_the_consumer_inbox(notify):
     """The consumer's inbox drops redeliveries; the unique (event, recipient) constraint holds even without it,
     e.g. for an event replayed under another consumer name."""
-    from xinren_notify.handlers.inbox import record_event
-
     p = ids()
     envelope = Envelope.of(paid(p), "/xinren/order")
     runtime = notify.app.state.runtime
@@ -221,20 +220,47 @@ async def test_a_notification_is_numbered_at_commit_so_two_batches_for_one_shop_
     early, late = ({**ids(), "shop_id": shop_id} for _ in range(2))
     early_event, late_event = (Envelope.of(paid(p), "/xinren/order") for p in (early, late))
 
-    async def write(session, p, event) -> None:
-        parties = Parties(buyer_id=p["buyer_id"], shop_id=shop_id, host_id=p["host_id"])
-        await write_notifications(session, event, parties)
-
     async with sessions() as first:
         async with first.begin():
-            await write(first, early, early_event)  # open: not committed yet
+            await record_event(first, early_event)  # open: not committed yet
 
             async def second() -> None:
                 async with sessions() as s, s.begin():
-                    await write(s, late, late_event)
+                    await record_event(s, late_event)
 
             await asyncio.wait_for(second(), 10)  # commits while the first is still open
     seller = notify.auth("seller", shop_id=shop_id)
     items = await wait_inbox(notify, seller, 2)
     numbers = {item["order_id"]: item["seq"] for item in items}
     assert numbers == {late["order_id"]: 1, early["order_id"]: 2}  # in the order they committed
+
+
+async def test_an_event_is_one_statement_its_view_notifications_and_subscriptions_together(notify):
+    """Every event of every order comes here: the order view, the notifications with their announcement and the
+    subscriptions that want it are one round trip; only queuing partner deliveries would be another."""
+    runtime = notify.app.state.runtime
+    async with runtime.transaction() as session:
+        await record_event(session, Envelope.of(paid(ids()), "/xinren/order"))  # warm: the statement is prepared
+    p = ids()
+    with RoundTrips(runtime.engine.sync_engine) as rec:
+        async with runtime.transaction() as session:
+            mine = id(await sql.driver(session))
+            await record_event(session, Envelope.of(paid(p), "/xinren/order"))
+    trips = [trip for connection, trip, *_ in rec.completed if connection == mine]
+    assert trips[0] == "BEGIN" and trips[-1] == "COMMIT", trips
+    record, *deliveries = trips[1:-1]
+    assert all(part in record for part in ("INSERT INTO order_view", "INSERT INTO notification", "pg_notify")), record
+    assert "webhook_subscription" in record, record
+    assert all(trip.startswith("INSERT INTO webhook_delivery") for trip in deliveries), deliveries
+    # And it did its work: the buyer and the shop each have the payment; a later event naming nobody finds them.
+    delivered = OrderDelivered(order_id=p["order_id"], delivered_at="2025-05-20T08:00:00Z")
+    await record_event_committed(runtime, Envelope.of(delivered, "/xinren/order"))
+    buyer_items = await wait_inbox(notify, notify.auth("buyer", p["buyer_id"]), 2)
+    assert sorted(i["event_type"] for i in buyer_items) == ["xinren.order.delivered", "xinren.order.paid"]
+    shop_items = await inbox(notify, notify.auth("seller", shop_id=p["shop_id"]))
+    assert "xinren.order.paid" in {i["event_type"] for i in shop_items}
+
+
+async def record_event_committed(runtime, envelope: Envelope) -> None:
+    async with runtime.transaction() as session:
+        await record_event(session, envelope)

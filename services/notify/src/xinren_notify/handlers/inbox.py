@@ -5,11 +5,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import func, select, update
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy import BindParameter, DateTime, String, bindparam, func, text, update
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
+from xinren_shared import sql
 from xinren_shared.auth import Principal
 from xinren_shared.commands import UnitOfWork
 from xinren_shared.consumer import EventContext
@@ -19,12 +20,12 @@ from xinren_shared.ids import new_id
 
 from .. import templates
 from ..access import NOTIFICATIONS
-from ..domain import Parties, Recipient
+from ..domain import Parties
 from ..listener import INBOX_CHANNEL
-from ..models import Notification, OrderView
+from ..models import Notification
 from ..schemas import Lang, MarkedRead, NotificationPublic
 from ..settings import NotifySettings
-from .webhooks import queue_deliveries
+from .webhooks import Subscribed, queue_deliveries
 
 # ---------------------------------------------------------------------------------------------------------------
 # Events: every type of the catalog lands here
@@ -38,13 +39,35 @@ async def on_event(session: AsyncSession, event: Event, ctx: EventContext[Notify
 
 
 async def record_event(session: AsyncSession, envelope: Envelope) -> None:
+    """One statement for the event (it runs for every event of every order): the order view learns the parties the
+    event names and gives back the ones it knew, every concerned person's notification is written and announced,
+    and the partners' subscriptions that want the event are read. Their deliveries, if any, are a second one."""
     data = envelope.data
     parties = parties_of(envelope.type, data)
     order_id = data.get("order_id")
-    if isinstance(order_id, str) and order_id:
-        parties = parties.merged(await remember_order(session, order_id, parties))
-    await write_notifications(session, envelope, parties)
-    await queue_deliveries(session, envelope, parties.shop_id)
+    texts = sorted(templates.render(envelope.type, data).items())
+    params = {
+        "order_id": order_id if isinstance(order_id, str) and order_id else None,
+        "buyer_id": parties.buyer_id,
+        "shop_id": parties.shop_id,
+        "host_id": parties.host_id,
+        "warehouse_id": parties.warehouse_id,
+        "notification_ids": [new_id("ntf") for _ in texts],
+        "audiences": [str(audience) for audience, _ in texts],
+        "titles_zh": [text.title_zh for _, text in texts],
+        "bodies_zh": [text.body_zh for _, text in texts],
+        "titles_en": [text.title_en for _, text in texts],
+        "bodies_en": [text.body_en for _, text in texts],
+        "event_id": envelope.id,
+        "event_type": envelope.type,
+        "notification_order_id": order_id if isinstance(order_id, str) else None,
+        "links": templates.links(data),
+        "occurred_at": envelope.time,
+        "channel": INBOX_CHANNEL,
+    }
+    rows = await _RECORD.fetch(await sql.driver(session), params)
+    subscribed = [Subscribed(r["webhook_id"], r["disabled"]) for r in rows if r["webhook_id"] is not None]
+    await queue_deliveries(session, envelope, subscribed)
 
 
 def parties_of(type_: str, data: dict[str, Any]) -> Parties:
@@ -61,60 +84,77 @@ def parties_of(type_: str, data: dict[str, Any]) -> Parties:
     )
 
 
-async def remember_order(session: AsyncSession, order_id: str, parties: Parties) -> Parties:
-    """Upserts the order view (a value the event names wins, a value it lacks is kept) and returns it."""
-    values = {
-        "buyer_id": parties.buyer_id,
-        "shop_id": parties.shop_id,
-        "host_id": parties.host_id,
-        "warehouse_id": parties.warehouse_id,
-    }
-    stmt = insert(OrderView).values(order_id=order_id, **values)
-    upsert = stmt.on_conflict_do_update(
-        index_elements=["order_id"],
-        set_={k: func.coalesce(stmt.excluded[k], getattr(OrderView, k)) for k in values} | {"updated_at": func.now()},
-    ).returning(*(getattr(OrderView, k) for k in values))
-    row = (await session.execute(upsert)).one()
-    return Parties(buyer_id=row.buyer_id, shop_id=row.shop_id, host_id=row.host_id, warehouse_id=row.warehouse_id)
+def _varchars(*names: str) -> list[BindParameter[Any]]:
+    return [bindparam(name, type_=ARRAY(String)) for name in names]
 
 
-async def write_notifications(session: AsyncSession, envelope: Envelope, parties: Parties) -> None:
-    """Every concerned person's notification and its announcement in one statement: the rows inserted (a replayed
-    event inserts none) each NOTIFY their recipient's listeners, delivered at commit, never for a rolled-back
-    transaction. Each notification takes its inbox sequence number when the transaction commits (migration 0006's
-    trigger), so no recipient's cursor is locked before then."""
-    addressed: dict[Recipient, templates.Text] = {}
-    for audience, text in templates.render(envelope.type, envelope.data).items():
-        recipient = parties.recipient(audience)
-        if recipient is not None:
-            addressed[recipient] = text
-    if not addressed:
-        return
-    links = templates.links(envelope.data)
-    rows = [
-        {
-            "notification_id": new_id("ntf"),
-            "recipient": recipient.key,
-            "event_id": envelope.id,
-            "event_type": envelope.type,
-            "order_id": envelope.data.get("order_id"),
-            "title_zh": text.title_zh,
-            "body_zh": text.body_zh,
-            "title_en": text.title_en,
-            "body_en": text.body_en,
-            "data": links,
-            "occurred_at": envelope.time,
-        }
-        for recipient, text in sorted(addressed.items())
-    ]
-    inserted = (
-        insert(Notification)
-        .values(rows)
-        .on_conflict_do_nothing(constraint="uq_notification_event_recipient")
-        .returning(col(Notification.recipient))
-        .cte("inserted")
+# The order view keeps what earlier events told (a value the event names wins, one it lacks is kept) and gives back
+# the parties as they now stand; an event of no order leaves the view alone and names its parties itself. Each
+# notification's recipient is "<audience>:<id>" (domain.Recipient.key); an audience without an id gets none. The
+# rows inserted (a replayed event inserts none) each NOTIFY their recipient's listeners, delivered at commit, never
+# for a rolled-back transaction; each takes its inbox sequence number when the transaction commits (migration
+# 0006's trigger), so no recipient's cursor is locked before then. The subscriptions the event goes to are those
+# asking for its type (or all types) that receive its shop (NULL: every shop): an event of no known shop goes to no
+# partner of a shop. The one row `announced` always gives keeps the notifications announced when none is found.
+_RECORD = sql.Statement(
+    text(
+        """
+        WITH view AS (
+            INSERT INTO order_view AS v (order_id, buyer_id, shop_id, host_id, warehouse_id)
+            SELECT :order_id, :buyer_id, :shop_id, :host_id, :warehouse_id WHERE :order_id IS NOT NULL
+            ON CONFLICT (order_id) DO UPDATE SET
+                buyer_id = coalesce(excluded.buyer_id, v.buyer_id),
+                shop_id = coalesce(excluded.shop_id, v.shop_id),
+                host_id = coalesce(excluded.host_id, v.host_id),
+                warehouse_id = coalesce(excluded.warehouse_id, v.warehouse_id),
+                updated_at = now()
+            RETURNING v.buyer_id, v.shop_id, v.host_id, v.warehouse_id
+        ), parties AS (
+            SELECT coalesce(view.buyer_id, :buyer_id) AS buyer_id,
+                   coalesce(view.shop_id, :shop_id) AS shop_id,
+                   coalesce(view.host_id, :host_id) AS host_id,
+                   coalesce(view.warehouse_id, :warehouse_id) AS warehouse_id
+            FROM (SELECT) AS one LEFT JOIN view ON true
+        ), inserted AS (
+            INSERT INTO notification (notification_id, recipient, event_id, event_type, order_id,
+                                      title_zh, body_zh, title_en, body_en, data, occurred_at)
+            SELECT line.notification_id,
+                   line.audience || ':' || CASE line.audience WHEN 'buyer' THEN p.buyer_id WHEN 'shop' THEN p.shop_id
+                       WHEN 'host' THEN p.host_id WHEN 'warehouse' THEN p.warehouse_id END,
+                   :event_id, :event_type, :notification_order_id,
+                   line.title_zh, line.body_zh, line.title_en, line.body_en, :links, :occurred_at
+            FROM unnest(:notification_ids, :audiences, :titles_zh, :bodies_zh, :titles_en, :bodies_en)
+                     AS line(notification_id, audience, title_zh, body_zh, title_en, body_en)
+            CROSS JOIN parties AS p
+            WHERE CASE line.audience WHEN 'buyer' THEN p.buyer_id WHEN 'shop' THEN p.shop_id
+                      WHEN 'host' THEN p.host_id WHEN 'warehouse' THEN p.warehouse_id END <> ''
+            ON CONFLICT ON CONSTRAINT uq_notification_event_recipient DO NOTHING
+            RETURNING recipient
+        ), announced AS (
+            SELECT count(pg_notify(:channel, recipient)) AS n FROM inserted
+        )
+        SELECT s.webhook_id, s.disabled_at IS NOT NULL AS disabled
+        FROM announced
+        CROSS JOIN parties AS p
+        LEFT JOIN webhook_subscription AS s
+            ON s.deleted_at IS NULL AND s.event_types ?| array[:event_type, '*']
+            AND (s.shops IS NULL OR s.shops ? p.shop_id)
+        """
+    ).bindparams(
+        bindparam("order_id", type_=String),
+        bindparam("buyer_id", type_=String),
+        bindparam("shop_id", type_=String),
+        bindparam("host_id", type_=String),
+        bindparam("warehouse_id", type_=String),
+        *_varchars("notification_ids", "audiences", "titles_zh", "bodies_zh", "titles_en", "bodies_en"),
+        bindparam("event_id", type_=String),
+        bindparam("event_type", type_=String),
+        bindparam("notification_order_id", type_=String),
+        bindparam("links", type_=JSONB),
+        bindparam("occurred_at", type_=DateTime(timezone=True)),
+        bindparam("channel", type_=String),
     )
-    await session.execute(select(func.pg_notify(INBOX_CHANNEL, inserted.c.recipient)).select_from(inserted))
+)
 
 
 # ---------------------------------------------------------------------------------------------------------------

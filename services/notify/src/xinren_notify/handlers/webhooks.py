@@ -4,8 +4,9 @@ deliveries each event queues, a manual redelivery and a partner's recovery of wh
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import NamedTuple
 
-from sqlalchemy import func, select, text, update
+from sqlalchemy import func, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
@@ -24,16 +25,6 @@ from ..models import WebhookDelivery, WebhookSubscription
 from ..schemas import DeliveryPublic, RecoveryStarted, WebhookCreate, WebhookCreated, WebhookPublic
 from ..settings import NotifySettings
 from .timers import SECRET_REPLAY_TIMER
-
-# The subscriptions an event goes to: those asking for its type (or all types) that receive its shop (NULL: every
-# shop). An event of no known shop goes to no partner.
-_SUBSCRIBED = text(
-    """
-    SELECT webhook_id, disabled_at IS NOT NULL AS disabled FROM webhook_subscription
-    WHERE deleted_at IS NULL AND event_types ?| array[:type, '*']
-      AND (shops IS NULL OR shops ? CAST(:shop_id AS text))
-    """
-)
 
 
 class NoShopsGranted(Unprocessable):
@@ -131,9 +122,15 @@ async def delete_subscription(uow: UnitOfWork[NotifySettings], principal: Princi
     )
 
 
-async def queue_deliveries(session: AsyncSession, envelope: Envelope, shop_id: str | None) -> None:
+class Subscribed(NamedTuple):
+    """A partner's subscription that wants an event (read with the event's notifications, handlers/inbox.py)."""
+
+    webhook_id: str
+    disabled: bool
+
+
+async def queue_deliveries(session: AsyncSession, envelope: Envelope, subscribed: list[Subscribed]) -> None:
     """One delivery per subscription that wants this event; an event queued before (a replay) is not again."""
-    subscribed = (await session.execute(_SUBSCRIBED, {"type": envelope.type, "shop_id": shop_id})).all()
     if not subscribed:
         return
     event = {
