@@ -8,6 +8,7 @@ retried.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from sqlalchemy import select as sa_select
@@ -74,22 +75,25 @@ async def lock_compensation(
     return (await s.execute(stmt)).scalar_one_or_none()
 
 
-async def upsert_view(s: AsyncSession, order_id: str, values: dict[str, Any], *, announce: bool = False) -> OrderView:
-    """Creates the view on the first event that can (order.created / order.paid, a QC event), then locks it.
-    `announce`: the order's parties or payment are news for requests waiting on it (listener.py); the NOTIFY goes
-    in the same statement as the insert, and PostgreSQL delivers it at commit."""
-    insert_view = (
-        insert(OrderView)
-        .values(order_id=order_id, status="CREATED", **values)
-        .on_conflict_do_nothing(index_elements=["order_id"])
-    )
-    if announce:
-        # A data-modifying CTE runs whether or not the query reads it: one round trip for both.
-        await s.execute(select(listener.announce(order_id)).add_cte(insert_view.cte("insert_view")))
-    else:
-        await s.execute(insert_view)
-    view = await lock_order(s, order_id)
-    assert view is not None
+async def upsert_view(
+    s: AsyncSession,
+    order_id: str,
+    values: Mapping[str, Any],
+    *,
+    news: Mapping[str, Any] | None = None,
+    announce: bool = False,
+) -> OrderView:
+    """The order's view, locked, in one statement: created on the first event that can (order.created / order.paid,
+    a QC event) with `values`, an existing one keeping its own (ON CONFLICT … DO UPDATE locks it as FOR UPDATE
+    would, on its latest version). `news`: what the event tells either way, written by the same statement.
+    `announce`: the order's parties or payment are news for requests waiting on it (listener.py); the NOTIFY is
+    selected by the same statement, and PostgreSQL delivers it at commit."""
+    news = dict(news or {})
+    stmt = insert(OrderView).values(order_id=order_id, status="CREATED", **{**values, **news})
+    stmt = stmt.on_conflict_do_update(index_elements=["order_id"], set_=news or {"order_id": stmt.excluded.order_id})
+    returning = stmt.returning(OrderView, listener.announce(order_id)) if announce else stmt.returning(OrderView)
+    row = (await s.execute(returning, execution_options={"populate_existing": True})).one()
+    view: OrderView = row[0]
     return view
 
 

@@ -123,19 +123,16 @@ async def on_order_cancelled(s: AsyncSession, event: OrderCancelled, ctx: Ctx) -
 
 
 async def on_qc_case_opened(s: AsyncSession, event: QcCaseOpened, ctx: Ctx) -> None:
-    """Where the item is inspected: a certified item's return goes back to that warehouse."""
-    view = await repository.lock_order(s, event.order_id)
-    if view is None:
-        view = await repository.upsert_view(s, event.order_id, dict(buyer_id=event.buyer_id, shop_id=event.shop_id))
-    view.qc_warehouse_address = event.warehouse_address
-    view.updated_at = utcnow()
+    """Where the item is inspected: a certified item's return goes back to that warehouse. QC events come on another
+    topic than the order's, so the view may not exist yet."""
+    parties = dict(buyer_id=event.buyer_id, shop_id=event.shop_id)
+    news = dict(qc_warehouse_address=event.warehouse_address, updated_at=utcnow())
+    await repository.upsert_view(s, event.order_id, parties, news=news)
 
 
 async def on_qc_passed(s: AsyncSession, event: QcPassed, ctx: Ctx) -> None:
     """The platform vouched for the item: a later counterfeit claim on it is the platform's case. QC events come on
     another topic than the order's, so the view may not exist yet."""
-    view = await repository.lock_order(s, event.order_id)
-    if view is None:
-        view = await repository.upsert_view(s, event.order_id, dict(buyer_id=event.buyer_id, shop_id=event.shop_id))
-    view.certificate_no = event.certificate_no
-    view.updated_at = utcnow()
+    parties = dict(buyer_id=event.buyer_id, shop_id=event.shop_id)
+    news = dict(certificate_no=event.certificate_no, updated_at=utcnow())
+    await repository.upsert_view(s, event.order_id, parties, news=news)

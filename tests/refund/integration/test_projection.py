@@ -1,0 +1,97 @@
+"""The order view this service keeps from the order and QC events: each event's write is one statement where it can
+be, since every paid order sends it two (order.paid, then qc.case_opened for certified goods)."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest_asyncio
+from sqlalchemy import select
+
+from tests.refund.conftest import _service
+from tests.refund.support import Service
+from xinren_refund.handlers import projection
+from xinren_refund.models import OrderView
+from xinren_shared.consumer import EventContext
+from xinren_shared.contracts.orders import OrderItem, OrderPaid
+from xinren_shared.contracts.qc import QcCaseOpened
+from xinren_shared.events import Envelope, Event
+from xinren_shared.testing.http import serve
+from xinren_shared.testing.roundtrips import RoundTrips
+
+
+@pytest_asyncio.fixture(scope="module")
+async def quiet(make_database, kafka_bootstrap):
+    """An app of its own with no relay, consumer or timer worker, so that every statement its engine sends is the
+    handler's."""
+    app, settings = await _service(
+        make_database, kafka_bootstrap, run_relay=False, run_consumers=False, run_timers=False
+    )
+    async with serve(app) as client:
+        yield Service(client, app, settings)
+
+
+def _ids() -> dict[str, str]:
+    run = uuid.uuid4().hex[:10]
+    return {"order_id": f"ord_{run}", "buyer_id": f"u_{run}", "shop_id": f"shop_{run}"}
+
+
+def _paid(p: dict[str, str]) -> OrderPaid:
+    item = OrderItem(sku_id="sku_jade", title="冰种翡翠手镯", category="jade", unit_price_fen=128000, quantity=1)
+    return OrderPaid(
+        order_id=p["order_id"],
+        buyer_id=p["buyer_id"],
+        shop_id=p["shop_id"],
+        items=[item],
+        paid_fen=128000,
+        qc_required=True,
+        category="jade",
+    )
+
+
+def _opened(p: dict[str, str], address: str) -> QcCaseOpened:
+    return QcCaseOpened(
+        order_id=p["order_id"],
+        case_id=f"qc_{p['order_id']}",
+        shop_id=p["shop_id"],
+        buyer_id=p["buyer_id"],
+        warehouse_id="wh_sihui",
+        warehouse_address=address,
+        inbound_deadline="2025-05-25T04:00:00Z",
+    )
+
+
+async def _handle(svc: Service, handler, event: Event, source: str) -> list[str]:
+    """Runs one handler in its own transaction; the round trips it made between BEGIN and COMMIT."""
+    runtime = svc.app.state.runtime
+    ctx = EventContext(Envelope.of(event, source), runtime)
+    with RoundTrips(runtime.engine.sync_engine) as rec:
+        async with runtime.transaction() as session:
+            await handler(session, event, ctx)
+    # BEGIN and COMMIT are recorded as they complete, SQLAlchemy's statements as they are sent.
+    assert rec.trips.count("BEGIN") == rec.trips.count("COMMIT") == 1, rec.trips
+    return [trip for trip in rec.trips if trip not in ("BEGIN", "COMMIT")]
+
+
+async def _view(svc: Service, order_id: str) -> OrderView:
+    async with svc.app.state.runtime.transaction() as session:
+        return (await session.execute(select(OrderView).where(OrderView.order_id == order_id))).scalar_one()
+
+
+async def test_the_case_opened_is_one_statement_whether_the_view_exists_or_not(quiet):
+    early, known = _ids(), _ids()
+    await _handle(quiet, projection.on_qc_case_opened, _opened(_ids(), "warm"), "/xinren/qc")  # prepared
+
+    # Before the order's own events (another topic): the view starts with the parties and the address.
+    (write,) = await _handle(quiet, projection.on_qc_case_opened, _opened(early, "四会市 8 号"), "/xinren/qc")
+    assert write.startswith("INSERT INTO order_view") and "ON CONFLICT" in write, write
+    view = await _view(quiet, early["order_id"])
+    assert (view.buyer_id, view.status, view.qc_warehouse_address) == (early["buyer_id"], "CREATED", "四会市 8 号")
+
+    # After order.paid: one statement still, and what the payment told stays.
+    paid_trips = await _handle(quiet, projection.on_order_paid, _paid(known), "/xinren/order")
+    assert len(paid_trips) <= 2, paid_trips  # the view's upsert (locked, announced), then the payment's fields
+    (write,) = await _handle(quiet, projection.on_qc_case_opened, _opened(known, "平洲玉器街 1 号"), "/xinren/qc")
+    view = await _view(quiet, known["order_id"])
+    assert (view.status, view.paid_fen, view.qc_warehouse_address) == ("PAID", 128000, "平洲玉器街 1 号")
+    assert view.items[0]["sku_id"] == "sku_jade" and view.qc_required
