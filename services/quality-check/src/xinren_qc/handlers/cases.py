@@ -26,9 +26,14 @@ ORDER_SERVICE = "order-service"
 def enter(uow: QcUnit, case: QcCase, target: CaseStatus, actor: str, reason: str | None = None) -> None:
     """Moves the case through the state machine (a repeat of the status it has is illegal: callers answer their
     own repeats first) and appends the move to its timeline."""
+    move(uow, case, target)
+    uow.session.add(QcCaseEvent(case_id=case.case_id, at=uow.now, status=target, actor=actor, reason=reason))
+
+
+def move(uow: QcUnit, case: QcCase, target: CaseStatus) -> None:
+    """The move alone, for a caller that writes its timeline entry in a statement of its own."""
     case.status = CASE.require(case.status, target)
     case.updated_at = uow.now
-    uow.session.add(QcCaseEvent(case_id=case.case_id, at=uow.now, status=target, actor=actor, reason=reason))
 
 
 async def lock_case(session: AsyncSession, case_id: str) -> QcCase:

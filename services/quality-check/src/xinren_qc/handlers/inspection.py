@@ -83,14 +83,14 @@ async def on_order_paid(session: AsyncSession, event: OrderPaid, ctx: EventConte
                 return
         log.info("order %s already has a qc case; order.paid %s ignored", event.order_id, ctx.envelope.id)
         return
-    reason = routed_to(warehouse) if warehouse else f"no warehouse inspects category {category!r} yet"
-    session.add(QcCaseEvent(case_id=case.case_id, at=uow.now, status=status, actor=ORDER_SERVICE, reason=reason))
     if warehouse is None:
+        reason = f"no warehouse inspects category {category!r} yet"
+        session.add(QcCaseEvent(case_id=case.case_id, at=uow.now, status=status, actor=ORDER_SERVICE, reason=reason))
         log.warning(
             "qc case %s for order %s awaits a warehouse for category %r", case.case_id, event.order_id, category
         )
         return
-    await announce_opened(uow, case, warehouse)
+    await announce_opened(uow, case, warehouse, actor=ORDER_SERVICE, reason=routed_to(warehouse))
 
 
 async def on_order_shipped(session: AsyncSession, event: OrderShipped, ctx: EventContext[QcSettings]) -> None:

@@ -21,7 +21,7 @@ from xinren_shared.ids import new_id, utcnow
 from ..domain import CaseStatus
 from ..models import QcCase, QcCaseEvent
 from ..settings import QcSettings
-from .routing import announce_opened, choose_warehouse, routing_lock
+from .routing import announce_opened, choose_warehouse, routed_to, routing_lock
 
 log = logging.getLogger("xinren.qc")
 
@@ -78,13 +78,13 @@ async def on_replacement_shipped(
         log.info("replacement parcel %s of after-sales case %s already has a case", event.tracking_no, event.case_id)
         return
     reason = f"replacement for after-sales case {event.case_id} shipped by {event.carrier} {event.tracking_no}"
-    reason += f"; routed to warehouse {warehouse.warehouse_id}" if warehouse else "; no warehouse inspects it yet"
-    session.add(QcCaseEvent(case_id=case.case_id, at=uow.now, status=status, actor=REFUND_SERVICE, reason=reason))
     if warehouse is None:
+        reason += "; no warehouse inspects it yet"
+        session.add(QcCaseEvent(case_id=case.case_id, at=uow.now, status=status, actor=REFUND_SERVICE, reason=reason))
         # Routed like any case waiting for a warehouse (a new warehouse for the category, or the admin's route).
         log.warning("replacement case %s of order %s awaits a warehouse", case.case_id, event.order_id)
         return
-    await announce_opened(uow, case, warehouse)
+    await announce_opened(uow, case, warehouse, actor=REFUND_SERVICE, reason=f"{reason}; {routed_to(warehouse)}")
 
 
 def replacement_items(ordered: list[dict[str, Any]], lines: list[AfterSaleItem], category: str) -> list[dict[str, Any]]:

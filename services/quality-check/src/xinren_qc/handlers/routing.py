@@ -2,21 +2,26 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select, text, true
+from typing import Any
+
+from sqlalchemy import DateTime, Select, String, bindparam, select, text, true
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
+from xinren_shared import sql
 from xinren_shared.auth import Principal
 from xinren_shared.errors import Conflict, Unprocessable
 from xinren_shared.ids import new_id
+from xinren_shared.outbox import notifying_insert
+from xinren_shared.timers import Timers
 
 from .. import domain, events_out
 from ..domain import CaseStatus
-from ..models import QcCase, Warehouse
+from ..models import QcCase, QcCaseEvent, Warehouse, infra
 from ..schemas import CasePublic, RouteIn, WarehouseCreate, WarehouseCreated
 from ..views import case_public, open_counts, warehouse_public
-from .cases import INBOUND_DEADLINE, QcUnit, enter, lock_case
+from .cases import INBOUND_DEADLINE, QcUnit, lock_case, move
 
 # Routing and warehouse creation meet under this lock (order.paid shared, warehouse creation exclusive), so a case
 # that finds no warehouse is always seen by the creation of the warehouse that could take it.
@@ -50,21 +55,50 @@ def routed_to(warehouse: Warehouse) -> str:
     return f"routed to warehouse {warehouse.warehouse_id}"
 
 
-async def announce_opened(uow: QcUnit, case: QcCase, warehouse: Warehouse) -> None:
-    """A case routed to `warehouse`: the seller's inbound deadline starts, and qc.case_opened tells everyone where."""
+async def announce_opened(uow: QcUnit, case: QcCase, warehouse: Warehouse, *, actor: str, reason: str) -> None:
+    """A case just routed to `warehouse` (AWAITING_INBOUND): its timeline entry, the seller's inbound deadline and
+    qc.case_opened, which tells everyone where, in one statement that also wakes the relay at commit."""
     assert case.inbound_deadline is not None  # set with the warehouse
-    await uow.runtime.timers.schedule(
-        uow.session, INBOUND_DEADLINE, case.case_id, case.inbound_deadline, {"order_id": case.order_id}
+    _, params = uow.runtime.outbox.embedded(uow.session, events_out.case_opened(case, warehouse), prefix="e_")
+    params.update(
+        case_id=case.case_id,
+        at=uow.now,
+        status=case.status,
+        actor=actor,
+        reason=reason,
+        timer_kind=INBOUND_DEADLINE,
+        due_at=case.inbound_deadline,
+        timer_payload={"order_id": case.order_id},
     )
-    await uow.runtime.outbox.add(uow.session, events_out.case_opened(case, warehouse))
+    await _OPENED.execute(await sql.driver(uow.session), params)
+
+
+def _opened() -> Select[Any]:
+    entry = insert(QcCaseEvent).values(
+        case_id=bindparam("case_id"),
+        at=bindparam("at"),
+        status=bindparam("status"),
+        actor=bindparam("actor"),
+        reason=bindparam("reason"),
+    )
+    deadline = Timers(infra.timer).schedule_statement(
+        bindparam("timer_kind", type_=String),
+        bindparam("case_id"),
+        bindparam("due_at", type_=DateTime(timezone=True)),
+        bindparam("timer_payload", type_=infra.timer.c.payload.type),
+    )
+    return notifying_insert(infra.outbox, "e_", entry.cte("entry"), deadline.cte("deadline"))
+
+
+_OPENED = sql.Statement(_opened())
 
 
 async def _route(uow: QcUnit, case: QcCase, warehouse: Warehouse, actor: str) -> None:
-    """AWAITING_ROUTING → AWAITING_INBOUND at `warehouse`: deadline timer and qc.case_opened."""
-    enter(uow, case, CaseStatus.AWAITING_INBOUND, actor, routed_to(warehouse))
+    """AWAITING_ROUTING → AWAITING_INBOUND at `warehouse`: timeline, deadline timer and qc.case_opened."""
+    move(uow, case, CaseStatus.AWAITING_INBOUND)
     case.warehouse_id = warehouse.warehouse_id
     case.inbound_deadline = uow.now + uow.settings.inbound_deadline
-    await announce_opened(uow, case, warehouse)
+    await announce_opened(uow, case, warehouse, actor=actor, reason=routed_to(warehouse))
 
 
 async def create_warehouse(uow: QcUnit, principal: Principal, body: WarehouseCreate) -> WarehouseCreated:
