@@ -6,13 +6,17 @@ import pytest_asyncio
 from sqlalchemy import select
 
 from xinren_qc.app import create_app
+from xinren_qc.handlers import inspection
 from xinren_qc.handlers.cases import INBOUND_DEADLINE
 from xinren_qc.models import infra
+from xinren_shared import sql
+from xinren_shared.consumer import EventContext
+from xinren_shared.events import Envelope
 from xinren_shared.testing.http import serve
 from xinren_shared.testing.roundtrips import RoundTrips
 
 from ..conftest import _start
-from ..support import Qc, category, paid, rid
+from ..support import ORDER_SOURCE, Qc, category, paid, rid
 
 STATEMENTS = 4  # the routing lock, the warehouses read, the case, its timeline entry + deadline + qc.case_opened
 
@@ -32,11 +36,18 @@ async def test_a_paid_order_opens_its_case_in_four_statements(quiet):
     warehouse = await quiet.warehouse(cat)
     await quiet.deliver(paid(rid("ord"), cat, buyer_id=rid("u"), shop_id=rid("shop")))  # warm: statements prepared
     order_id = rid("ord")
+    event = paid(order_id, cat, buyer_id=rid("u"), shop_id=rid("shop"))
     with RoundTrips(quiet.runtime.engine.sync_engine) as rec:
-        await quiet.deliver(paid(order_id, cat, buyer_id=rid("u"), shop_id=rid("shop")))
-    assert rec.trips.count("BEGIN") == rec.trips.count("COMMIT") == 1, rec.trips
-    trips = [trip for trip in rec.trips if trip not in ("BEGIN", "COMMIT")]
+        async with quiet.runtime.transaction() as session:
+            mine, since = id(await sql.driver(session)), rec.mark()  # the app's background tasks use the engine too
+            await inspection.on_order_paid(
+                session, event, EventContext(Envelope.of(event, ORDER_SOURCE), quiet.runtime)
+            )
+    *trips, end = rec.transaction(mine, since)
+    assert end == "COMMIT", [*trips, end]
     assert len(trips) <= STATEMENTS, "\n".join(t[:120] for t in trips)
+    assert trips[0].startswith("SELECT pg_advisory_xact_lock_shared"), trips  # the routing lock, shared
+    assert any(t.startswith("INSERT INTO qc_case ") for t in trips), trips
     opened = trips[-1]
     parts = ("INSERT INTO qc_case_event", "INSERT INTO timer", "INSERT INTO outbox_event", "pg_notify")
     assert all(part in opened for part in parts), opened

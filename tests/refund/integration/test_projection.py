@@ -12,6 +12,7 @@ from tests.refund.conftest import _service
 from tests.refund.support import Service
 from xinren_refund.handlers import projection
 from xinren_refund.models import OrderView
+from xinren_shared import sql
 from xinren_shared.consumer import EventContext
 from xinren_shared.contracts.orders import OrderItem, OrderPaid
 from xinren_shared.contracts.qc import QcCaseOpened
@@ -67,10 +68,14 @@ async def _handle(svc: Service, handler, event: Event, source: str) -> list[str]
     ctx = EventContext(Envelope.of(event, source), runtime)
     with RoundTrips(runtime.engine.sync_engine) as rec:
         async with runtime.transaction() as session:
+            mine, since = (
+                id(await sql.driver(session)),
+                rec.mark(),
+            )  # only this transaction's, whatever else uses the engine
             await handler(session, event, ctx)
-    # BEGIN and COMMIT are recorded as they complete, SQLAlchemy's statements as they are sent.
-    assert rec.trips.count("BEGIN") == rec.trips.count("COMMIT") == 1, rec.trips
-    return [trip for trip in rec.trips if trip not in ("BEGIN", "COMMIT")]
+    *trips, end = rec.transaction(mine, since)
+    assert end == "COMMIT", [*trips, end]
+    return trips
 
 
 async def _view(svc: Service, order_id: str) -> OrderView:

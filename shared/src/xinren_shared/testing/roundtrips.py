@@ -25,6 +25,9 @@ class RoundTrips:
         # The statements with their parameters as sent (BEGIN and COMMIT/ROLLBACK left out), for a replay.
         self.statements: list[tuple[str, tuple[Any, ...]]] = []
         self._logged: dict[int, tuple[Any, _Callback]] = {}
+        # Every trip with the id of the driver connection it went on, in the order recorded: `transaction` gives one
+        # transaction's when the engine serves others (a service's background tasks) at the same time.
+        self._on: list[tuple[int, str]] = []
 
     def _driver_query(self, connection: int, record: LoggedQuery) -> Any:
         now = time.perf_counter()
@@ -32,6 +35,7 @@ class RoundTrips:
         word = query.split(None, 1)[0].upper() if query else ""
         trip = word if word in ("BEGIN", "COMMIT", "ROLLBACK") else query
         self.trips.append(trip)
+        self._on.append((connection, trip))
         self.completed.append((connection, trip, now, record.elapsed))
         if trip is query:
             self.statements.append((query, tuple(record.args or ())))
@@ -39,6 +43,7 @@ class RoundTrips:
 
     def _statement(self, conn: Any, cursor: Any, sql: str, params: Any, *_: Any) -> None:
         self.trips.append(sql)
+        self._on.append((id(conn.connection.dbapi_connection._connection), sql))
         self.statements.append((sql, tuple(params or ())))
 
     def _checkout(self, dbapi_connection: Any, *_: Any) -> None:
@@ -49,6 +54,23 @@ class RoundTrips:
             logger = _Callback(partial(self._driver_query, id(driver)), True)
             driver._query_loggers.add(logger)
             self._logged[id(driver)] = (driver, logger)
+
+    def mark(self) -> int:
+        """A point in the record, for `transaction`: take it once the transaction has begun (`sql.driver`)."""
+        return len(self._on)
+
+    def transaction(self, connection: int, since: int) -> list[str]:
+        """The trips of the transaction open on `connection` (`id()` of the asyncpg connection `sql.driver` gives)
+        at `since`, up to its COMMIT or ROLLBACK: statements as they were sent, the end as it completed. The other
+        transactions of the engine (a service's background tasks), before, during or after it, are left out, those
+        on the same pooled connection included."""
+        trips = []
+        for conn, trip in self._on[since:]:
+            if conn == connection:
+                trips.append(trip)
+                if trip in ("COMMIT", "ROLLBACK"):
+                    break
+        return trips
 
     def __enter__(self) -> RoundTrips:
         event.listen(self.engine, "before_cursor_execute", self._statement)
