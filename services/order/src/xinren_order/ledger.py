@@ -30,9 +30,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, select, text
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy import BigInteger, Select, String, bindparam, func, select, text, true
+from sqlalchemy.dialects.postgresql import ARRAY, insert
 from sqlalchemy.ext.asyncio import AsyncSession
+
+from xinren_shared import sql
 
 from . import domain
 from .commission import ReleasedShares
@@ -65,23 +67,46 @@ async def post(
     for account, _ in lines:
         if not domain.is_account(account):
             raise ValueError(f"not a ledger account: {account!r}")
-    txn_id: int | None = (
-        await session.execute(
-            insert(_txn)
-            .values(idempotency_key=key, kind=kind, order_id=order_id, shop_id=shop_id, memo=memo)
-            .on_conflict_do_nothing(index_elements=["idempotency_key"])
-            .returning(_txn.c.id)
-        )
-    ).scalar()
-    if txn_id is None:
-        return None
-    # One statement of many rows (an executemany is a round trip per row).
-    await session.execute(
-        insert(_entry).values(
-            [{"transaction_id": txn_id, "account": account, "amount_fen": amount} for account, amount in lines]
-        )
-    )
+    params = {
+        "key": key,
+        "kind": kind,
+        "order_id": order_id,
+        "shop_id": shop_id,
+        "memo": memo,
+        "accounts": [account for account, _ in lines],
+        "amounts": [amount for _, amount in lines],
+    }
+    txn_id: int | None = await _POST.fetchval(await sql.driver(session), params)
     return txn_id
+
+
+def _post() -> Select[Any]:
+    """The transaction and its entries in one statement: the entries only when the transaction is new (its key
+    unused), written in the order given (their ids follow it)."""
+    txn = (
+        insert(_txn)
+        .values(
+            idempotency_key=bindparam("key"),
+            kind=bindparam("kind"),
+            order_id=bindparam("order_id"),
+            shop_id=bindparam("shop_id"),
+            memo=bindparam("memo"),
+        )
+        .on_conflict_do_nothing(index_elements=["idempotency_key"])
+        .returning(_txn.c.id)
+        .cte("txn")
+    )
+    line = (
+        func.unnest(bindparam("accounts", type_=ARRAY(String)), bindparam("amounts", type_=ARRAY(BigInteger)))
+        .table_valued("account", "amount_fen", with_ordinality="n")
+        .render_derived(name="line")
+    )
+    lines = select(txn.c.id, line.c.account, line.c.amount_fen).select_from(txn).join(line, true())
+    entries = insert(_entry).from_select(["transaction_id", "account", "amount_fen"], lines.order_by(line.c.n))
+    return select(txn.c.id).add_cte(entries.cte("entries"))
+
+
+_POST = sql.Statement(_post())
 
 
 async def balances(session: AsyncSession, *accounts: str) -> list[int]:
@@ -259,8 +284,8 @@ _CHECKS: list[tuple[str, str]] = [
 async def check(session: AsyncSession) -> dict[str, Any]:
     """Verifies every money invariant over the whole ledger; `ok` is true when no rule finds a violation."""
     violations: list[dict[str, Any]] = []
-    for rule, sql in [*_CHECKS, *SETTLEMENT_CHECKS]:
-        for row in (await session.execute(text(sql))).mappings():
+    for rule, query in [*_CHECKS, *SETTLEMENT_CHECKS]:
+        for row in (await session.execute(text(query))).mappings():
             violations.append({"rule": rule, **{k: v for k, v in row.items()}})
     count = (await session.execute(select(func.count()).select_from(_txn))).scalar() or 0
     return {"ok": not violations, "transactions": int(count), "violations": violations}
