@@ -160,3 +160,18 @@ async def test_an_unbalanced_transaction_is_never_written(sessions):
             await ledger.post(s, key="y", kind="PAYMENT", entries=[("bank:x", -10), ("escrow:o1", 10)])
     async with sessions() as s:
         assert (await ledger.check(s))["transactions"] == 0
+
+
+async def test_a_transaction_is_written_once_with_its_entries_in_the_order_given(sessions):
+    entries = [("external:payments", -300), ("escrow:o2", 200), ("platform:commission", 100)]
+    async with sessions() as s, s.begin():
+        first = await ledger.post(s, key="payment:o2", kind="PAYMENT", entries=entries, order_id="o2", memo="m")
+        again = await ledger.post(s, key="payment:o2", kind="PAYMENT", entries=[("escrow:o2", 1), ("seller:s1", -1)])
+    assert first is not None and again is None  # the key's second post writes nothing, its entries neither
+    async with sessions() as s:
+        assert await ledger.entries_of(s, [first]) == {first: entries}
+        assert await ledger.balances(s, "escrow:o2", "seller:s1") == [200, 0]
+        row = (
+            await s.execute(text("SELECT kind, order_id, memo FROM ledger_transaction WHERE id = :i"), {"i": first})
+        ).one()
+        assert tuple(row) == ("PAYMENT", "o2", "m")
