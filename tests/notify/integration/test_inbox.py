@@ -263,3 +263,31 @@ async def test_an_event_is_one_statement_its_view_notifications_and_subscription
 async def record_event_committed(runtime, envelope: Envelope) -> None:
     async with runtime.transaction() as session:
         await record_event(session, envelope)
+
+
+async def test_the_parties_an_event_names_win_over_the_order_view_and_the_view_fills_the_rest(notify):
+    """The order view's rule, kept by the event's one statement: a party the event names wins (and the view learns
+    it), one it lacks comes from the view."""
+    runtime = notify.app.state.runtime
+    p = ids()
+    moved = {**p, "shop_id": f"{p['shop_id']}_b"}  # the case names another shop than order.paid did
+    opened = QcCaseOpened(
+        order_id=p["order_id"],
+        case_id=f"qc_{p['order_id']}",
+        shop_id=moved["shop_id"],
+        buyer_id=p["buyer_id"],
+        warehouse_id=p["warehouse_id"],
+        warehouse_address="广东省四会市玉器城质检中心",
+        inbound_deadline="2025-05-25T04:00:00Z",
+    )
+    delivered = OrderDelivered(order_id=p["order_id"], delivered_at="2025-05-26T08:00:00Z")  # names nobody
+    for event, source in ((paid(p), "/xinren/order"), (opened, "/xinren/qc"), (delivered, "/xinren/order")):
+        await record_event_committed(runtime, Envelope.of(event, source))
+    buyer_items = await wait_inbox(notify, notify.auth("buyer", p["buyer_id"]), 3)
+    assert "xinren.order.delivered" in {i["event_type"] for i in buyer_items}
+    moved_items = await inbox(notify, notify.auth("seller", shop_id=moved["shop_id"]))
+    assert {i["event_type"] for i in moved_items} == {"xinren.qc.case_opened", "xinren.order.delivered"}
+    first_items = await inbox(notify, notify.auth("seller", shop_id=p["shop_id"]))
+    assert {i["event_type"] for i in first_items} == {"xinren.order.paid"}
+    staff = await inbox(notify, notify.auth("warehouse", warehouse_id=p["warehouse_id"]))
+    assert [i["event_type"] for i in staff] == ["xinren.qc.case_opened"]

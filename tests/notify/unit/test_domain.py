@@ -14,7 +14,6 @@ from xinren_notify.domain import (
     RECOVERABLE_STATUSES,
     Audience,
     DeliveryStatus,
-    Parties,
     Recipient,
     RetryPolicy,
     SubscriptionState,
@@ -169,14 +168,6 @@ def test_only_public_addresses_are_allowed(address, reason):
 )
 def test_each_role_reads_its_own_inbox(principal, expected):
     assert recipient_of(principal) == expected
-
-
-def test_parties_the_event_names_win_over_the_order_view():
-    event = Parties(buyer_id=None, shop_id="s2", warehouse_id="wh9")
-    view = Parties(buyer_id="b1", shop_id="s1", host_id="h1")
-    assert event.merged(view) == Parties(buyer_id="b1", shop_id="s2", host_id="h1", warehouse_id="wh9")
-    assert Parties().recipient(Audience.BUYER) is None
-    assert Parties(buyer_id="b1").recipient(Audience.BUYER).key == "buyer:b1"
 
 
 def test_event_type_matching():

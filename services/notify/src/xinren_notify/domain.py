@@ -39,30 +39,13 @@ class Recipient:
 
 @dataclass(frozen=True)
 class Parties:
-    """The people an event concerns, from the event itself or, failing that, from the order view."""
+    """The people an event names itself; those it lacks come from the order view (handlers/inbox.py, in the event's
+    one statement)."""
 
     buyer_id: str | None = None
     shop_id: str | None = None
     host_id: str | None = None
     warehouse_id: str | None = None
-
-    def merged(self, fallback: Parties) -> Parties:
-        """Fields the event carries win; the rest come from what earlier events told us."""
-        return Parties(
-            buyer_id=self.buyer_id or fallback.buyer_id,
-            shop_id=self.shop_id or fallback.shop_id,
-            host_id=self.host_id or fallback.host_id,
-            warehouse_id=self.warehouse_id or fallback.warehouse_id,
-        )
-
-    def recipient(self, audience: Audience) -> Recipient | None:
-        value = {
-            Audience.BUYER: self.buyer_id,
-            Audience.SHOP: self.shop_id,
-            Audience.HOST: self.host_id,
-            Audience.WAREHOUSE: self.warehouse_id,
-        }[audience]
-        return Recipient(audience, value) if value else None
 
 
 _ROLE_AUDIENCE = {

@@ -115,19 +115,18 @@ _RECORD = sql.Statement(
                    coalesce(view.host_id, :host_id) AS host_id,
                    coalesce(view.warehouse_id, :warehouse_id) AS warehouse_id
             FROM (SELECT) AS one LEFT JOIN view ON true
-        ), inserted AS (
-            INSERT INTO notification (notification_id, recipient, event_id, event_type, order_id,
-                                      title_zh, body_zh, title_en, body_en, data, occurred_at)
-            SELECT line.notification_id,
-                   line.audience || ':' || CASE line.audience WHEN 'buyer' THEN p.buyer_id WHEN 'shop' THEN p.shop_id
-                       WHEN 'host' THEN p.host_id WHEN 'warehouse' THEN p.warehouse_id END,
-                   :event_id, :event_type, :notification_order_id,
-                   line.title_zh, line.body_zh, line.title_en, line.body_en, :links, :occurred_at
+        ), addressed AS (
+            SELECT line.*, CASE line.audience WHEN 'buyer' THEN p.buyer_id WHEN 'shop' THEN p.shop_id
+                               WHEN 'host' THEN p.host_id WHEN 'warehouse' THEN p.warehouse_id END AS party
             FROM unnest(:notification_ids, :audiences, :titles_zh, :bodies_zh, :titles_en, :bodies_en)
                      AS line(notification_id, audience, title_zh, body_zh, title_en, body_en)
             CROSS JOIN parties AS p
-            WHERE CASE line.audience WHEN 'buyer' THEN p.buyer_id WHEN 'shop' THEN p.shop_id
-                      WHEN 'host' THEN p.host_id WHEN 'warehouse' THEN p.warehouse_id END <> ''
+        ), inserted AS (
+            INSERT INTO notification (notification_id, recipient, event_id, event_type, order_id,
+                                      title_zh, body_zh, title_en, body_en, data, occurred_at)
+            SELECT notification_id, audience || ':' || party, :event_id, :event_type, :notification_order_id,
+                   title_zh, body_zh, title_en, body_en, :links, :occurred_at
+            FROM addressed WHERE party <> ''
             ON CONFLICT ON CONSTRAINT uq_notification_event_recipient DO NOTHING
             RETURNING recipient
         ), announced AS (
