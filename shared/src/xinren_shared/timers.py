@@ -15,7 +15,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from opentelemetry.trace import StatusCode
-from sqlalchemy import Table, and_, bindparam, func, literal, select, text, update
+from sqlalchemy import Table, Update, and_, bindparam, func, literal, select, text, update
 from sqlalchemy.dialects.postgresql import Insert, insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -81,14 +81,16 @@ class Timers:
 
     @functools.cached_property
     def _cancel(self) -> sql.Statement:
+        c = self.table.c
+        cancel = self.cancel_statement(bindparam("kind", type_=c.kind.type), bindparam("key", type_=c.key.type))
+        return sql.Statement(cancel.returning(c.id))
+
+    def cancel_statement(self, kind: Any, key: Any) -> Update:
+        """The statement `cancel` sends (without its RETURNING), for a caller that sends it inside another one (a
+        data-modifying CTE), as `schedule_statement`."""
         t = self.table
-        live = and_(
-            t.c.kind == bindparam("kind", type_=t.c.kind.type),
-            t.c.key == bindparam("key", type_=t.c.key.type),
-            t.c.fired_at.is_(None),
-            t.c.cancelled_at.is_(None),
-        )
-        return sql.Statement(update(t).where(live).values(cancelled_at=func.now()).returning(t.c.id))
+        live = and_(t.c.kind == kind, t.c.key == key, t.c.fired_at.is_(None), t.c.cancelled_at.is_(None))
+        return update(t).where(live).values(cancelled_at=func.now())
 
     async def pending(self, session: AsyncSession, kind: str, key: str) -> datetime | None:
         t = self.table

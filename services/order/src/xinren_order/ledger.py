@@ -30,7 +30,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import BigInteger, Select, String, bindparam, func, select, text, true
+from sqlalchemy import CTE, BigInteger, Select, String, bindparam, func, select, text, true
 from sqlalchemy.dialects.postgresql import ARRAY, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -61,6 +61,23 @@ async def post(
     memo: str | None = None,
 ) -> int | None:
     """Writes one balanced transaction; returns its id, or None when `key` was already posted (nothing written)."""
+    params = posting_params(key=key, kind=kind, entries=entries, order_id=order_id, shop_id=shop_id, memo=memo)
+    txn_id: int | None = await _POST.fetchval(await sql.driver(session), params)
+    return txn_id
+
+
+def posting_params(
+    prefix: str = "",
+    *,
+    key: str,
+    kind: str,
+    entries: Sequence[tuple[str, int]],
+    order_id: str | None = None,
+    shop_id: str | None = None,
+    memo: str | None = None,
+) -> dict[str, Any]:
+    """The bind parameters of `posting(prefix)` for one balanced transaction (refused when it does not balance or
+    names something that is not an account)."""
     lines = [(account, amount) for account, amount in entries if amount != 0]
     if not lines or sum(amount for _, amount in lines) != 0:
         raise UnbalancedTransaction(f"transaction {key} does not balance: {lines}")
@@ -76,34 +93,41 @@ async def post(
         "accounts": [account for account, _ in lines],
         "amounts": [amount for _, amount in lines],
     }
-    txn_id: int | None = await _POST.fetchval(await sql.driver(session), params)
-    return txn_id
+    return {f"{prefix}{name}": value for name, value in params.items()}
 
 
-def _post() -> Select[Any]:
-    """The transaction and its entries in one statement: the entries only when the transaction is new (its key
-    unused), written in the order given (their ids follow it)."""
+def posting(prefix: str = "") -> tuple[CTE, CTE]:
+    """A transaction and its entries as data-modifying CTEs (its bind parameters `posting_params(prefix)`): the
+    entries only when the transaction is new (its key unused), written in the order given (their ids follow it).
+    For a statement that writes them with other rows in one round trip; `post` sends them alone."""
     txn = (
         insert(_txn)
         .values(
-            idempotency_key=bindparam("key"),
-            kind=bindparam("kind"),
-            order_id=bindparam("order_id"),
-            shop_id=bindparam("shop_id"),
-            memo=bindparam("memo"),
+            idempotency_key=bindparam(f"{prefix}key"),
+            kind=bindparam(f"{prefix}kind"),
+            order_id=bindparam(f"{prefix}order_id"),
+            shop_id=bindparam(f"{prefix}shop_id"),
+            memo=bindparam(f"{prefix}memo"),
         )
         .on_conflict_do_nothing(index_elements=["idempotency_key"])
         .returning(_txn.c.id)
-        .cte("txn")
+        .cte(f"{prefix}txn")
     )
     line = (
-        func.unnest(bindparam("accounts", type_=ARRAY(String)), bindparam("amounts", type_=ARRAY(BigInteger)))
+        func.unnest(
+            bindparam(f"{prefix}accounts", type_=ARRAY(String)), bindparam(f"{prefix}amounts", type_=ARRAY(BigInteger))
+        )
         .table_valued("account", "amount_fen", with_ordinality="n")
-        .render_derived(name="line")
+        .render_derived(name=f"{prefix}line")
     )
     lines = select(txn.c.id, line.c.account, line.c.amount_fen).select_from(txn).join(line, true())
     entries = insert(_entry).from_select(["transaction_id", "account", "amount_fen"], lines.order_by(line.c.n))
-    return select(txn.c.id).add_cte(entries.cte("entries"))
+    return txn, entries.cte(f"{prefix}entries")
+
+
+def _post() -> Select[Any]:
+    txn, entries = posting()
+    return select(txn.c.id).add_cte(entries)
 
 
 _POST = sql.Statement(_post())

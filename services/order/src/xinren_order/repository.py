@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field, make_dataclass
+from datetime import UTC, datetime
 from functools import partial
 from typing import Any
 
@@ -21,6 +22,7 @@ from xinren_shared.events import Envelope, Event
 from xinren_shared.outbox import Outbox, notifying_insert
 from xinren_shared.timers import Timers
 
+from . import ledger
 from .access import ORDERS, reports_delivery
 from .commission import CooperationStatus, Terms
 from .models import AfterSaleCase, OrderTimelineEntry, Product, SalesOrder, Shop, infra, metadata
@@ -54,19 +56,26 @@ async def order_for_delivery(session: AsyncSession, principal: Principal, order_
     return order
 
 
-async def order_and_return_address(
+async def order_to_pay(
     session: AsyncSession, principal: Principal, order_id: str
-) -> tuple[SalesOrder, dict[str, Any] | None]:
-    """The order (unlocked, 404 as order_for) and its shop's current return address, in one query."""
+) -> tuple[SalesOrder, dict[str, Any] | None, list[OrderTimelineEntry]]:
+    """The order (unlocked, 404 as order_for), its shop's current return address and its timeline so far (unsaved
+    entries, in the order written), in one query."""
+    t = _TIMELINE
+    entry = func.json_build_object(*(part for name in _ENTRY_COLUMNS[1:] for part in (name, t.c[name])))
+    timeline = sa.select(
+        type_coerce(func.coalesce(func.json_agg(aggregate_order_by(entry, t.c.id)), sa.text("'[]'::json")), JSON)
+    ).where(t.c.order_id == col(SalesOrder.order_id))
     query = (
-        select(SalesOrder, Shop.return_address)
+        select(SalesOrder, Shop.return_address, timeline.scalar_subquery())
         .join(Shop, col(Shop.shop_id) == col(SalesOrder.shop_id))
         .where(SalesOrder.order_id == order_id)
     )
     row = (await session.execute(query)).first()
     if row is None or not ORDERS.allows(principal, row[0]):
         raise order_not_found(order_id)
-    return row[0], row[1]
+    entries = [unsaved_entry(**{**e, "at": datetime.fromisoformat(e["at"]).astimezone(UTC)}) for e in row[2]]
+    return row[0], row[1], entries
 
 
 async def load_shop(session: AsyncSession, shop_id: str, *, lock: bool = False) -> Shop | None:
@@ -226,6 +235,49 @@ def _intake_write(timers: Timers) -> sa.Select[Any]:
 
 
 _WRITE = sql.Statement(_intake_write(Timers(infra.timer)))
+
+
+def _pay_write(timers: Timers, *, late: bool) -> sa.Select[Any]:
+    """What paying writes besides the order's row (the session's UPDATE), in one statement: the ledger's payment
+    (`ledger.posting`, bind parameters `l_<name>`), the PAID timeline entry (`t_<column>`), the unpaid timer's
+    cancellation, the shipping-late timer when the shop promises fast shipping (`late`), and order.paid (`e_<name>`),
+    which wakes the relay at commit."""
+    txn, entries = ledger.posting("l_")
+    entry = sa.insert(_TIMELINE).values({name: bindparam(f"t_{name}") for name in _ENTRY_COLUMNS})
+    unpaid = timers.cancel_statement(bindparam("unpaid_kind"), bindparam("t_order_id"))
+    others = [txn, entries, entry.cte("paid_entry"), unpaid.cte("unpaid")]
+    if late:
+        due = timers.schedule_statement(
+            bindparam("late_kind"), bindparam("t_order_id"), bindparam("late_due"), bindparam("late_payload")
+        )
+        others.append(due.cte("shipping_late"))
+    return notifying_insert(infra.outbox, "e_", *others)
+
+
+_ENTRY_COLUMNS = ("order_id", "at", "from_status", "to_status", "actor", "reason")
+_PAY_WRITE = {late: sql.Statement(_pay_write(Timers(infra.timer), late=late)) for late in (False, True)}
+
+
+async def pay_write(
+    session: AsyncSession,
+    outbox: Outbox,
+    entry: OrderTimelineEntry,
+    event: Event,
+    *,
+    posting: dict[str, Any],
+    unpaid_timer: str,
+    shipping_late: tuple[str, datetime, dict[str, Any]] | None,
+) -> Envelope:
+    """Writes what paying an order writes besides the order's row, in one round trip (`_pay_write`): `posting` is
+    `ledger.posting_params("l_", ...)`, `shipping_late` the (kind, due time, payload) of that timer, if any."""
+    envelope, params = outbox.embedded(session, event, prefix="e_")
+    params.update(posting)
+    params.update({f"t_{name}": getattr(entry, name) for name in _ENTRY_COLUMNS})
+    params["unpaid_kind"] = unpaid_timer
+    if shipping_late is not None:
+        params["late_kind"], params["late_due"], params["late_payload"] = shipping_late
+    await _PAY_WRITE[shipping_late is not None].execute(await sql.driver(session), params)
+    return envelope
 
 
 async def intake_write(

@@ -14,7 +14,7 @@ from xinren_shared.runtime import ServiceRuntime
 from .. import domain, events_out
 from ..domain import ORDER, OrderStatus
 from ..models import OrderTimelineEntry, Product, SalesOrder
-from ..repository import case_open
+from ..repository import case_open, unsaved_entry
 from ..settings import OrderSettings
 
 TIMER_UNPAID = "order.unpaid_cancel"
@@ -37,9 +37,24 @@ def move(
 ) -> None:
     """The one way an order's status changes: allowed by the state machine (staying put included: a repeated
     command is a 409, not a no-op), and recorded on the timeline."""
+    previous = _advance(order, target, at)
+    add_timeline(session, order, previous, at=at, actor=actor, reason=reason)
+
+
+def moved(order: SalesOrder, target: OrderStatus, *, at: datetime, actor: str, reason: str) -> OrderTimelineEntry:
+    """`move` for a caller that writes the timeline entry itself, in a statement of its own: the entry is returned
+    unsaved (`unsaved_entry`), the session does not track it."""
+    previous = _advance(order, target, at)
+    return unsaved_entry(
+        order_id=order.order_id, at=at, from_status=previous, to_status=order.status, actor=actor, reason=reason
+    )
+
+
+def _advance(order: SalesOrder, target: OrderStatus, at: datetime) -> str:
+    """Moves the order's status to `target` if the state machine allows it; returns the status it left."""
     previous, order.status = order.status, ORDER.require(order.status, target).value
     order.updated_at = at
-    add_timeline(session, order, previous, at=at, actor=actor, reason=reason)
+    return previous
 
 
 async def cancel_timers(

@@ -21,9 +21,10 @@ from ..repository import (
     case_open,
     intake_read,
     intake_write,
-    order_and_return_address,
     order_for,
     order_for_delivery,
+    order_to_pay,
+    pay_write,
     unsaved_entry,
     unsaved_order,
 )
@@ -37,6 +38,7 @@ from .lifecycle import (
     cancel,
     cancel_timers,
     move,
+    moved,
     start_auto_confirm,
 )
 from .settlement import complete
@@ -200,8 +202,9 @@ async def pay_order(
     body: schemas.PayRequest,
 ) -> schemas.OrderPublic:
     session = uow.session
-    # The shop's return address as it is now travels with order.paid (read with the order: no extra round trip).
-    order, return_address = await order_and_return_address(session, principal, order_id)
+    # The shop's return address as it is now travels with order.paid, and the answer's timeline is the one read
+    # here with the PAID entry added: read with the order, no extra round trip.
+    order, return_address, timeline = await order_to_pay(session, principal, order_id)
     ORDER.require(order.status, OrderStatus.PAID)
     if body.amount_fen != order.total_fen:
         raise Unprocessable(
@@ -215,8 +218,9 @@ async def pay_order(
         idempotency_key=f"pay:{order.order_id}", amount_fen=order.total_fen, method=body.method
     )
     order = await order_for(session, principal, order_id)
-    # Every change to the order before the next statement, so that they reach the database as one UPDATE.
-    move(session, order, OrderStatus.PAID, at=uow.now, actor=principal.actor, reason=f"paid by {body.method}")
+    # Every change to the order's row before the commit, which sends them as one UPDATE; everything else paying
+    # writes is one statement (pay_write).
+    entry = moved(order, OrderStatus.PAID, at=uow.now, actor=principal.actor, reason=f"paid by {body.method}")
     order.paid_fen = capture.amount_fen
     order.paid_at = capture.captured_at
     order.payment_method = body.method
@@ -225,8 +229,8 @@ async def pay_order(
     fast = TrustRight.FAST_SHIPPING in order.trust_rights
     window = uow.settings.fast_shipping_seconds if fast else uow.settings.ship_window_seconds
     order.ship_by = capture.captured_at + timedelta(seconds=window)
-    await ledger.post(
-        session,
+    posting = ledger.posting_params(
+        "l_",
         key=f"payment:{order.order_id}",
         kind="PAYMENT",
         entries=[
@@ -237,13 +241,18 @@ async def pay_order(
         shop_id=order.shop_id,
         memo=f"{provider.name} capture {capture.reference}",
     )
-    await cancel_timers(session, uow.runtime, order.order_id, TIMER_UNPAID)
-    if fast:
-        payload = {"promised_by": order.ship_by.isoformat()}
-        await uow.runtime.timers.schedule(session, TIMER_SHIPPING_LATE, order.order_id, order.ship_by, payload)
-    await uow.runtime.outbox.add(session, events_out.paid(order))
+    late = (TIMER_SHIPPING_LATE, order.ship_by, {"promised_by": order.ship_by.isoformat()}) if fast else None
+    await pay_write(
+        session,
+        uow.runtime.outbox,
+        entry,
+        events_out.paid(order),
+        posting=posting,
+        unpaid_timer=TIMER_UNPAID,
+        shipping_late=late,
+    )
     # Just paid: no after-sales case can name the order yet (the refund service opens one only for a paid order).
-    return await order_view(session, principal, order, aftersales=False)
+    return order_public(order, principal, [*timeline, entry], case_open=False)
 
 
 async def cancel_order(
