@@ -51,6 +51,9 @@ from xinren_shared.testing.plugin import create_database
 RESULTS = h.ROOT / "bench" / "results"
 TOPICS = ("xinren.orders.v1", "xinren.qc.v1", "xinren.aftersales.v1")  # the services' events (catalog names)
 LOGS = RESULTS / "logs"
+# P2: a step keeps up only if every consumer of its events has handled them this soon after its last case opened
+# (offsets are committed about once a second: an idle system shows 1-2 s).
+EVERY_CONSUMER_WITHIN_S = 3.0
 
 
 @dataclass
@@ -252,6 +255,9 @@ async def p2(run: Run, stack: dict[str, h.Service]) -> dict[str, Any]:
                 until = planned[0][1] + s.seconds if planned else 0.0
                 opened_in_step = sum(1 for o in paid if watch.opened.get(o, until + 1) <= until)
                 missing = await watch.wait(paid, 30)
+                # How long after its last case every other consumer (the refund and notify views, the order's own
+                # reactions) had handled the step's events too: seconds mean they fell behind the offered rate.
+                settled = await h.consumers_caught_up(run.kafka, [physical(t) for t in TOPICS])
                 lat = sorted(watch.opened[o] - sent_at[o] for o in paid if o in watch.opened)
                 # Keeping up: the pays are answered at the offered rate, every case opens, and the last fifth of the
                 # step waits no longer than the first fifth (a growing backlog would show there).
@@ -261,6 +267,7 @@ async def p2(run: Run, stack: dict[str, h.Service]) -> dict[str, Any]:
                 growing = bool(early and late) and h.percentile(late, 0.5) > 2 * h.percentile(early, 0.5) + 0.05
                 pays = figures.summary(offered_per_s=rate)
                 keeps_up = figures.statuses["200"] == len(batch) and not missing and not growing
+                keeps_up = keeps_up and settled <= EVERY_CONSUMER_WITHIN_S
                 return {
                     "offered_per_s": rate,
                     "pay": pays,
@@ -271,6 +278,7 @@ async def p2(run: Run, stack: dict[str, h.Service]) -> dict[str, Any]:
                         "backlog_growing": growing,
                         "opened_per_s": round(opened_in_step / s.seconds, 1),
                     },
+                    "every_consumer_caught_up_after_s": round(settled, 1),
                     "keeps_up": keeps_up,
                 }
 
