@@ -89,6 +89,7 @@ class ServiceRuntime(Generic[SettingsT]):
                 partitions=settings.kafka_partitions,
                 batch_size=settings.consumer_batch_size,
                 commit_interval_seconds=settings.consumer_commit_interval_seconds,
+                fetch_max_wait_ms=settings.consumer_fetch_max_wait_ms,
             )
         self.timer_worker = TimerWorker(
             service=spec.name,

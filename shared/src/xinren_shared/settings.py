@@ -62,6 +62,10 @@ class ServiceSettings(BaseSettings):
     consumer_retry_base_seconds: float = 0.2
     consumer_batch_size: int = 100  # records of one partition handled in one transaction
     consumer_commit_interval_seconds: float = Field(default=1.0, ge=0)  # offsets committed at most this often
+    # How long the broker may hold a fetch that finds nothing new (Kafka's fetch.max.wait.ms, default 500). A
+    # partition whose records are being handled is left out of the fetch sent meanwhile; its next records then
+    # wait for that fetch to come back, up to this long.
+    consumer_fetch_max_wait_ms: int = Field(default=100, ge=1, le=500)
     exit_with_parent: bool = True  # a worker stops once its supervisor (uvicorn's main process) is gone
     # The garbage collector's thresholds once a worker has started and frozen what it holds (xinren_shared.gcpause):
     # the youngest generation collected after this many allocations (Python's default: 700), the older ones after

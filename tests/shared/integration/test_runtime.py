@@ -20,8 +20,9 @@ from xinren_shared.settings import ServiceSettings
 from .support import wait_until
 
 
-def runtime(world, kafka_bootstrap, name, **spec) -> ServiceRuntime:
+def runtime(world, kafka_bootstrap, name, *, settings_extra=None, **spec) -> ServiceRuntime:
     settings = ServiceSettings(
+        **(settings_extra or {}),
         database_url=world.url,
         kafka_bootstrap_servers=kafka_bootstrap,
         jwt_secret="runtime-test-secret-0123456789abcdef",
@@ -137,3 +138,30 @@ async def test_a_snapshot_sees_one_moment_and_writes_nothing(world, kafka_bootst
         assert await world.count(key) == 1
     finally:
         await rt.stop()
+
+
+async def test_the_consumer_asks_the_broker_to_hold_an_empty_fetch_100_ms_at_most(world, kafka_bootstrap):
+    """Kafka's default is 500 ms; a fetch sent while some partitions' records are being handled leaves them out, and
+    their next records wait for it to come back. The setting reaches the Kafka client the consumer starts."""
+
+    async def handler(session, event, ctx) -> None:
+        return None
+
+    handlers = {OrderCancelled: handler}
+    assert ServiceSettings.model_fields["consumer_fetch_max_wait_ms"].default == 100
+    rt = runtime(world, kafka_bootstrap, f"rt{uuid.uuid4().hex[:6]}", event_handlers=handlers)
+    assert rt.consumer is not None and rt.consumer.fetch_max_wait_ms == 100
+    tuned = runtime(
+        world,
+        kafka_bootstrap,
+        f"rt{uuid.uuid4().hex[:6]}",
+        settings_extra={"consumer_fetch_max_wait_ms": 40},
+        event_handlers=handlers,
+    )
+    assert tuned.consumer is not None
+    await tuned.consumer.start()
+    try:
+        assert tuned.consumer.consumer is not None
+        assert tuned.consumer.consumer._fetch_max_wait_ms == 40  # the started client's own setting
+    finally:
+        await tuned.consumer.stop()
