@@ -36,6 +36,7 @@ from sqlalchemy import (
     insert,
     literal,
     select,
+    true,
     update,
 )
 from sqlalchemy.dialects.postgresql import ARRAY
@@ -175,10 +176,22 @@ class OutboxRelay:
 
     @functools.cached_property
     def _claim(self) -> sql.Statement:
-        """The oldest pending rows, locked (others' claims skipped), compiled once: it runs for every batch."""
+        """The relay's lock for this transaction, tried once (`held`), and only if it was taken the oldest pending
+        rows, locked (others' claims skipped): one round trip, compiled once, for every batch. Always one row at
+        least: `held` false and no event when another relay holds the lock, `held` true and none when nothing is
+        pending."""
         t = self.table
-        pending = select(t).where(t.c.published_at.is_(None)).order_by(t.c.seq).limit(bindparam("limit"))
-        return sql.Statement(pending.with_for_update(skip_locked=True))
+        held = select(func.pg_try_advisory_xact_lock(bindparam("lock", type_=BigInteger)).label("held")).cte("held")
+        pending = (
+            select(t)
+            .where(held.c.held, t.c.published_at.is_(None))
+            .order_by(t.c.seq)
+            .limit(bindparam("limit"))
+            .with_for_update(skip_locked=True)
+            .lateral("pending")
+        )
+        claim = select(held.c.held, pending).select_from(held.outerjoin(pending, true())).order_by(pending.c.seq)
+        return sql.Statement(claim)
 
     @functools.cached_property
     def _oldest(self) -> sql.Statement:
@@ -198,13 +211,14 @@ class OutboxRelay:
         try:
             async with self.session_factory() as session, session.begin():
                 conn = await sql.driver(session)
-                self.standing_by = not await conn.fetchval("SELECT pg_try_advisory_xact_lock($1)", _RELAY_LOCK)
+                claim = await self._claim.fetch(conn, {"lock": _RELAY_LOCK, "limit": self.batch_size})
+                self.standing_by = not claim[0]["held"]
                 if self.standing_by:
                     # Reported by every replica alike, whichever of them a scrape reaches: the oldest row pending
                     # (read once per poll while standing by), not what this one last published.
                     OUTBOX_OLDEST_AGE.record(self.service, await self._oldest.fetchval(conn, {}))
                     return 0
-                rows = await self._claim.fetch(conn, {"limit": self.batch_size})
+                rows = [r for r in claim if r["seq"] is not None]
                 if not rows:
                     OUTBOX_PENDING.labels(self.service).set(0)
                     OUTBOX_OLDEST_AGE.record(self.service, None)

@@ -32,12 +32,13 @@ async def stop_consuming(consumer: Any, task: asyncio.Task[Any]) -> None:
     await asyncio.gather(task, return_exceptions=True)
 
 
-def relay_for(world: Any, producer: Any, service: str = "test", **kwargs: Any) -> OutboxRelay:
-    """A relay of the world's outbox (channel xinren_outbox_test), publishing with `producer`."""
+def relay_for(world: Any, producer: Any, service: str = "test", sessions: Any = None, **kwargs: Any) -> OutboxRelay:
+    """A relay of the world's outbox (channel xinren_outbox_test), publishing with `producer` (on the world's
+    sessions unless given others)."""
     return OutboxRelay(
         service=service,
         table=world.tables.outbox,
-        session_factory=world.sessions,
+        session_factory=sessions or world.sessions,
         producer=producer,
         database_url=world.url,
         channel="xinren_outbox_test",

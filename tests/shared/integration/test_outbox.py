@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy import select, text
 
 from xinren_shared.contracts.orders import OrderCancelled, OrderShipped
+from xinren_shared.db import make_engine, make_session_factory
 from xinren_shared.outbox import Outbox, OutboxRelay
 
 from .support import relay_for, wait_until
@@ -193,3 +194,48 @@ async def test_under_load_the_relay_publishes_a_burst_in_a_few_batches(world, pr
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
         await relay.close()
+
+
+async def test_a_batch_is_four_round_trips_and_a_standing_by_try_four_too(world, producer, event_collector):
+    """BEGIN, the claim (the relay's lock tried with it: only the holder claims), the mark, COMMIT. A relay that
+    finds the lock taken claims nothing, reads the oldest pending row's age for its gauge, and commits."""
+    from xinren_shared.outbox import _RELAY_LOCK
+    from xinren_shared.testing.roundtrips import RoundTrips
+
+    outbox = Outbox(world.tables.outbox, "/xinren/test", "xinren_outbox_test")
+    # One connection, so that every batch below finds its statements prepared and the rows' types known.
+    engine = make_engine(world.url, pool_size=1, max_overflow=0)
+    try:
+        relay = relay_for(world, producer, sessions=make_session_factory(engine))
+        async with world.sessions() as s, s.begin():
+            await outbox.add(s, cancelled(f"ord_{uuid.uuid4().hex}"))
+        await relay.drain()  # what earlier tests left, and the statements prepared with a row's types
+        keys = [f"ord_{uuid.uuid4().hex}" for _ in range(3)]
+        async with world.sessions() as s, s.begin():
+            for key in keys:
+                await outbox.add(s, cancelled(key))
+        with RoundTrips(engine.sync_engine) as rec:
+            assert await relay.publish_batch() == 3
+        assert len(rec.trips) == 4, "\n".join(t[:80] for t in rec.trips)
+        assert rec.trips[0] == "BEGIN" and rec.trips[-1] == "COMMIT", rec.trips
+        assert "pg_try_advisory_xact_lock" in rec.trips[1] and "FOR UPDATE SKIP LOCKED" in rec.trips[1], rec.trips
+        await event_collector.wait_for(lambda e: e.key in keys, count=3)
+
+        async with world.sessions() as s, s.begin():
+            await outbox.add(s, cancelled(f"ord_{uuid.uuid4().hex}"))
+        other = await world.engine.connect()
+        await other.begin()
+        await other.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _RELAY_LOCK})
+        try:
+            with RoundTrips(engine.sync_engine) as rec:
+                assert await relay.publish_batch() == 0
+            assert relay.standing_by and len(rec.trips) == 4, rec.trips
+            pending = select(world.tables.outbox.c.seq).where(world.tables.outbox.c.published_at.is_(None))
+            async with world.sessions() as s:
+                assert len((await s.execute(pending)).all()) == 1  # not claimed, not marked: still the holder's
+        finally:
+            await other.rollback()
+            await other.close()
+        assert await relay.publish_batch() == 1 and not relay.standing_by
+    finally:
+        await engine.dispose()
