@@ -25,6 +25,18 @@ def ids() -> dict[str, str]:
     }
 
 
+def case_opened(p: dict[str, str]) -> QcCaseOpened:
+    return QcCaseOpened(
+        order_id=p["order_id"],
+        case_id=f"qc_{p['order_id']}",
+        shop_id=p["shop_id"],
+        buyer_id=p["buyer_id"],
+        warehouse_id=p["warehouse_id"],
+        warehouse_address="广东省四会市玉器城质检中心",
+        inbound_deadline="2025-05-25T04:00:00Z",
+    )
+
+
 def paid(p: dict[str, str], **extra) -> OrderPaid:
     return OrderPaid(
         order_id=p["order_id"],
@@ -96,15 +108,7 @@ async def test_paid_then_qc_passed_notifies_buyer_and_seller_once_each_in_chines
 
 async def test_warehouse_staff_and_inspectors_share_the_warehouse_inbox(notify, publish):
     p = ids()
-    opened = QcCaseOpened(
-        order_id=p["order_id"],
-        case_id=f"qc_{p['order_id']}",
-        shop_id=p["shop_id"],
-        buyer_id=p["buyer_id"],
-        warehouse_id=p["warehouse_id"],
-        warehouse_address="广东省四会市玉器城质检中心",
-        inbound_deadline="2025-05-25T04:00:00Z",
-    )
+    opened = case_opened(p)
     await publish(opened, source="/xinren/qc")
     staff = await wait_inbox(notify, notify.auth("warehouse", warehouse_id=p["warehouse_id"]), 1)
     assert staff[0]["title"] == "新质检单" and "2025-05-25 12:00（北京时间）" in staff[0]["body"]
@@ -271,15 +275,7 @@ async def test_the_parties_an_event_names_win_over_the_order_view_and_the_view_f
     runtime = notify.app.state.runtime
     p = ids()
     moved = {**p, "shop_id": f"{p['shop_id']}_b"}  # the case names another shop than order.paid did
-    opened = QcCaseOpened(
-        order_id=p["order_id"],
-        case_id=f"qc_{p['order_id']}",
-        shop_id=moved["shop_id"],
-        buyer_id=p["buyer_id"],
-        warehouse_id=p["warehouse_id"],
-        warehouse_address="广东省四会市玉器城质检中心",
-        inbound_deadline="2025-05-25T04:00:00Z",
-    )
+    opened = case_opened(moved)
     delivered = OrderDelivered(order_id=p["order_id"], delivered_at="2025-05-26T08:00:00Z")  # names nobody
     for event, source in ((paid(p), "/xinren/order"), (opened, "/xinren/qc"), (delivered, "/xinren/order")):
         await record_event_committed(runtime, Envelope.of(event, source))

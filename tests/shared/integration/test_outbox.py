@@ -11,6 +11,7 @@ from sqlalchemy import select, text
 from xinren_shared.contracts.orders import OrderCancelled, OrderShipped
 from xinren_shared.db import make_engine, make_session_factory
 from xinren_shared.outbox import Outbox, OutboxRelay
+from xinren_shared.testing.roundtrips import RoundTrips
 
 from .support import relay_for, wait_until
 
@@ -200,7 +201,6 @@ async def test_a_batch_is_four_round_trips_and_a_standing_by_try_four_too(world,
     """BEGIN, the claim (the relay's lock tried with it: only the holder claims), the mark, COMMIT. A relay that
     finds the lock taken claims nothing, reads the oldest pending row's age for its gauge, and commits."""
     from xinren_shared.outbox import _RELAY_LOCK
-    from xinren_shared.testing.roundtrips import RoundTrips
 
     outbox = Outbox(world.tables.outbox, "/xinren/test", "xinren_outbox_test")
     # One connection, so that every batch below finds its statements prepared and the rows' types known.

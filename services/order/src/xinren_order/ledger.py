@@ -28,7 +28,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NotRequired, TypedDict, Unpack
 
 from sqlalchemy import CTE, BigInteger, Select, String, bindparam, func, select, text, true
 from sqlalchemy.dialects.postgresql import ARRAY, insert
@@ -50,35 +50,29 @@ class UnbalancedTransaction(ValueError):
     pass
 
 
-async def post(
-    session: AsyncSession,
-    *,
-    key: str,
-    kind: str,
-    entries: Sequence[tuple[str, int]],
-    order_id: str | None = None,
-    shop_id: str | None = None,
-    memo: str | None = None,
-) -> int | None:
+class Posting(TypedDict):
+    """One balanced transaction as its callers give it: a key unique to it, its kind, its (account, amount) entries,
+    and what it concerns."""
+
+    key: str
+    kind: str
+    entries: Sequence[tuple[str, int]]
+    order_id: NotRequired[str | None]
+    shop_id: NotRequired[str | None]
+    memo: NotRequired[str | None]
+
+
+async def post(session: AsyncSession, **posting: Unpack[Posting]) -> int | None:
     """Writes one balanced transaction; returns its id, or None when `key` was already posted (nothing written)."""
-    params = posting_params(key=key, kind=kind, entries=entries, order_id=order_id, shop_id=shop_id, memo=memo)
-    txn_id: int | None = await _POST.fetchval(await sql.driver(session), params)
+    txn_id: int | None = await _POST.fetchval(await sql.driver(session), posting_params(**posting))
     return txn_id
 
 
-def posting_params(
-    prefix: str = "",
-    *,
-    key: str,
-    kind: str,
-    entries: Sequence[tuple[str, int]],
-    order_id: str | None = None,
-    shop_id: str | None = None,
-    memo: str | None = None,
-) -> dict[str, Any]:
+def posting_params(prefix: str = "", **posting: Unpack[Posting]) -> dict[str, Any]:
     """The bind parameters of `posting(prefix)` for one balanced transaction (refused when it does not balance or
     names something that is not an account)."""
-    lines = [(account, amount) for account, amount in entries if amount != 0]
+    key = posting["key"]
+    lines = [(account, amount) for account, amount in posting["entries"] if amount != 0]
     if not lines or sum(amount for _, amount in lines) != 0:
         raise UnbalancedTransaction(f"transaction {key} does not balance: {lines}")
     for account, _ in lines:
@@ -86,10 +80,10 @@ def posting_params(
             raise ValueError(f"not a ledger account: {account!r}")
     params = {
         "key": key,
-        "kind": kind,
-        "order_id": order_id,
-        "shop_id": shop_id,
-        "memo": memo,
+        "kind": posting["kind"],
+        "order_id": posting.get("order_id"),
+        "shop_id": posting.get("shop_id"),
+        "memo": posting.get("memo"),
         "accounts": [account for account, _ in lines],
         "amounts": [amount for _, amount in lines],
     }

@@ -110,6 +110,7 @@ async def case_open(session: AsyncSession, order_id: str) -> bool:
 # only from that UPDATE to the commit.
 _SHOP, _PRODUCT, _COOPERATION = (metadata.tables[name] for name in ("shop", "product", "cooperation"))
 _ORDER, _TIMELINE = metadata.tables["sales_order"], metadata.tables["order_timeline_entry"]
+_ENTRY_COLUMNS = ("order_id", "at", "from_status", "to_status", "actor", "reason")  # what a timeline entry says
 # What creation writes of the order: its required columns and the optional ones it may set (the others stay null
 # until a later step sets them, as the ORM leaves out a None).
 _CREATION_SETS = ("host_id", "live_room_id", "warehouse_hint", "pay_by")
@@ -254,7 +255,6 @@ def _pay_write(timers: Timers, *, late: bool) -> sa.Select[Any]:
     return notifying_insert(infra.outbox, "e_", *others)
 
 
-_ENTRY_COLUMNS = ("order_id", "at", "from_status", "to_status", "actor", "reason")
 _PAY_WRITE = {late: sql.Statement(_pay_write(Timers(infra.timer), late=late)) for late in (False, True)}
 
 
@@ -264,14 +264,14 @@ async def pay_write(
     entry: OrderTimelineEntry,
     event: Event,
     *,
-    posting: dict[str, Any],
+    posting: ledger.Posting,
     unpaid_timer: str,
     shipping_late: tuple[str, datetime, dict[str, Any]] | None,
 ) -> Envelope:
-    """Writes what paying an order writes besides the order's row, in one round trip (`_pay_write`): `posting` is
-    `ledger.posting_params("l_", ...)`, `shipping_late` the (kind, due time, payload) of that timer, if any."""
+    """Writes what paying an order writes besides the order's row, in one round trip (`_pay_write`): the ledger's
+    `posting`, and `shipping_late`, the (kind, due time, payload) of that timer, if any."""
     envelope, params = outbox.embedded(session, event, prefix="e_")
-    params.update(posting)
+    params.update(ledger.posting_params("l_", **posting))
     params.update({f"t_{name}": getattr(entry, name) for name in _ENTRY_COLUMNS})
     params["unpaid_kind"] = unpaid_timer
     if shipping_late is not None:

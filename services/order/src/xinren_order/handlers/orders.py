@@ -229,8 +229,7 @@ async def pay_order(
     fast = TrustRight.FAST_SHIPPING in order.trust_rights
     window = uow.settings.fast_shipping_seconds if fast else uow.settings.ship_window_seconds
     order.ship_by = capture.captured_at + timedelta(seconds=window)
-    posting = ledger.posting_params(
-        "l_",
+    posting = ledger.Posting(
         key=f"payment:{order.order_id}",
         kind="PAYMENT",
         entries=[
