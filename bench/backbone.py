@@ -3,11 +3,13 @@ handled by the idempotent consumer (one inbox row and one effect row each).
 
 The load is the same whatever the shared package: a writer's transaction inserts its B outbox rows with one SQL
 statement (as a service's own statement carries the event it writes) and wakes the relay, and the handler inserts
-its effect row with one prepared statement on the consumer's transaction. So the figures are the relay's and the
-consumer's, not the cost of building the rows or the effect (the outbox's own insert is measured by the services'
-tests and P1). Reports events/s for each stage and
-the end-to-end latency (commit → handled) percentiles. With --backlog the consumer starts only once every event is
-on the topic, so `consume_events_per_s` is the consumer's own capacity rather than the writer's pace.
+the effect rows with one prepared statement on the consumer's transaction: one statement for each run of events a
+batch gives it where the shared package can (a `Batched` handler, as a service's handler whose effect is a plain
+write), else one per event (an older tree, or --per-event: a handler that has to wait for the database per event).
+So the figures are the relay's and the consumer's, not the cost of building the rows or the effect (the outbox's
+own insert is measured by the services' tests and P1). Reports events/s for each stage and the end-to-end latency
+(commit → handled) percentiles. With --backlog the consumer starts only once every event is on the topic, so
+`consume_events_per_s` is the consumer's own capacity rather than the writer's pace.
 
 As in a deployment, the producing side (writers and the relay, one service's process) and the consuming side (the
 idempotent consumer, another service's process) are two processes: this one, and the same script with --consume
@@ -55,6 +57,7 @@ SELECT line.* FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::te
                          $8::timestamptz[]) AS line, (SELECT pg_notify($9, '')) AS woken
 """
 EFFECT = "INSERT INTO effect (event_id) VALUES ($1)"
+EFFECTS = "INSERT INTO effect (event_id) SELECT unnest($1::text[])"
 
 
 async def driver(session: AsyncSession) -> Any:
@@ -74,8 +77,17 @@ def define_tables() -> tuple[MetaData, InfraTables, Table]:
     return metadata, tables, effect
 
 
-async def consume(url: str, kafka: str, group: str, events: int) -> dict[str, float]:
-    """The consuming side, a process of its own: handles `events` events; returns when it handled each."""
+def batched() -> Any:
+    """The shared package's wrapper of a handler given many events at once; None in a tree that has none."""
+    from xinren_shared import consumer
+
+    return getattr(consumer, "Batched", None)
+
+
+async def consume(url: str, kafka: str, group: str, events: int, per_event: bool = False) -> dict[str, float]:
+    """The consuming side, a process of its own: handles `events` events; returns when it handled each. The handler
+    writes each event's effect row: with one statement for all the events a batch gives it where the shared package
+    can give it many (`Batched`), else (or with `per_event`) with one statement per event."""
     _, tables, _ = define_tables()
     engine = make_engine(url)
     sessions = make_session_factory(engine)
@@ -84,16 +96,27 @@ async def consume(url: str, kafka: str, group: str, events: int) -> dict[str, fl
     handled_at: dict[str, float] = {}
     done = asyncio.Event()
 
-    async def handler(session, event, ctx):
-        await (await driver(session)).execute(EFFECT, ctx.envelope.id)
-        handled_at[ctx.envelope.id] = time.monotonic()
+    def handled(ids: list[str]) -> None:
+        now = time.monotonic()
+        handled_at.update((i, now) for i in ids)
         if len(handled_at) >= events:
             done.set()
+
+    async def handler(session, event, ctx):
+        await (await driver(session)).execute(EFFECT, ctx.envelope.id)
+        handled([ctx.envelope.id])
+
+    async def handle_many(session, items):
+        ids = [ctx.envelope.id for _, ctx in items]
+        await (await driver(session)).execute(EFFECTS, ids)
+        handled(ids)
+
+    wrapper = None if per_event else batched()
 
     consumer = IdempotentConsumer(
         service="bench",
         name="bench",
-        handlers={OrderCancelled: handler},
+        handlers={OrderCancelled: handler if wrapper is None else wrapper(handle_many)},
         session_factory=sessions,
         inbox=tables.inbox,
         bootstrap_servers=kafka,
@@ -121,8 +144,9 @@ class ConsumerProcess:
     """This script with --consume, on the same database and topics (the environment carries PYTHONPATH and the
     topic namespace, so it runs the same shared package as this process)."""
 
-    def __init__(self, url: str, kafka: str, events: int, out: Path):
+    def __init__(self, url: str, kafka: str, events: int, out: Path, per_event: bool = False):
         self.args = [sys.executable, str(Path(__file__).resolve()), "--consume", "--events", str(events)]
+        self.args += ["--per-event"] if per_event else []
         self.args += ["--url", url, "--kafka", kafka, "--group", f"bench-{uuid.uuid4().hex}", "--times", str(out)]
         self.out = out
         self.proc: asyncio.subprocess.Process | None = None
@@ -157,7 +181,9 @@ def infrastructure() -> Infra:
     return provide(ROOT)
 
 
-async def run(events: int, batch: int, keys: int, backlog: bool = False, writers: int = 1) -> dict:
+async def run(
+    events: int, batch: int, keys: int, backlog: bool = False, writers: int = 1, per_event: bool = False
+) -> dict:
     infra = infrastructure()
     os.environ.setdefault("XINREN_TOPIC_NAMESPACE", f"bench-{uuid.uuid4().hex[:8]}.")
     times = ROOT / "bench" / "results" / f".backbone-handled-{uuid.uuid4().hex[:8]}.json"
@@ -184,7 +210,7 @@ async def run(events: int, batch: int, keys: int, backlog: bool = False, writers
             poll_seconds=0.5,
         )
         relay_task = asyncio.create_task(relay.run())
-        consumer = ConsumerProcess(url, infra.kafka_bootstrap, events, times)
+        consumer = ConsumerProcess(url, infra.kafka_bootstrap, events, times, per_event)
         if not backlog:
             await consumer.start()
 
@@ -236,6 +262,7 @@ async def run(events: int, batch: int, keys: int, backlog: bool = False, writers
             "keys": keys,
             "effects": effects,
             "processes": "writers and relay in one, the consumer in another",
+            "handler": "per event" if per_event or batched() is None else "batched",
             "write_events_per_s": round(events / (t_written - t0)),
             "end_to_end_events_per_s": round(events / (t_handled - t0)),
             "mode": "backlog" if backlog else "live",
@@ -265,6 +292,9 @@ def main() -> None:
     parser.add_argument(
         "--backlog", action="store_true", help="start the consumer only once every event is on the topic"
     )
+    parser.add_argument(
+        "--per-event", action="store_true", help="a handler called once per event, even where it could be batched"
+    )
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "backbone.json")
     # The consuming process, started by the producing one.
     parser.add_argument("--consume", action="store_true", help=argparse.SUPPRESS)
@@ -274,10 +304,10 @@ def main() -> None:
     parser.add_argument("--times", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.consume:
-        handled = asyncio.run(consume(args.url, args.kafka, args.group, args.events))
+        handled = asyncio.run(consume(args.url, args.kafka, args.group, args.events, args.per_event))
         args.times.write_text(json.dumps(handled))
         return
-    result = asyncio.run(run(args.events, args.batch, args.keys, args.backlog, args.writers))
+    result = asyncio.run(run(args.events, args.batch, args.keys, args.backlog, args.writers, args.per_event))
     out = args.out
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=2) + "\n")

@@ -3,21 +3,24 @@
 Records are handled in batches: the records a poll brought for one partition (up to `batch_size`) share one
 transaction, with their inbox rows inserted in one statement, and partitions run in parallel. If anything in a batch
 fails, the batch rolls back whole and its records are handled one by one, in order, with retries, so a poison event
-reaches the dead letters alone and the rest go through. Offsets are committed only after the database commit. A
-handler that keeps failing sends the record to `<topic>.dlq` (original bytes, with the error and the original
-coordinates in headers) and the partition moves on; a database that cannot be reached is not the event's failure:
-the partition waits for it, spending no attempt. A record that is not a valid CloudEvent or does not fit its
-model goes to the dead-letter topic at once.
+reaches the dead letters alone and the rest go through. A handler wrapped in `Batched` is given the fresh events
+of a batch together (each run of consecutive events it handles), so it can write them with one statement instead
+of one round trip per event; record by record it is given one. Offsets are committed only after the database
+commit. A handler that keeps failing sends the record to `<topic>.dlq` (original bytes, with the error and the
+original coordinates in headers) and the partition moves on; a database that cannot be reached is not the event's
+failure: the partition waits for it, spending no attempt. A record that is not a valid CloudEvent or does not fit
+its model goes to the dead-letter topic at once.
 """
 
 from __future__ import annotations
 
 import asyncio
 import functools
+import itertools
 import logging
 import random
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
@@ -25,7 +28,7 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.errors import KafkaError
 from aiokafka.structs import ConsumerRecord
-from opentelemetry.trace import Span, SpanKind
+from opentelemetry.trace import Span, SpanKind, StatusCode
 from pydantic import ValidationError
 from sqlalchemy import BigInteger, Integer, String, Table, bindparam, func, select
 from sqlalchemy.dialects.postgresql import ARRAY, insert
@@ -58,6 +61,19 @@ class EventContext(Generic[SettingsT]):
 
 
 Handler = Callable[[AsyncSession, Any, EventContext[Any]], Awaitable[None]]
+BatchHandler = Callable[[AsyncSession, list[tuple[Any, EventContext[Any]]]], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class Batched:
+    """A handler of many events at once, in their order, on the batch's transaction. A consumer batch gives it each
+    run of consecutive fresh events it handles (duplicates left out); when the batch failed and its records are
+    handled one by one, it gets one event at a time. For events whose effect is a write that one statement can do
+    for all of them: a per-event handler waits for the database once per event (in the backbone benchmark, that
+    round trip is most of what a consumer does); this waits once per run. Each event's consumer span is open for the
+    call but not current (the call is many events'): events the handler writes start traces of their own."""
+
+    handle: BatchHandler
 
 
 _BATCH_ATTEMPTS = 3
@@ -95,7 +111,7 @@ class IdempotentConsumer:
         *,
         service: str,
         name: str,
-        handlers: dict[type[Event], Handler],
+        handlers: Mapping[type[Event], Handler | Batched],
         session_factory: async_sessionmaker[AsyncSession],
         inbox: Table,
         bootstrap_servers: str,
@@ -302,21 +318,53 @@ class IdempotentConsumer:
         return False
 
     async def _handle_decoded(self, decoded: list[tuple[ConsumerRecord, Envelope, Event]]) -> list[tuple[str, str]]:
-        """One transaction for the batch: its inbox rows, then each fresh event's handler; the outcome of each."""
+        """One transaction for the batch: its inbox rows, then the fresh events' handlers in order (a `Batched` one
+        once for each run of consecutive events it handles); the outcome of each event."""
         outcomes: list[tuple[str, str]] = []
         async with self.session_factory() as session, session.begin():
             fresh = await self._record_in_inbox(session, decoded)
+            handled: list[tuple[ConsumerRecord, Envelope, Event]] = []
             for record, envelope, event in decoded:
                 if envelope.id not in fresh:
                     outcomes.append((envelope.type, "duplicate"))
                     continue
                 fresh.discard(envelope.id)  # a second copy within the batch is a duplicate too
-                started = time.perf_counter()
-                with self._span(record, envelope):
-                    await self.handlers[envelope.type](session, event, EventContext(envelope, self.runtime))
-                HANDLER_SECONDS.labels(self.service, self.name, envelope.type).observe(time.perf_counter() - started)
+                handled.append((record, envelope, event))
                 outcomes.append((envelope.type, "handled"))
+            for handler, group in itertools.groupby(handled, key=lambda item: self.handlers[item[1].type]):
+                run = list(group)
+                if isinstance(handler, Batched):
+                    await self._run_batched(session, handler, run)
+                    continue
+                for record, envelope, event in run:
+                    started = time.perf_counter()
+                    with self._span(record, envelope):
+                        await handler(session, event, EventContext(envelope, self.runtime))
+                    HANDLER_SECONDS.labels(self.service, self.name, envelope.type).observe(
+                        time.perf_counter() - started
+                    )
         return outcomes
+
+    async def _run_batched(
+        self, session: AsyncSession, handler: Batched, run: list[tuple[ConsumerRecord, Envelope, Event]]
+    ) -> None:
+        """One call for the run. Each event keeps its own consumer span (a child of its record's context), open for
+        the call; each is given the time of the call divided among them."""
+        spans = [self._start_span(record, envelope) for record, envelope, _ in run]
+        started = time.perf_counter()
+        try:
+            await handler.handle(session, [(event, EventContext(envelope, self.runtime)) for _, envelope, event in run])
+        except Exception as exc:
+            for span in spans:
+                span.record_exception(exc)
+                span.set_status(StatusCode.ERROR)
+            raise
+        finally:
+            for span in spans:
+                span.end()
+        share = (time.perf_counter() - started) / len(run)
+        for _, envelope, _ in run:
+            HANDLER_SECONDS.labels(self.service, self.name, envelope.type).observe(share)
 
     async def _record_in_inbox(
         self, session: AsyncSession, decoded: list[tuple[ConsumerRecord, Envelope, Event]]
@@ -398,24 +446,36 @@ class IdempotentConsumer:
                     await asyncio.sleep(self.retry_base_seconds * 2 ** (attempt - 1))
 
     def _span(self, record: ConsumerRecord, envelope: Envelope) -> AbstractContextManager[Span]:
-        """The consumer span of one event, a child of the context its record carries (a new trace if none); its
-        trace id is the correlation id of the handler's log lines."""
+        """The consumer span of one event, a child of the context its record carries (a new trace if none), current
+        while its handler runs; its trace id is the correlation id of the handler's log lines."""
         return tracing.traced(
             self.service,
             f"{envelope.topic} process",
             kind=SpanKind.CONSUMER,
             parent=tracing.context_from(envelope.traceparent),
-            attributes={
-                "messaging.system": "kafka",
-                "messaging.operation.type": "process",
-                "messaging.destination.name": envelope.topic,
-                "messaging.consumer.group.name": self.group_id,
-                "messaging.message.id": envelope.id,
-                "messaging.destination.partition.id": str(record.partition),
-                "messaging.kafka.offset": record.offset,
-                "cloudevents.event_type": envelope.type,
-            },
+            attributes=self._span_attributes(record, envelope),
         )
+
+    def _start_span(self, record: ConsumerRecord, envelope: Envelope) -> Span:
+        """The same span, started but not made current: a `Batched` handler runs for many events at once."""
+        return tracing.tracer(self.service).start_span(
+            f"{envelope.topic} process",
+            context=tracing.context_from(envelope.traceparent),
+            kind=SpanKind.CONSUMER,
+            attributes=self._span_attributes(record, envelope),
+        )
+
+    def _span_attributes(self, record: ConsumerRecord, envelope: Envelope) -> dict[str, str | int]:
+        return {
+            "messaging.system": "kafka",
+            "messaging.operation.type": "process",
+            "messaging.destination.name": envelope.topic,
+            "messaging.consumer.group.name": self.group_id,
+            "messaging.message.id": envelope.id,
+            "messaging.destination.partition.id": str(record.partition),
+            "messaging.kafka.offset": record.offset,
+            "cloudevents.event_type": envelope.type,
+        }
 
     def _decode(self, record: ConsumerRecord) -> tuple[Envelope, Event | None]:
         try:
@@ -447,7 +507,11 @@ class IdempotentConsumer:
             if inserted.first() is None:
                 return "duplicate"
             started = time.perf_counter()
-            await self.handlers[envelope.type](session, event, EventContext(envelope, self.runtime))
+            handler, context = self.handlers[envelope.type], EventContext(envelope, self.runtime)
+            if isinstance(handler, Batched):
+                await handler.handle(session, [(event, context)])
+            else:
+                await handler(session, event, context)
             HANDLER_SECONDS.labels(self.service, self.name, envelope.type).observe(time.perf_counter() - started)
             return "handled"
 

@@ -7,7 +7,7 @@ import logging
 import os
 import signal
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from . import migrate
 from .consistency import Check, ConsistencyChecker
-from .consumer import Handler, IdempotentConsumer
+from .consumer import Batched, Handler, IdempotentConsumer
 from .db import make_engine, make_session_factory
 from .events import Event
 from .kafka import catalog_topics, ensure_topics, kafka_reachable, make_producer
@@ -39,7 +39,7 @@ class ServiceSpec:
     name: str  # e.g. "order": consumer group xinren-order, CloudEvents source /xinren/order
     package: str  # e.g. "xinren_order": holds migrations/
     tables: InfraTables
-    event_handlers: dict[type[Event], Handler] = field(default_factory=dict)
+    event_handlers: Mapping[type[Event], Handler | Batched] = field(default_factory=dict)
     timer_handlers: dict[str, TimerHandler] = field(default_factory=dict)
     checks: list[Check] = field(default_factory=list)  # the service's own consistency checks
 

@@ -2,6 +2,7 @@
 
 import asyncio
 import uuid
+from datetime import UTC, datetime
 
 import asyncpg
 import pytest_asyncio
@@ -12,7 +13,7 @@ from sqlalchemy import select, text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import TimeoutError as SAQueuePoolTimeout
 
-from xinren_shared.consumer import IdempotentConsumer
+from xinren_shared.consumer import Batched, IdempotentConsumer
 from xinren_shared.contracts.orders import OrderCancelled, OrderDelivered
 from xinren_shared.db import database_unavailable
 from xinren_shared.dlq import replay_dead_letters
@@ -32,11 +33,13 @@ def cancelled(order_id: str) -> OrderCancelled:
 async def make_consumer(world, producer, kafka_bootstrap):
     started: list[tuple[IdempotentConsumer, asyncio.Task]] = []
 
-    async def make(handler, *, max_attempts=3, batch_size=100, topics=None, **options) -> IdempotentConsumer:
+    async def make(
+        handler=None, *, handlers=None, max_attempts=3, batch_size=100, topics=None, **options
+    ) -> IdempotentConsumer:
         consumer = IdempotentConsumer(
             service="test",
             name=f"c{uuid.uuid4().hex[:6]}",
-            handlers={OrderCancelled: handler, OrderDelivered: handler},
+            handlers=handlers or {OrderCancelled: handler, OrderDelivered: handler},
             topics=topics,
             session_factory=world.sessions,
             inbox=world.tables.inbox,
@@ -211,6 +214,78 @@ async def test_a_backlog_is_handled_in_batches_and_a_poison_event_inside_one_doe
         # Batches of offsets 0-9, 10-19, 20-29 (the poison's: its 9 others one by one), 30-39 and 40; a backlog
         # fetched in two parts may split one more.
         assert 13 <= len(set(times)) <= 15
+
+
+def delivered(order_id: str) -> OrderDelivered:
+    return OrderDelivered(order_id=order_id, delivered_at=datetime.now(UTC))
+
+
+async def test_a_batched_handler_is_given_each_run_of_its_events_at_once_in_order(world, make_consumer, own_topic):
+    """A `Batched` handler gets a batch's fresh events of its types together: the run before another type's event in
+    one call, the run after it in another, in order, a copy of an event already handled left out."""
+    order_id = f"ord_{uuid.uuid4().hex}"
+    first = [Envelope.of(cancelled(order_id), "/xinren/order") for _ in range(4)]
+    between = Envelope.of(delivered(order_id), "/xinren/order")
+    then = [Envelope.of(cancelled(order_id), "/xinren/order") for _ in range(2)]
+    topic, put = await own_topic()
+    await put(*first, between, then[0], first[0], then[1])  # first[0] twice: a redelivery
+    calls: list[list[str]] = []
+
+    async def many(session, items):
+        calls.append([ctx.envelope.id for _, ctx in items])
+        for _, ctx in items:
+            await world.bump(session, ctx.envelope.id)
+
+    async def one(session, event, ctx):
+        calls.append([ctx.envelope.id])
+        await world.bump(session, ctx.envelope.id)
+
+    await make_consumer(handlers={OrderCancelled: Batched(many), OrderDelivered: one}, topics=[topic])
+    await wait_until(lambda: world.count(then[-1].id))
+    everything = [*first, between, *then]
+    assert [i for call in calls for i in call] == [e.id for e in everything]  # each once, in order
+    assert [await world.count(e.id) for e in everything] == [1] * 7
+    # One fetch brings the eight records: [first 4], [between], [then 2]; a backlog fetched in two parts may split
+    # a run, never join two.
+    assert calls[0] == [e.id for e in first[: len(calls[0])]] and len(calls[0]) > 1
+    assert 3 <= len(calls) <= 4
+
+
+async def test_a_batched_handler_gets_one_event_at_a_time_once_its_batch_failed(
+    world, make_consumer, own_topic, kafka_bootstrap
+):
+    """A poison event among a batched handler's events fails the call for all of them: the batch rolls back and is
+    handled record by record, the handler given one event at a time; the poison goes to the dead letters alone."""
+    order_id = f"ord_{uuid.uuid4().hex}"
+    envelopes = [Envelope.of(cancelled(order_id), "/xinren/order") for _ in range(6)]
+    poison = envelopes[3]
+    topic, put = await own_topic()
+    await put(*envelopes)
+    calls: list[list[str]] = []
+
+    async def many(session, items):
+        ids = [ctx.envelope.id for _, ctx in items]
+        calls.append(ids)
+        for i in ids:
+            await world.bump(session, i)
+        if poison.id in ids:
+            raise RuntimeError("cannot handle this one")
+
+    await make_consumer(handlers={OrderCancelled: Batched(many)}, max_attempts=2, topics=[topic])
+    dead_letters = EventCollector(kafka_bootstrap, [physical(dlq_topic(topic))], partitions=1)
+    await dead_letters.start()
+    try:
+        dead = await dead_letters.wait_for_raw(dlq_topic(topic), lambda r: True)
+    finally:
+        await dead_letters.stop()
+    await wait_until(lambda: world.count(envelopes[-1].id))
+    assert [dict(r.headers)["ce_id"] for r in dead] == [poison.id.encode()]
+    good = [e.id for e in envelopes if e is not poison]
+    assert [await world.count(i) for i in good] == [1] * 5 and await world.count(poison.id) == 0
+    failed = next(n for n, call in enumerate(calls) if poison.id in call and len(call) > 1)
+    after = calls[failed + 1 :]
+    assert after and all(len(call) == 1 for call in after)  # one by one once the batch failed
+    assert [call[0] for call in after if call[0] != poison.id] == [i for i in good if i in calls[failed]]
 
 
 async def test_a_batch_the_database_aborted_for_a_deadlock_is_tried_again_whole(world, make_consumer, own_topic):

@@ -1,7 +1,7 @@
 """Which handler each consumed event type goes to: orders, QC and after-sales facts become observations and
 violations (handlers/facts.py)."""
 
-from xinren_shared.consumer import Handler
+from xinren_shared.consumer import Batched, Handler
 from xinren_shared.contracts import aftersales as ae
 from xinren_shared.contracts import orders as oe
 from xinren_shared.contracts import qc as qe
@@ -9,9 +9,9 @@ from xinren_shared.events import Event
 
 from .handlers import facts
 
-EVENT_HANDLERS: dict[type[Event], Handler] = {
+EVENT_HANDLERS: dict[type[Event], Handler | Batched] = {
     # xinren.orders.v1: who an order belongs to, paid orders, shipments on time or late
-    oe.OrderCreated: facts.on_order_created,
+    oe.OrderCreated: Batched(facts.on_orders_created),  # one statement for a batch's run of them
     oe.OrderPaid: facts.on_order_paid,
     oe.OrderShipped: facts.on_order_shipped,
     oe.OrderShippingLate: facts.on_order_shipping_late,
