@@ -165,3 +165,28 @@ async def test_the_consumer_asks_the_broker_to_hold_an_empty_fetch_100_ms_at_mos
         assert tuned.consumer.consumer._fetch_max_wait_ms == 40  # the started client's own setting
     finally:
         await tuned.consumer.stop()
+
+
+async def test_a_burst_beyond_the_pool_waits_for_a_kept_connection_and_opens_none(world, kafka_bootstrap):
+    """Every connection is kept (no overflow): a connection opened for a burst and closed after it costs a new server
+    process and its statements prepared again just when the database is slowest (a disk stall held the commits back,
+    and the order service's intake never caught up). A request beyond the pool waits for one, then has it."""
+    assert ServiceSettings.model_fields["db_max_overflow"].default == 0
+    rt = runtime(world, kafka_bootstrap, f"rt{uuid.uuid4().hex[:6]}", settings_extra={"db_pool_size": 2})
+    backend = text("SELECT pg_backend_pid()")
+    try:
+        async with rt.transaction() as first, rt.transaction() as second:
+            held = {(await s.execute(backend)).scalar_one() for s in (first, second)}
+            beyond = asyncio.create_task(_backend_of(rt, backend))
+            await asyncio.sleep(0)  # it asks for a connection while both are held
+            done, _ = await asyncio.wait([beyond], timeout=0.3)
+            assert not done  # waiting, not opening a third
+        assert await asyncio.wait_for(beyond, 5) in held  # one of the two, handed on
+        assert rt.engine.pool.checkedout() == 0 and rt.engine.pool.size() == 2
+    finally:
+        await rt.stop()
+
+
+async def _backend_of(rt: ServiceRuntime, statement) -> int:
+    async with rt.transaction() as session:
+        return (await session.execute(statement)).scalar_one()
