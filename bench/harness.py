@@ -227,6 +227,7 @@ class Figures:
     latencies: list[float] = field(default_factory=list)
     statuses: Counter[str] = field(default_factory=Counter)
     ok: str = "201"
+    disk: dict[str, float] | None = None  # what the disks wrote meanwhile (an open loop's, on Linux)
 
     def summary(self, **extra: Any) -> dict[str, Any]:
         lat = sorted(self.latencies)
@@ -239,6 +240,67 @@ class Figures:
             "max_ms": ms(lat[-1]) if lat else None,
             "requests": len(lat),
             "statuses": dict(self.statuses),
+            **({"disk": self.disk} if self.disk is not None else {}),
+        }
+
+
+class DiskWatch:
+    """What the machine's disks wrote while a step ran, half second by half second (Linux's /proc/diskstats; nothing
+    elsewhere). A commit waits for its WAL's fsync, and an fsync waits behind whatever the disk is writing: a half
+    second in which the kernel flushed a burst of dirty pages (tens of MB, from any process of the machine) is a stall
+    of every commit then, which shows in the p99 of whatever was measured. `busiest_half_second_write_ms` adds up the
+    time the writes of that half second spent at the disk: 1,000 means two of them waiting all along, on average."""
+
+    HALF_SECOND = 0.5
+
+    def __init__(self) -> None:
+        self.disks = self._whole_disks()
+        self.samples: list[tuple[int, int]] = []
+        self._task: asyncio.Task[None] | None = None
+
+    @staticmethod
+    def _whole_disks() -> set[str]:
+        try:
+            names = os.listdir("/sys/block")
+        except OSError:
+            return set()
+        return {n for n in names if not n.startswith(("loop", "ram", "zram", "dm-", "md"))}
+
+    def _written(self) -> tuple[int, int]:
+        """Sectors written and milliseconds spent writing, summed over the whole disks, since boot."""
+        sectors = write_ms = 0
+        with open("/proc/diskstats") as stats:
+            for line in stats:
+                fields = line.split()
+                if len(fields) > 10 and fields[2] in self.disks:
+                    sectors, write_ms = sectors + int(fields[9]), write_ms + int(fields[10])
+        return sectors, write_ms
+
+    async def _sample(self) -> None:
+        while True:
+            self.samples.append(self._written())
+            await asyncio.sleep(self.HALF_SECOND)
+
+    async def __aenter__(self) -> DiskWatch:
+        if self.disks:
+            self._task = asyncio.create_task(self._sample())
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+            self.samples.append(self._written())
+
+    def summary(self) -> dict[str, float] | None:
+        if len(self.samples) < 2:
+            return None
+        steps = [(b[0] - a[0], b[1] - a[1]) for a, b in zip(self.samples, self.samples[1:], strict=False)]
+        megabytes = 512 / 1e6
+        return {
+            "written_mb": round(sum(s for s, _ in steps) * megabytes, 1),
+            "largest_half_second_mb": round(max(s for s, _ in steps) * megabytes, 1),
+            "busiest_half_second_write_ms": max(w for _, w in steps),
         }
 
 
@@ -294,24 +356,26 @@ async def open_loop(
         figures.statuses[await request(i)] += 1
         figures.latencies.append(time.perf_counter() - at)
 
-    with _bar(label, seconds) as bar:
-        ticker = asyncio.create_task(_ticker(bar, started, seconds, figures))
-        try:
-            for i in range(total):
-                at = started + i / rate
-                delay = at - time.perf_counter()
-                if delay > 0:
-                    await asyncio.sleep(delay)
-                if len(tasks) >= max_in_flight:
-                    figures.statuses["client_backlog"] += 1
-                    continue
-                planned.append((i, at))
-                task = asyncio.create_task(one(i, at))
-                tasks.add(task)
-                task.add_done_callback(tasks.discard)
-            await asyncio.gather(*tasks)
-        finally:
-            ticker.cancel()
+    async with DiskWatch() as disk:
+        with _bar(label, seconds) as bar:
+            ticker = asyncio.create_task(_ticker(bar, started, seconds, figures))
+            try:
+                for i in range(total):
+                    at = started + i / rate
+                    delay = at - time.perf_counter()
+                    if delay > 0:
+                        await asyncio.sleep(delay)
+                    if len(tasks) >= max_in_flight:
+                        figures.statuses["client_backlog"] += 1
+                        continue
+                    planned.append((i, at))
+                    task = asyncio.create_task(one(i, at))
+                    tasks.add(task)
+                    task.add_done_callback(tasks.discard)
+                await asyncio.gather(*tasks)
+            finally:
+                ticker.cancel()
+    figures.disk = disk.summary()
     figures.seconds = max(seconds, time.perf_counter() - started)
     return figures, planned
 
