@@ -6,11 +6,12 @@ import json
 import logging
 from typing import Any
 
+import asyncpg
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import SQLAlchemyError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from .db import causes, database_unavailable
@@ -153,9 +154,16 @@ def install_error_handlers(app: FastAPI) -> None:
         message = exc.detail if isinstance(exc.detail, str) else code.lower().replace("_", " ")
         return error_response(exc.status_code, code, message, headers=getattr(exc, "headers", None))
 
-    @app.exception_handler(DBAPIError)
-    async def _database(request: Request, exc: DBAPIError) -> JSONResponse:
+    async def _database(request: Request, exc: Exception) -> JSONResponse:
         return await _unexpected(request, exc)
+
+    # The database's errors and its connection's (refused, reset, timed out) are answered here, as the app's other
+    # errors are. The answer of Starlette's last resort, the handler of `Exception` below, is followed by the error
+    # raised again, and uvicorn then closes the connection: the client's keep-alive connection ended with every 503
+    # while the database restarted (read errors of the next request on it). Only an error of no known kind is left
+    # to it.
+    for kind in (SQLAlchemyError, asyncpg.PostgresError, asyncpg.InterfaceError, OSError):
+        app.add_exception_handler(kind, _database)
 
     def _unavailable(request: Request, exc: Exception) -> JSONResponse:
         # The database cannot serve right now (restarting, unreachable): nothing was committed, retry later.

@@ -31,16 +31,27 @@ async def client(world, kafka_bootstrap):
     async def unreachable() -> None:
         raise ConnectionRefusedError(111, "Connect call failed")
 
+    @router.get("/reset")
+    async def reset() -> None:
+        raise ConnectionResetError(104, "Connection reset by peer")
+
+    @router.get("/nul")
+    async def nul() -> None:
+        raise DBAPIError("INSERT", {}, asyncpg.CharacterNotInRepertoireError("invalid byte sequence: 0x00"))
+
     @router.get("/bug")
     async def bug() -> None:
         raise DBAPIError("SELECT nope", {}, asyncpg.UndefinedColumnError("column nope does not exist"))
 
-    async with serve(web_app(world, kafka_bootstrap, "unavailable", router, SECRET)) as c:
+    # An error that leaves the app fails the request here: a server closes the connection after it, even once the
+    # answer was sent (as Starlette's last resort sends one and raises the error again).
+    async with serve(web_app(world, kafka_bootstrap, "unavailable", router, SECRET), raise_app_exceptions=True) as c:
         yield c
 
 
 async def test_an_unavailable_database_is_a_503_with_retry_after(client):
-    for path in ("/restarting", "/unreachable"):
+    """Answered inside the app: the client's connection stays open for its next request."""
+    for path in ("/restarting", "/unreachable", "/reset"):
         r = await client.get(path, headers={"Accept-Language": "en"})
         assert r.status_code == 503 and r.headers["retry-after"] == "2", (path, r.text)
         assert r.json()["error"] == {
@@ -51,6 +62,8 @@ async def test_an_unavailable_database_is_a_503_with_retry_after(client):
     assert (await client.get("/restarting")).json()["error"]["message"] == "服务暂时不可用，请稍后重试。"
     bug = await client.get("/bug")
     assert bug.status_code == 500 and bug.json()["error"]["code"] == "INTERNAL"
+    refused = await client.get("/nul")  # a value PostgreSQL cannot take
+    assert refused.status_code == 422 and refused.json()["error"]["code"] == "VALIDATION_ERROR"
 
 
 async def test_a_connection_the_server_closed_is_a_503_and_the_next_request_gets_a_new_one(world, kafka_bootstrap):

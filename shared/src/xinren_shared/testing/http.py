@@ -26,9 +26,11 @@ def _state_per_request(app: ASGIApp) -> ASGIApp:
 
 
 @asynccontextmanager
-async def serve(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+async def serve(app: FastAPI, *, raise_app_exceptions: bool = False) -> AsyncIterator[httpx.AsyncClient]:
+    """A client of `app` in this process, its lifespan run. With `raise_app_exceptions`, an error that leaves the app
+    (even after its answer was sent, after which a server closes the connection) is raised in the caller."""
     async with LifespanManager(app, startup_timeout=120, shutdown_timeout=60) as manager:
-        transport = httpx.ASGITransport(app=_state_per_request(manager.app), raise_app_exceptions=False)
+        transport = httpx.ASGITransport(app=_state_per_request(manager.app), raise_app_exceptions=raise_app_exceptions)
         async with httpx.AsyncClient(transport=transport, base_url="http://testserver", timeout=30) as client:
             yield client
 
