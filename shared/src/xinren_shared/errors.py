@@ -11,7 +11,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import EmulatedDBAPIException, SQLAlchemyError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from .db import causes, database_unavailable
@@ -161,8 +161,9 @@ def install_error_handlers(app: FastAPI) -> None:
     # errors are. The answer of Starlette's last resort, the handler of `Exception` below, is followed by the error
     # raised again, and uvicorn then closes the connection: the client's keep-alive connection ended with every 503
     # while the database restarted (read errors of the next request on it). Only an error of no known kind is left
-    # to it.
-    for kind in (SQLAlchemyError, asyncpg.PostgresError, asyncpg.InterfaceError, OSError):
+    # to it. EmulatedDBAPIException: the asyncpg adapter's own errors, raised unwrapped by a BEGIN sent on the driver
+    # (sql.driver).
+    for kind in (SQLAlchemyError, EmulatedDBAPIException, asyncpg.PostgresError, asyncpg.InterfaceError, OSError):
         app.add_exception_handler(kind, _database)
 
     def _unavailable(request: Request, exc: Exception) -> JSONResponse:

@@ -7,6 +7,7 @@ import asyncpg
 import pytest_asyncio
 from fastapi import APIRouter, Request
 from sqlalchemy import event
+from sqlalchemy.dialects.postgresql.asyncpg import AsyncAdapt_asyncpg_dbapi
 from sqlalchemy.exc import DBAPIError
 
 from xinren_shared import sql
@@ -35,6 +36,13 @@ async def client(world, kafka_bootstrap):
     async def reset() -> None:
         raise ConnectionResetError(104, "Connection reset by peer")
 
+    @router.get("/closed")
+    async def closed() -> None:
+        # What the asyncpg adapter raises, unwrapped, for a BEGIN sent on the driver over a connection PostgreSQL
+        # closed (xinren_shared.sql.driver).
+        lost = asyncpg.ConnectionDoesNotExistError("connection was closed in the middle of operation")
+        raise AsyncAdapt_asyncpg_dbapi.Error(str(lost)) from lost
+
     @router.get("/nul")
     async def nul() -> None:
         raise DBAPIError("INSERT", {}, asyncpg.CharacterNotInRepertoireError("invalid byte sequence: 0x00"))
@@ -51,7 +59,7 @@ async def client(world, kafka_bootstrap):
 
 async def test_an_unavailable_database_is_a_503_with_retry_after(client):
     """Answered inside the app: the client's connection stays open for its next request."""
-    for path in ("/restarting", "/unreachable", "/reset"):
+    for path in ("/restarting", "/unreachable", "/reset", "/closed"):
         r = await client.get(path, headers={"Accept-Language": "en"})
         assert r.status_code == 503 and r.headers["retry-after"] == "2", (path, r.text)
         assert r.json()["error"] == {
