@@ -44,10 +44,11 @@ pytestmark = pytest.mark.timeout(int(setting("TIMEOUT_SECONDS", 900)))
 
 
 async def run_scenario(
-    name: str, cluster: Cluster, tmp_path: Path, fault: Fault, *, services_killed: bool = False
+    name: str, cluster: Cluster, tmp_path: Path, fault: Fault, *, services_stopped: bool = False
 ) -> None:
-    """The workload under `fault`, then every order settled, once. Only a killed service process may drop a client's
-    connection: a service whose database or broker is gone answers (503 with Retry-After), it does not hang up."""
+    """The workload under `fault`, then every order settled, once. Only a service process stopped (killed, or stopped
+    to rewind its consumer group) may drop a client's connection: a service whose database or broker is gone answers
+    (503 with Retry-After), it does not hang up."""
     rng = random.Random(int(setting("SEED", time.time_ns() % 1_000_000)))
     services = Services(cluster, tmp_path, name)
     receiver = Receiver()
@@ -101,7 +102,7 @@ async def run_scenario(
         record(figures)
         assert result.clean, f"{name} did not settle within the deadline:\n{result.summary()}\nlog: {services.log}"
         assert receiver.bad_signatures == 0
-        if not services_killed:
+        if not services_stopped:
             assert workload.client.drops == 0, f"{workload.client.drops} connections dropped; log: {services.log}"
         assert len(set(receiver.arrivals)) >= 2 * len(workload.flows), "the webhook received too little to judge"
     finally:
@@ -184,7 +185,7 @@ async def webhook_receiver_down(ctx: Ctx) -> int:
 
 # --- the scenarios ----------------------------------------------------------------------------------------------
 async def test_kill_9_of_random_services_during_the_workload(cluster, tmp_path):
-    await run_scenario("kill-9 services", cluster, tmp_path, kill_random_services, services_killed=True)
+    await run_scenario("kill-9 services", cluster, tmp_path, kill_random_services, services_stopped=True)
 
 
 async def test_the_broker_killed_and_restarted(cluster, tmp_path):
@@ -196,7 +197,7 @@ async def test_postgresql_stopped_immediately_and_restarted(cluster, tmp_path):
 
 
 async def test_consumer_groups_rewound(cluster, tmp_path):
-    await run_scenario("consumer groups rewound", cluster, tmp_path, rewind_consumer_groups)
+    await run_scenario("consumer groups rewound", cluster, tmp_path, rewind_consumer_groups, services_stopped=True)
 
 
 async def test_a_webhook_receiver_down_for_minutes(cluster, tmp_path):

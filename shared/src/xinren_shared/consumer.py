@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.errors import KafkaError
 from aiokafka.structs import ConsumerRecord
-from opentelemetry.trace import Span, SpanKind, StatusCode
+from opentelemetry.trace import Span, SpanKind
 from pydantic import ValidationError
 from sqlalchemy import BigInteger, Integer, String, Table, bindparam, func, select
 from sqlalchemy.dialects.postgresql import ARRAY, insert
@@ -350,18 +350,9 @@ class IdempotentConsumer:
     ) -> None:
         """One call for the run. Each event keeps its own consumer span (a child of its record's context), open for
         the call; each is given the time of the call divided among them."""
-        spans = [self._start_span(record, envelope) for record, envelope, _ in run]
         started = time.perf_counter()
-        try:
+        with tracing.ending([self._start_span(record, envelope) for record, envelope, _ in run]):
             await handler.handle(session, [(event, EventContext(envelope, self.runtime)) for _, envelope, event in run])
-        except Exception as exc:
-            for span in spans:
-                span.record_exception(exc)
-                span.set_status(StatusCode.ERROR)
-            raise
-        finally:
-            for span in spans:
-                span.end()
         share = (time.perf_counter() - started) / len(run)
         for _, envelope, _ in run:
             HANDLER_SECONDS.labels(self.service, self.name, envelope.type).observe(share)

@@ -22,7 +22,7 @@ from typing import Any
 import asyncpg
 from aiokafka import AIOKafkaProducer
 from opentelemetry import trace
-from opentelemetry.trace import Span, SpanKind, StatusCode
+from opentelemetry.trace import Span, SpanKind
 from sqlalchemy import (
     CTE,
     BigInteger,
@@ -234,16 +234,8 @@ class OutboxRelay:
                 for env in envelopes:
                     key, value, headers = env.to_kafka()
                     pending.append(await self.producer.send(physical(env.topic), value=value, key=key, headers=headers))
-                try:
+                with tracing.ending(spans):
                     await asyncio.gather(*pending)
-                except Exception as exc:
-                    for span in spans:
-                        span.record_exception(exc)
-                        span.set_status(StatusCode.ERROR)
-                    raise
-                finally:
-                    for span in spans:
-                        span.end()
                 if self.after_publish is not None:
                     await self.after_publish(envelopes)
                 await self._published.execute(conn, {"seqs": claimed, "at": datetime.now(UTC)})

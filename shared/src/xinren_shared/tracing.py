@@ -21,7 +21,7 @@ from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor, TracerProvider
 from opentelemetry.sdk.trace import Span as SdkSpan
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
 from opentelemetry.sdk.trace.sampling import Decision, ParentBased, Sampler, SamplingResult, TraceIdRatioBased
-from opentelemetry.trace import Link, Span, SpanKind, Tracer
+from opentelemetry.trace import Link, Span, SpanKind, StatusCode, Tracer
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 from opentelemetry.trace.span import TraceState
 from opentelemetry.util.types import Attributes
@@ -217,3 +217,19 @@ def traced(
             yield span
     finally:
         correlation_id.reset(token)
+
+
+@contextmanager
+def ending(spans: Sequence[Span]) -> Iterator[None]:
+    """Ends each of `spans` when the block ends (one piece of work for many events: a batch sent to Kafka, a batch
+    given to a handler); an exception leaving the block is recorded on each."""
+    try:
+        yield
+    except Exception as exc:
+        for span in spans:
+            span.record_exception(exc)
+            span.set_status(StatusCode.ERROR)
+        raise
+    finally:
+        for span in spans:
+            span.end()

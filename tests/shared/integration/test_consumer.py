@@ -25,6 +25,16 @@ from xinren_shared.testing.kafka import EventCollector, publish_raw
 from .support import stop_consuming, wait_until
 
 
+async def dead_letters_of(kafka_bootstrap: str, topic: str) -> list:
+    """The records on the dead-letter topic of `topic` (a topic of one partition), once there is one."""
+    dead_letters = EventCollector(kafka_bootstrap, [physical(dlq_topic(topic))], partitions=1)
+    await dead_letters.start()
+    try:
+        return await dead_letters.wait_for_raw(dlq_topic(topic), lambda r: True)
+    finally:
+        await dead_letters.stop()
+
+
 def cancelled(order_id: str) -> OrderCancelled:
     return OrderCancelled(order_id=order_id, reason="test", by="buyer")
 
@@ -193,12 +203,7 @@ async def test_a_backlog_is_handled_in_batches_and_a_poison_event_inside_one_doe
     consumer = await make_consumer(handler, max_attempts=2, batch_size=10, topics=[topic])
     last = envelopes[-1]
     await wait_until(lambda: world.count(last.id))
-    dead_letters = EventCollector(kafka_bootstrap, [physical(dlq_topic(topic))], partitions=1)
-    await dead_letters.start()
-    try:
-        dead = await dead_letters.wait_for_raw(dlq_topic(topic), lambda r: True)
-    finally:
-        await dead_letters.stop()
+    dead = await dead_letters_of(kafka_bootstrap, topic)
     assert [dict(r.headers)["ce_id"] for r in dead] == [poison.id.encode()]  # the poison alone
     good = [e.id for e in envelopes if e.id != poison.id]
     assert [await world.count(i) for i in good] == [1] * 40 and await world.count(poison.id) == 0
@@ -272,12 +277,7 @@ async def test_a_batched_handler_gets_one_event_at_a_time_once_its_batch_failed(
             raise RuntimeError("cannot handle this one")
 
     await make_consumer(handlers={OrderCancelled: Batched(many)}, max_attempts=2, topics=[topic])
-    dead_letters = EventCollector(kafka_bootstrap, [physical(dlq_topic(topic))], partitions=1)
-    await dead_letters.start()
-    try:
-        dead = await dead_letters.wait_for_raw(dlq_topic(topic), lambda r: True)
-    finally:
-        await dead_letters.stop()
+    dead = await dead_letters_of(kafka_bootstrap, topic)
     await wait_until(lambda: world.count(envelopes[-1].id))
     assert [dict(r.headers)["ce_id"] for r in dead] == [poison.id.encode()]
     good = [e.id for e in envelopes if e is not poison]
