@@ -4,12 +4,14 @@ all again: under load the order service made one every ~3 s per worker, stopping
 requests in flight, their transactions open. So once started, a worker freezes what it holds (`gc.freeze()`: a full
 collection no longer looks at it) and collects its youngest generation less often (`thresholds`), which lets a
 request's short-lived cycles die young instead of reaching the old generation. Pauses are timed into
-`xinren_gc_pause_seconds` by generation."""
+`xinren_gc_pause_seconds` by generation: timed by the collector's callback, observed outside it (`report`)."""
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import time
+from collections import deque
 from typing import Any
 
 from prometheus_client import Histogram
@@ -22,13 +24,32 @@ GC_PAUSE = Histogram(
 )
 
 _started: list[float] = []
+# Pauses timed and not yet observed: (generation, seconds). A collection can start in the middle of any allocation,
+# including one prometheus_client makes while it holds its lock (in multiprocess mode, creating a label set's value
+# file). Observing the histogram from the callback then waited for that lock forever: the worker hung, its event
+# loop with it. So the callback only appends here, and `report` observes them.
+_pending: deque[tuple[int, float]] = deque(maxlen=100_000)
 
 
 def _time(phase: str, info: dict[str, Any]) -> None:
     if phase == "start":
         _started[:] = [time.perf_counter()]
     elif _started:
-        GC_PAUSE.labels(str(info["generation"])).observe(time.perf_counter() - _started[0])
+        _pending.append((info["generation"], time.perf_counter() - _started[0]))
+
+
+def report() -> None:
+    """Observes the pauses timed since the last report (never from the collector's callback: see `_pending`)."""
+    while _pending:
+        generation, seconds = _pending.popleft()
+        GC_PAUSE.labels(str(generation)).observe(seconds)
+
+
+async def report_every(seconds: float) -> None:
+    """A worker's pauses observed every `seconds` (and at each /metrics the worker answers)."""
+    while True:
+        report()
+        await asyncio.sleep(seconds)
 
 
 def settle(thresholds: tuple[int, int, int]) -> None:

@@ -23,6 +23,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from . import gcpause
+
 HTTP_REQUESTS = Counter("xinren_http_requests_total", "HTTP requests", ["service", "method", "route", "status"])
 HTTP_LATENCY = Histogram("xinren_http_request_seconds", "HTTP request latency", ["service", "method", "route"])
 OUTBOX_PUBLISHED = Counter("xinren_outbox_published_total", "Outbox events published", ["service", "topic"])
@@ -128,6 +130,7 @@ def multiprocess_dir() -> str | None:
 
 
 def metrics_response() -> Response:
+    gcpause.report()  # this worker's pauses timed since its last report
     if multiprocess_dir() is None:
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
     registry = CollectorRegistry()
