@@ -506,7 +506,8 @@ def save(result: dict[str, Any]) -> None:
 
 
 def _disk(step: dict[str, Any]) -> dict[str, Any]:
-    """The disk's busiest half second while an open loop ran (harness.DiskWatch), next to the p99 it may explain."""
+    """What the disks wrote while an open loop ran (harness.DiskWatch: its largest and busiest half second), to put
+    next to the p99 it may explain."""
     disk = step.get("disk")
     return {"disk": disk} if disk else {}
 

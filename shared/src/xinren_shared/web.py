@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
@@ -212,12 +211,10 @@ def build_app(
         if on_startup is not None:
             await on_startup(runtime)
         gcpause.settle(settings.gc_thresholds)
-        reporting = asyncio.create_task(gcpause.report_every(1.0), name="gc-pause-report")
+        runtime.spawn(lambda: gcpause.report_every(1.0), "gc-pause-report")
         try:
             yield
         finally:
-            reporting.cancel()
-            await asyncio.gather(reporting, return_exceptions=True)
             await runtime.stop()
             tracing.shutdown(tracer_provider)
             worker_stopped()
