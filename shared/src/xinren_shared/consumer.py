@@ -18,6 +18,7 @@ import asyncio
 import functools
 import itertools
 import logging
+import math
 import random
 import time
 from collections.abc import Awaitable, Callable, Mapping
@@ -153,7 +154,7 @@ class IdempotentConsumer:
         # records are handled leaves those partitions out, so their next records wait for it to come back: with
         # Kafka's 500 ms, that was the slowest hop of a paid order's way to its quality-check case (p99 ~0.24-0.5 s).
         self.fetch_max_wait_ms = fetch_max_wait_ms
-        self._commit_at = 0.0
+        self._commit_at = -math.inf  # the first batch's offsets are committed at once (monotonic time can be small)
         self.consumer: AIOKafkaConsumer | None = None  # made in start(): an unstarted client would leak
         self._done: dict[TopicPartition, int] = {}
         self.runs = 0  # how many times run() was entered (the runtime starts it again after a failure)
