@@ -33,6 +33,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 from sqlalchemy import Column, DateTime, MetaData, String, Table, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -42,6 +43,7 @@ from xinren_shared.db import make_engine, make_session_factory
 from xinren_shared.events import Envelope
 from xinren_shared.kafka import make_producer
 from xinren_shared.outbox import OutboxRelay
+from xinren_shared.settings import to_plain_url
 from xinren_shared.tables import InfraTables, define_infra_tables
 from xinren_shared.testing.infra import Infra, provide
 from xinren_shared.testing.plugin import create_database
@@ -54,8 +56,11 @@ SOURCE = "/xinren/bench"
 WRITE = """
 INSERT INTO outbox_event (event_id, topic, key, type, source, subject, data, occurred_at)
 SELECT line.* FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::jsonb[],
-                         $8::timestamptz[]) AS line, (SELECT pg_notify($9, '')) AS woken
+                         $8::timestamptz[]) AS line
 """
+# The relay's wake, sent once the rows are committed from a connection whose commits do not wait for the disk, as
+# the services' announcer sends it (xinren_shared.listen): the same for every tree measured.
+WAKE = "SELECT pg_notify($1, '')"
 EFFECT = "INSERT INTO effect (event_id) VALUES ($1)"
 EFFECTS = "INSERT INTO effect (event_id) SELECT unnest($1::text[])"
 
@@ -218,6 +223,7 @@ async def run(
 
         async def writer(first_batch: int) -> None:
             # Writers take every `writers`-th batch: transactions commit side by side, as a service's requests do.
+            wake = await asyncpg.connect(to_plain_url(url), server_settings={"synchronous_commit": "off"})
             for start in range(first_batch * batch, events, batch * writers):
                 rows = [
                     Envelope.of(OrderCancelled(order_id=f"ord_bench_{i % keys}", reason="bench", by="bench"), SOURCE)
@@ -226,10 +232,12 @@ async def run(
                 columns = [[getattr(e, name) for e in rows] for name in ("id", "topic", "key", "type", "source")]
                 columns += [[e.subject for e in rows], [json.dumps(e.data) for e in rows], [e.time for e in rows]]
                 async with sessions() as s, s.begin():
-                    await (await driver(s)).execute(WRITE, *columns, CHANNEL)
+                    await (await driver(s)).execute(WRITE, *columns)
                 ids = [e.id for e in rows]
                 now = time.monotonic()
                 committed_at.update({i: now for i in ids})
+                await wake.execute(WAKE, CHANNEL)
+            await wake.close()
 
         await asyncio.gather(*(writer(w) for w in range(writers)))
         t_written = time.monotonic()

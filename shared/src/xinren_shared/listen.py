@@ -1,19 +1,156 @@
 """PostgreSQL LISTEN/NOTIFY for one process: one connection that hears the channels it is given and calls each
 channel's callback with the payload, and an in-process fan-out to the tasks waiting on a key. On every (re)connect
-each callback is called with None ("look again"), since notifications sent while the connection was down are lost."""
+each callback is called with None ("look again"), since notifications sent while the connection was down are lost.
+
+The sending side: `notify_after_commit` has a notification sent once the session's transaction has committed, by the
+process's `Announcer`, from outside that transaction. A NOTIFY inside a transaction makes its commit take a lock
+that is one for the whole PostgreSQL server (so that notifications queue in commit order) and hold it until the
+commit is on disk: every notifying commit of every database of the server then waits for the one before it to be
+flushed, and commits that could have shared one flush (group commit) each wait for their own. The announcer's
+notifications commit without waiting for the disk (a lost notification costs a wait: every listener also polls),
+so the lock is held for microseconds. A notification is a hint that something may have changed, never the change:
+a listener always reads the database."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import weakref
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 import asyncpg
+from sqlalchemy import Engine, text
+from sqlalchemy import event as orm_event
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+from sqlalchemy.orm import Session, SessionTransaction
 
 from .settings import to_plain_url
 
 log = logging.getLogger("xinren.listen")
+
+Note = tuple[str, str]  # (channel, payload)
+
+_NOTES = "xinren.notify_after_commit"
+_NOTIFY_EACH = "SELECT pg_notify(c, p) FROM unnest($1::text[], $2::text[]) AS n(c, p)"
+_NOTIFY_INSIDE = text("SELECT pg_notify(c, p) FROM unnest(CAST(:c AS text[]), CAST(:p AS text[])) AS n(c, p)")
+
+
+def notify_after_commit(session: AsyncSession | Session, channel: str, payload: str = "") -> None:
+    """Has every listener of `channel` told `payload` once the session's transaction commits; nothing is sent for a
+    transaction rolled back. Costs no round trip: the process's announcer sends the notifications of many commits
+    at once. A savepoint rolled back keeps what was noted inside it (a listener woken for nothing looks again)."""
+    notes: dict[Note, None] = session.info.setdefault(_NOTES, {})
+    notes[(channel, payload)] = None
+
+
+class Announcer:
+    """Sends the notifications of this process's committed transactions (`notify_after_commit` with a session of a
+    bound engine), on a connection of its own whose commits do not wait for the disk. Those noted while one is being
+    sent go together in the next, at most one every `min_interval_seconds`; should sending fail, they are sent again
+    once the database answers (at most `max_pending` are kept, the rest counted in `dropped`)."""
+
+    def __init__(
+        self,
+        database_url: str,
+        *,
+        min_interval_seconds: float = 0.005,
+        reconnect_seconds: float = 1.0,
+        max_pending: int = 10_000,
+    ):
+        self.database_url = to_plain_url(database_url)
+        self.min_interval_seconds = min_interval_seconds
+        self.reconnect_seconds = reconnect_seconds
+        self.max_pending = max_pending
+        self.dropped = 0
+        self._pending: dict[Note, None] = {}
+        self._ready = asyncio.Event()
+        self._conn: asyncpg.Connection | None = None
+
+    def bind(self, engine: AsyncEngine) -> None:
+        """Sends what the sessions of `engine` note, from now on."""
+        _ANNOUNCERS[engine.sync_engine] = self
+
+    def send(self, notes: Iterable[Note]) -> None:
+        for note in notes:
+            if note not in self._pending and len(self._pending) >= self.max_pending:
+                self.dropped += 1
+                continue
+            self._pending[note] = None
+        if self._pending:
+            self._ready.set()
+
+    @property
+    def pending(self) -> int:
+        return len(self._pending)
+
+    async def run(self) -> None:
+        while True:
+            await self._ready.wait()
+            self._ready.clear()
+            notes, self._pending = list(self._pending), {}
+            try:
+                conn = await self._connection()
+                await conn.execute(_NOTIFY_EACH, [c for c, _ in notes], [p for _, p in notes])
+            except asyncio.CancelledError:
+                self.send(notes)
+                raise
+            except Exception:
+                log.warning("NOTIFY failed; sending again in %.1fs", self.reconnect_seconds, exc_info=True)
+                self.send(notes)
+                await self.close()
+                await asyncio.sleep(self.reconnect_seconds)
+                continue
+            await asyncio.sleep(self.min_interval_seconds)
+
+    async def _connection(self) -> asyncpg.Connection:
+        if self._conn is None or self._conn.is_closed():
+            self._conn = await asyncpg.connect(
+                self.database_url,
+                server_settings={"synchronous_commit": "off", "application_name": "xinren-announcer"},
+            )
+        return self._conn
+
+    async def close(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None and not conn.is_closed():
+            try:
+                await asyncio.wait_for(conn.close(), 5)
+            except (TimeoutError, OSError, asyncpg.PostgresError):
+                conn.terminate()
+
+
+_ANNOUNCERS: weakref.WeakKeyDictionary[Engine, Announcer] = weakref.WeakKeyDictionary()
+
+
+def _announcer(session: Session) -> Announcer | None:
+    bind = session.bind
+    return _ANNOUNCERS.get(bind) if isinstance(bind, Engine) else None
+
+
+@orm_event.listens_for(Session, "before_commit")
+def _notify_inside(session: Session) -> None:
+    """A session of an engine no announcer is bound to (a script's, a test's own) notifies inside its transaction."""
+    notes = session.info.get(_NOTES)
+    if notes and not session.in_nested_transaction() and _announcer(session) is None:
+        del session.info[_NOTES]
+        session.execute(_NOTIFY_INSIDE, {"c": [c for c, _ in notes], "p": [p for _, p in notes]})
+
+
+@orm_event.listens_for(Session, "after_commit")
+def _committed(session: Session) -> None:
+    if session.in_nested_transaction():
+        return  # a savepoint released: its notes wait for the transaction's own commit
+    notes = session.info.pop(_NOTES, None)
+    announcer = _announcer(session)
+    if notes and announcer is not None:
+        announcer.send(notes)
+
+
+@orm_event.listens_for(Session, "after_transaction_end")
+def _ended(session: Session, transaction: SessionTransaction) -> None:
+    if transaction.parent is None:  # rolled back or closed: what was noted is not sent
+        session.info.pop(_NOTES, None)
 
 
 class Waiters:

@@ -1,7 +1,8 @@
 """Transactional outbox: events are rows written with the state change; a relay publishes them in order.
 
 The relay claims rows with FOR UPDATE SKIP LOCKED under a transaction-level advisory lock, so of several
-replicas one publishes at a time and per-key order holds; it wakes on LISTEN/NOTIFY and falls back to a poll.
+replicas one publishes at a time and per-key order holds; it wakes on LISTEN/NOTIFY (sent once a transaction that
+added rows has committed, `listen.notify_after_commit`) and falls back to a poll.
 Under load it drains at most once per `min_interval_seconds`, so the commits of a burst go out in a few batches
 instead of one transaction each; a replica that found the lock taken stands by, polling, until it gets the lock.
 Rows are marked published only after Kafka acknowledged them: a crash in between publishes them again
@@ -28,7 +29,6 @@ from sqlalchemy import (
     BigInteger,
     Insert,
     Select,
-    String,
     Table,
     any_,
     bindparam,
@@ -45,6 +45,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from . import sql, tracing
 from .business_metrics import count_business_event
 from .events import Envelope, Event, physical
+from .listen import notify_after_commit
 from .logs import correlation_id
 from .metrics import OUTBOX_FAILURES, OUTBOX_OLDEST_AGE, OUTBOX_PENDING, OUTBOX_PUBLISHED
 from .settings import to_plain_url
@@ -64,17 +65,15 @@ class Outbox:
 
     async def add(self, session: AsyncSession, evt: Event, *, event_id: str | None = None) -> Envelope:
         env, params = self._row(evt, event_id=event_id)
-        # The relay is woken by a notification PostgreSQL delivers at commit (never for a rolled-back transaction);
-        # once per transaction is enough, and it travels with the transaction's first insert: one round trip.
-        statement = self._insert_and_notify if self._first_notice(session) else self._insert
-        await statement.execute(await sql.driver(session), params)
+        await self._insert.execute(await sql.driver(session), params)
+        notify_after_commit(session, self.channel)  # wakes the relay once committed (never for a rollback)
         return env
 
     def embedded(self, session: AsyncSession, evt: Event, *, prefix: str) -> tuple[Envelope, dict[str, Any]]:
-        """An event for a caller that writes its row inside a statement of its own (`notifying_insert` with the
-        same `prefix`, in the same round trip as the state change the event tells of): its envelope and that
-        statement's parameters, the relay's channel among them."""
-        self._first_notice(session)  # that statement notifies the relay
+        """An event for a caller that writes its row inside a statement of its own (`insert_with` with the same
+        `prefix`, in the same round trip as the state change the event tells of): its envelope and that statement's
+        parameters. The relay is woken once the transaction commits."""
+        notify_after_commit(session, self.channel)
         return self._row(evt, prefix=prefix)
 
     def _row(self, evt: Event, *, event_id: str | None = None, prefix: str = "") -> tuple[Envelope, dict[str, Any]]:
@@ -89,25 +88,12 @@ class Outbox:
             "data": env.data,
             "occurred_at": env.time,
             "traceparent": tracing.current_traceparent(),
-            "channel": self.channel,
         }
         return env, {f"{prefix}{name}": value for name, value in values.items()}
-
-    def _first_notice(self, session: AsyncSession) -> bool:
-        """True for the first statement of the session's transaction that notifies the relay (later ones need
-        not); notes that it has been sent."""
-        transaction = session.get_transaction()
-        first = session.info.get("xinren.outbox_notified") is not transaction
-        session.info["xinren.outbox_notified"] = transaction
-        return first
 
     @functools.cached_property
     def _insert(self) -> sql.Statement:
         return sql.Statement(_insert_row(self.table, ""))
-
-    @functools.cached_property
-    def _insert_and_notify(self) -> sql.Statement:
-        return sql.Statement(notifying_insert(self.table))
 
 
 _OUTBOX_COLUMNS = ("event_id", "topic", "key", "type", "source", "subject", "data", "occurred_at", "traceparent")
@@ -119,13 +105,11 @@ def _insert_row(table: Table, prefix: str) -> Insert:
     )
 
 
-def notifying_insert(table: Table, prefix: str = "", *others: CTE) -> Select[Any]:
-    """One outbox row (its values and the relay's channel bound as `prefix` + name, as `Outbox.embedded` gives
-    them) in a statement that also wakes the relay at commit, with `others` (data-modifying CTEs: the state change
-    the event tells of) in the same round trip."""
+def insert_with(table: Table, prefix: str = "", *others: CTE) -> Select[Any]:
+    """One outbox row (its values bound as `prefix` + name, as `Outbox.embedded` gives them) in a statement with
+    `others` (data-modifying CTEs: the state change the event tells of), in the same round trip."""
     added = _insert_row(table, prefix).returning(literal(1)).cte("added")
-    channel = bindparam(f"{prefix}channel", type_=String)
-    return select(func.pg_notify(channel, "")).select_from(added).add_cte(*others)
+    return select(literal(1)).select_from(added).add_cte(*others)
 
 
 def _envelope(row: Mapping[str, Any]) -> Envelope:

@@ -21,6 +21,7 @@ from .consumer import Batched, Handler, IdempotentConsumer
 from .db import make_engine, make_session_factory
 from .events import Event
 from .kafka import catalog_topics, ensure_topics, kafka_reachable, make_producer
+from .listen import Announcer
 from .metrics import BACKGROUND_RESTARTS
 from .outbox import Outbox, OutboxRelay
 from .settings import ServiceSettings
@@ -58,6 +59,9 @@ class ServiceRuntime(Generic[SettingsT]):
             pool_timeout_seconds=settings.db_pool_timeout_seconds,
         )
         self.session_factory = make_session_factory(self.engine)
+        # Sends the NOTIFYs of this process's commits (the relay's wake, the services' own channels) from outside them.
+        self.announcer = Announcer(settings.database_url)
+        self.announcer.bind(self.engine)
         channel = f"xinren_outbox_{spec.name.replace('-', '_')}"
         self.outbox = Outbox(spec.tables.outbox, source=f"/xinren/{spec.name}", channel=channel)
         self.timers = Timers(spec.tables.timer)
@@ -133,6 +137,7 @@ class ServiceRuntime(Generic[SettingsT]):
             min_insync_replicas=s.kafka_min_insync_replicas,
         )
         await self.producer.start()
+        self.spawn(self.announcer.run, "announcer")
         if s.run_relay:
             self.spawn(self.relay.run, "relay")
         if self.consumer is not None and s.run_consumers:
@@ -201,6 +206,7 @@ class ServiceRuntime(Generic[SettingsT]):
         for callback in self._on_stop:
             await _bounded(callback(), "on_stop callback")
         await _bounded(self.relay.close(), "relay")
+        await _bounded(self.announcer.close(), "announcer")
         await _bounded(self.producer.stop(), "producer")
         await _bounded(self.engine.dispose(), "database engine")
 

@@ -2,17 +2,24 @@
 Last-Event-ID, and wake-ups that come through PostgreSQL (so any replica's write reaches any replica's stream)."""
 
 import asyncio
+import contextlib
 import json
 import time
 import uuid
+from collections.abc import AsyncIterator
 
+import asyncpg
 import httpx
 from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from xinren_notify.handlers.inbox import record_event
+from xinren_notify.listener import INBOX_CHANNEL
 from xinren_shared.contracts.orders import OrderDelivered
 from xinren_shared.db import make_engine, make_session_factory, transaction
 from xinren_shared.events import Envelope
+from xinren_shared.listen import Announcer, notify_after_commit
+from xinren_shared.settings import to_plain_url
 from xinren_shared.testing.roundtrips import RoundTrips
 
 from ..support import eventually, sse_events
@@ -74,51 +81,71 @@ async def test_a_new_notification_reaches_the_stream_within_a_second(notify, pub
         assert body["title"] == "包裹已签收" and event.id == str(body["seq"])
 
 
+@contextlib.asynccontextmanager
+async def another_replica(notify) -> AsyncIterator[AsyncEngine]:
+    """An engine of its own with its announcer running, as another replica's runtime has them."""
+    engine = make_engine(notify.settings.database_url)
+    announcer = Announcer(notify.settings.database_url)
+    announcer.bind(engine)
+    task = asyncio.create_task(announcer.run())
+    try:
+        yield engine
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        await announcer.close()
+        await engine.dispose()
+
+
 async def test_a_write_by_another_replica_wakes_this_replicas_stream(notify):
-    """The notification is written through a separate engine (as another replica's consumer would); only
-    PostgreSQL's NOTIFY can tell this server's stream about it (its fallback poll is 30 s in these tests)."""
+    """The notification is written through another replica's engine (as its consumer would); only PostgreSQL's
+    NOTIFY, sent by that replica once it committed, can tell this server's stream about it (its fallback poll is
+    30 s in these tests)."""
     buyer_id, order_id = f"u_{uuid.uuid4().hex[:10]}", f"ord_{uuid.uuid4().hex[:10]}"
-    engine = make_engine(notify.settings.database_url)
-    try:
-        async with Stream(notify, notify.auth("buyer", buyer_id)) as stream:
-            started = time.monotonic()
-            async with transaction(make_session_factory(engine)) as session:
-                await record_event(session, Envelope.of(delivered(order_id, buyer_id), "/xinren/order"))
-            (event,) = await stream.wait(1)
-            assert event.received_at - started < 1.0
-            assert json.loads(event.data)["order_id"] == order_id
-    finally:
-        await engine.dispose()
+    async with another_replica(notify) as engine, Stream(notify, notify.auth("buyer", buyer_id)) as stream:
+        started = time.monotonic()
+        async with transaction(make_session_factory(engine)) as session:
+            await record_event(session, Envelope.of(delivered(order_id, buyer_id), "/xinren/order"))
+        (event,) = await stream.wait(1)
+        assert event.received_at - started < 1.0
+        assert json.loads(event.data)["order_id"] == order_id
 
 
-async def test_an_event_for_two_people_writes_and_announces_both_in_one_statement(notify):
-    """The buyer's and the shop's notifications and their NOTIFYs are one round trip; the replay inserts and
-    announces nothing."""
+async def test_an_event_for_two_people_is_one_statement_and_both_are_told_once_it_committed(notify):
+    """The buyer's and the shop's notifications are one round trip, with no NOTIFY in the transaction; once it has
+    committed, both recipients' listeners are told; the replay inserts and announces nothing."""
     buyer_id, order_id = f"u_{uuid.uuid4().hex[:10]}", f"ord_{uuid.uuid4().hex[:10]}"
-    engine = make_engine(notify.settings.database_url)
     envelope = Envelope.of(delivered(order_id, buyer_id), "/xinren/order")
+    heard: asyncio.Queue[str] = asyncio.Queue()
+    listener = await asyncpg.connect(to_plain_url(notify.settings.database_url))
+    await listener.add_listener(INBOX_CHANNEL, lambda _c, _pid, _ch, payload: heard.put_nowait(payload))
     try:
-        with RoundTrips(engine.sync_engine) as rec:
+        async with another_replica(notify) as engine:
+            with RoundTrips(engine.sync_engine) as rec:
+                async with transaction(make_session_factory(engine)) as session:
+                    await record_event(session, envelope)
+            writes = [t for t in rec.trips if "notification" in t and "INSERT" in t]
+            assert len(writes) == 1, rec.trips
+            assert not any("pg_notify" in t for t in rec.trips), rec.trips
+            told = {await asyncio.wait_for(heard.get(), 10) for _ in range(2)}
+            assert told == {f"buyer:{buyer_id}", f"shop:shop_{order_id}"}
             async with transaction(make_session_factory(engine)) as session:
-                await record_event(session, envelope)
-        writes = [t for t in rec.trips if "notification" in t and "INSERT" in t]
-        assert len(writes) == 1 and "pg_notify" in writes[0], rec.trips
-        assert not any(t.startswith("SELECT pg_notify") for t in rec.trips), rec.trips
-        async with transaction(make_session_factory(engine)) as session:
-            recipients = (
-                await session.execute(
-                    text("SELECT recipient FROM notification WHERE event_id = :e ORDER BY id"), {"e": envelope.id}
+                recipients = (
+                    await session.execute(
+                        text("SELECT recipient FROM notification WHERE event_id = :e ORDER BY id"), {"e": envelope.id}
+                    )
+                ).scalars()
+                assert list(recipients) == sorted(told)
+            async with transaction(make_session_factory(engine)) as session:
+                await record_event(session, envelope)  # a replay: nothing new, nobody woken
+                notify_after_commit(session, INBOX_CHANNEL, "marker")  # told after whatever the replay noted
+                notified = await session.execute(
+                    text("SELECT count(*) FROM notification WHERE event_id = :e"), {"e": envelope.id}
                 )
-            ).scalars()
-            assert list(recipients) == sorted([f"buyer:{buyer_id}", f"shop:shop_{order_id}"])
-        async with transaction(make_session_factory(engine)) as session:
-            await record_event(session, envelope)  # a replay: nothing new, nobody woken
-            notified = await session.execute(
-                text("SELECT count(*) FROM notification WHERE event_id = :e"), {"e": envelope.id}
-            )
-            assert notified.scalar_one() == 2
+                assert notified.scalar_one() == 2
+            assert await asyncio.wait_for(heard.get(), 10) == "marker"
     finally:
-        await engine.dispose()
+        await listener.close()
 
 
 async def test_reconnecting_with_last_event_id_gets_exactly_what_was_missed(notify, publish):

@@ -13,7 +13,7 @@ from xinren_shared.db import make_engine, make_session_factory
 from xinren_shared.outbox import Outbox, OutboxRelay
 from xinren_shared.testing.roundtrips import RoundTrips
 
-from .support import relay_for, wait_until
+from .support import announcing, relay_for, wait_until
 
 
 def cancelled(order_id: str, reason: str = "test") -> OrderCancelled:
@@ -43,17 +43,19 @@ async def test_event_commits_with_state_change_and_rollback_publishes_nothing(wo
 
 
 async def test_relay_wakes_on_notify(world, producer, event_collector):
-    """A long poll interval: the event still goes out at once, because the commit's NOTIFY wakes the relay."""
+    """A long poll interval: the event still goes out at once, because the NOTIFY the announcer sends once the
+    transaction has committed wakes the relay."""
     outbox = Outbox(world.tables.outbox, "/xinren/test", "xinren_outbox_test")
     relay = relay_for(world, producer, poll_seconds=120)
     task = asyncio.create_task(relay.run())
     try:
         await asyncio.wait_for(relay.listening.wait(), 10)
-        for _ in range(3):
-            order_id = f"ord_{uuid.uuid4().hex}"
-            async with world.sessions() as s, s.begin():
-                await outbox.add(s, cancelled(order_id))
-            await event_collector.wait_for(lambda e, order_id=order_id: e.key == order_id, timeout=10)
+        async with announcing(world):
+            for _ in range(3):
+                order_id = f"ord_{uuid.uuid4().hex}"
+                async with world.sessions() as s, s.begin():
+                    await outbox.add(s, cancelled(order_id))
+                await event_collector.wait_for(lambda e, order_id=order_id: e.key == order_id, timeout=10)
     finally:
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)

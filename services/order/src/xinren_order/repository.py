@@ -19,7 +19,7 @@ from xinren_shared import sql
 from xinren_shared.auth import Principal
 from xinren_shared.errors import NotFound
 from xinren_shared.events import Envelope, Event
-from xinren_shared.outbox import Outbox, notifying_insert
+from xinren_shared.outbox import Outbox, insert_with
 from xinren_shared.timers import Timers
 
 from . import ledger
@@ -216,7 +216,7 @@ async def intake_read(conn: asyncpg.Connection, shop_id: str, skus: list[str], h
 
 def _intake_write(timers: Timers) -> sa.Select[Any]:
     """The new order, its first timeline entry, its unpaid timer and its event in one statement (data-modifying
-    CTEs), which also wakes the relay at commit. The order's columns are the bind parameters `o_<column>`, the
+    CTEs). The order's columns are the bind parameters `o_<column>`, the
     event's `e_<name>` (`Outbox.embedded`). It takes no stock: the order's insert does, at commit (migration 0011's
     deferred trigger), so the hot product row is locked only inside the commit."""
     entry = sa.insert(_TIMELINE).values(
@@ -232,7 +232,7 @@ def _intake_write(timers: Timers) -> sa.Select[Any]:
         {name: bindparam(f"o_{name}", type_=_ORDER.c[name].type) for name in _ORDER_COLUMNS}
     )
     others = (order.cte("new_order"), entry.cte("new_entry"), timer.cte("new_timer"))
-    return notifying_insert(infra.outbox, "e_", *others)
+    return insert_with(infra.outbox, "e_", *others)
 
 
 _WRITE = sql.Statement(_intake_write(Timers(infra.timer)))
@@ -241,8 +241,8 @@ _WRITE = sql.Statement(_intake_write(Timers(infra.timer)))
 def _pay_write(timers: Timers, *, late: bool) -> sa.Select[Any]:
     """What paying writes besides the order's row (the session's UPDATE), in one statement: the ledger's payment
     (`ledger.posting`, bind parameters `l_<name>`), the PAID timeline entry (`t_<column>`), the unpaid timer's
-    cancellation, the shipping-late timer when the shop promises fast shipping (`late`), and order.paid (`e_<name>`),
-    which wakes the relay at commit."""
+    cancellation, the shipping-late timer when the shop promises fast shipping (`late`), and order.paid
+    (`e_<name>`)."""
     txn, entries = ledger.posting("l_")
     entry = sa.insert(_TIMELINE).values({name: bindparam(f"t_{name}") for name in _ENTRY_COLUMNS})
     unpaid = timers.cancel_statement(bindparam("unpaid_kind"), bindparam("t_order_id"))
@@ -252,7 +252,7 @@ def _pay_write(timers: Timers, *, late: bool) -> sa.Select[Any]:
             bindparam("late_kind"), bindparam("t_order_id"), bindparam("late_due"), bindparam("late_payload")
         )
         others.append(due.cte("shipping_late"))
-    return notifying_insert(infra.outbox, "e_", *others)
+    return insert_with(infra.outbox, "e_", *others)
 
 
 _PAY_WRITE = {late: sql.Statement(_pay_write(Timers(infra.timer), late=late)) for late in (False, True)}

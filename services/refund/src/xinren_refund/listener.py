@@ -1,8 +1,8 @@
 """Read-your-writes across services: a buyer's request for an order this service's view has not caught up with
 waits here, holding no database connection, until the projection announces the order or the wait runs out.
 
-The projection handlers NOTIFY `ORDER_VIEW_CHANNEL` with the order id inside their transaction (delivered at commit,
-never for a rollback) when a view row is created or its payment state changes. One LISTEN connection per process
+The projection handlers notify `ORDER_VIEW_CHANNEL` with the order id once their transaction has committed (never for
+a rollback) when a view row is created or its payment state changes. One LISTEN connection per process
 dispatches each notification to the requests waiting for that order. Notifications sent while the connection is
 down are lost: on every (re)connect all waiters are woken to look again, and a waiter looks once more before it
 gives up, so a lost notification can cost a wait, never a wrong answer."""
@@ -13,16 +13,17 @@ import asyncio
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from sqlalchemy import ColumnElement, func
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from xinren_shared.listen import PgListener, Waiters
+from xinren_shared.listen import PgListener, Waiters, notify_after_commit
 
 ORDER_VIEW_CHANNEL = "xinren_refund_order_view"
 
 
-def announce(order_id: str) -> ColumnElement[str]:
-    """The NOTIFY of an order's view change, as a column to select within the writing transaction."""
-    return func.pg_notify(ORDER_VIEW_CHANNEL, order_id)
+def announce(session: AsyncSession, order_id: str) -> None:
+    """Tells the requests waiting for the order that its view may have changed, once the session's transaction
+    commits."""
+    notify_after_commit(session, ORDER_VIEW_CHANNEL, order_id)
 
 
 class OrderViewWatch:

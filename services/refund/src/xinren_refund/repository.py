@@ -86,13 +86,14 @@ async def upsert_view(
     """The order's view, locked, in one statement: created on the first event that can (order.created / order.paid,
     a QC event) with `values`, an existing one keeping its own (ON CONFLICT … DO UPDATE locks it as FOR UPDATE
     would, on its latest version). `news`: what the event tells either way, written by the same statement.
-    `announce`: the order's parties or payment are news for requests waiting on it (listener.py); the NOTIFY is
-    selected by the same statement, and PostgreSQL delivers it at commit."""
+    `announce`: the order's parties or payment are news for requests waiting on it (listener.py): they are told once
+    the transaction commits."""
     news = dict(news or {})
     stmt = insert(OrderView).values(order_id=order_id, status="CREATED", **{**values, **news})
     stmt = stmt.on_conflict_do_update(index_elements=["order_id"], set_=news or {"order_id": stmt.excluded.order_id})
-    returning = stmt.returning(OrderView, listener.announce(order_id)) if announce else stmt.returning(OrderView)
-    row = (await s.execute(returning, execution_options={"populate_existing": True})).one()
+    row = (await s.execute(stmt.returning(OrderView), execution_options={"populate_existing": True})).one()
+    if announce:
+        listener.announce(s, order_id)
     view: OrderView = row[0]
     return view
 

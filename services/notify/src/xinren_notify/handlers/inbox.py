@@ -17,6 +17,7 @@ from xinren_shared.consumer import EventContext
 from xinren_shared.errors import NotFound
 from xinren_shared.events import Envelope, Event
 from xinren_shared.ids import new_id
+from xinren_shared.listen import notify_after_commit
 
 from .. import templates
 from ..access import NOTIFICATIONS
@@ -63,9 +64,10 @@ async def record_event(session: AsyncSession, envelope: Envelope) -> None:
         "notification_order_id": order_id if isinstance(order_id, str) else None,
         "links": templates.links(data),
         "occurred_at": envelope.time,
-        "channel": INBOX_CHANNEL,
     }
     rows = await _RECORD.fetch(await sql.driver(session), params)
+    for recipient in rows[0]["recipients"] or ():
+        notify_after_commit(session, INBOX_CHANNEL, recipient)  # wakes the recipient's live streams, once committed
     subscribed = [Subscribed(r["webhook_id"], r["disabled"]) for r in rows if r["webhook_id"] is not None]
     await queue_deliveries(session, envelope, subscribed)
 
@@ -91,11 +93,11 @@ def _varchars(*names: str) -> list[BindParameter[Any]]:
 # The order view keeps what earlier events told (a value the event names wins, one it lacks is kept) and gives back
 # the parties as they now stand; an event of no order leaves the view alone and names its parties itself. Each
 # notification's recipient is "<audience>:<id>" (domain.Recipient.key); an audience without an id gets none. The
-# rows inserted (a replayed event inserts none) each NOTIFY their recipient's listeners, delivered at commit, never
-# for a rolled-back transaction; each takes its inbox sequence number when the transaction commits (migration
-# 0006's trigger), so no recipient's cursor is locked before then. The subscriptions the event goes to are those
-# asking for its type (or all types) that receive its shop (NULL: every shop): an event of no known shop goes to no
-# partner of a shop. The one row `announced` always gives keeps the notifications announced when none is found.
+# recipients of the rows inserted (a replayed event inserts none) come back with every row, for their listeners to
+# be told once the transaction commits; each row takes its inbox sequence number at commit (migration 0006's
+# trigger), so no recipient's cursor is locked before then. The subscriptions the event goes to are those asking
+# for its type (or all types) that receive its shop (NULL: every shop): an event of no known shop goes to no partner
+# of a shop. The one row `announced` always gives keeps the recipients when no subscription is found.
 _RECORD = sql.Statement(
     text(
         """
@@ -130,9 +132,9 @@ _RECORD = sql.Statement(
             ON CONFLICT ON CONSTRAINT uq_notification_event_recipient DO NOTHING
             RETURNING recipient
         ), announced AS (
-            SELECT count(pg_notify(:channel, recipient)) AS n FROM inserted
+            SELECT array_agg(recipient) AS recipients FROM inserted
         )
-        SELECT s.webhook_id, s.disabled_at IS NOT NULL AS disabled
+        SELECT s.webhook_id, s.disabled_at IS NOT NULL AS disabled, announced.recipients
         FROM announced
         CROSS JOIN parties AS p
         LEFT JOIN webhook_subscription AS s
@@ -151,7 +153,6 @@ _RECORD = sql.Statement(
         bindparam("notification_order_id", type_=String),
         bindparam("links", type_=JSONB),
         bindparam("occurred_at", type_=DateTime(timezone=True)),
-        bindparam("channel", type_=String),
     )
 )
 

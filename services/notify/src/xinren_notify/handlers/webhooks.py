@@ -16,11 +16,11 @@ from xinren_shared.commands import UnitOfWork
 from xinren_shared.errors import Conflict, Forbidden, Unprocessable
 from xinren_shared.events import REGISTRY, Envelope
 from xinren_shared.ids import new_id
+from xinren_shared.listen import notify_after_commit
 
 from .. import health, webhooks
 from ..access import delivery_of, subscription_of
 from ..domain import DELIVERY, OPEN_STATUSES, RECOVERABLE_STATUSES, DeliveryStatus, granted_shops
-from ..listener import announce
 from ..models import WebhookDelivery, WebhookSubscription
 from ..schemas import DeliveryPublic, RecoveryStarted, WebhookCreate, WebhookCreated, WebhookPublic
 from ..settings import NotifySettings
@@ -157,7 +157,7 @@ async def queue_deliveries(session: AsyncSession, envelope: Envelope, subscribed
         .returning(col(WebhookDelivery.status))
     )
     if any(status == DeliveryStatus.PENDING for status in queued.scalars()):
-        await announce(session, webhooks.WEBHOOKS_CHANNEL)
+        notify_after_commit(session, webhooks.WEBHOOKS_CHANNEL)
 
 
 async def redeliver(
@@ -172,7 +172,7 @@ async def redeliver(
         delivery.window_ends_at = None
         delivery.next_attempt_at = uow.now
         await uow.session.flush()
-        await announce(uow.session, webhooks.WEBHOOKS_CHANNEL)
+        notify_after_commit(uow.session, webhooks.WEBHOOKS_CHANNEL)
     # else: it is pending already, on its way
     return DeliveryPublic.of(delivery)
 
@@ -213,5 +213,5 @@ async def recover(
     ).all()
     if requeued:
         await health.release_backlog(uow.session, webhook_id, uow.now, uow.settings.webhook_catchup_per_second)
-        await announce(uow.session, webhooks.WEBHOOKS_CHANNEL)
+        notify_after_commit(uow.session, webhooks.WEBHOOKS_CHANNEL)
     return RecoveryStarted(webhook_id=subscription.webhook_id, since=since, requeued=len(requeued))

@@ -13,7 +13,7 @@ from xinren_shared import sql
 from xinren_shared.auth import Principal
 from xinren_shared.errors import Conflict, Unprocessable
 from xinren_shared.ids import new_id
-from xinren_shared.outbox import notifying_insert
+from xinren_shared.outbox import insert_with
 from xinren_shared.timers import Timers
 
 from .. import domain, events_out
@@ -57,7 +57,7 @@ def routed_to(warehouse: Warehouse) -> str:
 
 async def announce_opened(uow: QcUnit, case: QcCase, warehouse: Warehouse, *, actor: str, reason: str) -> None:
     """A case just routed to `warehouse` (AWAITING_INBOUND): its timeline entry, the seller's inbound deadline and
-    qc.case_opened, which tells everyone where, in one statement that also wakes the relay at commit."""
+    qc.case_opened, which tells everyone where, in one statement."""
     assert case.inbound_deadline is not None  # set with the warehouse
     _, params = uow.runtime.outbox.embedded(uow.session, events_out.case_opened(case, warehouse), prefix="e_")
     params.update(
@@ -87,7 +87,7 @@ def _opened() -> Select[Any]:
         bindparam("due_at", type_=DateTime(timezone=True)),
         bindparam("timer_payload", type_=infra.timer.c.payload.type),
     )
-    return notifying_insert(infra.outbox, "e_", entry.cte("entry"), deadline.cte("deadline"))
+    return insert_with(infra.outbox, "e_", entry.cte("entry"), deadline.cte("deadline"))
 
 
 _OPENED = sql.Statement(_opened())

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from xinren_shared.consumer import EventContext
@@ -113,7 +112,7 @@ async def on_order_cancelled(s: AsyncSession, event: OrderCancelled, ctx: Ctx) -
     view.cancelled_at = view.cancelled_at or ctx.envelope.time
     if view.paid_fen <= 0:
         # A request waiting for this order's payment can stop waiting: it will not come.
-        await s.execute(select(listener.announce(view.order_id)))
+        listener.announce(s, view.order_id)
     if event.was_paid:
         # A paid order cancelled before shipment: the platform refunds it, no review (the order service moves no
         # money itself).
