@@ -25,6 +25,7 @@ from sqlalchemy import event as orm_event
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from sqlalchemy.orm import Session, SessionTransaction
 
+from .db import database_unavailable
 from .settings import to_plain_url
 
 log = logging.getLogger("xinren.listen")
@@ -47,8 +48,9 @@ def notify_after_commit(session: AsyncSession | Session, channel: str, payload: 
 class Announcer:
     """Sends the notifications of this process's committed transactions (`notify_after_commit` with a session of a
     bound engine), on a connection of its own whose commits do not wait for the disk. Those noted while one is being
-    sent go together in the next, at most one every `min_interval_seconds`; should sending fail, they are sent again
-    once the database answers (at most `max_pending` are kept, the rest counted in `dropped`)."""
+    sent go together in the next, at most one every `min_interval_seconds`; should the database be unreachable, they
+    are sent again once it answers (at most `max_pending` are kept, the rest counted in `dropped`, as are those it
+    refuses)."""
 
     def __init__(
         self,
@@ -74,6 +76,8 @@ class Announcer:
     def send(self, notes: Iterable[Note]) -> None:
         for note in notes:
             if note not in self._pending and len(self._pending) >= self.max_pending:
+                if not self.dropped:
+                    log.warning("more than %d notifications waiting to be sent: dropping the rest", self.max_pending)
                 self.dropped += 1
                 continue
             self._pending[note] = None
@@ -95,7 +99,11 @@ class Announcer:
             except asyncio.CancelledError:
                 self.send(notes)
                 raise
-            except Exception:
+            except Exception as exc:
+                if not database_unavailable(exc):  # refused (a payload too long, say): sending again would not help
+                    log.error("NOTIFY refused; %d notification(s) dropped", len(notes), exc_info=True)
+                    self.dropped += len(notes)
+                    continue
                 log.warning("NOTIFY failed; sending again in %.1fs", self.reconnect_seconds, exc_info=True)
                 self.send(notes)
                 await self.close()

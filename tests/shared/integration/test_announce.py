@@ -14,7 +14,7 @@ from xinren_shared.listen import Announcer, notify_after_commit
 from xinren_shared.settings import to_plain_url
 from xinren_shared.testing.roundtrips import RoundTrips
 
-from .support import announcing
+from .support import announcing, wait_until
 
 
 @contextlib.asynccontextmanager
@@ -102,3 +102,15 @@ async def test_a_session_of_an_engine_with_no_announcer_notifies_inside_its_tran
         assert any(t.startswith("SELECT pg_notify") for t in rec.trips), rec.trips
         assert await told(heard, 1) == ["inside"]
     assert other.pending == 0  # an announcer bound to another engine is not asked
+
+
+async def test_a_notification_the_server_refuses_is_dropped_and_the_next_ones_still_go(world):
+    """A payload over PostgreSQL's 8,000 bytes is refused every time: sending it again would stop every later one."""
+    ch = channel()
+    async with announcing(world) as announcer, listening(world.url, ch) as heard:
+        async with world.sessions() as s, s.begin():
+            notify_after_commit(s, ch, "x" * 9000)
+        await wait_until(lambda: announcer.dropped == 1)
+        async with world.sessions() as s, s.begin():
+            notify_after_commit(s, ch, "next")
+        assert await told(heard, 1) == ["next"]
