@@ -18,8 +18,9 @@ from xinren_notify.listener import INBOX_CHANNEL
 from xinren_shared.contracts.orders import OrderDelivered
 from xinren_shared.db import make_engine, make_session_factory, transaction
 from xinren_shared.events import Envelope
-from xinren_shared.listen import Announcer, notify_after_commit
+from xinren_shared.listen import notify_after_commit
 from xinren_shared.settings import to_plain_url
+from xinren_shared.testing.announcing import announcing
 from xinren_shared.testing.roundtrips import RoundTrips
 
 from ..support import eventually, sse_events
@@ -85,15 +86,10 @@ async def test_a_new_notification_reaches_the_stream_within_a_second(notify, pub
 async def another_replica(notify) -> AsyncIterator[AsyncEngine]:
     """An engine of its own with its announcer running, as another replica's runtime has them."""
     engine = make_engine(notify.settings.database_url)
-    announcer = Announcer(notify.settings.database_url)
-    announcer.bind(engine)
-    task = asyncio.create_task(announcer.run())
     try:
-        yield engine
+        async with announcing(notify.settings.database_url, engine):
+            yield engine
     finally:
-        task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
-        await announcer.close()
         await engine.dispose()
 
 

@@ -1,12 +1,10 @@
 """What the shared package's integration tests have in common."""
 
 import asyncio
-import contextlib
 import inspect
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
-from xinren_shared.listen import Announcer
 from xinren_shared.outbox import OutboxRelay
 
 
@@ -46,17 +44,3 @@ def relay_for(world: Any, producer: Any, service: str = "test", sessions: Any = 
         channel="xinren_outbox_test",
         **kwargs,
     )
-
-
-@contextlib.asynccontextmanager
-async def announcing(world: Any, **kw: Any) -> AsyncIterator[Announcer]:
-    """An announcer bound to the world's engine, running, as a service's runtime has it."""
-    announcer = Announcer(world.url, **kw)
-    announcer.bind(world.engine)
-    task = asyncio.create_task(announcer.run())
-    try:
-        yield announcer
-    finally:
-        task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
-        await announcer.close()

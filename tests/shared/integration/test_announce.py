@@ -12,9 +12,10 @@ from sqlalchemy import text
 
 from xinren_shared.listen import Announcer, notify_after_commit
 from xinren_shared.settings import to_plain_url
+from xinren_shared.testing.announcing import announcing
 from xinren_shared.testing.roundtrips import RoundTrips
 
-from .support import announcing, wait_until
+from .support import wait_until
 
 
 @contextlib.asynccontextmanager
@@ -42,7 +43,7 @@ async def test_a_commit_is_announced_after_it_from_a_connection_that_does_not_wa
     database of the server, until it is on disk); the announcer sends it once the commit is done, on a connection
     whose commits do not wait for a flush."""
     ch, key = channel(), f"k_{uuid.uuid4().hex[:8]}"
-    async with announcing(world) as announcer, listening(world.url, ch) as heard:
+    async with announcing(world.url, world.engine) as announcer, listening(world.url, ch) as heard:
         with RoundTrips(world.engine.sync_engine) as rec:
             async with world.sessions() as s, s.begin():
                 await world.bump(s, key)
@@ -58,7 +59,7 @@ async def test_a_commit_is_announced_after_it_from_a_connection_that_does_not_wa
 
 async def test_a_rollback_announces_nothing_and_a_savepoint_waits_for_the_commit(world):
     ch = channel()
-    async with announcing(world) as announcer, listening(world.url, ch) as heard:
+    async with announcing(world.url, world.engine) as announcer, listening(world.url, ch) as heard:
         with pytest.raises(RuntimeError):
             async with world.sessions() as s, s.begin():
                 notify_after_commit(s, ch, "rolled back")
@@ -75,7 +76,8 @@ async def test_a_rollback_announces_nothing_and_a_savepoint_waits_for_the_commit
 async def test_what_could_not_be_sent_is_sent_once_the_database_answers_again(world):
     """The announcer's connection ended by the server: the notes of the failed send are sent on a new one."""
     ch = channel()
-    async with announcing(world, reconnect_seconds=0.05) as announcer, listening(world.url, ch) as heard:
+    fast = announcing(world.url, world.engine, reconnect_seconds=0.05)
+    async with fast as announcer, listening(world.url, ch) as heard:
         async with world.sessions() as s, s.begin():
             notify_after_commit(s, ch, "first")
         assert await told(heard, 1) == ["first"]
@@ -107,7 +109,7 @@ async def test_a_session_of_an_engine_with_no_announcer_notifies_inside_its_tran
 async def test_a_notification_the_server_refuses_is_dropped_and_the_next_ones_still_go(world):
     """A payload over PostgreSQL's 8,000 bytes is refused every time: sending it again would stop every later one."""
     ch = channel()
-    async with announcing(world) as announcer, listening(world.url, ch) as heard:
+    async with announcing(world.url, world.engine) as announcer, listening(world.url, ch) as heard:
         async with world.sessions() as s, s.begin():
             notify_after_commit(s, ch, "x" * 9000)
         await wait_until(lambda: announcer.dropped == 1)

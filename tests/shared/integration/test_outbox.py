@@ -11,9 +11,10 @@ from sqlalchemy import select, text
 from xinren_shared.contracts.orders import OrderCancelled, OrderShipped
 from xinren_shared.db import make_engine, make_session_factory
 from xinren_shared.outbox import Outbox, OutboxRelay
+from xinren_shared.testing.announcing import announcing
 from xinren_shared.testing.roundtrips import RoundTrips
 
-from .support import announcing, relay_for, wait_until
+from .support import relay_for, wait_until
 
 
 def cancelled(order_id: str, reason: str = "test") -> OrderCancelled:
@@ -50,7 +51,7 @@ async def test_relay_wakes_on_notify(world, producer, event_collector):
     task = asyncio.create_task(relay.run())
     try:
         await asyncio.wait_for(relay.listening.wait(), 10)
-        async with announcing(world):
+        async with announcing(world.url, world.engine):
             for _ in range(3):
                 order_id = f"ord_{uuid.uuid4().hex}"
                 async with world.sessions() as s, s.begin():
