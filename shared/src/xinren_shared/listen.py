@@ -50,8 +50,8 @@ class Announcer:
     bound engine), on a connection of its own whose commits do not wait for the disk. Those noted while one is being
     sent go together in the next, at most one every `min_interval_seconds`; should the database be unreachable, they
     are sent again once it answers (at most `max_pending` are kept, the rest counted in `dropped`, as are those it
-    refuses). Each send is a transaction of its own: 10 ms apart at most, as the relay drains at most once per 10 ms
-    (`relay_min_interval_seconds`), a busy process sends no more than 100 a second."""
+    refuses). Each send is a transaction of its own; sends are at least 10 ms apart, the pace at which the relay
+    drains anyway (`relay_min_interval_seconds`), so a busy process sends no more than 100 a second."""
 
     def __init__(
         self,
