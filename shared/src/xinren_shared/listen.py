@@ -26,6 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from sqlalchemy.orm import Session, SessionTransaction
 
 from .db import database_unavailable
+from .metrics import NOTIFICATIONS_DROPPED
 from .settings import to_plain_url
 
 log = logging.getLogger("xinren.listen")
@@ -48,20 +49,22 @@ def notify_after_commit(session: AsyncSession | Session, channel: str, payload: 
 class Announcer:
     """Sends the notifications of this process's committed transactions (`notify_after_commit` with a session of a
     bound engine), on a connection of its own whose commits do not wait for the disk. Those noted while one is being
-    sent go together in the next, at most one every `min_interval_seconds`; should the database be unreachable, they
-    are sent again once it answers (at most `max_pending` are kept, the rest counted in `dropped`, as are those it
-    refuses). Each send is a transaction of its own; sends are at least 10 ms apart, the pace at which the relay
-    drains anyway (`relay_min_interval_seconds`), so a busy process sends no more than 100 a second."""
+    sent go together in the next. Each send is a transaction of its own; sends are at least `min_interval_seconds`
+    (10 ms) apart, the pace at which the relay drains anyway, so a busy process sends no more than 100 a second.
+    Should the database be unreachable, they are sent again once it answers; at most `max_pending` are kept, the rest
+    counted in `dropped` and `xinren_notifications_dropped_total`, as are those it refuses."""
 
     def __init__(
         self,
         database_url: str,
         *,
+        service: str = "",
         min_interval_seconds: float = 0.01,
         reconnect_seconds: float = 1.0,
         max_pending: int = 10_000,
     ):
         self.database_url = to_plain_url(database_url)
+        self.service = service
         self.min_interval_seconds = min_interval_seconds
         self.reconnect_seconds = reconnect_seconds
         self.max_pending = max_pending
@@ -79,7 +82,7 @@ class Announcer:
             if note not in self._pending and len(self._pending) >= self.max_pending:
                 if not self.dropped:
                     log.warning("more than %d notifications waiting to be sent: dropping the rest", self.max_pending)
-                self.dropped += 1
+                self._drop(1)
                 continue
             self._pending[note] = None
         if self._pending:
@@ -103,7 +106,7 @@ class Announcer:
             except Exception as exc:
                 if not database_unavailable(exc):  # refused (a payload too long, say): sending again would not help
                     log.error("NOTIFY refused; %d notification(s) dropped", len(notes), exc_info=True)
-                    self.dropped += len(notes)
+                    self._drop(len(notes))
                     continue
                 log.warning("NOTIFY failed; sending again in %.1fs", self.reconnect_seconds, exc_info=True)
                 self.send(notes)
@@ -111,6 +114,10 @@ class Announcer:
                 await asyncio.sleep(self.reconnect_seconds)
                 continue
             await asyncio.sleep(self.min_interval_seconds)
+
+    def _drop(self, n: int) -> None:
+        self.dropped += n
+        NOTIFICATIONS_DROPPED.labels(self.service).inc(n)
 
     async def _connection(self) -> asyncpg.Connection:
         if self._conn is None or self._conn.is_closed():

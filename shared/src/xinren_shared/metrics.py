@@ -29,6 +29,12 @@ HTTP_REQUESTS = Counter("xinren_http_requests_total", "HTTP requests", ["service
 HTTP_LATENCY = Histogram("xinren_http_request_seconds", "HTTP request latency", ["service", "method", "route"])
 OUTBOX_PUBLISHED = Counter("xinren_outbox_published_total", "Outbox events published", ["service", "topic"])
 OUTBOX_FAILURES = Counter("xinren_outbox_publish_failures_total", "Outbox publish attempts that failed", ["service"])
+NOTIFICATIONS_DROPPED = Counter(
+    "xinren_notifications_dropped_total",
+    "NOTIFYs of committed transactions never sent: refused by the database, or beyond the announcer's bound while it "
+    "was unreachable (listeners then wait for their poll)",
+    ["service"],
+)
 OUTBOX_PENDING = Gauge(
     "xinren_outbox_pending",
     "Outbox events not yet published (seen by the relay)",

@@ -60,7 +60,7 @@ class ServiceRuntime(Generic[SettingsT]):
         )
         self.session_factory = make_session_factory(self.engine)
         # Sends the NOTIFYs of this process's commits (the relay's wake, the services' own channels) from outside them.
-        self.announcer = Announcer(settings.database_url)
+        self.announcer = Announcer(settings.database_url, service=spec.name)
         self.announcer.bind(self.engine)
         channel = f"xinren_outbox_{spec.name.replace('-', '_')}"
         self.outbox = Outbox(spec.tables.outbox, source=f"/xinren/{spec.name}", channel=channel)

@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 
 import asyncpg
 import pytest
+from prometheus_client import REGISTRY
 from sqlalchemy import text
 
 from xinren_shared.listen import Announcer, notify_after_commit
@@ -108,11 +109,12 @@ async def test_a_session_of_an_engine_with_no_announcer_notifies_inside_its_tran
 
 async def test_a_notification_the_server_refuses_is_dropped_and_the_next_ones_still_go(world):
     """A payload over PostgreSQL's 8,000 bytes is refused every time: sending it again would stop every later one."""
-    ch = channel()
-    async with announcing(world.url, world.engine) as announcer, listening(world.url, ch) as heard:
+    ch, service = channel(), f"svc_{uuid.uuid4().hex[:8]}"
+    async with announcing(world.url, world.engine, service=service) as announcer, listening(world.url, ch) as heard:
         async with world.sessions() as s, s.begin():
             notify_after_commit(s, ch, "x" * 9000)
         await wait_until(lambda: announcer.dropped == 1)
+        assert REGISTRY.get_sample_value("xinren_notifications_dropped_total", {"service": service}) == 1
         async with world.sessions() as s, s.begin():
             notify_after_commit(s, ch, "next")
         assert await told(heard, 1) == ["next"]
