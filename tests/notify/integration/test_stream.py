@@ -8,7 +8,6 @@ import time
 import uuid
 from collections.abc import AsyncIterator
 
-import asyncpg
 import httpx
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -19,8 +18,7 @@ from xinren_shared.contracts.orders import OrderDelivered
 from xinren_shared.db import make_engine, make_session_factory, transaction
 from xinren_shared.events import Envelope
 from xinren_shared.listen import notify_after_commit
-from xinren_shared.settings import to_plain_url
-from xinren_shared.testing.announcing import announcing
+from xinren_shared.testing.announcing import announcing, listening
 from xinren_shared.testing.roundtrips import RoundTrips
 
 from ..support import eventually, sse_events
@@ -112,36 +110,30 @@ async def test_an_event_for_two_people_is_one_statement_and_both_are_told_once_i
     committed, both recipients' listeners are told; the replay inserts and announces nothing."""
     buyer_id, order_id = f"u_{uuid.uuid4().hex[:10]}", f"ord_{uuid.uuid4().hex[:10]}"
     envelope = Envelope.of(delivered(order_id, buyer_id), "/xinren/order")
-    heard: asyncio.Queue[str] = asyncio.Queue()
-    listener = await asyncpg.connect(to_plain_url(notify.settings.database_url))
-    await listener.add_listener(INBOX_CHANNEL, lambda _c, _pid, _ch, payload: heard.put_nowait(payload))
-    try:
-        async with another_replica(notify) as engine:
-            with RoundTrips(engine.sync_engine) as rec:
-                async with transaction(make_session_factory(engine)) as session:
-                    await record_event(session, envelope)
-            writes = [t for t in rec.trips if "notification" in t and "INSERT" in t]
-            assert len(writes) == 1, rec.trips
-            assert not any("pg_notify" in t for t in rec.trips), rec.trips
-            told = {await asyncio.wait_for(heard.get(), 10) for _ in range(2)}
-            assert told == {f"buyer:{buyer_id}", f"shop:shop_{order_id}"}
+    async with listening(notify.settings.database_url, INBOX_CHANNEL) as heard, another_replica(notify) as engine:
+        with RoundTrips(engine.sync_engine) as rec:
             async with transaction(make_session_factory(engine)) as session:
-                recipients = (
-                    await session.execute(
-                        text("SELECT recipient FROM notification WHERE event_id = :e ORDER BY id"), {"e": envelope.id}
-                    )
-                ).scalars()
-                assert list(recipients) == sorted(told)
-            async with transaction(make_session_factory(engine)) as session:
-                await record_event(session, envelope)  # a replay: nothing new, nobody woken
-                notify_after_commit(session, INBOX_CHANNEL, "marker")  # told after whatever the replay noted
-                notified = await session.execute(
-                    text("SELECT count(*) FROM notification WHERE event_id = :e"), {"e": envelope.id}
+                await record_event(session, envelope)
+        writes = [t for t in rec.trips if "notification" in t and "INSERT" in t]
+        assert len(writes) == 1, rec.trips
+        assert not any("pg_notify" in t for t in rec.trips), rec.trips
+        told = {await asyncio.wait_for(heard.get(), 10) for _ in range(2)}
+        assert told == {f"buyer:{buyer_id}", f"shop:shop_{order_id}"}
+        async with transaction(make_session_factory(engine)) as session:
+            recipients = (
+                await session.execute(
+                    text("SELECT recipient FROM notification WHERE event_id = :e ORDER BY id"), {"e": envelope.id}
                 )
-                assert notified.scalar_one() == 2
-            assert await asyncio.wait_for(heard.get(), 10) == "marker"
-    finally:
-        await listener.close()
+            ).scalars()
+            assert list(recipients) == sorted(told)
+        async with transaction(make_session_factory(engine)) as session:
+            await record_event(session, envelope)  # a replay: nothing new, nobody woken
+            notify_after_commit(session, INBOX_CHANNEL, "marker")  # told after whatever the replay noted
+            notified = await session.execute(
+                text("SELECT count(*) FROM notification WHERE event_id = :e"), {"e": envelope.id}
+            )
+            assert notified.scalar_one() == 2
+        assert await asyncio.wait_for(heard.get(), 10) == "marker"
 
 
 async def test_reconnecting_with_last_event_id_gets_exactly_what_was_missed(notify, publish):

@@ -2,33 +2,17 @@
 real PostgreSQL."""
 
 import asyncio
-import contextlib
 import uuid
-from collections.abc import AsyncIterator
 
-import asyncpg
 import pytest
 from prometheus_client import REGISTRY
 from sqlalchemy import text
 
 from xinren_shared.listen import Announcer, notify_after_commit
-from xinren_shared.settings import to_plain_url
-from xinren_shared.testing.announcing import announcing
+from xinren_shared.testing.announcing import announcing, listening
 from xinren_shared.testing.roundtrips import RoundTrips
 
 from .support import wait_until
-
-
-@contextlib.asynccontextmanager
-async def listening(url: str, channel: str) -> AsyncIterator[asyncio.Queue[str]]:
-    """The payloads `channel` is notified with, in the order PostgreSQL delivers them."""
-    heard: asyncio.Queue[str] = asyncio.Queue()
-    conn = await asyncpg.connect(to_plain_url(url))
-    try:
-        await conn.add_listener(channel, lambda _c, _pid, _ch, payload: heard.put_nowait(payload))
-        yield heard
-    finally:
-        await conn.close()
 
 
 async def told(heard: asyncio.Queue[str], n: int) -> list[str]:
