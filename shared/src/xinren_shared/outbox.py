@@ -165,7 +165,13 @@ class OutboxRelay:
         least: `held` false and no event when another relay holds the lock, `held` true and none when nothing is
         pending."""
         t = self.table
-        held = select(func.pg_try_advisory_xact_lock(bindparam("lock", type_=BigInteger)).label("held")).cte("held")
+        held = select(
+            func.pg_try_advisory_xact_lock(bindparam("lock", type_=BigInteger)).label("held"),
+            # This transaction only marks rows published: if its commit were lost in a crash, the rows would be
+            # published again, which at-least-once allows and the consumers' inbox absorbs. So it does not wait
+            # for its commit to reach the disk.
+            func.set_config("synchronous_commit", "off", True).label("synchronous_commit"),
+        ).cte("held")
         pending = (
             select(t)
             .where(held.c.held, t.c.published_at.is_(None))

@@ -5,12 +5,14 @@ import time
 import uuid
 from collections import defaultdict
 
+import asyncpg
 import pytest
 from sqlalchemy import select, text
 
 from xinren_shared.contracts.orders import OrderCancelled, OrderShipped
 from xinren_shared.db import make_engine, make_session_factory
 from xinren_shared.outbox import Outbox, OutboxRelay
+from xinren_shared.settings import to_plain_url
 from xinren_shared.testing.announcing import announcing
 from xinren_shared.testing.roundtrips import RoundTrips
 
@@ -242,3 +244,19 @@ async def test_a_batch_is_four_round_trips_and_a_standing_by_try_four_too(world,
         assert await relay.publish_batch() == 1 and not relay.standing_by
     finally:
         await engine.dispose()
+
+
+async def test_a_batch_does_not_wait_for_its_commit_to_reach_the_disk(world, producer):
+    """Marking rows published is the relay's only write: a commit lost in a crash publishes them again (at least
+    once), so the batch's transaction turns synchronous_commit off for itself, with its claim, and for no other."""
+    from xinren_shared.outbox import _RELAY_LOCK
+
+    relay = relay_for(world, producer)
+    conn = await asyncpg.connect(to_plain_url(world.url), server_settings={"synchronous_commit": "on"})
+    try:
+        async with conn.transaction():
+            await relay._claim.fetch(conn, {"lock": _RELAY_LOCK, "limit": 1})
+            assert await conn.fetchval("SHOW synchronous_commit") == "off"
+        assert await conn.fetchval("SHOW synchronous_commit") == "on"
+    finally:
+        await conn.close()
