@@ -181,7 +181,7 @@ class CommandRunner:
                 error_response(400, "BAD_IDEMPOTENCY_KEY", f"Idempotency-Key must be 1 to {MAX_KEY_LENGTH} characters")
             )
         principal = _identity(principal_from_request(self.request))
-        scope = f"{self.request.method} {self.request.url.path}"
+        scope = f"{self.request.method} {self.request.scope['path']}"  # what request.url.path says, without its parse
         digest = hashlib.sha256(scope.encode() + b"\n" + await self._body()).hexdigest()
         lock = int.from_bytes(hashlib.sha256(f"{principal}\x1f{key}".encode()).digest()[:8], "big", signed=True)
         return _Key(principal, key, scope, digest, lock)

@@ -43,9 +43,8 @@ class BodySizeLimitMiddleware:
             await self.app(scope, receive, send)
             return
         declared = dict(scope.get("headers") or []).get(b"content-length")
-        too_large = error_response(413, "PAYLOAD_TOO_LARGE", f"the body is larger than {self.max_bytes} bytes")
         if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
-            await too_large(scope, receive, send)
+            await self._too_large()(scope, receive, send)
             return
         seen = 0
         started = False
@@ -69,7 +68,10 @@ class BodySizeLimitMiddleware:
             await self.app(scope, limited_receive, tracking_send)
         except _TooLarge:
             if not started:
-                await too_large(scope, receive, send)
+                await self._too_large()(scope, receive, send)
+
+    def _too_large(self) -> Response:
+        return error_response(413, "PAYLOAD_TOO_LARGE", f"the body is larger than {self.max_bytes} bytes")
 
 
 class _TooLarge(HTTPException):
