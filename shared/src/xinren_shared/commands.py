@@ -224,7 +224,13 @@ class CommandRunner:
         return _answer(row._mapping, key)
 
     def _response(self, result: Any) -> Response:
-        return result if isinstance(result, Response) else JSONResponse(_json(result), self._status())
+        if isinstance(result, Response):
+            return result
+        if isinstance(result, BaseModel):
+            # Rendered as FastAPI renders a route's model (pydantic's own JSON), so that a replay is the very bytes
+            # the first answer had.
+            return Response(result.model_dump_json(by_alias=True), self._status(), media_type="application/json")
+        return JSONResponse(jsonable_encoder(result), self._status())
 
     def _status(self) -> int:
         route = self.request.scope.get("route")
@@ -284,12 +290,6 @@ def _identity(p: Principal) -> str:
     # The whole identity: the same user id acting for another shop or warehouse is another caller.
     identity = "\x1f".join([str(p.role), p.sub, p.shop_id or "", p.warehouse_id or ""])
     return hashlib.sha256(identity.encode()).hexdigest()
-
-
-def _json(result: Any) -> Any:
-    if isinstance(result, BaseModel):
-        return result.model_dump(mode="json", by_alias=True)
-    return jsonable_encoder(result)
 
 
 async def command_runner(request: Request) -> CommandRunner:

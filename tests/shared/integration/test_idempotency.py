@@ -3,6 +3,7 @@
 import asyncio
 import hashlib
 import uuid
+from datetime import UTC, datetime
 
 import pytest
 import pytest_asyncio
@@ -23,6 +24,12 @@ SECRET = "idempotency-test-secret-0123456789abcdef"
 
 class Thing(BaseModel):
     name: str
+
+
+class Quote(BaseModel):
+    title: str
+    share: float
+    at: datetime
 
 
 @pytest_asyncio.fixture
@@ -76,6 +83,13 @@ async def client(world, kafka_bootstrap):
     async def boom(body: Thing, principal: CurrentPrincipal, commands: Commands) -> dict[str, bool]:
         return await commands.run(fail, body)
 
+    async def make_quote(uow: UnitOfWork[ServiceSettings], body: Thing) -> Quote:
+        return Quote(title=f"和田玉 {body.name}", share=1e-7, at=datetime.now(UTC))
+
+    @router.post("/quotes", status_code=201, response_model=Quote)
+    async def quote(body: Thing, principal: CurrentPrincipal, commands: Commands) -> Quote:
+        return await commands.run(make_quote, body)
+
     app = web_app(world, kafka_bootstrap, "idem", router, SECRET, max_body_bytes=10_000)
     async with serve(app) as c:
         c.gate, c.entered = gate, entered
@@ -96,6 +110,16 @@ async def test_same_key_and_body_returns_the_first_response(client, world):
     # Keys belong to their caller: another user's same key is a new request.
     other = await client.post("/things", json={"name": name}, headers=headers(key, sub="u2"))
     assert other.status_code == 201 and other.json()["n"] == 2
+
+
+async def test_a_replay_is_byte_for_byte_the_first_answer(client):
+    """A route's model, as FastAPI rendered it the first time (a float in exponent form, non-ASCII text, a time)."""
+    key, name = uuid.uuid4().hex, uuid.uuid4().hex
+    first = await client.post("/quotes", json={"name": name}, headers=headers(key))
+    again = await client.post("/quotes", json={"name": name}, headers=headers(key))
+    assert first.status_code == again.status_code == 201 and again.headers["idempotent-replayed"] == "true"
+    assert again.content == first.content and first.json()["title"] == f"和田玉 {name}"
+    assert again.headers["content-type"] == first.headers["content-type"] == "application/json"
 
 
 async def test_same_key_other_body_is_422_and_changes_nothing(client, world):
