@@ -162,12 +162,18 @@ async def intake_open_loop(url: str, rate: float, seconds: float, stock: int) ->
 
 # --- P2, P3, P4: the four services ---------------------------------------------------------------------------
 class CaseWatch:
-    """Reads xinren.qc.v1 from its end and notes when each order's qc.case_opened arrives."""
+    """Reads xinren.qc.v1 and xinren.orders.v1 from their ends: when each order's qc.case_opened arrives, and the
+    milestones of its path in wall-clock time (`PATH`)."""
 
     def __init__(self, kafka: str):
         self.opened: dict[str, float] = {}
+        self.milestones: dict[str, dict[str, float]] = {}
         self.consumer = AIOKafkaConsumer(
-            physical("xinren.qc.v1"), bootstrap_servers=kafka, group_id=None, auto_offset_reset="latest"
+            physical("xinren.qc.v1"),
+            physical("xinren.orders.v1"),
+            bootstrap_servers=kafka,
+            group_id=None,
+            auto_offset_reset="latest",
         )
         self.task: asyncio.Task[None] | None = None
 
@@ -178,9 +184,20 @@ class CaseWatch:
 
     async def _run(self) -> None:
         async for record in self.consumer:
+            seen = time.time()
             env = Envelope.from_kafka(record.topic, record.key, record.value, record.headers)
-            if env.type == "xinren.qc.case_opened":
-                self.opened.setdefault(env.data["order_id"], time.perf_counter())
+            order_id = env.data.get("order_id")
+            if not isinstance(order_id, str):
+                continue
+            marks = self.milestones.setdefault(order_id, {})
+            # A record's timestamp is its producer's (CreateTime): when the relay sent it.
+            if env.type == "xinren.order.paid":
+                marks.setdefault("order_paid_sent_to_kafka", record.timestamp / 1000)
+            elif env.type == "xinren.qc.case_opened":
+                self.opened.setdefault(order_id, time.perf_counter())
+                marks.setdefault("case_opened_by_qc", env.time.timestamp())
+                marks.setdefault("case_opened_sent_to_kafka", record.timestamp / 1000)
+                marks.setdefault("case_opened_read", seen)
 
     async def wait(self, order_ids: list[str], timeout: float) -> int:
         deadline = time.monotonic() + timeout
@@ -238,14 +255,18 @@ async def p2(run: Run, stack: dict[str, h.Service]) -> dict[str, Any]:
                 # an overloaded step still opens): the latency is the pays' own at this rate, not a backlog's.
                 await h.consumers_caught_up(run.kafka, [physical(t) for t in TOPICS])
                 sent_at: dict[str, float] = {}
+                sent_wall: dict[str, float] = {}
+                answered_wall: dict[str, float] = {}
 
                 async def pay_one(i: int) -> str:
                     buyer, o = batch[i]
                     sent_at[o["order_id"]] = time.perf_counter()
+                    sent_wall[o["order_id"]] = time.time()
                     body = {"amount_fen": o["total_fen"], "method": "SANDBOX"}
                     status, _ = await h.outcome(
                         c.post(f"/v1/orders/{o['order_id']}/pay", json=body, headers={**buyer, **h.key()})
                     )
+                    answered_wall[o["order_id"]] = time.time()
                     return status
 
                 figures, planned = await h.open_loop(label, rate, s.seconds, pay_one, ok="200")
@@ -280,6 +301,7 @@ async def p2(run: Run, stack: dict[str, h.Service]) -> dict[str, Any]:
                     },
                     "every_consumer_caught_up_after_s": round(settled, 1),
                     "keeps_up": keeps_up,
+                    "path_ms": path(paid, sent_wall, answered_wall, watch.milestones),
                 }
 
             for rate in s.pay_rates:
@@ -293,6 +315,34 @@ async def p2(run: Run, stack: dict[str, h.Service]) -> dict[str, Any]:
     finally:
         await watch.stop()
     return {"steps": steps, "saturation_pay_per_s": saturation, "at_half_saturation": half}
+
+
+# The milestones of a pay's path to its case, in order, each timed from the pay's sending (wall clock, so the
+# Kafka records' own timestamps compare): where a step's latency is spent.
+PATH = (
+    "pay_answered",
+    "order_paid_sent_to_kafka",  # the order service's relay sent order.paid
+    "case_opened_by_qc",  # the QC consumer handled it and made the case (its transaction not yet committed)
+    "case_opened_sent_to_kafka",  # the QC service's relay sent qc.case_opened
+    "case_opened_read",  # this suite read it: the step's latency
+)
+
+
+def path(
+    paid: list[str], sent: dict[str, float], answered: dict[str, float], milestones: dict[str, dict[str, float]]
+) -> dict[str, dict[str, float]]:
+    """p50 and p99 of each milestone of `PATH` after the pay was sent, over the pays that reached every one."""
+    rows = []
+    for o in paid:
+        marks = {"pay_answered": answered.get(o), **milestones.get(o, {})}
+        if all(marks.get(m) is not None for m in PATH):
+            rows.append([marks[m] - sent[o] for m in PATH])
+    out: dict[str, dict[str, float]] = {}
+    for i, name in enumerate(PATH):
+        column = sorted(r[i] for r in rows)
+        if column:
+            out[name] = {"p50": h.ms(h.percentile(column, 0.5)), "p99": h.ms(h.percentile(column, 0.99))}
+    return out
 
 
 async def p3(run: Run, stack: dict[str, h.Service]) -> dict[str, Any]:
@@ -541,6 +591,7 @@ def acceptance(result: dict[str, Any], workers: int) -> dict[str, Any]:
             "value": p99,
             "keeps_up": half["keeps_up"],
             "holds": p99 is not None and p99 <= 250 and half["keeps_up"],
+            "path_ms": half.get("path_ms", {}),
             **_disk(half["pay"]),
         }
     if "p3" in result:
