@@ -6,7 +6,9 @@ added rows has committed, `listen.notify_after_commit`) and falls back to a poll
 Under load it drains at most once per `min_interval_seconds`, so the commits of a burst go out in a few batches
 instead of one transaction each; a replica that found the lock taken stands by, polling, until it gets the lock.
 Rows are marked published only after Kafka acknowledged them: a crash in between publishes them again
-(at least once), and the consumers' inbox makes the second copy harmless.
+(at least once), and the consumers' inbox makes the second copy harmless. The mark commits without waiting for the
+disk (`synchronous_commit` off for the relay's own transaction): a mark lost in a crash of PostgreSQL is that case
+again, and no business commit waits behind the relay's flush.
 """
 
 from __future__ import annotations
