@@ -227,7 +227,7 @@ class Figures:
     latencies: list[float] = field(default_factory=list)
     statuses: Counter[str] = field(default_factory=Counter)
     ok: str = "201"
-    disk: dict[str, float] | None = None  # what the disks wrote meanwhile (an open loop's, on Linux)
+    disk: dict[str, float | None] | None = None  # what the disks wrote meanwhile (an open loop's, on Linux)
 
     def summary(self, **extra: Any) -> dict[str, Any]:
         lat = sorted(self.latencies)
@@ -349,6 +349,10 @@ async def open_loop(
     figures = Figures(label, seconds, ok=ok)
     planned: list[tuple[int, float]] = []
     tasks: set[asyncio.Task[None]] = set()
+    # What earlier steps left in the page cache reaches the disk first (sync), so that the kernel does not flush it
+    # in bursts during this step (it writes dirty pages once they are 30 s old) and stall its commits.
+    inherited = dirty_mb()
+    await asyncio.to_thread(os.sync)
     started = time.perf_counter()
     total = int(rate * seconds)
 
@@ -375,9 +379,20 @@ async def open_loop(
                 await asyncio.gather(*tasks)
             finally:
                 ticker.cancel()
-    figures.disk = disk.summary()
+    summary = disk.summary()
+    figures.disk = {**summary, "synced_before_mb": inherited} if summary is not None else None
     figures.seconds = max(seconds, time.perf_counter() - started)
     return figures, planned
+
+
+def dirty_mb() -> float | None:
+    """The machine's page cache not yet on disk (Linux's /proc/meminfo: Dirty plus Writeback), in MB."""
+    try:
+        with open("/proc/meminfo") as info:
+            kb = sum(int(line.split()[1]) for line in info if line.startswith(("Dirty:", "Writeback:")))
+    except OSError:
+        return None
+    return round(kb / 1000, 1)
 
 
 @dataclass
