@@ -255,6 +255,8 @@ async def p2(run: Run, stack: dict[str, h.Service]) -> dict[str, Any]:
                 # an overloaded step still opens): the latency is the pays' own at this rate, not a backlog's.
                 await h.consumers_caught_up(run.kafka, [physical(t) for t in TOPICS])
                 sent_at: dict[str, float] = {}
+                # The same moments on the wall clock, for `path` to compare with Kafka's record timestamps (the
+                # step's latency itself stays on the monotonic clock).
                 sent_wall: dict[str, float] = {}
                 answered_wall: dict[str, float] = {}
 

@@ -25,6 +25,7 @@ from sqlalchemy import event as orm_event
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from sqlalchemy.orm import Session, SessionTransaction
 
+from . import sql
 from .db import database_unavailable
 from .metrics import NOTIFICATIONS_DROPPED
 from .settings import to_plain_url
@@ -34,8 +35,9 @@ log = logging.getLogger("xinren.listen")
 Note = tuple[str, str]  # (channel, payload)
 
 _NOTES = "xinren.notify_after_commit"
-_NOTIFY_EACH = "SELECT pg_notify(c, p) FROM unnest($1::text[], $2::text[]) AS n(c, p)"
-_NOTIFY_INSIDE = text("SELECT pg_notify(c, p) FROM unnest(CAST(:c AS text[]), CAST(:p AS text[])) AS n(c, p)")
+# Every note in one statement: sent by the announcer on its connection, or by a session inside its transaction.
+_NOTIFY = text("SELECT pg_notify(c, p) FROM unnest(CAST(:c AS text[]), CAST(:p AS text[])) AS n(c, p)")
+_NOTIFY_EACH = sql.Statement(_NOTIFY)
 
 
 def notify_after_commit(session: AsyncSession | Session, channel: str, payload: str = "") -> None:
@@ -77,6 +79,11 @@ class Announcer:
         """Sends what the sessions of `engine` note, from now on."""
         _ANNOUNCERS[engine.sync_engine] = self
 
+    def unbind(self, engine: AsyncEngine) -> None:
+        """The sessions of `engine` notify inside their transactions again (if this announcer was the one bound)."""
+        if _ANNOUNCERS.get(engine.sync_engine) is self:
+            del _ANNOUNCERS[engine.sync_engine]
+
     def send(self, notes: Iterable[Note]) -> None:
         for note in notes:
             if note not in self._pending and len(self._pending) >= self.max_pending:
@@ -99,7 +106,7 @@ class Announcer:
             notes, self._pending = list(self._pending), {}
             try:
                 conn = await self._connection()
-                await conn.execute(_NOTIFY_EACH, [c for c, _ in notes], [p for _, p in notes])
+                await _NOTIFY_EACH.execute(conn, {"c": [c for c, _ in notes], "p": [p for _, p in notes]})
             except asyncio.CancelledError:
                 self.send(notes)
                 raise
@@ -150,7 +157,7 @@ def _notify_inside(session: Session) -> None:
     notes = session.info.get(_NOTES)
     if notes and not session.in_nested_transaction() and _announcer(session) is None:
         del session.info[_NOTES]
-        session.execute(_NOTIFY_INSIDE, {"c": [c for c, _ in notes], "p": [p for _, p in notes]})
+        session.execute(_NOTIFY, {"c": [c for c, _ in notes], "p": [p for _, p in notes]})
 
 
 @orm_event.listens_for(Session, "after_commit")

@@ -206,6 +206,7 @@ class ServiceRuntime(Generic[SettingsT]):
         for callback in self._on_stop:
             await _bounded(callback(), "on_stop callback")
         await _bounded(self.relay.close(), "relay")
+        self.announcer.unbind(self.engine)  # a session after the stop notifies inside its transaction
         await _bounded(self.announcer.close(), "announcer")
         await _bounded(self.producer.stop(), "producer")
         await _bounded(self.engine.dispose(), "database engine")

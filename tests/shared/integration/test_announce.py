@@ -8,6 +8,7 @@ import pytest
 from prometheus_client import REGISTRY
 from sqlalchemy import text
 
+from xinren_shared.db import make_engine
 from xinren_shared.listen import Announcer, notify_after_commit
 from xinren_shared.testing.announcing import announcing, listening
 from xinren_shared.testing.roundtrips import RoundTrips
@@ -81,14 +82,29 @@ async def test_what_could_not_be_sent_is_sent_once_the_database_answers_again(wo
 
 async def test_a_session_of_an_engine_with_no_announcer_notifies_inside_its_transaction(world):
     """A script's or a test's own engine: the notification still reaches the listeners, at the commit."""
-    ch, other = channel(), Announcer(world.url)
+    ch, other, other_engine = channel(), Announcer(world.url), make_engine(world.url)
+    other.bind(other_engine)
+    try:
+        async with listening(world.url, ch) as heard:
+            with RoundTrips(world.engine.sync_engine) as rec:
+                async with world.sessions() as s, s.begin():
+                    notify_after_commit(s, ch, "inside")
+            assert any(t.startswith("SELECT pg_notify") for t in rec.trips), rec.trips
+            assert await told(heard, 1) == ["inside"]
+        assert other.pending == 0  # the announcer of another engine is not asked
+    finally:
+        await other_engine.dispose()
+
+
+async def test_an_engine_whose_announcer_stopped_notifies_inside_its_transactions_again(world):
+    ch = channel()
+    async with announcing(world.url, world.engine) as announcer:
+        pass
     async with listening(world.url, ch) as heard:
-        with RoundTrips(world.engine.sync_engine) as rec:
-            async with world.sessions() as s, s.begin():
-                notify_after_commit(s, ch, "inside")
-        assert any(t.startswith("SELECT pg_notify") for t in rec.trips), rec.trips
-        assert await told(heard, 1) == ["inside"]
-    assert other.pending == 0  # an announcer bound to another engine is not asked
+        async with world.sessions() as s, s.begin():
+            notify_after_commit(s, ch, "after it stopped")
+        assert await told(heard, 1) == ["after it stopped"]
+    assert announcer.pending == 0
 
 
 async def test_a_notification_the_server_refuses_is_dropped_and_the_next_ones_still_go(world):

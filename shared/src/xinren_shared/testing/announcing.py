@@ -24,6 +24,7 @@ async def announcing(database_url: str, engine: AsyncEngine, **kw: Any) -> Async
     try:
         yield announcer
     finally:
+        announcer.unbind(engine)
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
         await announcer.close()
