@@ -1,5 +1,6 @@
 """The bound for order intake: the very statements the order service issues for one `POST /v1/orders`, replayed by
-a bare asyncpg loop (one transaction per order, no HTTP, no framework, no ORM).
+a bare asyncpg loop (in a transaction of their own if the service sends them in one; no HTTP, no framework, no
+ORM).
 
 The statements are not written out by hand (they would drift from the service): the order service runs in-process
 once, and every statement its engine sends for two orders is recorded with its parameters. What differs between the
@@ -57,10 +58,12 @@ def _fresh_token(tok: str) -> str:
 class Replay:
     """The recorded statements of one order, with what must be fresh each time."""
 
-    def __init__(self, first: list[Statement], second: list[Statement]):
+    def __init__(self, first: list[Statement], second: list[Statement], in_transaction: bool):
         if [s.sql for s in first] != [s.sql for s in second]:
             raise RuntimeError("the order service issued different statements for two alike orders")
         self.statements = first
+        # Replayed in a transaction of their own (BEGIN … COMMIT) only if the service sent them in one.
+        self.in_transaction = in_transaction
         self.varying: list[set[int]] = []
         seen_second: set[str] = set()
         for s in second:
@@ -91,13 +94,19 @@ class Replay:
 
     async def run_once(self, conn: asyncpg.Connection) -> None:
         mapping = {tok: _fresh_token(tok) for tok in self.tokens}
+        if not self.in_transaction:
+            await self._send(conn, mapping)
+            return
         async with conn.transaction():
-            for s, varying in zip(self.statements, self.varying, strict=True):
-                params = tuple(self._fresh(p, mapping) if i in varying else p for i, p in enumerate(s.params))
-                if s.many:
-                    await conn.executemany(s.sql, params)
-                else:
-                    await conn.fetch(s.sql, *params)
+            await self._send(conn, mapping)
+
+    async def _send(self, conn: asyncpg.Connection, mapping: dict[str, str]) -> None:
+        for s, varying in zip(self.statements, self.varying, strict=True):
+            params = tuple(self._fresh(p, mapping) if i in varying else p for i, p in enumerate(s.params))
+            if s.many:
+                await conn.executemany(s.sql, params)
+            else:
+                await conn.fetch(s.sql, *params)
 
 
 async def record(database_url: str, kafka: str, stock: int) -> Replay:
@@ -123,6 +132,7 @@ async def record(database_url: str, kafka: str, stock: int) -> Replay:
             body = order_body(shop_id, sku_id)
             buyer = token("buyer", "raw-bound-buyer")
             runs: list[list[Statement]] = []
+            in_transaction = True
             for n in range(3):
                 with RoundTrips(app.state.runtime.engine.sync_engine) as trips:
                     r = await c.post("/v1/orders", json=body, headers={**buyer, "Idempotency-Key": uuid.uuid4().hex})
@@ -130,9 +140,10 @@ async def record(database_url: str, kafka: str, stock: int) -> Replay:
                     raise RuntimeError(f"recording an order: {r.status_code} {r.text[:300]}")
                 if n:  # the first warms up
                     runs.append([Statement(sql, params, False) for sql, params in trips.statements])
+                    in_transaction = "BEGIN" in trips.trips
     finally:
         logging.getLogger("httpx").setLevel(logging.WARNING)  # the service's log setup made it chatty
-    return Replay(runs[0], runs[1])
+    return Replay(runs[0], runs[1], in_transaction)
 
 
 async def pool(database_url: str, size: int) -> asyncpg.Pool:

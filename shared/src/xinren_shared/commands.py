@@ -24,11 +24,25 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any, Concatenate, Generic, ParamSpec, TypeVar
 
+import asyncpg
 from fastapi import Depends, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.routing import APIRoute
 from pydantic import BaseModel
-from sqlalchemy import BigInteger, ColumnElement, RowMapping, Table, and_, bindparam, func, literal, select
+from sqlalchemy import (
+    BigInteger,
+    ColumnElement,
+    RowMapping,
+    Select,
+    String,
+    Table,
+    and_,
+    bindparam,
+    func,
+    literal,
+    select,
+    true,
+)
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -119,6 +133,34 @@ class CommandRunner:
                 result = await self._run_once(key, handler, *args, **kwargs)
             except _Lost:
                 raise AnswerGiven(await self._recorded(key)) from None
+        self._crash_if_asked()
+        return result
+
+    async def run_in_one_statement(
+        self,
+        handler: Callable[Concatenate[OneStatement[Any], P], Awaitable[R]],
+        *args: P.args,
+        **kwargs: P.kwargs,
+    ) -> R:
+        """Runs a command whose effect is one statement (`OneStatement`): no transaction of its own, its key's answer
+        read with its first read and recorded by its write."""
+        key = await self._key()
+        try:
+            try:
+                async with self.runtime.connection() as conn:
+                    result = await handler(
+                        OneStatement(conn, self.runtime, utcnow(), key, self._response), *args, **kwargs
+                    )
+            except DomainError as exc:
+                if key is not None:  # nothing was written: the refusal is the key's answer, as in `_run_once`
+                    async with self.runtime.transaction() as session:
+                        table = self.runtime.tables.idempotency
+                        await self._claim(session, table, key)
+                        await self._record(session, table, key, exc.response())
+                raise
+        except _Lost:
+            assert key is not None
+            raise AnswerGiven(await self._recorded(key)) from None
         self._crash_if_asked()
         return result
 
@@ -236,6 +278,92 @@ class CommandRunner:
         route = self.request.scope.get("route")
         status = route.status_code if isinstance(route, APIRoute) else None
         return status or 200
+
+
+@dataclass(frozen=True)
+class OneStatement(Generic[SettingsT]):
+    """A command whose whole effect is one statement (data-modifying CTEs), sent on a connection with no transaction
+    open: PostgreSQL commits it on its own, its deferred triggers with it, in the round trip that sends it. What it
+    is made from is read before it, each read a statement of its own (`read`). With an Idempotency-Key, the key's
+    answer is read by the command's first read (a statement made with `with_key_answer`) and recorded by its write
+    (made with `with_key_record`): a keyed command costs two round trips, where a transaction costs six (BEGIN, the
+    key's claim, the read, the write, the answer, COMMIT).
+
+    Exactly once without the claim's advisory lock: the write inserts the key's row, so of two requests with one key
+    racing the second's write waits at the key's unique index for the first's, and fails with it (nothing of it is
+    written): it is answered what the first recorded. A refusal writes nothing, and is recorded after (as
+    `CommandRunner._run_once` does)."""
+
+    conn: asyncpg.Connection
+    runtime: ServiceRuntime[SettingsT]
+    now: datetime
+    key: _Key | None
+    render: Callable[[Any], Response]
+
+    @property
+    def settings(self) -> SettingsT:
+        return self.runtime.settings
+
+    async def read(self, statement: sql.Statement, params: Mapping[str, Any]) -> list[asyncpg.Record]:
+        """The command's first read, made with `with_key_answer`: its rows, unless the key was answered before (then
+        that answer is given, or 422 for a key used with another request)."""
+        rows = await statement.fetch(self.conn, {**params, **self._key_params()})
+        if self.key is not None and rows and rows[0]["k_request_hash"] is not None:
+            raise AnswerGiven(_answer({name: rows[0][f"k_{name}"] for name in _ANSWERED}, self.key))
+        return rows
+
+    async def write(
+        self, statement: sql.Statement, params: Mapping[str, Any], result: Any, *, wakes: tuple[str, ...] = ()
+    ) -> Response:
+        """Sends the command's one statement, made with `with_key_record`, with the key's answer: `result` as the
+        route answers it (returned). A refusal the database makes at the commit (a deferred trigger's) is raised as
+        the handler's would be; once committed, the listeners of `wakes` are told (the process's announcer)."""
+        answer = self.render(result)
+        recorded = {"k_response_status": answer.status_code, "k_response_body": bytes(answer.body)}
+        try:
+            await statement.execute(self.conn, {**params, **self._key_params(), **recorded})
+        except asyncpg.UniqueViolationError as exc:
+            if exc.constraint_name == _KEY_CONSTRAINT:
+                raise _Lost from None  # the same key's first request committed meanwhile
+            raise
+        except asyncpg.PostgresError as exc:
+            raise refusal_of(exc) or exc from exc
+        if wakes:
+            self.runtime.announcer.send((channel, "") for channel in wakes)
+        return answer
+
+    def _key_params(self) -> dict[str, Any]:
+        key = self.key
+        if key is None:
+            return {"k_principal": None, "k_key": None, "k_scope": None, "k_request_hash": None}
+        return {"k_principal": key.principal, "k_key": key.key, "k_scope": key.scope, "k_request_hash": key.digest}
+
+
+_ANSWERED = ("request_hash", "scope", "response_status", "response_headers", "response_body")
+_KEY_CONSTRAINT = "pk_idempotency_key"
+
+
+def with_key_answer(read: Select[Any], table: Table) -> Select[Any]:
+    """`read`'s rows, each with the answer already recorded for the key `k_principal`, `k_key` (columns `k_<name>`,
+    null when there is none, or no key); one row of nulls when `read` has none."""
+    c = table.c
+    is_key = and_(c.principal == bindparam("k_principal", type_=String), c.key == bindparam("k_key", type_=String))
+    answer = select(*(c[name].label(f"k_{name}") for name in _ANSWERED)).where(is_key).subquery("key_answer")
+    rows = read.subquery("command_read")
+    one = select(literal(1).label("one")).subquery("one")
+    joined = one.outerjoin(answer, true()).outerjoin(rows, true())
+    return select(*rows.c, *answer.c).select_from(joined)
+
+
+def with_key_record(write: Select[Any], table: Table) -> Select[Any]:
+    """`write` (a statement of data-modifying CTEs) that also records the key's answer (bind parameters `k_<name>`),
+    when there is a key: inserted without ON CONFLICT, so that a key answered meanwhile fails the whole statement."""
+    c = table.c
+    values = {name: bindparam(f"k_{name}", type_=c[name].type) for name in _RECORDED if name != "response_headers"}
+    values["response_headers"] = literal({"content-type": "application/json"}, type_=c.response_headers.type)
+    key_given = bindparam("k_key", type_=String).is_not(None)
+    record = insert(table).from_select(list(values), select(*values.values()).where(key_given))
+    return write.add_cte(record.cte("key_answer"))
 
 
 def _answer_columns(table: Table) -> list[ColumnElement[Any]]:

@@ -78,6 +78,11 @@ class Outbox:
         notify_after_commit(session, self.channel)
         return self._row(evt, prefix=prefix)
 
+    def params(self, evt: Event, *, prefix: str) -> tuple[Envelope, dict[str, Any]]:
+        """As `embedded`, for a statement that commits on its own (`commands.OneStatement`, which wakes the relay
+        once it has)."""
+        return self._row(evt, prefix=prefix)
+
     def _row(self, evt: Event, *, event_id: str | None = None, prefix: str = "") -> tuple[Envelope, dict[str, Any]]:
         env = Envelope.of(evt, self.source, id=event_id)
         values = {

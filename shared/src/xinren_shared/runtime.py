@@ -12,13 +12,14 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
+import asyncpg
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from . import migrate
 from .consistency import Check, ConsistencyChecker
 from .consumer import Batched, Handler, IdempotentConsumer
-from .db import make_engine, make_session_factory
+from .db import database_unavailable, make_engine, make_session_factory
 from .events import Event
 from .kafka import catalog_topics, ensure_topics, kafka_reachable, make_producer
 from .listen import Announcer
@@ -113,6 +114,20 @@ class ServiceRuntime(Generic[SettingsT]):
         """One unit of work: commits at the end of the block, rolls back on any exception."""
         async with self.session_factory() as session, session.begin():
             yield session
+
+    @asynccontextmanager
+    async def connection(self) -> AsyncIterator[asyncpg.Connection]:
+        """A pooled connection with no transaction open: each statement sent on it commits on its own (PostgreSQL's
+        implicit transaction, deferred triggers included), in the round trip that sends it. Given back to the pool
+        as it is (there is nothing to roll back); one the database dropped is not handed out again."""
+        async with self.engine.connect() as connection:
+            raw = await connection.get_raw_connection()
+            try:
+                yield raw.driver_connection
+            except BaseException as exc:
+                if database_unavailable(exc):
+                    await connection.invalidate(exc)
+                raise
 
     @asynccontextmanager
     async def snapshot(self) -> AsyncIterator[AsyncSession]:

@@ -1,5 +1,6 @@
-"""Order intake (POST /v1/orders) as lean as promised: 6 round trips with an Idempotency-Key (the budget is 8),
-nothing locked until the commit takes the stock, and no oversell however many buyers race for one SKU."""
+"""Order intake (POST /v1/orders) as lean as promised: 2 round trips with an Idempotency-Key (the budget is 8) and
+no transaction of their own, nothing locked until the commit takes the stock, and no oversell however many buyers
+race for one SKU."""
 
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ from xinren_shared.settings import to_plain_url
 from xinren_shared.testing.http import serve
 from xinren_shared.testing.roundtrips import RoundTrips
 
-ROUND_TRIPS = 6  # BEGIN, the key's claim, the read, the order's writes and event, the answer, COMMIT (the stock)
+ROUND_TRIPS = 2  # the read with the key's answer; the order's writes, its event and the key's answer (commits)
 
 
 @pytest_asyncio.fixture(scope="module")
@@ -50,7 +51,7 @@ def body(shop_id: str, *lines: tuple[str, int], host_id: str | None = None) -> d
     }
 
 
-async def test_an_order_takes_at_most_6_round_trips_and_locks_the_stock_only_at_its_commit(quiet):
+async def test_an_order_takes_2_round_trips_and_locks_the_stock_only_at_its_commit(quiet):
     shop = await quiet.shop()
     a, b = await quiet.product(shop, stock=5), await quiet.product(shop, stock=5)
     me = uid("u")
@@ -62,14 +63,17 @@ async def test_an_order_takes_at_most_6_round_trips_and_locks_the_stock_only_at_
     assert r.status_code == 201, r.text
     trips = rec.trips
     assert len(trips) <= ROUND_TRIPS, "\n".join(t[:120] for t in trips)
-    assert trips[0] == "BEGIN" and trips[-1] == "COMMIT", trips
+    # No transaction of its own: the write commits by itself (PostgreSQL's implicit transaction).
+    assert not any(t in ("BEGIN", "COMMIT", "ROLLBACK") for t in trips), trips
     # No statement of the service locks a product: the order's insert takes the stock when it commits.
     assert not any("UPDATE product" in sql or "FOR UPDATE" in sql for sql in trips), trips
-    assert trips[-2].startswith("INSERT INTO idempotency_key"), trips
-    # The order, its timeline entry, its timer and its event: one statement. The relay is woken after the commit,
-    # from outside it: a NOTIFY would make the commit hold PostgreSQL's one notification lock until it is on disk.
-    (write,) = [sql for sql in trips if "INSERT INTO sales_order" in sql]
-    assert "INSERT INTO outbox_event" in write, write
+    read, write = trips
+    assert "FROM idempotency_key" in read and "JOIN shop " in read and "JOIN product " in read, read
+    # The order, its timeline entry, its timer, its event and the key's answer: one statement. The relay is woken
+    # after the commit, from outside it: a NOTIFY would make the commit hold PostgreSQL's one notification lock
+    # until it is on disk.
+    for table in ("sales_order", "order_timeline_entry", "timer", "outbox_event", "idempotency_key"):
+        assert f"INSERT INTO {table} " in write, (table, write)
     assert not any("pg_notify" in sql for sql in trips), trips
     left = [
         (await quiet.client.get(f"/v1/products/{sku}", headers=buyer(me))).json()["stock_available"] for sku in (a, b)
@@ -203,8 +207,8 @@ async def test_stock_taken_by_another_order_meanwhile_refuses_it_and_writes_noth
             quiet.client.post("/v1/orders", json=body(shop.shop_id, (sku, 1)), headers=buyer(me))
         )
         waiting = await _waiting_query(watcher, await conn.fetchval("SELECT pg_backend_pid()"), request)
-        # Its commit, which takes the stock (the order's deferred trigger).
-        assert waiting.strip().rstrip(";").upper() == "COMMIT", waiting
+        # Its one write, as it commits: which takes the stock (the order's deferred trigger).
+        assert "INSERT INTO sales_order" in waiting, waiting
         await holder.commit()
         r = await request
     finally:
@@ -268,3 +272,65 @@ async def test_the_order_screen_reads_one_snapshot_in_no_more_round_trips(quiet)
     # SQLAlchemy's first statement is recorded as it is sent, before the driver's BEGIN completes.
     assert [t for t in trips if t in ("BEGIN", "COMMIT", "ROLLBACK")] == ["BEGIN", "COMMIT"], trips
     assert trips[-1] == "COMMIT" and len(trips) <= 7, "\n".join(t[:120] for t in trips)
+
+
+async def _keys_of(driver: Driver, key: str) -> int:
+    table = driver.app.state.runtime.tables.idempotency
+    async with driver.app.state.runtime.session_factory() as s:
+        return (await s.execute(select(func.count()).where(table.c.key == key))).scalar_one()
+
+
+async def test_one_key_sent_many_times_at_once_makes_one_order_and_every_answer_is_its(quiet):
+    """No transaction, no advisory lock: the key's row, inserted by the order's one write, is what makes it once. The
+    requests that lose the race (their write waits at the key's unique index, then fails with nothing written) get
+    the winner's answer, byte for byte."""
+    shop = await quiet.shop()
+    sku = await quiet.product(shop, stock=50)
+    headers = {**buyer(uid("u")), "Idempotency-Key": uid("k")}
+    responses = await asyncio.gather(
+        *(quiet.client.post("/v1/orders", json=body(shop.shop_id, (sku, 2)), headers=headers) for _ in range(12))
+    )
+    assert {r.status_code for r in responses} == {201}, [r.text for r in responses]
+    assert len({r.content for r in responses}) == 1  # one answer, the same bytes for all
+    assert sum(r.headers.get("idempotent-replayed") != "true" for r in responses) == 1
+    assert await _orders_of(quiet, shop.shop_id) == (1, 1, 1, 1)
+    stock = (await quiet.client.get(f"/v1/products/{sku}", headers=buyer("x"))).json()["stock_available"]
+    assert stock == 50 - 2
+    assert await _keys_of(quiet, headers["Idempotency-Key"]) == 1
+
+
+async def test_one_key_with_two_bodies_at_once_makes_one_order_and_the_other_is_told_the_key_was_reused(quiet):
+    shop = await quiet.shop()
+    sku = await quiet.product(shop, stock=50)
+    headers = {**buyer(uid("u")), "Idempotency-Key": uid("k")}
+    one, two = body(shop.shop_id, (sku, 1)), body(shop.shop_id, (sku, 3))
+    responses = await asyncio.gather(
+        *(quiet.client.post("/v1/orders", json=b, headers=headers) for _ in range(4) for b in (one, two))
+    )
+    created = [r for r in responses if r.status_code == 201]
+    reused = [r for r in responses if r.status_code == 422]
+    assert len(created) + len(reused) == len(responses), [r.text for r in responses]
+    assert len({r.json()["order_id"] for r in created}) == 1
+    assert {r.json()["error"]["code"] for r in reused} == {"IDEMPOTENCY_KEY_REUSED"}
+    assert len(reused) == 4  # every request with the other body
+    assert await _orders_of(quiet, shop.shop_id) == (1, 1, 1, 1)
+
+
+async def test_an_order_without_a_key_records_no_answer_and_a_refused_keyed_one_records_its_refusal(quiet):
+    shop = await quiet.shop()
+    sku = await quiet.product(shop, stock=1)
+    table = quiet.app.state.runtime.tables.idempotency
+    async with quiet.app.state.runtime.session_factory() as s:
+        before = (await s.execute(select(func.count()).select_from(table))).scalar_one()
+    r = await quiet.client.post("/v1/orders", json=body(shop.shop_id, (sku, 1)), headers=buyer(uid("u")))
+    assert r.status_code == 201, r.text
+    async with quiet.app.state.runtime.session_factory() as s:
+        assert (await s.execute(select(func.count()).select_from(table))).scalar_one() == before
+    # Refused (the stock is gone): nothing of it written but its answer, given again on a retry.
+    headers = {**buyer(uid("u")), "Idempotency-Key": uid("k")}
+    first = await quiet.client.post("/v1/orders", json=body(shop.shop_id, (sku, 1)), headers=headers)
+    again = await quiet.client.post("/v1/orders", json=body(shop.shop_id, (sku, 1)), headers=headers)
+    assert first.status_code == again.status_code == 409, (first.text, again.text)
+    assert first.json()["error"]["code"] == "OUT_OF_STOCK"
+    assert again.content == first.content and again.headers.get("idempotent-replayed") == "true"
+    assert await _orders_of(quiet, shop.shop_id) == (1, 1, 1, 1)

@@ -2,7 +2,7 @@
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Header, Path, Query, Request
+from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response
 from pydantic import BaseModel, Field
 
 from xinren_shared.auth import CurrentPrincipal, Principal, Role
@@ -134,11 +134,9 @@ async def add_stock(
 
 
 @router.post("/orders", status_code=201, response_model=schemas.OrderPublic, responses=error_responses(403, 409))
-async def create_order(
-    body: schemas.OrderCreate, principal: CurrentPrincipal, commands: Commands
-) -> schemas.OrderPublic:
+async def create_order(body: schemas.OrderCreate, principal: CurrentPrincipal, commands: Commands) -> Response:
     principal.require(Role.BUYER)
-    return await commands.run(orders.create_order, principal, body)
+    return await commands.run_in_one_statement(orders.create_order, principal, body)
 
 
 ORDER_FILTERS = frozenset({"status", "shop_id", "buyer_id", "created_after", "created_before", "q", "limit", "cursor"})

@@ -9,8 +9,8 @@ from datetime import UTC, datetime
 from functools import partial
 from typing import Any
 
-import asyncpg
 import sqlalchemy as sa
+from fastapi import Response
 from pydantic.fields import FieldInfo
 from sqlalchemy import JSON, String, any_, bindparam, func, literal, literal_column, type_coerce
 from sqlalchemy.dialects.postgresql import ARRAY, aggregate_order_by
@@ -19,6 +19,7 @@ from sqlmodel import SQLModel, col, exists, select
 
 from xinren_shared import sql
 from xinren_shared.auth import Principal
+from xinren_shared.commands import OneStatement, with_key_answer, with_key_record
 from xinren_shared.errors import NotFound
 from xinren_shared.events import Envelope, Event
 from xinren_shared.outbox import Outbox, insert_with
@@ -207,14 +208,15 @@ def _intake_read(with_host: bool) -> sa.Select[Any]:
     return sa.select(*columns).select_from(joined)
 
 
-_READ = {False: sql.Statement(_intake_read(False)), True: sql.Statement(_intake_read(True))}
+# With the Idempotency-Key's answer, if one was recorded (the command's first read: commands.OneStatement).
+_READ = {host: sql.Statement(with_key_answer(_intake_read(host), infra.idempotency)) for host in (False, True)}
 
 
-async def intake_read(conn: asyncpg.Connection, shop_id: str, skus: list[str], host_id: str | None) -> Intake:
+async def intake_read(cmd: OneStatement[Any], shop_id: str, skus: list[str], host_id: str | None) -> Intake:
     params: dict[str, Any] = {"shop_id": shop_id, "skus": skus}
     if host_id is not None:
         params["host_id"] = host_id
-    rows = await _READ[host_id is not None].fetch(conn, params)
+    rows = await cmd.read(_READ[host_id is not None], params)
     first = rows[0]
     products = {
         r["sku_id"]: IntakeProduct(
@@ -251,7 +253,8 @@ def _intake_write(timers: Timers) -> sa.Select[Any]:
     return insert_with(infra.outbox, "e_", *others)
 
 
-_WRITE = sql.Statement(_intake_write(Timers(infra.timer)))
+# With the Idempotency-Key's answer, when there is a key (commands.OneStatement).
+_WRITE = sql.Statement(with_key_record(_intake_write(Timers(infra.timer)), infra.idempotency))
 
 
 def _pay_write(timers: Timers, *, late: bool) -> sa.Select[Any]:
@@ -297,21 +300,21 @@ async def pay_write(
 
 
 async def intake_write(
-    session: AsyncSession,
-    outbox: Outbox,
+    cmd: OneStatement[Any],
     order: SalesOrder,
     event: Event,
+    answer: Any,
     *,
     actor: str,
     reason: str,
     timer_kind: str,
-) -> Envelope:
-    """Writes the order (its columns by name), its first timeline entry, its unpaid timer (due at its pay_by) and
-    `event` to the outbox, in one round trip. Its lines' stock is taken when the transaction commits; a line short
-    of it then fails the commit, which the command runner answers as 409 OUT_OF_STOCK (the database's refusal,
-    `xinren_shared.errors.refusal_of`)."""
-    envelope, params = outbox.embedded(session, event, prefix="e_")
+) -> Response:
+    """Writes the order (its columns by name), its first timeline entry, its unpaid timer (due at its pay_by),
+    `event` to the outbox and the Idempotency-Key's `answer`, in one statement that commits on its own (returned:
+    the answer as the route gives it). Its lines' stock is taken as it commits; a line short of it then fails it,
+    answered as 409 OUT_OF_STOCK (the database's refusal, `xinren_shared.errors.refusal_of`)."""
+    outbox = cmd.runtime.outbox
+    _, params = outbox.params(event, prefix="e_")
     params.update({f"o_{name}": getattr(order, name) for name in _ORDER_COLUMNS})
     params.update(actor=actor, reason=reason, timer_kind=timer_kind)
-    await _WRITE.execute(await sql.driver(session), params)
-    return envelope
+    return await cmd.write(_WRITE, params, answer, wakes=(outbox.channel,))

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from xinren_shared import sql
+from fastapi import Response
+
 from xinren_shared.auth import Principal
-from xinren_shared.commands import UnitOfWork
+from xinren_shared.commands import OneStatement, UnitOfWork
 from xinren_shared.contracts.vocabulary import Destination, TrustRight
 from xinren_shared.errors import Conflict, Unprocessable
 from xinren_shared.ids import new_id
@@ -52,19 +53,17 @@ class ShopSuspended(Conflict):
     code = "SHOP_SUSPENDED"
 
 
-async def create_order(
-    uow: UnitOfWork[OrderSettings], principal: Principal, body: schemas.OrderCreate
-) -> schemas.OrderPublic:
-    """Six round trips with an Idempotency-Key (BEGIN, the key's claim, the read, the order's writes with its event,
-    the key's answer, COMMIT). Nothing is locked until the commit, which takes the stock (the order's deferred
-    trigger): a flash sale's hot product row is locked only inside PostgreSQL's commit."""
-    settings = uow.settings
+async def create_order(cmd: OneStatement[OrderSettings], principal: Principal, body: schemas.OrderCreate) -> Response:
+    """Two round trips, in no transaction of their own (commands.OneStatement): the read, with the Idempotency-Key's
+    answer if one was recorded; then the order's writes with its event and the key's answer, one statement that
+    commits on its own. Nothing is locked until that commit, which takes the stock (the order's deferred trigger): a
+    flash sale's hot product row is locked only inside PostgreSQL's commit."""
+    settings = cmd.settings
     policy = settings.qc_policy()
     if len(principal.sub) > 200:
         raise Unprocessable("the buyer id (token subject) is longer than 200 characters", code="INVALID_BUYER")
-    conn = await sql.driver(uow.session)
     skus = [i.sku_id for i in body.items]
-    intake = await intake_read(conn, body.shop_id, skus, body.host_id)
+    intake = await intake_read(cmd, body.shop_id, skus, body.host_id)
     _check_shop(intake, body.shop_id)
     terms = _host_terms(intake, principal, body) if body.host_id else {}
     products = _products_of(intake, body.shop_id, skus)
@@ -84,7 +83,7 @@ async def create_order(
     ]
     category = domain.main_category(lines)
     qc_required = any(line.qc_required for line in lines)
-    pay_by = uow.now + timedelta(seconds=settings.unpaid_timeout_seconds)
+    pay_by = cmd.now + timedelta(seconds=settings.unpaid_timeout_seconds)
     order = unsaved_order(
         order_id=new_id("ord"),
         buyer_id=principal.sub,
@@ -116,12 +115,12 @@ async def create_order(
         host_commission_bps=commission.order_rate_bps([(line.subtotal_fen, line.host_bps) for line in lines]),
         warehouse_hint=policy.warehouse_hint(category) if qc_required else None,
         pay_by=pay_by,
-        created_at=uow.now,
-        updated_at=uow.now,
+        created_at=cmd.now,
+        updated_at=cmd.now,
     )
     placed = unsaved_entry(
         order_id=order.order_id,
-        at=uow.now,
+        at=cmd.now,
         from_status=None,
         to_status=order.status,
         actor=principal.actor,
@@ -130,18 +129,17 @@ async def create_order(
     # Shaped from what is written, not read back (a new order's timeline is its one entry, and no after-sales case
     # can name it yet).
     answer = order_public(order, principal, [placed], case_open=False)
-    # The order, its first timeline entry, its unpaid timer and its event in one statement; the stock is taken at
-    # the commit.
-    await intake_write(
-        uow.session,
-        uow.runtime.outbox,
+    # The order, its first timeline entry, its unpaid timer, its event and the key's answer in one statement; the
+    # stock is taken as it commits.
+    return await intake_write(
+        cmd,
         order,
         events_out.created(order),
+        answer,
         actor=placed.actor,
         reason="order placed",
         timer_kind=TIMER_UNPAID,
     )
-    return answer
 
 
 def _check_shop(intake: Intake, shop_id: str) -> None:
