@@ -201,9 +201,9 @@ async def get_order(order_id: OrderId, principal: CurrentPrincipal, runtime: Run
 @router.post("/orders/{order_id}/pay", response_model=schemas.OrderPublic, responses=error_responses(403, 404, 409))
 async def pay_order(
     order_id: OrderId, body: schemas.PayRequest, principal: CurrentPrincipal, commands: Commands, provider: ProviderDep
-) -> schemas.OrderPublic:
+) -> Response:
     principal.require(Role.BUYER)
-    return await commands.run(orders.pay_order, provider, principal, order_id, body)
+    return await commands.run_in_one_statement(orders.pay_order, provider, principal, order_id, body)
 
 
 @router.post("/orders/{order_id}/cancel", response_model=schemas.OrderPublic, responses=error_responses(403, 404, 409))

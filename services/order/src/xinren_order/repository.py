@@ -21,8 +21,8 @@ from xinren_shared import sql
 from xinren_shared.auth import Principal
 from xinren_shared.commands import OneStatement, with_key_answer, with_key_record
 from xinren_shared.errors import NotFound
-from xinren_shared.events import Envelope, Event
-from xinren_shared.outbox import Outbox, insert_with
+from xinren_shared.events import Event
+from xinren_shared.outbox import insert_with
 from xinren_shared.timers import Timers
 
 from . import ledger
@@ -60,25 +60,24 @@ async def order_for_delivery(session: AsyncSession, principal: Principal, order_
 
 
 async def order_to_pay(
-    session: AsyncSession, principal: Principal, order_id: str
+    cmd: OneStatement[Any], principal: Principal, order_id: str
 ) -> tuple[SalesOrder, dict[str, Any] | None, list[OrderTimelineEntry]]:
-    """The order (unlocked, 404 as order_for), its shop's current return address and its timeline so far (unsaved
-    entries, in the order written), in one query."""
-    t = _TIMELINE
-    entry = func.json_build_object(*(part for name in _ENTRY_COLUMNS[1:] for part in (name, t.c[name])))
-    timeline = sa.select(
-        type_coerce(func.coalesce(func.json_agg(aggregate_order_by(entry, t.c.id)), sa.text("'[]'::json")), JSON)
-    ).where(t.c.order_id == col(SalesOrder.order_id))
-    query = (
-        select(SalesOrder, Shop.return_address, timeline.scalar_subquery())
-        .join(Shop, col(Shop.shop_id) == col(SalesOrder.shop_id))
-        .where(SalesOrder.order_id == order_id)
-    )
-    row = (await session.execute(query)).first()
-    if row is None or not ORDERS.allows(principal, row[0]):
+    """The order (unsaved: read, not tracked; 404 as order_for), its shop's current return address and its timeline
+    so far (unsaved entries, in the order written), in one query with the Idempotency-Key's answer (then given)."""
+    row = (await cmd.read(_PAY_READ, {"order_id": order_id}))[0]
+    if row["order_id"] is None:
         raise order_not_found(order_id)
-    entries = [unsaved_entry(**{**e, "at": datetime.fromisoformat(e["at"]).astimezone(UTC)}) for e in row[2]]
-    return row[0], row[1], entries
+    order = unsaved_order(**{name: row[name] for name in _ALL_ORDER_COLUMNS})
+    if not ORDERS.allows(principal, order):
+        raise order_not_found(order_id)
+    entries = [unsaved_entry(**{**e, "at": datetime.fromisoformat(e["at"]).astimezone(UTC)}) for e in row["timeline"]]
+    return order, row["shop_return_address"], entries
+
+
+async def status_of(cmd: OneStatement[Any], order_id: str) -> str | None:
+    """The order's status as it is now (a statement of its own)."""
+    status: str | None = await _STATUS.fetchval(cmd.conn, {"order_id": order_id})
+    return status
 
 
 async def load_shop(session: AsyncSession, shop_id: str, *, lock: bool = False) -> Shop | None:
@@ -257,46 +256,100 @@ def _intake_write(timers: Timers) -> sa.Select[Any]:
 _WRITE = sql.Statement(with_key_record(_intake_write(Timers(infra.timer)), infra.idempotency))
 
 
+def _pay_read() -> sa.Select[Any]:
+    """The order's columns, its shop's current return address (`shop_return_address`) and its timeline so far
+    (`timeline`, JSON in the order written): no row for an order that does not exist."""
+    o, t = _ORDER, _TIMELINE
+    entry = func.json_build_object(*(part for name in _ENTRY_COLUMNS[1:] for part in (name, t.c[name])))
+    timeline = sa.select(
+        type_coerce(func.coalesce(func.json_agg(aggregate_order_by(entry, t.c.id)), sa.text("'[]'::json")), JSON)
+    ).where(t.c.order_id == o.c.order_id)
+    return (
+        sa.select(*o.columns, _SHOP.c.return_address.label("shop_return_address"), timeline.label("timeline"))
+        .join_from(o, _SHOP, _SHOP.c.shop_id == o.c.shop_id)
+        .where(o.c.order_id == bindparam("order_id"))
+    )
+
+
+_ALL_ORDER_COLUMNS = tuple(c.name for c in _ORDER.columns)
+_PAY_READ = sql.Statement(with_key_answer(_pay_read(), infra.idempotency))
+_STATUS = sql.Statement(sa.select(_ORDER.c.status).where(_ORDER.c.order_id == bindparam("order_id")))
+# What paying changes on the order's row.
+PAID_SETS = (
+    "status",
+    "paid_fen",
+    "paid_at",
+    "payment_method",
+    "payment_ref",
+    "return_address",
+    "ship_by",
+    "updated_at",
+)
+# The refusal of a payment whose order left the status it was read in before the payment's one statement ran.
+ORDER_MOVED = "ORDER_MOVED"
+
+
 def _pay_write(timers: Timers, *, late: bool) -> sa.Select[Any]:
-    """What paying writes besides the order's row (the session's UPDATE), in one statement: the ledger's payment
+    """Everything paying writes, in one statement that commits on its own: the order's row (`p_<column>` of
+    PAID_SETS, only while the order is still in the status it was read in, `p_from`), the ledger's payment
     (`ledger.posting`, bind parameters `l_<name>`), the PAID timeline entry (`t_<column>`), the unpaid timer's
-    cancellation, the shipping-late timer when the shop promises fast shipping (`late`), and order.paid
-    (`e_<name>`)."""
+    cancellation, the shipping-late timer when the shop promises fast shipping (`late`), order.paid (`e_<name>`)
+    and the Idempotency-Key's answer. An order that moved meanwhile (cancelled as it was being paid) refuses the
+    whole statement (`xinren_refuse`, migration 0012): nothing of it is written."""
+    o = _ORDER
+    paid = (
+        sa.update(o)
+        .where(o.c.order_id == bindparam("t_order_id"), o.c.status == bindparam("p_from"))
+        .values({name: bindparam(f"p_{name}", type_=o.c[name].type) for name in PAID_SETS})
+        .returning(o.c.order_id)
+        .cte("paid")
+    )
     txn, entries = ledger.posting("l_")
     entry = sa.insert(_TIMELINE).values({name: bindparam(f"t_{name}") for name in _ENTRY_COLUMNS})
     unpaid = timers.cancel_statement(bindparam("unpaid_kind"), bindparam("t_order_id"))
-    others = [txn, entries, entry.cte("paid_entry"), unpaid.cte("unpaid")]
+    others = [paid, txn, entries, entry.cte("paid_entry"), unpaid.cte("unpaid")]
     if late:
         due = timers.schedule_statement(
             bindparam("late_kind"), bindparam("t_order_id"), bindparam("late_due"), bindparam("late_payload")
         )
         others.append(due.cte("shipping_late"))
-    return insert_with(infra.outbox, "e_", *others)
+    moved = func.json_build_object("code", ORDER_MOVED, "message", "the order changed while it was being paid")
+    still = sa.case((sa.exists(sa.select(paid.c.order_id)), sa.true()), else_=func.xinren_refuse(moved))
+    return insert_with(infra.outbox, "e_", *others).add_columns(still.label("paid"))
 
 
-_PAY_WRITE = {late: sql.Statement(_pay_write(Timers(infra.timer), late=late)) for late in (False, True)}
+_PAY_WRITE = {
+    late: sql.Statement(with_key_record(_pay_write(Timers(infra.timer), late=late), infra.idempotency))
+    for late in (False, True)
+}
 
 
 async def pay_write(
-    session: AsyncSession,
-    outbox: Outbox,
+    cmd: OneStatement[Any],
+    order: SalesOrder,
+    previous: str,
     entry: OrderTimelineEntry,
     event: Event,
+    answer: Any,
     *,
     posting: ledger.Posting,
     unpaid_timer: str,
     shipping_late: tuple[str, datetime, dict[str, Any]] | None,
-) -> Envelope:
-    """Writes what paying an order writes besides the order's row, in one round trip (`_pay_write`): the ledger's
-    `posting`, and `shipping_late`, the (kind, due time, payload) of that timer, if any."""
-    envelope, params = outbox.embedded(session, event, prefix="e_")
+) -> Response:
+    """Writes everything paying an order writes, in one statement that commits on its own (`_pay_write`): the
+    order's row as `order` has it now (while it is still `previous`), the ledger's `posting`, `entry`, `event`,
+    `shipping_late` (the timer's kind, due time and payload), if any, and the Idempotency-Key's `answer`
+    (returned as the route gives it)."""
+    outbox = cmd.runtime.outbox
+    _, params = outbox.params(event, prefix="e_")
     params.update(ledger.posting_params("l_", **posting))
     params.update({f"t_{name}": getattr(entry, name) for name in _ENTRY_COLUMNS})
+    params.update({f"p_{name}": getattr(order, name) for name in PAID_SETS})
+    params["p_from"] = previous
     params["unpaid_kind"] = unpaid_timer
     if shipping_late is not None:
         params["late_kind"], params["late_due"], params["late_payload"] = shipping_late
-    await _PAY_WRITE[shipping_late is not None].execute(await sql.driver(session), params)
-    return envelope
+    return await cmd.write(_PAY_WRITE[shipping_late is not None], params, answer, wakes=(outbox.channel,))
 
 
 async def intake_write(

@@ -9,7 +9,7 @@ from fastapi import Response
 from xinren_shared.auth import Principal
 from xinren_shared.commands import OneStatement, UnitOfWork
 from xinren_shared.contracts.vocabulary import Destination, TrustRight
-from xinren_shared.errors import Conflict, Unprocessable
+from xinren_shared.errors import Conflict, DomainError, Unprocessable
 from xinren_shared.ids import new_id
 
 from .. import commission, domain, events_out, ledger, schemas
@@ -17,6 +17,7 @@ from ..commission import Terms
 from ..domain import ORDER, Line, OrderStatus, ShopStatus
 from ..payments import PaymentProvider
 from ..repository import (
+    ORDER_MOVED,
     Intake,
     IntakeProduct,
     case_open,
@@ -26,6 +27,7 @@ from ..repository import (
     order_for_delivery,
     order_to_pay,
     pay_write,
+    status_of,
     unsaved_entry,
     unsaved_order,
 )
@@ -193,16 +195,17 @@ def _out_of_stock(sku: str, requested: int, available: int) -> OutOfStock:
 
 
 async def pay_order(
-    uow: UnitOfWork[OrderSettings],
+    cmd: OneStatement[OrderSettings],
     provider: PaymentProvider,
     principal: Principal,
     order_id: str,
     body: schemas.PayRequest,
-) -> schemas.OrderPublic:
-    session = uow.session
-    # The shop's return address as it is now travels with order.paid, and the answer's timeline is the one read
-    # here with the PAID entry added: read with the order, no extra round trip.
-    order, return_address, timeline = await order_to_pay(session, principal, order_id)
+) -> Response:
+    """Two round trips, in no transaction of their own (commands.OneStatement): the order read with its shop's
+    return address as it is now (it travels with order.paid), its timeline (the answer's, with the PAID entry
+    added) and the Idempotency-Key's answer if one was recorded; then, after the capture, one statement that writes
+    everything paying writes and commits on its own, provided the order is still as read."""
+    order, return_address, timeline = await order_to_pay(cmd, principal, order_id)
     ORDER.require(order.status, OrderStatus.PAID)
     if body.amount_fen != order.total_fen:
         raise Unprocessable(
@@ -210,22 +213,20 @@ async def pay_order(
             code="AMOUNT_MISMATCH",
             details={"total_fen": order.total_fen, "amount_fen": body.amount_fen},
         )
-    # Captured before the row is locked, so that the lock is not held across the provider's round trip: the
-    # capture is idempotent per order, and the move to PAID below checks the status again under the lock.
+    # Captured before anything is written, nothing held meanwhile: the capture is idempotent per order, and the
+    # write below pays the order only if it is still in the status read.
     capture = await provider.capture(
         idempotency_key=f"pay:{order.order_id}", amount_fen=order.total_fen, method=body.method
     )
-    order = await order_for(session, principal, order_id)
-    # Every change to the order's row before the commit, which sends them as one UPDATE; everything else paying
-    # writes is one statement (pay_write).
-    entry = moved(order, OrderStatus.PAID, at=uow.now, actor=principal.actor, reason=f"paid by {body.method}")
+    previous = order.status
+    entry = moved(order, OrderStatus.PAID, at=cmd.now, actor=principal.actor, reason=f"paid by {body.method}")
     order.paid_fen = capture.amount_fen
     order.paid_at = capture.captured_at
     order.payment_method = body.method
     order.payment_ref = capture.reference
     order.return_address = return_address
     fast = TrustRight.FAST_SHIPPING in order.trust_rights
-    window = uow.settings.fast_shipping_seconds if fast else uow.settings.ship_window_seconds
+    window = cmd.settings.fast_shipping_seconds if fast else cmd.settings.ship_window_seconds
     order.ship_by = capture.captured_at + timedelta(seconds=window)
     posting = ledger.Posting(
         key=f"payment:{order.order_id}",
@@ -239,17 +240,26 @@ async def pay_order(
         memo=f"{provider.name} capture {capture.reference}",
     )
     late = (TIMER_SHIPPING_LATE, order.ship_by, {"promised_by": order.ship_by.isoformat()}) if fast else None
-    await pay_write(
-        session,
-        uow.runtime.outbox,
-        entry,
-        events_out.paid(order),
-        posting=posting,
-        unpaid_timer=TIMER_UNPAID,
-        shipping_late=late,
-    )
     # Just paid: no after-sales case can name the order yet (the refund service opens one only for a paid order).
-    return order_public(order, principal, [*timeline, entry], case_open=False)
+    answer = order_public(order, principal, [*timeline, entry], case_open=False)
+    try:
+        return await pay_write(
+            cmd,
+            order,
+            previous,
+            entry,
+            events_out.paid(order),
+            answer,
+            posting=posting,
+            unpaid_timer=TIMER_UNPAID,
+            shipping_late=late,
+        )
+    except DomainError as exc:
+        if exc.code != ORDER_MOVED:
+            raise
+        # Cancelled (say) since it was read: refused as it would have been, had it been read after.
+        ORDER.require((await status_of(cmd, order_id)) or previous, OrderStatus.PAID)
+        raise
 
 
 async def cancel_order(
