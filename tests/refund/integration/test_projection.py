@@ -100,3 +100,23 @@ async def test_the_case_opened_is_one_statement_whether_the_view_exists_or_not(q
     view = await _view(quiet, known["order_id"])
     assert (view.status, view.paid_fen, view.qc_warehouse_address) == ("PAID", 128000, "平洲玉器街 1 号")
     assert view.items[0]["sku_id"] == "sku_jade" and view.qc_required
+
+
+async def test_the_views_upsert_is_built_once_per_shape_and_an_event_only_binds_its_values(quiet):
+    """Each caller of `upsert_view` has one shape of values and news: its statement is built the first time and
+    reused (handling an event no longer builds and hashes an INSERT … ON CONFLICT anew), with each event's own
+    values bound: two orders' views each get theirs, and the news of a later event overwrites only what it tells."""
+    from xinren_refund import repository
+
+    one, two = _ids(), _ids()
+    await _handle(quiet, projection.on_qc_case_opened, _opened(one, "四会市 8 号"), "/xinren/qc")
+    built = repository._upsert.cache_info()
+    await _handle(quiet, projection.on_qc_case_opened, _opened(two, "平洲玉器街 1 号"), "/xinren/qc")
+    await _handle(quiet, projection.on_order_paid, _paid(two), "/xinren/order")
+    await _handle(quiet, projection.on_order_paid, _paid(one), "/xinren/order")
+    after = repository._upsert.cache_info()
+    assert after.misses <= built.misses + 1  # order.paid's shape, if no test built it before; the case's reused
+    assert after.hits >= built.hits + 2
+    first, second = await _view(quiet, one["order_id"]), await _view(quiet, two["order_id"])
+    assert (first.buyer_id, first.qc_warehouse_address, first.paid_fen) == (one["buyer_id"], "四会市 8 号", 128000)
+    assert (second.buyer_id, second.qc_warehouse_address, second.status) == (two["buyer_id"], "平洲玉器街 1 号", "PAID")

@@ -8,9 +8,11 @@ retried.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from typing import Any
 
+from sqlalchemy import Executable, bindparam
 from sqlalchemy import select as sa_select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -88,14 +90,26 @@ async def upsert_view(
     would, on its latest version). `news`: what the event tells either way, written by the same statement.
     `announce`: the order's parties or payment are news for requests waiting on it (listener.py): they are told once
     the transaction commits."""
-    news = dict(news or {})
-    stmt = insert(OrderView).values(order_id=order_id, status="CREATED", **{**values, **news})
-    stmt = stmt.on_conflict_do_update(index_elements=["order_id"], set_=news or {"order_id": stmt.excluded.order_id})
-    row = (await s.execute(stmt.returning(OrderView), execution_options={"populate_existing": True})).one()
+    news = news or {}
+    params = {f"v_{name}": value for name, value in {**values, **news}.items()}
+    params["v_order_id"] = order_id
+    stmt = _upsert(tuple(sorted(values.keys() - news.keys())), tuple(sorted(news)))
+    row = (await s.execute(stmt, params, execution_options={"populate_existing": True})).one()
     if announce:
         listener.announce(s, order_id)
     view: OrderView = row[0]
     return view
+
+
+@functools.cache
+def _upsert(values: tuple[str, ...], news: tuple[str, ...]) -> Executable:
+    """`upsert_view`'s statement for one shape of its values and news (one per caller), built once: each event
+    binds its own values (`v_<column>`), so that handling one is not building, and hashing anew, the statement."""
+    columns = OrderView.__table__.c  # type: ignore[attr-defined]
+    bound = {name: bindparam(f"v_{name}", type_=columns[name].type) for name in ("order_id", *values, *news)}
+    stmt = insert(OrderView).values({"status": "CREATED", **bound})
+    update = {name: stmt.excluded[name] for name in news} or {"order_id": stmt.excluded.order_id}
+    return stmt.on_conflict_do_update(index_elements=["order_id"], set_=update).returning(OrderView)
 
 
 def rights(view: OrderView) -> frozenset[TrustRight]:
