@@ -3,6 +3,8 @@
 import asyncio
 import uuid
 
+from sqlalchemy import text
+
 from xinren_notify.handlers.inbox import record_event
 from xinren_shared import sql
 from xinren_shared.contracts.orders import OrderDelivered, OrderItem, OrderPaid
@@ -289,3 +291,49 @@ async def test_the_parties_an_event_names_win_over_the_order_view_and_the_view_f
     assert {i["event_type"] for i in first_items} == {"xinren.order.paid"}
     staff = await inbox(notify, notify.auth("warehouse", warehouse_id=p["warehouse_id"]))
     assert [i["event_type"] for i in staff] == ["xinren.qc.case_opened"]
+
+
+# Index entries the backend's scans of the notification table's indexes returned (its own statistics, not yet sent).
+RETURNED = text(
+    "SELECT sum(pg_stat_get_xact_tuples_returned(indexrelid)) FROM pg_index WHERE indrelid = 'notification'::regclass"
+)
+
+
+async def test_a_commit_looks_for_its_unnumbered_notifications_once_however_many_it_wrote(notify):
+    """Every notification row fires the numbering trigger; the first firing numbers them all, and the others see
+    their own row numbered and return (a look-up by key) instead of looking for unnumbered rows again: the index
+    entries the commit reads are a few per notification, not a few per notification for every notification."""
+    p = ids()
+    mine = text("SELECT count(*), count(seq) FROM notification WHERE order_id = :o")
+    async with notify.app.state.runtime.transaction() as session:
+        await record_event(session, Envelope.of(paid(p), "/xinren/order"))
+        await record_event(session, Envelope.of(case_opened(p), "/xinren/qc"))
+        written, numbered_before = (await session.execute(mine, {"o": p["order_id"]})).one()
+        before = (await session.execute(RETURNED)).scalar_one()
+        await session.execute(text("SET CONSTRAINTS ALL IMMEDIATE"))  # fires the deferred triggers now
+        after = (await session.execute(RETURNED)).scalar_one()
+        _, numbered = (await session.execute(mine, {"o": p["order_id"]})).one()
+    assert written >= 6, written  # the buyer's, the shop's, the host's, the warehouse's
+    assert (numbered_before, numbered) == (0, written)
+    # Each row: its own look-up, found by the one search for unnumbered rows, its numbering's look-up.
+    assert after - before <= 3 * written + 2, (written, before, after)
+
+
+async def test_a_commit_looks_only_at_the_notifications_written_since_it_began_to_write(notify):
+    """A shop's inbox under a flash sale: another transaction holds 100 unnumbered notifications, 50 of them to the
+    same shop (their index entries are there, invisible to this one). This commit looks for unnumbered rows from the
+    first id it wrote on only, so it never reads the other's hundred."""
+    p = ids()
+    runtime = notify.app.state.runtime
+    async with runtime.transaction() as other:
+        for _ in range(50):  # the buyer's and the shop's notification of each
+            await record_event(other, Envelope.of(paid({**ids(), "shop_id": p["shop_id"]}), "/xinren/order"))
+        async with runtime.transaction() as session:
+            await record_event(session, Envelope.of(paid(p), "/xinren/order"))
+            before = (await session.execute(RETURNED)).scalar_one()
+            await session.execute(text("SET CONSTRAINTS ALL IMMEDIATE"))  # this one's deferred triggers, now
+            after = (await session.execute(RETURNED)).scalar_one()
+        await other.rollback()
+    seller = notify.auth("seller", shop_id=p["shop_id"])
+    assert [i["order_id"] for i in await inbox(notify, seller)] == [p["order_id"]]
+    assert after - before <= 20, (before, after)  # all unnumbered rows: over 100

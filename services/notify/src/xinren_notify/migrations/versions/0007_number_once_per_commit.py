@@ -1,0 +1,118 @@
+"""A commit numbers its notifications by looking only at its own. The numbering trigger (0006) fires for every
+notification row, and each firing looked for the unnumbered rows with a scan of their whole partial index. That
+index also holds the entries of every row numbered since the last vacuum (a row is written unnumbered, then numbered
+by an UPDATE), so under a flash sale (one shop, thousands of notifications a minute) each commit's scan grew with the
+traffic before it: after a burst, notify's commits took most of the database's CPU.
+
+Now each INSERT notes the first id it wrote (a statement trigger with its transition table; the transaction keeps the
+lowest in the transaction-local setting `xinren.first_unnumbered`), and the commit's first firing looks for unnumbered
+rows from that id on only: a range of the key, the rows written since this transaction began to write, whoever wrote
+them. Every later firing finds its own row numbered and returns at once. Without a note (a row written by a statement
+the trigger did not see) the whole partial index is scanned, as before, by an index scan (which marks the entries of
+numbered rows dead as it passes them; the bitmap scan the planner chose never did).
+
+Revision ID: 0007
+Revises: 0006
+"""
+
+from alembic import op
+
+revision = "0007"
+down_revision = "0006"
+branch_labels = None
+depends_on = None
+
+NOTE = """
+CREATE FUNCTION xinren_notifications_written() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE
+    noted bigint := nullif(current_setting('xinren.first_unnumbered', true), '')::bigint;
+    first bigint;
+BEGIN
+    SELECT min(id) INTO first FROM written;
+    IF first IS NOT NULL AND (noted IS NULL OR first < noted) THEN
+        PERFORM set_config('xinren.first_unnumbered', first::text, true);
+    END IF;
+    RETURN NULL;
+END
+$$
+"""
+
+NOTE_TRIGGER = """
+CREATE TRIGGER notifications_written AFTER INSERT ON notification REFERENCING NEW TABLE AS written
+FOR EACH STATEMENT EXECUTE FUNCTION xinren_notifications_written()
+"""
+
+NUMBER = """
+DECLARE
+    first bigint;
+    batch record;
+    last bigint;
+BEGIN
+    -- Numbered by an earlier firing of this commit (the first numbers every row the transaction wrote).
+    IF (SELECT seq FROM notification WHERE id = NEW.id) IS NOT NULL THEN
+        RETURN NULL;
+    END IF;
+    -- The first id this transaction wrote (ids only grow); without a note, the whole table.
+    first := least(coalesce(nullif(current_setting('xinren.first_unnumbered', true), '')::bigint, 0), NEW.id);
+    PERFORM set_config('xinren.first_unnumbered', '', true);
+    -- Rows without a number are this transaction's own: another's are invisible until they commit, numbered.
+    -- Recipient by recipient, in order, so that two commits never deadlock on their cursors. Planned for the id
+    -- given (EXECUTE): a range of the key from it, or the unnumbered rows' index when it is 0.
+    FOR batch IN EXECUTE
+        'SELECT recipient, array_agg(id ORDER BY id) AS ids FROM notification WHERE id >= $1 AND seq IS NULL '
+        'GROUP BY recipient ORDER BY recipient' USING first
+    LOOP
+        INSERT INTO inbox_cursor AS cursor (recipient, last_seq) VALUES (batch.recipient, cardinality(batch.ids))
+        ON CONFLICT (recipient) DO UPDATE SET last_seq = cursor.last_seq + cardinality(batch.ids)
+        RETURNING last_seq INTO last;
+        UPDATE notification SET seq = last - cardinality(batch.ids) + numbered.n
+        FROM unnest(batch.ids) WITH ORDINALITY AS numbered(id, n)
+        WHERE notification.id = numbered.id;
+    END LOOP;
+    RETURN NULL;
+END
+"""
+
+# 0006's, for the downgrade.
+BEFORE = """
+DECLARE
+    batch record;
+    last bigint;
+BEGIN
+    FOR batch IN
+        SELECT recipient, array_agg(id ORDER BY id) AS ids
+        FROM notification
+        WHERE seq IS NULL
+        GROUP BY recipient
+        ORDER BY recipient
+    LOOP
+        INSERT INTO inbox_cursor AS cursor (recipient, last_seq) VALUES (batch.recipient, cardinality(batch.ids))
+        ON CONFLICT (recipient) DO UPDATE SET last_seq = cursor.last_seq + cardinality(batch.ids)
+        RETURNING last_seq INTO last;
+        UPDATE notification SET seq = last - cardinality(batch.ids) + numbered.n
+        FROM unnest(batch.ids) WITH ORDINALITY AS numbered(id, n)
+        WHERE notification.id = numbered.id;
+    END LOOP;
+    RETURN NULL;
+END
+"""
+
+
+def _number(body: str, settings: str) -> str:
+    return (
+        "CREATE OR REPLACE FUNCTION xinren_notification_takes_its_seq() RETURNS trigger LANGUAGE plpgsql"
+        f"{settings} AS $${body}$$"
+    )
+
+
+def upgrade() -> None:
+    op.execute(NOTE)
+    op.execute(NOTE_TRIGGER)
+    op.execute(_number(NUMBER, " SET enable_bitmapscan = off"))
+
+
+def downgrade() -> None:
+    op.execute(_number(BEFORE, ""))
+    op.execute("ALTER FUNCTION xinren_notification_takes_its_seq() RESET ALL")
+    op.execute("DROP TRIGGER notifications_written ON notification")
+    op.execute("DROP FUNCTION xinren_notifications_written()")
