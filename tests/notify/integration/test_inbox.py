@@ -3,6 +3,7 @@
 import asyncio
 import uuid
 
+import asyncpg
 from sqlalchemy import text
 
 from xinren_notify.handlers.inbox import record_event
@@ -11,6 +12,7 @@ from xinren_shared.contracts.orders import OrderDelivered, OrderItem, OrderPaid
 from xinren_shared.contracts.qc import QcCaseOpened, QcDispatched, QcPassed
 from xinren_shared.contracts.vocabulary import DispatchTarget
 from xinren_shared.events import Envelope
+from xinren_shared.settings import to_plain_url
 from xinren_shared.testing.roundtrips import RoundTrips
 
 from ..support import eventually
@@ -337,3 +339,33 @@ async def test_a_commit_looks_only_at_the_notifications_written_since_it_began_t
     seller = notify.auth("seller", shop_id=p["shop_id"])
     assert [i["order_id"] for i in await inbox(notify, seller)] == [p["order_id"]]
     assert after - before <= 20, (before, after)  # all unnumbered rows: over 100
+
+
+async def test_the_numbering_is_planned_for_the_table_as_it_is_not_as_it_was_when_the_connection_began(notify):
+    """One connection numbers notifications while the table is small, then after it has grown (a flash sale's first
+    minutes): its commits still find their rows by key. A plan kept from the small table (PL/pgSQL keeps one after a
+    few runs) scanned the whole table for every notification; the table's own statistics count such scans."""
+    url = to_plain_url(notify.app.state.runtime.settings.database_url)
+    conn = await asyncpg.connect(url)
+    insert = (
+        "INSERT INTO notification (notification_id, recipient, event_id, event_type, title_zh, body_zh, title_en,"
+        " body_en, data, occurred_at) SELECT 'ntf_' || md5(random()::text), $1, md5(random()::text), 'test',"
+        " 't', 'b', 't', 'b', '{}', now() FROM generate_series(1, $2)"
+    )
+    seq_scans = "SELECT pg_stat_get_xact_numscans('notification'::regclass)"
+    try:
+        recipient = f"shop:shop_{uuid.uuid4().hex[:10]}"
+        for _ in range(8):  # enough for PL/pgSQL to settle on a kept plan
+            async with conn.transaction():
+                await conn.execute(insert, recipient, 1)
+        await conn.execute(insert, recipient, 3000)  # the table grows (no ANALYZE: no new plan for that)
+        async with conn.transaction():
+            await conn.execute(insert, recipient, 2)
+            before = await conn.fetchval(seq_scans)
+            await conn.execute("SET CONSTRAINTS ALL IMMEDIATE")
+            after = await conn.fetchval(seq_scans)
+        numbered = await conn.fetchval("SELECT count(seq) FROM notification WHERE recipient = $1", recipient)
+    finally:
+        await conn.close()
+    assert numbered == 8 + 3000 + 2
+    assert after == before, (before, after)

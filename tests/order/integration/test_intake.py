@@ -384,3 +384,16 @@ async def test_an_order_cancelled_while_it_is_being_paid_is_not_paid_and_nothing
     assert row.status == "CANCELLED" and row.paid_fen == 0 and row.payment_ref is None
     assert await quiet.balance(f"escrow:{order_id}") == 0
     await quiet.ledger_ok()
+
+
+async def test_the_stock_trigger_is_planned_for_the_catalog_as_it_is(quiet):
+    """PL/pgSQL keeps a statement's plan once a connection has run it a few times: the UPDATE taking an order's stock
+    is planned at every run instead (migration 0013), so a plan made while the catalog was small (a sequential scan of
+    every product, under the hot row's lock) is never kept as it grows."""
+    url = to_plain_url(quiet.app.state.runtime.settings.database_url)
+    conn = await asyncpg.connect(url)
+    try:
+        config = await conn.fetchval("SELECT proconfig FROM pg_proc WHERE proname = 'xinren_order_takes_stock'")
+    finally:
+        await conn.close()
+    assert "plan_cache_mode=force_custom_plan" in (config or []), config

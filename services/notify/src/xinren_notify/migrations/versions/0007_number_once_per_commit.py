@@ -11,6 +11,11 @@ them. Every later firing finds its own row numbered and returns at once. Without
 the trigger did not see) the whole partial index is scanned, as before, by an index scan (which marks the entries of
 numbered rows dead as it passes them; the bitmap scan the planner chose never did).
 
+Each of the trigger's statements is planned for the table as it is when it runs (`plan_cache_mode =
+force_custom_plan`). A connection's PL/pgSQL keeps a statement's plan once it has run it a few times: planned while
+the table was small (a fresh database, the first minutes after a deploy), the numbering's UPDATE kept a sequential
+scan of the whole table, for every notification, for the life of the connection.
+
 Revision ID: 0007
 Revises: 0006
 """
@@ -108,7 +113,7 @@ def _number(body: str, settings: str) -> str:
 def upgrade() -> None:
     op.execute(NOTE)
     op.execute(NOTE_TRIGGER)
-    op.execute(_number(NUMBER, " SET enable_bitmapscan = off"))
+    op.execute(_number(NUMBER, " SET enable_bitmapscan = off SET plan_cache_mode = force_custom_plan"))
 
 
 def downgrade() -> None:
