@@ -4,11 +4,10 @@ index also holds the entries of every row numbered since the last vacuum (a row 
 by an UPDATE), so under a flash sale (one shop, thousands of notifications a minute) each commit's scan grew with the
 traffic before it: after a burst, notify's commits took most of the database's CPU.
 
-Now each INSERT notes the first id it wrote (a statement trigger with its transition table; the transaction keeps the
-lowest in the transaction-local setting `xinren.first_unnumbered`), and the commit's first firing looks for unnumbered
-rows from that id on only: a range of the key, the rows written since this transaction began to write, whoever wrote
-them. Every later firing finds its own row numbered and returns at once. Without a note (a row written by a statement
-the trigger did not see) the whole partial index is scanned, as before, by an index scan (which marks the entries of
+Now each INSERT notes the ids it wrote (a statement trigger reads them from its transition table into the
+transaction-local setting `xinren.unnumbered`), and the commit's first firing numbers those rows, found by key. Every
+later firing finds its own row numbered and returns at once. Without a note (a row written by a statement the
+trigger did not see) every unnumbered row is looked for, as before, by an index scan (which marks the entries of
 numbered rows dead as it passes them; the bitmap scan the planner chose never did).
 
 Each of the trigger's statements is planned for the table as it is when it runs (`plan_cache_mode =
@@ -30,12 +29,12 @@ depends_on = None
 NOTE = """
 CREATE FUNCTION xinren_notifications_written() RETURNS trigger LANGUAGE plpgsql AS $$
 DECLARE
-    noted bigint := nullif(current_setting('xinren.first_unnumbered', true), '')::bigint;
-    first bigint;
+    noted text := coalesce(current_setting('xinren.unnumbered', true), '');
+    ids text;
 BEGIN
-    SELECT min(id) INTO first FROM written;
-    IF first IS NOT NULL AND (noted IS NULL OR first < noted) THEN
-        PERFORM set_config('xinren.first_unnumbered', first::text, true);
+    SELECT string_agg(id::text, ',') INTO ids FROM written;
+    IF ids IS NOT NULL THEN
+        PERFORM set_config('xinren.unnumbered', CASE WHEN noted = '' THEN ids ELSE noted || ',' || ids END, true);
     END IF;
     RETURN NULL;
 END
@@ -49,7 +48,8 @@ FOR EACH STATEMENT EXECUTE FUNCTION xinren_notifications_written()
 
 NUMBER = """
 DECLARE
-    first bigint;
+    noted bigint[];
+    unnumbered refcursor;
     batch record;
     last bigint;
 BEGIN
@@ -57,16 +57,30 @@ BEGIN
     IF (SELECT seq FROM notification WHERE id = NEW.id) IS NOT NULL THEN
         RETURN NULL;
     END IF;
-    -- The first id this transaction wrote (ids only grow); without a note, the whole table.
-    first := least(coalesce(nullif(current_setting('xinren.first_unnumbered', true), '')::bigint, 0), NEW.id);
-    PERFORM set_config('xinren.first_unnumbered', '', true);
+    noted := string_to_array(nullif(current_setting('xinren.unnumbered', true), ''), ',')::bigint[];
+    PERFORM set_config('xinren.unnumbered', '', true);
     -- Rows without a number are this transaction's own: another's are invisible until they commit, numbered.
-    -- Recipient by recipient, in order, so that two commits never deadlock on their cursors. Planned for the id
-    -- given (EXECUTE): a range of the key from it, or the unnumbered rows' index when it is 0.
-    FOR batch IN EXECUTE
-        'SELECT recipient, array_agg(id ORDER BY id) AS ids FROM notification WHERE id >= $1 AND seq IS NULL '
-        'GROUP BY recipient ORDER BY recipient' USING first
+    -- Recipient by recipient, in order, so that two commits never deadlock on their cursors.
+    IF noted IS NOT NULL THEN
+        -- The rows noted, by key, then put in order: the planner is kept (OFFSET 0, coalesce) from scanning an
+        -- index in recipient order, or the unnumbered rows' index, whole instead.
+        OPEN unnumbered FOR
+            SELECT recipient, array_agg(id ORDER BY id) AS ids
+            FROM (
+                SELECT id, recipient FROM notification
+                WHERE id = ANY(array_append(noted, NEW.id)) AND coalesce(seq, -1) = -1
+                OFFSET 0
+            ) AS mine
+            GROUP BY recipient ORDER BY recipient;
+    ELSE
+        -- No note (a row written by a statement the statement trigger did not see): every unnumbered row.
+        OPEN unnumbered FOR
+            SELECT recipient, array_agg(id ORDER BY id) AS ids FROM notification WHERE seq IS NULL
+            GROUP BY recipient ORDER BY recipient;
+    END IF;
     LOOP
+        FETCH unnumbered INTO batch;
+        EXIT WHEN NOT FOUND;
         INSERT INTO inbox_cursor AS cursor (recipient, last_seq) VALUES (batch.recipient, cardinality(batch.ids))
         ON CONFLICT (recipient) DO UPDATE SET last_seq = cursor.last_seq + cardinality(batch.ids)
         RETURNING last_seq INTO last;
@@ -74,6 +88,7 @@ BEGIN
         FROM unnest(batch.ids) WITH ORDINALITY AS numbered(id, n)
         WHERE notification.id = numbered.id;
     END LOOP;
+    CLOSE unnumbered;
     RETURN NULL;
 END
 """
