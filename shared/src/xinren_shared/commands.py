@@ -10,7 +10,9 @@ its recorded answer (the retry gets that answer); there is no lease after which 
 - Same caller, key and request → the first answer again, with `idempotent-replayed: true`.
 - Same key with another request → 422 IDEMPOTENCY_KEY_REUSED; nothing runs.
 - The same key while its first request is still running → 409 IDEMPOTENCY_KEY_IN_FLIGHT (a transaction-scoped
-  advisory lock on the key tells, without waiting).
+  advisory lock on the key tells, without waiting). A command in one statement (`OneStatement`: order intake, pay)
+  has no lock to tell: the second request's write waits for the first's at the key's unique index, and gets its
+  answer.
 - A command refused with a domain error (4xx) records that answer too; a server error records nothing.
 """
 
@@ -152,11 +154,8 @@ class CommandRunner:
                         OneStatement(conn, self.runtime, utcnow(), key, self._response), *args, **kwargs
                     )
             except DomainError as exc:
-                if key is not None:  # nothing was written: the refusal is the key's answer, as in `_run_once`
-                    async with self.runtime.transaction() as session:
-                        table = self.runtime.tables.idempotency
-                        await self._claim(session, table, key)
-                        await self._record(session, table, key, exc.response())
+                if key is not None:  # nothing was written
+                    await self._record_refusal(key, exc)
                 raise
         except _Lost:
             assert key is not None
@@ -190,11 +189,16 @@ class CommandRunner:
                 # A rule the database checks at commit (a deferred trigger) refused: as if the handler had.
                 raise refusal_of(exc) or exc from exc
         except DomainError as exc:
-            # The effect rolled back; the refusal is the key's answer (a retry is refused the same way).
-            async with self.runtime.transaction() as session:
-                await self._claim(session, table, key)
-                await self._record(session, table, key, exc.response())
+            await self._record_refusal(key, exc)
             raise
+
+    async def _record_refusal(self, key: _Key, refusal: DomainError) -> None:
+        """The effect rolled back (or was never written): the refusal is the key's answer (a retry is refused the same
+        way), unless another request with the key has answered meanwhile (then that answer is given)."""
+        table = self.runtime.tables.idempotency
+        async with self.runtime.transaction() as session:
+            await self._claim(session, table, key)
+            await self._record(session, table, key, refusal.response())
 
     async def _body(self) -> bytes:
         """The request's body as the key's fingerprint. A multipart body has been parsed into a form by then (its

@@ -7,9 +7,11 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections import Counter
+from collections.abc import Awaitable
 from typing import Any
 
 import asyncpg
+import httpx
 import pytest_asyncio
 from sqlalchemy import func, select
 from sqlmodel import col
@@ -199,27 +201,36 @@ async def test_stock_taken_by_another_order_meanwhile_refuses_it_and_writes_noth
     shop = await quiet.shop()
     sku = await quiet.product(shop, stock=3)
     me = uid("u")
-    url = to_plain_url(quiet.app.state.runtime.settings.database_url)
-    conn, watcher = await asyncpg.connect(url), await asyncpg.connect(url)
-    try:
-        holder = conn.transaction()
-        await holder.start()
-        await conn.execute("UPDATE product SET stock_available = 0 WHERE sku_id = $1", sku)
-        request = asyncio.create_task(
-            quiet.client.post("/v1/orders", json=body(shop.shop_id, (sku, 1)), headers=buyer(me))
-        )
-        waiting = await _waiting_query(watcher, await conn.fetchval("SELECT pg_backend_pid()"), request)
-        # Its one write, as it commits: which takes the stock (the order's deferred trigger).
-        assert "INSERT INTO sales_order" in waiting, waiting
-        await holder.commit()
-        r = await request
-    finally:
-        await conn.close()
-        await watcher.close()
+    r, waiting = await _while_held(
+        quiet,
+        "UPDATE product SET stock_available = 0 WHERE sku_id = $1",
+        sku,
+        quiet.client.post("/v1/orders", json=body(shop.shop_id, (sku, 1)), headers=buyer(me)),
+    )
+    # Its one write, as it commits: which takes the stock (the order's deferred trigger).
+    assert "INSERT INTO sales_order" in waiting, waiting
     assert r.status_code == 409, r.text
     assert r.json()["error"]["code"] == "OUT_OF_STOCK"
     assert r.json()["error"]["details"] == {"sku_id": sku, "requested": 1, "available": 0}
     assert await _orders_of(quiet, shop.shop_id) == (0, 0, 0, 0)
+
+
+async def _while_held(driver: Driver, statement: str, arg: Any, call: Awaitable[httpx.Response]) -> tuple[Any, str]:
+    """`call`'s answer when another transaction, which ran `statement`, held its rows while `call` came to them: the
+    other commits once `call` waits for it. Also the query that waited."""
+    url = to_plain_url(driver.app.state.runtime.settings.database_url)
+    conn, watcher = await asyncpg.connect(url), await asyncpg.connect(url)
+    try:
+        holder = conn.transaction()
+        await holder.start()
+        await conn.execute(statement, arg)
+        request = asyncio.ensure_future(call)
+        waiting = await _waiting_query(watcher, await conn.fetchval("SELECT pg_backend_pid()"), request)
+        await holder.commit()
+        return await request, waiting
+    finally:
+        await conn.close()
+        await watcher.close()
 
 
 async def _waiting_query(
@@ -348,22 +359,15 @@ async def test_an_order_cancelled_while_it_is_being_paid_is_not_paid_and_nothing
     me = uid("u")
     order = await quiet.order(shop, sku, me)
     order_id = order["order_id"]
-    url = to_plain_url(quiet.app.state.runtime.settings.database_url)
-    conn, watcher = await asyncpg.connect(url), await asyncpg.connect(url)
     headers = {**buyer(me), "Idempotency-Key": uid("k")}
     paid = {"amount_fen": order["total_fen"], "method": "SANDBOX"}
-    try:
-        holder = conn.transaction()
-        await holder.start()
-        await conn.execute("UPDATE sales_order SET status = 'CANCELLED' WHERE order_id = $1", order_id)
-        request = asyncio.create_task(quiet.client.post(f"/v1/orders/{order_id}/pay", json=paid, headers=headers))
-        waiting = await _waiting_query(watcher, await conn.fetchval("SELECT pg_backend_pid()"), request)
-        assert "UPDATE sales_order" in waiting, waiting
-        await holder.commit()
-        r = await request
-    finally:
-        await conn.close()
-        await watcher.close()
+    r, waiting = await _while_held(
+        quiet,
+        "UPDATE sales_order SET status = 'CANCELLED' WHERE order_id = $1",
+        order_id,
+        quiet.client.post(f"/v1/orders/{order_id}/pay", json=paid, headers=headers),
+    )
+    assert "UPDATE sales_order" in waiting, waiting
     assert r.status_code == 409, r.text
     assert r.json()["error"]["code"] == "ILLEGAL_TRANSITION"
     assert r.json()["error"]["details"] == {"current_status": "CANCELLED", "requested_status": "PAID"}
