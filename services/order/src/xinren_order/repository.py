@@ -107,9 +107,10 @@ async def case_open(session: AsyncSession, order_id: str) -> bool:
     return bool((await session.execute(query)).scalar())
 
 
-# --- Order intake (POST /v1/orders): its statements, built once so that each is compiled once ------------------------
-# The order's read takes no lock; the stock is taken last, by one UPDATE, so that the hot product row is locked
-# only from that UPDATE to the commit.
+# --- Order intake and pay (POST /v1/orders, …/pay): their statements, built once so that each is compiled once -----
+# Each is a read and a write on a connection with no transaction open (commands.OneStatement). The read takes no
+# lock; the write commits on its own, and a new order's stock is taken as it commits (migration 0011's trigger), so
+# that the hot product row is locked only inside PostgreSQL's commit.
 _SHOP, _PRODUCT, _COOPERATION = (metadata.tables[name] for name in ("shop", "product", "cooperation"))
 _ORDER, _TIMELINE = metadata.tables["sales_order"], metadata.tables["order_timeline_entry"]
 _ENTRY_COLUMNS = ("order_id", "at", "from_status", "to_status", "actor", "reason")  # what a timeline entry says
