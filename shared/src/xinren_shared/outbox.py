@@ -178,6 +178,9 @@ class OutboxRelay:
             # published again, which at-least-once allows and the consumers' inbox absorbs. So it does not wait
             # for its commit to reach the disk.
             func.set_config("synchronous_commit", "off", True).label("synchronous_commit"),
+            # The mark after it is planned for the outbox as it is, with the batch's keys: a plan the server kept
+            # from a small outbox (a fresh database) scanned the whole table for every batch until analyzed.
+            func.set_config("plan_cache_mode", "force_custom_plan", True).label("plan_cache_mode"),
         ).cte("held")
         pending = (
             select(t)

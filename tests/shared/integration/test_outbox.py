@@ -260,3 +260,37 @@ async def test_a_batch_does_not_wait_for_its_commit_to_reach_the_disk(world, pro
         assert await conn.fetchval("SHOW synchronous_commit") == "on"
     finally:
         await conn.close()
+
+
+async def test_a_relay_whose_outbox_grew_marks_its_batches_by_key_not_by_scanning_it(world, producer):
+    """A prepared statement keeps a plan once it has run a few times: the relay's mark, planned while the outbox was
+    small (a fresh database, the first minutes after a deploy), scanned the whole table for every batch until
+    autovacuum's analyze came. The batch's transaction plans its statements for the table as it is. One connection
+    (a pool of one) publishes while the outbox is small, then after 3,000 rows: its mark scans nothing."""
+    engine = make_engine(world.url, pool_size=1, max_overflow=0)
+    sessions = make_session_factory(engine)
+    outbox = Outbox(world.tables.outbox, "/xinren/test", "xinren_outbox_test")
+    relay = relay_for(world, producer, sessions=sessions)
+    seq_scans = text("SELECT pg_stat_get_xact_numscans('outbox_event'::regclass)")
+    try:
+        for _ in range(8):  # enough for the server to settle on a kept plan
+            async with sessions() as s, s.begin():
+                await outbox.add(s, cancelled(f"ord_{uuid.uuid4().hex[:8]}"))
+            assert await relay.publish_batch() == 1
+        async with world.sessions() as s, s.begin():  # the outbox grows (no ANALYZE: no new plan for that)
+            await s.execute(
+                text(
+                    "INSERT INTO outbox_event (event_id, topic, key, type, source, data, occurred_at, published_at)"
+                    " SELECT md5(random()::text), 't', 'k', 'x', 's', '{}', now(), now() FROM generate_series(1, 3000)"
+                )
+            )
+        async with sessions() as s, s.begin():
+            await outbox.add(s, cancelled(f"ord_{uuid.uuid4().hex[:8]}"))
+        async with sessions() as s:  # the relay's connection (the pool's one): its own statistics
+            before = (await s.execute(seq_scans)).scalar_one()
+        assert await relay.publish_batch() == 1
+        async with sessions() as s:
+            after = (await s.execute(seq_scans)).scalar_one()
+    finally:
+        await engine.dispose()
+    assert after == before, (before, after)
