@@ -251,16 +251,7 @@ class CommandRunner:
 
     async def _record(self, session: AsyncSession, table: Table, key: _Key, answer: Response) -> None:
         conn = await sql.driver(session)
-        params = {
-            "principal": key.principal,
-            "key": key.key,
-            "scope": key.scope,
-            "request_hash": key.digest,
-            "response_status": answer.status_code,
-            "response_headers": {"content-type": "application/json"},
-            "response_body": bytes(answer.body),
-        }
-        if await _statements(table).record.fetchrow(conn, params) is None:
+        if await _statements(table).record.fetchrow(conn, _recorded(key, answer)) is None:
             raise _Lost
 
     async def _recorded(self, key: _Key) -> Response:
@@ -311,7 +302,8 @@ class OneStatement(Generic[SettingsT]):
     async def read(self, statement: sql.Statement, params: Mapping[str, Any]) -> list[asyncpg.Record]:
         """The command's first read, made with `with_key_answer`: its rows, unless the key was answered before (then
         that answer is given, or 422 for a key used with another request)."""
-        rows = await statement.fetch(self.conn, {**params, **self._key_params()})
+        key = {"k_principal": self.key.principal, "k_key": self.key.key} if self.key is not None else {}
+        rows = await statement.fetch(self.conn, {**params, **key})
         if self.key is not None and rows and rows[0]["k_request_hash"] is not None:
             raise AnswerGiven(_answer({name: rows[0][f"k_{name}"] for name in _ANSWERED}, self.key))
         return rows
@@ -323,9 +315,9 @@ class OneStatement(Generic[SettingsT]):
         route answers it (returned). A refusal the database makes at the commit (a deferred trigger's) is raised as
         the handler's would be; once committed, the listeners of `wakes` are told (the process's announcer)."""
         answer = self.render(result)
-        recorded = {"k_response_status": answer.status_code, "k_response_body": bytes(answer.body)}
+        recorded = _recorded(self.key, answer, prefix="k_") if self.key is not None else {}  # else k_key is null
         try:
-            await statement.execute(self.conn, {**params, **self._key_params(), **recorded})
+            await statement.execute(self.conn, {**params, **recorded})
         except asyncpg.UniqueViolationError as exc:
             if exc.constraint_name == _KEY_CONSTRAINT:
                 raise _Lost from None  # the same key's first request committed meanwhile
@@ -335,12 +327,6 @@ class OneStatement(Generic[SettingsT]):
         if wakes:
             self.runtime.announcer.send((channel, "") for channel in wakes)
         return answer
-
-    def _key_params(self) -> dict[str, Any]:
-        key = self.key
-        if key is None:
-            return {"k_principal": None, "k_key": None, "k_scope": None, "k_request_hash": None}
-        return {"k_principal": key.principal, "k_key": key.key, "k_scope": key.scope, "k_request_hash": key.digest}
 
 
 _ANSWERED = ("request_hash", "scope", "response_status", "response_headers", "response_body")
@@ -363,16 +349,28 @@ def with_key_record(write: Select[Any], table: Table) -> Select[Any]:
     """`write` (a statement of data-modifying CTEs) that also records the key's answer (bind parameters `k_<name>`),
     when there is a key: inserted without ON CONFLICT, so that a key answered meanwhile fails the whole statement."""
     c = table.c
-    values = {name: bindparam(f"k_{name}", type_=c[name].type) for name in _RECORDED if name != "response_headers"}
-    values["response_headers"] = literal({"content-type": "application/json"}, type_=c.response_headers.type)
+    values = {name: bindparam(f"k_{name}", type_=c[name].type) for name in _RECORDED}
     key_given = bindparam("k_key", type_=String).is_not(None)
     record = insert(table).from_select(list(values), select(*values.values()).where(key_given))
     return write.add_cte(record.cte("key_answer"))
 
 
 def _answer_columns(table: Table) -> list[ColumnElement[Any]]:
-    c = table.c
-    return [c.request_hash, c.scope, c.response_status, c.response_headers, c.response_body]
+    return [table.c[name] for name in _ANSWERED]
+
+
+def _recorded(key: _Key, answer: Response, prefix: str = "") -> dict[str, Any]:
+    """The key's row as recorded with `answer`: the bind parameters of the record (`prefix` + column)."""
+    values = {
+        "principal": key.principal,
+        "key": key.key,
+        "scope": key.scope,
+        "request_hash": key.digest,
+        "response_status": answer.status_code,
+        "response_headers": {"content-type": "application/json"},
+        "response_body": bytes(answer.body),
+    }
+    return {f"{prefix}{name}": value for name, value in values.items()}
 
 
 def _is(table: Table, key: _Key) -> ColumnElement[bool]:

@@ -76,7 +76,7 @@ class Outbox:
         `prefix`, in the same round trip as the state change the event tells of): its envelope and that statement's
         parameters. The relay is woken once the transaction commits."""
         notify_after_commit(session, self.channel)
-        return self._row(evt, prefix=prefix)
+        return self.params(evt, prefix=prefix)
 
     def params(self, evt: Event, *, prefix: str) -> tuple[Envelope, dict[str, Any]]:
         """As `embedded`, for a statement that commits on its own (`commands.OneStatement`, which wakes the relay

@@ -19,6 +19,9 @@ Revision ID: 0007
 Revises: 0006
 """
 
+import importlib.util
+from pathlib import Path
+
 from alembic import op
 
 revision = "0007"
@@ -93,29 +96,16 @@ BEGIN
 END
 """
 
-# 0006's, for the downgrade.
-BEFORE = """
-DECLARE
-    batch record;
-    last bigint;
-BEGIN
-    FOR batch IN
-        SELECT recipient, array_agg(id ORDER BY id) AS ids
-        FROM notification
-        WHERE seq IS NULL
-        GROUP BY recipient
-        ORDER BY recipient
-    LOOP
-        INSERT INTO inbox_cursor AS cursor (recipient, last_seq) VALUES (batch.recipient, cardinality(batch.ids))
-        ON CONFLICT (recipient) DO UPDATE SET last_seq = cursor.last_seq + cardinality(batch.ids)
-        RETURNING last_seq INTO last;
-        UPDATE notification SET seq = last - cardinality(batch.ids) + numbered.n
-        FROM unnest(batch.ids) WITH ORDINALITY AS numbered(id, n)
-        WHERE notification.id = numbered.id;
-    END LOOP;
-    RETURN NULL;
-END
-"""
+
+def _as_0006_made_it() -> str:
+    """0006's numbering function, from that migration itself (for the downgrade)."""
+    path = Path(__file__).with_name("0006_inbox_sequence_at_commit.py")
+    spec = importlib.util.spec_from_file_location("xinren_notify_migration_0006", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    created: str = module.NUMBER
+    return created.replace("CREATE FUNCTION", "CREATE OR REPLACE FUNCTION", 1)
 
 
 def _number(body: str, settings: str) -> str:
@@ -132,7 +122,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    op.execute(_number(BEFORE, ""))
+    op.execute(_as_0006_made_it())
     op.execute("ALTER FUNCTION xinren_notification_takes_its_seq() RESET ALL")
     op.execute("DROP TRIGGER notifications_written ON notification")
     op.execute("DROP FUNCTION xinren_notifications_written()")
