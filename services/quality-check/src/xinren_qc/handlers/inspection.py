@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 
 from sqlalchemy import select
-from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
@@ -27,7 +26,7 @@ from ..settings import QcSettings
 from ..views import case_public
 from .cases import INBOUND_DEADLINE, ORDER_SERVICE, SYSTEM, QcUnit, enter, lock_case_of_order, lock_own_case
 from .enforcement import strike
-from .routing import announce_opened, choose_warehouse, routed_to, routing_lock
+from .routing import announce_opened, choose_warehouse, new_case, routed_to, routing_lock
 
 log = logging.getLogger("xinren.qc")
 
@@ -40,57 +39,63 @@ class CaseBusy(Exception):
 
 
 async def on_order_paid(session: AsyncSession, event: OrderPaid, ctx: EventContext[QcSettings]) -> None:
-    """Opens the order's one case and routes it; a redelivery (any event id) finds the case and does nothing."""
+    """Opens the order's one case and routes it; a redelivery (any event id) finds the case and does nothing.
+
+    Two statements when a warehouse inspects the category: what routing needs (`new_case`), then the case with its
+    timeline entry, deadline and qc.case_opened (`announce_opened`). The case's unique index settles a race with
+    another delivery of the order's payment: the loser's transaction fails, and its retry finds the case."""
     if not event.qc_required:
         return
     uow = UnitOfWork(session, ctx.runtime, utcnow())
-    await routing_lock(session, exclusive=False)
     category = domain.normalize_category(event.category or (event.items[0].category if event.items else ""))
-    warehouse = await choose_warehouse(session, category, event.warehouse_id) if category else None
+    routing = await new_case(session, event.order_id, category)
+    if routing.has_case:
+        await _paid_again(uow, event, ctx)
+        return
+    warehouse = await routing.choose(session, event.warehouse_id) if category else None
+    if warehouse is None and category:
+        # None found: ask again under the routing lock, so that a warehouse created meanwhile either is seen here or
+        # sees this case waiting (its creation routes the waiting cases under the lock, held exclusively).
+        await routing_lock(session, exclusive=False)
+        warehouse = await choose_warehouse(session, category, event.warehouse_id)
     status = CaseStatus.AWAITING_INBOUND if warehouse else CaseStatus.AWAITING_ROUTING
-    case = (
-        await session.scalars(
-            insert(QcCase)
-            .values(
-                case_id=new_id("qc"),
-                order_id=event.order_id,
-                buyer_id=event.buyer_id,
-                shop_id=event.shop_id,
-                category=category,
-                items=[item.model_dump(mode="json") for item in event.items],
-                paid_fen=event.paid_fen,
-                shipping_address=event.shipping_address.model_dump() if event.shipping_address else None,
-                return_address=event.return_address.model_dump() if event.return_address else None,
-                status=status,
-                warehouse_id=warehouse.warehouse_id if warehouse else None,
-                inbound_deadline=uow.now + uow.settings.inbound_deadline if warehouse else None,
-                created_at=uow.now,
-                updated_at=uow.now,
-            )
-            .on_conflict_do_nothing(index_elements=["order_id"], index_where=col(QcCase.aftersale_case_id).is_(None))
-            .returning(QcCase)
-        )
-    ).one_or_none()
-    if case is None:
-        # The order asks again (its consistency repair found no case announced): a case still waiting for the item
-        # is announced once more; any later state is already on its way to the order through its own events.
-        existing = await lock_case_of_order(session, event.order_id) if event.reask else None
-        if existing is not None and existing.status == CaseStatus.AWAITING_INBOUND and existing.warehouse_id:
-            known = await session.get(Warehouse, existing.warehouse_id)
-            if known is not None:
-                await uow.runtime.outbox.add(session, events_out.case_opened(existing, known))
-                log.info("order %s asked again: qc case %s announced again", event.order_id, existing.case_id)
-                return
-        log.info("order %s already has a qc case; order.paid %s ignored", event.order_id, ctx.envelope.id)
+    case = QcCase(
+        case_id=new_id("qc"),
+        order_id=event.order_id,
+        buyer_id=event.buyer_id,
+        shop_id=event.shop_id,
+        category=category,
+        items=[item.model_dump(mode="json") for item in event.items],
+        paid_fen=event.paid_fen,
+        shipping_address=event.shipping_address.model_dump() if event.shipping_address else None,
+        return_address=event.return_address.model_dump() if event.return_address else None,
+        status=status,
+        warehouse_id=warehouse.warehouse_id if warehouse else None,
+        inbound_deadline=uow.now + uow.settings.inbound_deadline if warehouse else None,
+        created_at=uow.now,
+        updated_at=uow.now,
+    )
+    if warehouse is not None:
+        await announce_opened(uow, case, warehouse, actor=ORDER_SERVICE, reason=routed_to(warehouse), new=True)
         return
-    if warehouse is None:
-        reason = f"no warehouse inspects category {category!r} yet"
-        session.add(QcCaseEvent(case_id=case.case_id, at=uow.now, status=status, actor=ORDER_SERVICE, reason=reason))
-        log.warning(
-            "qc case %s for order %s awaits a warehouse for category %r", case.case_id, event.order_id, category
-        )
-        return
-    await announce_opened(uow, case, warehouse, actor=ORDER_SERVICE, reason=routed_to(warehouse))
+    reason = f"no warehouse inspects category {category!r} yet"
+    session.add(case)
+    session.add(QcCaseEvent(case_id=case.case_id, at=uow.now, status=status, actor=ORDER_SERVICE, reason=reason))
+    log.warning("qc case %s for order %s awaits a warehouse for category %r", case.case_id, event.order_id, category)
+
+
+async def _paid_again(uow: QcUnit, event: OrderPaid, ctx: EventContext[QcSettings]) -> None:
+    """The order already has its case. When the order asks again (its consistency repair found no case announced),
+    a case still waiting for the item is announced once more; any later state is already on its way to the order
+    through its own events."""
+    existing = await lock_case_of_order(uow.session, event.order_id) if event.reask else None
+    if existing is not None and existing.status == CaseStatus.AWAITING_INBOUND and existing.warehouse_id:
+        known = await uow.session.get(Warehouse, existing.warehouse_id)
+        if known is not None:
+            await uow.runtime.outbox.add(uow.session, events_out.case_opened(existing, known))
+            log.info("order %s asked again: qc case %s announced again", event.order_id, existing.case_id)
+            return
+    log.info("order %s already has a qc case; order.paid %s ignored", event.order_id, ctx.envelope.id)
 
 
 async def on_order_shipped(session: AsyncSession, event: OrderShipped, ctx: EventContext[QcSettings]) -> None:

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import DateTime, Select, String, bindparam, select, text, true
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy import DateTime, Select, String, bindparam, exists, literal, select, text, true
+from sqlalchemy.dialects.postgresql import array, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
@@ -39,9 +40,52 @@ async def _inspecting(session: AsyncSession, category: str) -> list[Warehouse]:
 
 
 async def choose_warehouse(session: AsyncSession, category: str, hint: str | None) -> Warehouse | None:
-    """A warehouse inspecting the category (else one inspecting any), the hint when it fits, else the least loaded.
-    The only one inspecting is chosen without counting its open cases (a scan of all of them, per paid order)."""
+    """A warehouse inspecting the category (else one inspecting any), the hint when it fits, else the least loaded."""
     inspecting = await _inspecting(session, category) or await _inspecting(session, domain.ANY_CATEGORY)
+    return await _least_loaded(session, inspecting, hint)
+
+
+@dataclass(frozen=True)
+class NewCase:
+    """What routing a paid order's case needs to know first: whether the order already has its case, and the
+    warehouses that could inspect its category (those listing it, else those inspecting any)."""
+
+    has_case: bool
+    inspecting: list[Warehouse]
+
+    async def choose(self, session: AsyncSession, hint: str | None) -> Warehouse | None:
+        return await _least_loaded(session, self.inspecting, hint)
+
+
+async def new_case(session: AsyncSession, order_id: str, category: str) -> NewCase:
+    """One statement, and no lock: a warehouse found is a warehouse to route to (a change of its categories takes
+    effect for the next routing). Finding none is the only answer the routing lock must protect (the caller takes it
+    and asks `choose_warehouse` again)."""
+    rows = await _NEW_CASE.fetch(await sql.driver(session), {"order_id": order_id, "category": category})
+    found = [Warehouse(**{name: row[name] for name in _WAREHOUSE_COLUMNS}) for row in rows if row["warehouse_id"]]
+    listing = [w for w in found if category in w.categories]
+    return NewCase(rows[0]["has_case"], listing or [w for w in found if domain.ANY_CATEGORY in w.categories])
+
+
+_WAREHOUSE_COLUMNS = ("warehouse_id", "name", "address", "categories", "capacity")
+
+
+def _new_case() -> Select[Any]:
+    case, warehouse = QcCase.__table__, Warehouse.__table__  # type: ignore[attr-defined]
+    own = exists().where(case.c.order_id == bindparam("order_id"), case.c.aftersale_case_id.is_(None))
+    held = select(own.label("has_case")).subquery("held")
+    wanted = array([bindparam("category", type_=String), literal(domain.ANY_CATEGORY, String)])
+    columns = [warehouse.c[name] for name in _WAREHOUSE_COLUMNS]
+    inspecting = held.outerjoin(warehouse, warehouse.c.categories.overlap(wanted))
+    return select(held.c.has_case, *columns).select_from(inspecting)
+
+
+_NEW_CASE = sql.Statement(_new_case())
+
+
+async def _least_loaded(session: AsyncSession, inspecting: list[Warehouse], hint: str | None) -> Warehouse | None:
+    """The hint when it fits, else the least loaded. The only one inspecting is chosen without counting its open
+    cases (a scan of all of them, per paid order)."""
     if len(inspecting) == 1:
         return inspecting[0]
     counts = await open_counts(session, [w.warehouse_id for w in inspecting])
@@ -55,9 +99,12 @@ def routed_to(warehouse: Warehouse) -> str:
     return f"routed to warehouse {warehouse.warehouse_id}"
 
 
-async def announce_opened(uow: QcUnit, case: QcCase, warehouse: Warehouse, *, actor: str, reason: str) -> None:
+async def announce_opened(
+    uow: QcUnit, case: QcCase, warehouse: Warehouse, *, actor: str, reason: str, new: bool = False
+) -> None:
     """A case just routed to `warehouse` (AWAITING_INBOUND): its timeline entry, the seller's inbound deadline and
-    qc.case_opened, which tells everyone where, in one statement."""
+    qc.case_opened, which tells everyone where, in one statement. `new`: the case is not written yet (`case`, not
+    in the session, holds its columns): that statement inserts it too."""
     assert case.inbound_deadline is not None  # set with the warehouse
     _, params = uow.runtime.outbox.embedded(uow.session, events_out.case_opened(case, warehouse), prefix="e_")
     params.update(
@@ -70,10 +117,31 @@ async def announce_opened(uow: QcUnit, case: QcCase, warehouse: Warehouse, *, ac
         due_at=case.inbound_deadline,
         timer_payload={"order_id": case.order_id},
     )
-    await _OPENED.execute(await sql.driver(uow.session), params)
+    if new:
+        params.update({f"c_{name}": getattr(case, name) for name in NEW_CASE_COLUMNS})
+    await _OPENED[new].execute(await sql.driver(uow.session), params)
 
 
-def _opened() -> Select[Any]:
+# What a paid order's case is opened with (the other columns start empty).
+NEW_CASE_COLUMNS = (
+    "case_id",
+    "order_id",
+    "buyer_id",
+    "shop_id",
+    "category",
+    "items",
+    "paid_fen",
+    "shipping_address",
+    "return_address",
+    "status",
+    "warehouse_id",
+    "inbound_deadline",
+    "created_at",
+    "updated_at",
+)
+
+
+def _opened(new: bool) -> Select[Any]:
     entry = insert(QcCaseEvent).values(
         case_id=bindparam("case_id"),
         at=bindparam("at"),
@@ -87,10 +155,15 @@ def _opened() -> Select[Any]:
         bindparam("due_at", type_=DateTime(timezone=True)),
         bindparam("timer_payload", type_=infra.timer.c.payload.type),
     )
-    return insert_with(infra.outbox, "e_", entry.cte("entry"), deadline.cte("deadline"))
+    others = [entry.cte("entry"), deadline.cte("deadline")]
+    if new:
+        columns = QcCase.__table__.c  # type: ignore[attr-defined]
+        values = {name: bindparam(f"c_{name}", type_=columns[name].type) for name in NEW_CASE_COLUMNS}
+        others.insert(0, insert(QcCase).values(values).cte("opened"))
+    return insert_with(infra.outbox, "e_", *others)
 
 
-_OPENED = sql.Statement(_opened())
+_OPENED = {new: sql.Statement(_opened(new)) for new in (False, True)}
 
 
 async def _route(uow: QcUnit, case: QcCase, warehouse: Warehouse, actor: str) -> None:
