@@ -86,6 +86,7 @@ async def _view(svc: Service, order_id: str) -> OrderView:
 async def test_the_case_opened_is_one_statement_whether_the_view_exists_or_not(quiet):
     early, known = _ids(), _ids()
     await _handle(quiet, projection.on_qc_case_opened, _opened(_ids(), "warm"), "/xinren/qc")  # prepared
+    await _handle(quiet, projection.on_order_paid, _paid(_ids()), "/xinren/order")  # and its types known
 
     # Before the order's own events (another topic): the view starts with the parties and the address.
     (write,) = await _handle(quiet, projection.on_qc_case_opened, _opened(early, "四会市 8 号"), "/xinren/qc")
@@ -94,8 +95,8 @@ async def test_the_case_opened_is_one_statement_whether_the_view_exists_or_not(q
     assert (view.buyer_id, view.status, view.qc_warehouse_address) == (early["buyer_id"], "CREATED", "四会市 8 号")
 
     # After order.paid: one statement still, and what the payment told stays.
-    paid_trips = await _handle(quiet, projection.on_order_paid, _paid(known), "/xinren/order")
-    assert len(paid_trips) <= 2, paid_trips  # the view's upsert (locked, announced), then the payment's fields
+    (write,) = await _handle(quiet, projection.on_order_paid, _paid(known), "/xinren/order")
+    assert write.startswith("INSERT INTO order_view") and "ON CONFLICT" in write, write  # parties and payment at once
     (write,) = await _handle(quiet, projection.on_qc_case_opened, _opened(known, "平洲玉器街 1 号"), "/xinren/qc")
     view = await _view(quiet, known["order_id"])
     assert (view.status, view.paid_fen, view.qc_warehouse_address) == ("PAID", 128000, "平洲玉器街 1 号")
@@ -103,20 +104,77 @@ async def test_the_case_opened_is_one_statement_whether_the_view_exists_or_not(q
 
 
 async def test_the_views_upsert_is_built_once_per_shape_and_an_event_only_binds_its_values(quiet):
-    """Each caller of `upsert_view` has one shape of values and news: its statement is built the first time and
+    """Each caller of `note_on_view` has one shape of values and news: its statement is built the first time and
     reused (handling an event no longer builds and hashes an INSERT … ON CONFLICT anew), with each event's own
     values bound: two orders' views each get theirs, and the news of a later event overwrites only what it tells."""
     from xinren_refund import repository
 
     one, two = _ids(), _ids()
     await _handle(quiet, projection.on_qc_case_opened, _opened(one, "四会市 8 号"), "/xinren/qc")
-    built = repository._upsert.cache_info()
+    built = repository._noted.cache_info()
     await _handle(quiet, projection.on_qc_case_opened, _opened(two, "平洲玉器街 1 号"), "/xinren/qc")
     await _handle(quiet, projection.on_order_paid, _paid(two), "/xinren/order")
     await _handle(quiet, projection.on_order_paid, _paid(one), "/xinren/order")
-    after = repository._upsert.cache_info()
-    assert after.misses <= built.misses + 1  # order.paid's shape, if no test built it before; the case's reused
-    assert after.hits >= built.hits + 2
+    after = repository._noted.cache_info()
+    assert after.misses == built.misses and after.hits >= built.hits + 1  # the case's shape reused
     first, second = await _view(quiet, one["order_id"]), await _view(quiet, two["order_id"])
     assert (first.buyer_id, first.qc_warehouse_address, first.paid_fen) == (one["buyer_id"], "四会市 8 号", 128000)
     assert (second.buyer_id, second.qc_warehouse_address, second.status) == (two["buyer_id"], "平洲玉器街 1 号", "PAID")
+
+
+async def test_an_orders_first_two_events_fill_each_others_gaps_in_either_order(quiet):
+    """order.created and order.paid each write the view in one statement: whichever comes first creates it, the
+    other only fills what it lacks (the rights the order was placed under: order.created's copy wins); the payment
+    moves it on to PAID, never back, and keeps the first time it was paid and the last return address given."""
+    from datetime import UTC, datetime, timedelta
+
+    from xinren_shared.contracts.orders import Address, OrderCreated
+    from xinren_shared.contracts.vocabulary import TrustRight
+
+    item = OrderItem(sku_id="sku_jade", title="冰种翡翠手镯", category="jade", unit_price_fen=128000, quantity=1)
+    address = Address(
+        name="王店长", phone="13800000000", province="广东", city="肇庆", district="四会", line1="玉器街 8 号"
+    )
+    first_paid = datetime(2026, 5, 1, 12, 0, tzinfo=UTC)
+
+    def created(p: dict[str, str]) -> OrderCreated:
+        rights = [TrustRight.SEVEN_DAY_RETURN, TrustRight.FAKE_ONE_PAY_TEN]
+        return OrderCreated(**p, items=[item], total_fen=138000, qc_required=True, trust_rights=rights)
+
+    def paid(p: dict[str, str], **kw) -> OrderPaid:
+        base = dict(items=[item], paid_fen=138000, qc_required=False, category="jade", paid_at=first_paid)
+        return OrderPaid(**p, **(base | kw))
+
+    # Created, then paid (with a return address), then the payment again, later, with none: nothing moves back.
+    one = _ids()
+    await _handle(quiet, projection.on_order_created, created(one), "/xinren/order")
+    await _handle(quiet, projection.on_order_paid, paid(one, return_address=address), "/xinren/order")
+    later = first_paid + timedelta(hours=1)
+    await _handle(
+        quiet,
+        projection.on_order_paid,
+        paid(one, trust_rights=[TrustRight.FAST_REFUND], paid_at=later),
+        "/xinren/order",
+    )
+    view = await _view(quiet, one["order_id"])
+    assert (view.status, view.total_fen, view.paid_fen, view.paid_at) == ("PAID", 138000, 138000, first_paid)
+    assert view.trust_rights == ["SEVEN_DAY_RETURN", "FAKE_ONE_PAY_TEN"] and view.qc_required
+    assert view.return_address == address.model_dump(mode="json")
+
+    # Paid first (the view's total is its lines'), then created: it fills the gaps (no rights, no QC flag) only.
+    two = _ids()
+    await _handle(quiet, projection.on_order_paid, paid(two), "/xinren/order")
+    await _handle(quiet, projection.on_order_created, created(two), "/xinren/order")
+    view = await _view(quiet, two["order_id"])
+    assert (view.status, view.total_fen, view.paid_fen) == ("PAID", 128000, 138000)
+    assert view.trust_rights == ["SEVEN_DAY_RETURN", "FAKE_ONE_PAY_TEN"] and view.qc_required
+
+    # Known only from QC (parties, no lines), then shipped: a late order.paid fills the lines, keeps SHIPPED.
+    three = _ids()
+    await _handle(quiet, projection.on_qc_case_opened, _opened(three, "四会市 8 号"), "/xinren/qc")
+    async with quiet.app.state.runtime.transaction() as session:
+        (await session.get(OrderView, three["order_id"])).status = "SHIPPED"
+    await _handle(quiet, projection.on_order_paid, paid(three), "/xinren/order")
+    view = await _view(quiet, three["order_id"])
+    assert (view.status, view.paid_fen, view.qc_warehouse_address) == ("SHIPPED", 138000, "四会市 8 号")
+    assert [i["sku_id"] for i in view.items] == ["sku_jade"]

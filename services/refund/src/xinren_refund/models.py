@@ -33,6 +33,10 @@ def _fen(default: int = 0) -> Any:
     return Field(default=default, sa_column=Column(BigInteger, nullable=False, server_default=str(default)))
 
 
+# The view's statuses, in the order an order moves through them (a stale event never moves the view back).
+VIEW_RANK = {"CREATED": 0, "PAID": 1, "SHIPPED": 2, "DELIVERED": 3, "COMPLETED": 4, "CANCELLED": 5, "REFUNDED": 6}
+
+
 class OrderView(RefundTable, table=True):
     """This service's own view of an order, built from `xinren.orders.v1`. Locked (FOR UPDATE) whenever a case
     reserves or releases an amount, so concurrent requests cannot together exceed what was paid."""

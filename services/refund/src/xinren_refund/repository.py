@@ -12,17 +12,18 @@ import functools
 from collections.abc import Mapping
 from typing import Any
 
-from sqlalchemy import Executable, bindparam
+from sqlalchemy import ARRAY, ColumnElement, Executable, String, bindparam, case, func, literal, or_
 from sqlalchemy import select as sa_select
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.dialects.postgresql import Insert, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import select
 
+from xinren_shared import sql
 from xinren_shared.auth import Principal
 from xinren_shared.contracts.vocabulary import TrustRight
 
 from . import access, domain, listener
-from .models import AfterSaleCase, Compensation, OrderView
+from .models import VIEW_RANK, AfterSaleCase, Compensation, OrderView
 
 
 async def lock_order(s: AsyncSession, order_id: str, *, nowait: bool = False) -> OrderView | None:
@@ -77,39 +78,115 @@ async def lock_compensation(
     return (await s.execute(stmt)).scalar_one_or_none()
 
 
-async def upsert_view(
-    s: AsyncSession,
-    order_id: str,
-    values: Mapping[str, Any],
-    *,
-    news: Mapping[str, Any] | None = None,
-    announce: bool = False,
-) -> OrderView:
-    """The order's view, locked, in one statement: created on the first event that can (order.created / order.paid,
-    a QC event) with `values`, an existing one keeping its own (ON CONFLICT … DO UPDATE locks it as FOR UPDATE
-    would, on its latest version). `news`: what the event tells either way, written by the same statement.
-    `announce`: the order's parties or payment are news for requests waiting on it (listener.py): they are told once
-    the transaction commits."""
-    news = news or {}
-    params = {f"v_{name}": value for name, value in {**values, **news}.items()}
-    params["v_order_id"] = order_id
-    stmt = _upsert(tuple(sorted(values.keys() - news.keys())), tuple(sorted(news)))
-    row = (await s.execute(stmt, params, execution_options={"populate_existing": True})).one()
-    if announce:
-        listener.announce(s, order_id)
+async def upsert_view(s: AsyncSession, order_id: str, values: Mapping[str, Any]) -> OrderView:
+    """The order's view, locked, in one statement: created with `values` if the order is new here, an existing one
+    keeping its own (ON CONFLICT … DO UPDATE locks it as FOR UPDATE would, on its latest version)."""
+    stmt = _upsert(tuple(sorted(values)), ())
+    row = (await s.execute(stmt, _bound(order_id, values, {}), execution_options={"populate_existing": True})).one()
     view: OrderView = row[0]
     return view
 
 
+async def note_on_view(s: AsyncSession, order_id: str, values: Mapping[str, Any], news: Mapping[str, Any]) -> None:
+    """What a QC event tells the order's view (`news`), in one statement on the driver (`xinren_shared.sql`): the
+    view is created with `values` and the news if the order is new here. What the session holds unwritten is written
+    first, in order."""
+    await s.flush()
+    stmt = _noted(tuple(sorted(values.keys() - news.keys())), tuple(sorted(news)))
+    await stmt.execute(await sql.driver(s), _bound(order_id, values, news))
+
+
+def _bound(order_id: str, values: Mapping[str, Any], news: Mapping[str, Any]) -> dict[str, Any]:
+    params = {f"v_{name}": value for name, value in {**values, **news}.items()}
+    params["v_order_id"] = order_id
+    return params
+
+
 @functools.cache
 def _upsert(values: tuple[str, ...], news: tuple[str, ...]) -> Executable:
-    """`upsert_view`'s statement for one shape of its values and news (one per caller), built once: each event
-    binds its own values (`v_<column>`), so that handling one is not building, and hashing anew, the statement."""
-    columns = OrderView.__table__.c  # type: ignore[attr-defined]
+    """The view's upsert for one shape of its values and news (one per caller), built once: each event binds its
+    own values (`v_<column>`), so that handling one is not building, and hashing anew, the statement."""
+    return _upsert_core(values, news).returning(OrderView)
+
+
+@functools.cache
+def _noted(values: tuple[str, ...], news: tuple[str, ...]) -> sql.Statement:
+    return sql.Statement(_upsert_core(values, news))
+
+
+def _upsert_core(values: tuple[str, ...], news: tuple[str, ...]) -> Insert:
+    columns = _VIEW.c
     bound = {name: bindparam(f"v_{name}", type_=columns[name].type) for name in ("order_id", *values, *news)}
-    stmt = insert(OrderView).values({"status": "CREATED", **bound})
+    stmt = insert(OrderView).values({"status": "CREATED", **bound})  # the entity: upsert_view returns objects
     update = {name: stmt.excluded[name] for name in news} or {"order_id": stmt.excluded.order_id}
-    return stmt.on_conflict_do_update(index_elements=["order_id"], set_=update).returning(OrderView)
+    return stmt.on_conflict_do_update(index_elements=["order_id"], set_=update)
+
+
+_VIEW = OrderView.__table__  # type: ignore[attr-defined]
+
+# What order.created and order.paid tell the view (`learn`), by column; order.paid adds _PAYMENT.
+_LEARNED = (
+    "order_id",
+    "buyer_id",
+    "shop_id",
+    "items",
+    "trust_rights",
+    "total_fen",
+    "qc_required",
+    "status",
+    "updated_at",
+)
+_PAYMENT = ("paid_fen", "paid_at", "return_address")
+
+
+async def learn(s: AsyncSession, values: Mapping[str, Any], *, paid: bool) -> bool:
+    """The parties, items and rights of an order (`values`, by column: _LEARNED, and _PAYMENT when `paid`), from
+    whichever of its first two events arrives first, in one statement on the driver. The other only fills gaps (the
+    rights the order was placed under: order.created's copy wins). The payment moves the view on to PAID (never
+    back) and is news for requests waiting on the order (announced once the transaction commits). True when a QC
+    outcome was waiting for the payment (`OrderView.pending_qc_outcome`)."""
+    await s.flush()
+    pending: bool = await _LEARN[paid].fetchval(await sql.driver(s), values)
+    listener.announce(s, values["order_id"])
+    return pending
+
+
+def _learn(paid: bool) -> sql.Statement:
+    v, columns = _VIEW, _VIEW.c
+    names = _LEARNED + (_PAYMENT if paid else ())
+    stmt = insert(_VIEW).values({name: bindparam(name, type_=columns[name].type) for name in names})
+    new = stmt.excluded
+
+    def gap(name: str) -> ColumnElement[Any]:  # the view's own, unless it has none
+        return func.coalesce(func.nullif(v.c[name], ""), new[name])
+
+    def empty(name: str) -> ColumnElement[Any]:
+        return case((func.jsonb_array_length(v.c[name]) == 0, new[name]), else_=v.c[name])
+
+    update: dict[str, Any] = {
+        "buyer_id": gap("buyer_id"),
+        "shop_id": gap("shop_id"),
+        "items": empty("items"),
+        "trust_rights": empty("trust_rights"),
+        "qc_required": or_(v.c.qc_required, new.qc_required),
+        "updated_at": new.updated_at,
+    }
+    if paid:
+        # Positions count from 1: a status ranked below PAID, or one the view does not know (0), is at most PAID's rank.
+        position = func.coalesce(func.array_position(literal(list(VIEW_RANK), ARRAY(String)), v.c.status), 0)
+        update |= {
+            "paid_fen": new.paid_fen,
+            "paid_at": func.coalesce(v.c.paid_at, new.paid_at),
+            "return_address": func.coalesce(new.return_address, v.c.return_address),
+            "status": case((position <= VIEW_RANK["PAID"], new.status), else_=v.c.status),
+        }
+    else:
+        update["total_fen"] = func.coalesce(func.nullif(v.c.total_fen, 0), new.total_fen)
+    upsert = stmt.on_conflict_do_update(index_elements=["order_id"], set_=update)
+    return sql.Statement(upsert.returning(v.c.pending_qc_outcome.is_not(None)))
+
+
+_LEARN = {paid: _learn(paid) for paid in (False, True)}
 
 
 def rights(view: OrderView) -> frozenset[TrustRight]:

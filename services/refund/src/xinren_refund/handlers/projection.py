@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -21,60 +22,49 @@ from xinren_shared.ids import utcnow
 
 from .. import listener, repository
 from ..domain import variants
-from ..models import OrderView
+from ..models import VIEW_RANK, OrderView
 from ..settings import RefundSettings
 from . import platform_refunds
 from .cases import CaseContext
 
 Ctx = EventContext[RefundSettings]
 
-# Order view statuses, in the order an order moves through them (a stale event never moves the view back).
-_VIEW_RANK = {"CREATED": 0, "PAID": 1, "SHIPPED": 2, "DELIVERED": 3, "COMPLETED": 4, "CANCELLED": 5, "REFUNDED": 6}
-
 
 def advance(view: OrderView, status: str, at: datetime) -> None:
-    if _VIEW_RANK.get(status, -1) > _VIEW_RANK.get(view.status, -1):
+    if VIEW_RANK.get(status, -1) > VIEW_RANK.get(view.status, -1):
         view.status = status
     view.updated_at = at
 
 
-async def _learn(s: AsyncSession, event: OrderCreated | OrderPaid, total_fen: int) -> OrderView:
-    """The parties, items and rights of an order, from whichever of its first two events arrives first; the
-    other only fills gaps (the rights the order was placed under: order.created's copy wins)."""
-    items = [i.model_dump(mode="json") for i in event.items]
-    rights = [str(r) for r in event.trust_rights]
-    values = dict(
+def _learned(event: OrderCreated | OrderPaid, total_fen: int, status: str, at: datetime) -> dict[str, Any]:
+    """What either of an order's first two events tells its view (`repository.learn`)."""
+    return dict(
+        order_id=event.order_id,
         buyer_id=event.buyer_id,
         shop_id=event.shop_id,
-        items=items,
-        trust_rights=rights,
+        items=[i.model_dump(mode="json") for i in event.items],
+        trust_rights=[str(r) for r in event.trust_rights],
         total_fen=total_fen,
         qc_required=event.qc_required,
+        status=status,
+        updated_at=at,
     )
-    view = await repository.upsert_view(s, event.order_id, values, announce=True)
-    view.buyer_id = view.buyer_id or event.buyer_id
-    view.shop_id = view.shop_id or event.shop_id
-    view.items = view.items or items
-    view.trust_rights = view.trust_rights or rights
-    view.qc_required = view.qc_required or event.qc_required
-    return view
 
 
 async def on_order_created(s: AsyncSession, event: OrderCreated, ctx: Ctx) -> None:
-    view = await _learn(s, event, event.total_fen)
-    view.total_fen = view.total_fen or event.total_fen
-    view.updated_at = utcnow()
+    await repository.learn(s, _learned(event, event.total_fen, "CREATED", utcnow()), paid=False)
 
 
 async def on_order_paid(s: AsyncSession, event: OrderPaid, ctx: Ctx) -> None:
-    view = await _learn(s, event, sum(i.unit_price_fen * i.quantity for i in event.items))
-    view.paid_fen = event.paid_fen
-    view.paid_at = view.paid_at or event.paid_at or ctx.envelope.time
-    if event.return_address is not None:
-        view.return_address = event.return_address.model_dump(mode="json")
     cx = CaseContext.of(s, ctx.runtime)
-    advance(view, "PAID", cx.now)
-    if view.pending_qc_outcome:
+    values = _learned(event, sum(i.unit_price_fen * i.quantity for i in event.items), "PAID", cx.now)
+    values["paid_fen"] = event.paid_fen
+    values["paid_at"] = event.paid_at or ctx.envelope.time
+    values["return_address"] = event.return_address.model_dump(mode="json") if event.return_address else None
+    if await repository.learn(s, values, paid=True):
+        # A QC failure or expiry came first (another topic): its refund starts now that the payment is known.
+        view = await repository.lock_order(s, event.order_id)
+        assert view is not None and view.pending_qc_outcome is not None
         outcome, view.pending_qc_outcome = view.pending_qc_outcome, None
         await platform_refunds.apply_qc_outcome(cx, view, outcome)
 
@@ -126,7 +116,7 @@ async def on_qc_case_opened(s: AsyncSession, event: QcCaseOpened, ctx: Ctx) -> N
     topic than the order's, so the view may not exist yet."""
     parties = dict(buyer_id=event.buyer_id, shop_id=event.shop_id)
     news = dict(qc_warehouse_address=event.warehouse_address, updated_at=utcnow())
-    await repository.upsert_view(s, event.order_id, parties, news=news)
+    await repository.note_on_view(s, event.order_id, parties, news)
 
 
 async def on_qc_passed(s: AsyncSession, event: QcPassed, ctx: Ctx) -> None:
@@ -134,4 +124,4 @@ async def on_qc_passed(s: AsyncSession, event: QcPassed, ctx: Ctx) -> None:
     another topic than the order's, so the view may not exist yet."""
     parties = dict(buyer_id=event.buyer_id, shop_id=event.shop_id)
     news = dict(certificate_no=event.certificate_no, updated_at=utcnow())
-    await repository.upsert_view(s, event.order_id, parties, news=news)
+    await repository.note_on_view(s, event.order_id, parties, news)
