@@ -6,7 +6,7 @@ import copy
 from collections.abc import Callable
 from dataclasses import dataclass, field, make_dataclass
 from datetime import UTC, datetime
-from functools import partial
+from functools import cache, partial
 from typing import Any
 
 import sqlalchemy as sa
@@ -372,3 +372,54 @@ async def intake_write(
     params.update({f"o_{name}": getattr(order, name) for name in _ORDER_COLUMNS})
     params.update(actor=actor, reason=reason, timer_kind=timer_kind)
     return await cmd.write(_WRITE, params, answer, wakes=(outbox.channel,))
+
+
+# --- A QC event's move of the order, in one statement ---------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class QcMove:
+    """A move of the order that a QC event makes: from `from_status` to `to` (only an order requiring QC, when
+    `qc_orders_only`), setting `notes` (columns the event tells), and the case's own status from one of `qc_from`
+    to `qc_to` when the event is about the order's case (its `qc_case_id`, or the one the notes set)."""
+
+    from_status: str
+    to: str
+    notes: tuple[str, ...]
+    qc_from: frozenset[str | None]
+    qc_to: str
+    qc_orders_only: bool
+
+
+async def move_by_qc(session: AsyncSession, move: QcMove, params: dict[str, Any]) -> bool:
+    """The move, its timeline entry, and the case's status in one statement on the driver: whether the order moved
+    (False: unknown here, or not in the status the move starts from). `params`: order_id, case_id, at, actor,
+    reason, and each note as `n_<column>`. What the session holds unwritten (an earlier event's move of the order, in
+    the same batch) is written first."""
+    await session.flush()
+    moved: int = await _qc_move(move).fetchval(await sql.driver(session), params)
+    return moved > 0
+
+
+@cache
+def _qc_move(move: QcMove) -> sql.Statement:
+    o = _ORDER
+    ours = sa.true() if "qc_case_id" in move.notes else o.c.qc_case_id == bindparam("case_id")
+    known = sorted(s for s in move.qc_from if s is not None)
+    applies = o.c.qc_status == any_(literal(known, ARRAY(String)))
+    if None in move.qc_from:
+        applies = sa.or_(o.c.qc_status.is_(None), applies)
+    where = [o.c.order_id == bindparam("order_id"), o.c.status == literal(move.from_status)]
+    if move.qc_orders_only:
+        where.append(o.c.qc_required)
+    values: dict[str, Any] = {name: bindparam(f"n_{name}", type_=o.c[name].type) for name in move.notes}
+    values |= {
+        "status": literal(move.to),
+        "updated_at": bindparam("at", type_=o.c.updated_at.type),
+        "qc_status": sa.case((sa.and_(ours, applies), literal(move.qc_to)), else_=o.c.qc_status),
+    }
+    moved = sa.update(o).where(*where).values(values).returning(o.c.order_id).cte("moved")
+    said = (bindparam("at", type_=_TIMELINE.c.at.type), literal(move.from_status), literal(move.to))
+    entry = sa.select(moved.c.order_id, *said, bindparam("actor", type_=String), bindparam("reason", type_=String))
+    written = sa.insert(_TIMELINE).from_select(list(_ENTRY_COLUMNS), entry).cte("entry")
+    return sql.Statement(sa.select(func.count()).select_from(moved).add_cte(written))

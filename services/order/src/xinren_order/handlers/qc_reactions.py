@@ -20,9 +20,9 @@ from xinren_shared.contracts.vocabulary import Destination, DispatchTarget
 from xinren_shared.ids import utcnow
 
 from .. import events_out
-from ..domain import OrderStatus, next_qc_status
+from ..domain import QC_CASE_MOVES, OrderStatus, next_qc_status
 from ..models import SalesOrder
-from ..repository import load_order
+from ..repository import QcMove, load_order, move_by_qc
 from ..settings import OrderSettings
 from .aftersales import on_replacement_inspection
 from .lifecycle import move, start_auto_confirm
@@ -41,24 +41,29 @@ class QcReaction:
     reason: Callable[[Any], str]
     # Events that concern the order at all (a dispatch back to the seller does not move it).
     concerns: Callable[[Any], bool] = lambda event: True
-    # What the move also records on the order, or publishes.
+    # What the move also records on the order (its columns, from the event), and what else it does or publishes.
+    notes: Callable[[Any], dict[str, Any]] = lambda event: {}
     then: Hook | None = None
     qc_orders_only: bool = False
 
+    def in_one_statement(self, event: qe.QcEvent) -> QcMove | None:
+        """The move as one statement (`repository.move_by_qc`), for a reaction that starts from one status and
+        does nothing beyond its notes; None for the others, which load the order."""
+        if self.then is not None or len(self.from_states) != 1:
+            return None
+        qc_from, qc_to = QC_CASE_MOVES[type(event).__name__]
+        (from_status,) = self.from_states
+        notes = tuple(sorted(self.notes(event)))
+        return QcMove(from_status.value, self.to.value, notes, qc_from, qc_to, self.qc_orders_only)
 
-async def _note_case(
-    session: AsyncSession, order: SalesOrder, event: qe.QcCaseOpened, ctx: EventContext[OrderSettings], at: datetime
-) -> None:
-    order.qc_case_id = event.case_id
-    order.warehouse_id = event.warehouse_id
-    order.warehouse_address = event.warehouse_address
-    order.qc_inbound_deadline = event.inbound_deadline
 
-
-async def _note_certificate(
-    session: AsyncSession, order: SalesOrder, event: qe.QcPassed, ctx: EventContext[OrderSettings], at: datetime
-) -> None:
-    order.certificate_no = event.certificate_no
+def _case_noted(event: qe.QcCaseOpened) -> dict[str, Any]:
+    return {
+        "qc_case_id": event.case_id,
+        "warehouse_id": event.warehouse_id,
+        "warehouse_address": event.warehouse_address,
+        "qc_inbound_deadline": event.inbound_deadline,
+    }
 
 
 async def _shipped_to_buyer(
@@ -76,14 +81,17 @@ REACTIONS: dict[type[qe.QcEvent], QcReaction] = {
         frozenset({S.PAID}),
         S.AWAITING_QC_INBOUND,
         lambda e: f"QC case opened at {e.warehouse_id}; inbound by {e.inbound_deadline.isoformat()}",
-        then=_note_case,
+        notes=_case_noted,
         qc_orders_only=True,
     ),
     qe.QcItemReceived: QcReaction(
         frozenset({S.IN_TRANSIT_TO_QC, S.AWAITING_QC_INBOUND}), S.IN_QC, lambda e: "item received at the QC warehouse"
     ),
     qe.QcPassed: QcReaction(
-        frozenset({S.IN_QC}), S.QC_PASSED, lambda e: f"passed, certificate {e.certificate_no}", then=_note_certificate
+        frozenset({S.IN_QC}),
+        S.QC_PASSED,
+        lambda e: f"passed, certificate {e.certificate_no}",
+        notes=lambda e: {"certificate_no": e.certificate_no},
     ),
     qe.QcFailed: QcReaction(frozenset({S.IN_QC}), S.QC_FAILED, lambda e: f"{e.reason.value}: {e.findings}"[:500]),
     qe.QcExpired: QcReaction(
@@ -108,6 +116,19 @@ async def on_qc_event(session: AsyncSession, event: qe.QcEvent, ctx: EventContex
         await on_replacement_inspection(session, event, ctx)
         return
     reaction = REACTIONS[type(event)]
+    at, actor, reason = utcnow(), f"qc:{event.case_id}", reaction.reason(event)
+    one = reaction.in_one_statement(event)
+    if one is not None:
+        params = {"order_id": event.order_id, "case_id": event.case_id, "at": at, "actor": actor, "reason": reason}
+        params |= {f"n_{name}": value for name, value in reaction.notes(event).items()}
+        if not await move_by_qc(session, one, params):
+            log.info(
+                "ignoring %s for order %s: unknown, or not %s (stale or out of order)",
+                event.TYPE,
+                event.order_id,
+                one.from_status,
+            )
+        return
     order = await load_order(session, event.order_id, lock=True)
     if order is None:
         log.info("ignoring %s for unknown order %s", event.TYPE, event.order_id)
@@ -118,8 +139,9 @@ async def on_qc_event(session: AsyncSession, event: qe.QcEvent, ctx: EventContex
     if order.status not in reaction.from_states or (reaction.qc_orders_only and not order.qc_required):
         log.info("ignoring %s for order %s in %s (stale or out of order)", event.TYPE, order.order_id, order.status)
         return
-    at = utcnow()
-    move(session, order, reaction.to, at=at, actor=f"qc:{event.case_id}", reason=reaction.reason(event))
+    move(session, order, reaction.to, at=at, actor=actor, reason=reason)
+    for name, value in reaction.notes(event).items():
+        setattr(order, name, value)
     if reaction.then is not None:
         await reaction.then(session, order, event, ctx, at)
     _follow_case(order, event)
