@@ -109,6 +109,25 @@ class Run:
             await conn.close()
         return round(time.perf_counter() - started, 1)
 
+    async def checkpoints(self) -> int:
+        """How many checkpoints the server has begun (timed or requested) since its statistics were reset."""
+        conn = await asyncpg.connect(to_plain_url(self.database_url))
+        try:
+            started: int = await conn.fetchval("SELECT checkpoints_timed + checkpoints_req FROM pg_stat_bgwriter")
+        finally:
+            await conn.close()
+        return started
+
+    async def checkpoint(self) -> float:
+        """Writes every buffer the server holds dirty to disk now (CHECKPOINT); the seconds it took."""
+        conn = await asyncpg.connect(to_plain_url(self.database_url))
+        started = time.perf_counter()
+        try:
+            await conn.execute("CHECKPOINT")
+        finally:
+            await conn.close()
+        return round(time.perf_counter() - started, 1)
+
     async def service(self, name: str, workers: int, namespace: str | None = None, **extra: str) -> h.Service:
         db = await self.database(f"{name}{workers}")
         log = LOGS / f"{name}-{workers}w.log"
@@ -299,7 +318,9 @@ async def p2(run: Run, stack: dict[str, h.Service]) -> dict[str, Any]:
                     answered_wall[o["order_id"]] = time.time()
                     return status
 
+                checkpoints_before = await run.checkpoints()
                 figures, planned = await h.open_loop(label, rate, s.seconds, pay_one, ok="200")
+                checkpoints = await run.checkpoints() - checkpoints_before
                 paid = list(sent_at)
                 # The path's throughput: the cases opened while the step offered its pays (past the rate the
                 # consumers sustain, pays are still answered, and their cases open later and later).
@@ -330,6 +351,9 @@ async def p2(run: Run, stack: dict[str, h.Service]) -> dict[str, Any]:
                         "opened_per_s": round(opened_in_step / s.seconds, 1),
                     },
                     "every_consumer_caught_up_after_s": round(settled, 1),
+                    # PostgreSQL's checkpoints begun while the step ran (each writes the buffers dirtied since the
+                    # last one, and the pages written first after it go to the WAL whole).
+                    "checkpoints_during": checkpoints,
                     "keeps_up": keeps_up,
                     "path_ms": path(paid, sent_wall, answered_wall, watch.milestones),
                 }
@@ -342,10 +366,12 @@ async def p2(run: Run, stack: dict[str, h.Service]) -> dict[str, Any]:
             # alike (a step past it answers its pays faster than the cases open).
             saturation = max(min(x["pay"]["ops_per_s"], x["case_opened"]["opened_per_s"]) for x in steps)
             # The half step measures that rate as the system runs it, not the clean-up of the overload before it:
-            # it starts once PostgreSQL's autovacuum of the overloaded steps' rows is done (the wait is reported).
+            # it starts once PostgreSQL's autovacuum of the overloaded steps' rows is done, and once the buffers they
+            # dirtied are on disk (a checkpoint; both waits are reported).
             waited = await run.vacuum_done()
+            checkpointed = await run.checkpoint()
             half = await step(round(saturation / 2, 1), f"P2 pay {saturation / 2:.0f}/s (half)")
-            half["waited_for_autovacuum_s"] = waited
+            half["waited_for_autovacuum_s"], half["checkpoint_before_s"] = waited, checkpointed
     finally:
         await watch.stop()
     return {"steps": steps, "saturation_pay_per_s": saturation, "at_half_saturation": half}

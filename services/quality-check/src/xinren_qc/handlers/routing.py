@@ -118,12 +118,12 @@ async def announce_opened(
         timer_payload={"order_id": case.order_id},
     )
     if new:
-        params.update({f"c_{name}": getattr(case, name) for name in NEW_CASE_COLUMNS})
+        params.update({f"c_{name}": getattr(case, name) for name in _NEW_CASE_COLUMNS})
     await _OPENED[new].execute(await sql.driver(uow.session), params)
 
 
 # What a paid order's case is opened with (the other columns start empty).
-NEW_CASE_COLUMNS = (
+_NEW_CASE_COLUMNS = (
     "case_id",
     "order_id",
     "buyer_id",
@@ -158,7 +158,7 @@ def _opened(new: bool) -> Select[Any]:
     others = [entry.cte("entry"), deadline.cte("deadline")]
     if new:
         columns = QcCase.__table__.c  # type: ignore[attr-defined]
-        values = {name: bindparam(f"c_{name}", type_=columns[name].type) for name in NEW_CASE_COLUMNS}
+        values = {name: bindparam(f"c_{name}", type_=columns[name].type) for name in _NEW_CASE_COLUMNS}
         others.insert(0, insert(QcCase).values(values).cte("opened"))
     return insert_with(infra.outbox, "e_", *others)
 
