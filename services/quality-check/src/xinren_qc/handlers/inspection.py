@@ -53,11 +53,12 @@ async def on_order_paid(session: AsyncSession, event: OrderPaid, ctx: EventConte
         await _paid_again(uow, event, ctx)
         return
     warehouse = await routing.choose(session, event.warehouse_id) if category else None
-    if warehouse is None and category:
-        # None found: ask again under the routing lock, so that a warehouse created meanwhile either is seen here or
-        # sees this case waiting (its creation routes the waiting cases under the lock, held exclusively).
+    if warehouse is None:
+        # None found: the case waits under the routing lock (asking again for a category), so that a warehouse
+        # created meanwhile either is seen here or sees this case waiting (its creation routes the waiting cases
+        # under the lock, held exclusively).
         await routing_lock(session, exclusive=False)
-        warehouse = await choose_warehouse(session, category, event.warehouse_id)
+        warehouse = await choose_warehouse(session, category, event.warehouse_id) if category else None
     status = CaseStatus.AWAITING_INBOUND if warehouse else CaseStatus.AWAITING_ROUTING
     case = QcCase(
         case_id=new_id("qc"),
