@@ -64,11 +64,13 @@ def paid(
     warehouse_id: str | None = None,
     shipping_address: Address | None = BUYER_ADDRESS,
     return_address: Address | None = RETURN_ADDRESS,
+    host_id: str | None = None,
 ) -> OrderPaid:
     return OrderPaid(
         order_id=order_id,
         buyer_id=buyer_id,
         shop_id=shop_id,
+        host_id=host_id,
         items=[OrderItem(sku_id=rid("sku"), title=title, category=cat, unit_price_fen=price, quantity=1)],
         paid_fen=price,
         qc_required=True,

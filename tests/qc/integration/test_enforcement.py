@@ -8,8 +8,8 @@ from ..support import ORDER_SOURCE, category, rid, shipped
 DEPRECATED_NULL = {"status": None, "suspended_at": None, "strikes_at_suspension": None, "threshold": None}
 
 
-async def _counterfeit(qc, cat: str, shop_id: str) -> dict:
-    case = await qc.open_case(cat, shop_id=shop_id)
+async def _counterfeit(qc, cat: str, shop_id: str, **kw) -> dict:
+    case = await qc.open_case(cat, shop_id=shop_id, **kw)
     assert (await qc.arrive(case)).status_code == 200
     r = await qc.verdict(case, "FAILED", "COUNTERFEIT")
     assert r.status_code == 200, r.text
@@ -22,12 +22,16 @@ async def test_counterfeits_are_recorded_as_strikes_and_never_suspend_the_shop(q
     shop_id = rid("shop")
     seller = qc.seller(shop_id)
 
-    first = await _counterfeit(qc, cat, shop_id)
+    host_id = rid("host")
+    first = await _counterfeit(qc, cat, shop_id, host_id=host_id)
     assert first["status"] == "FAILED" and first["certificate_no"] is None
     assert first["verdict"]["failure_reason"] == "COUNTERFEIT"
     failed = await qc.events.wait_for(lambda e: e.type == "xinren.qc.failed" and e.key == first["order_id"])
     assert failed[0].data["reason"] == "COUNTERFEIT" and failed[0].data["findings"] == "COUNTERFEIT: see photos"
     assert failed[0].data["shop_id"] == shop_id and failed[0].data["buyer_id"] == first["buyer_id"]
+    # What order.paid told of the item, for a consumer that has not seen the order's own events (the trust service).
+    assert failed[0].data["host_id"] == host_id
+    assert failed[0].data["sku_ids"] == [item["sku_id"] for item in first["items"]]
 
     # A failed item goes back to the seller.
     r = await qc.dispatch(first)

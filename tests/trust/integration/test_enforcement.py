@@ -138,3 +138,25 @@ async def test_an_upheld_appeal_keeps_the_action(trust, publish):
     again = {"action_id": warning["action_id"], "reason": "again"}
     r = await trust.client.post("/v1/trust/appeals", headers=seller(shop_id), json=again)
     assert r.status_code == 409 and r.json()["error"]["code"] == "ACTION_NOT_APPEALABLE"
+
+
+async def test_a_counterfeit_consumed_before_the_orders_events_still_charges_its_host_and_product(trust, publish):
+    """qc.failed names the live room's host and the products (from order.paid): a verdict the trust service
+    consumes before the order's own events (another topic, e.g. while it catches up after an outage) climbs the
+    host's ladder and counts against the product all the same."""
+    shop_id, host_id, sku = uid("shop"), uid("host"), uid("sku")
+    order = paid(shop_id, host_id=host_id, sku_id=sku)  # never published here: no fact of the order
+    await publish(counterfeit(order).model_copy(update={"host_id": host_id, "sku_ids": [sku]}), source=QC)
+    [shop_action] = await actions_of(trust, shop_id, 1)
+    [host_action] = await actions_of(trust, host_id, 1, host(host_id))
+    assert (shop_action["kind"], host_action["kind"]) == ("WARNING", "WARNING")
+    assert host_action["violation"] == "COUNTERFEIT" and host_action["order_id"] == order.order_id
+
+    async def product_failures():
+        view = await trust.get(f"/v1/trust/products/{sku}", ADMIN)
+        found = [i["value"] for i in view["indicators"] if i["name"] == "product_qc_failures"]
+        return found if found and found[0] >= 1 else None
+
+    assert await eventually(product_failures, what="the product's QC failure") == [1]
+    host_view = await trust.get(f"/v1/trust/hosts/{host_id}", host(host_id))
+    assert any(i["name"] == "host_counterfeit_rate" for i in host_view["indicators"])

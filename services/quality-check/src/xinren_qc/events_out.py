@@ -66,6 +66,8 @@ def failed(case: QcCase, *, reviewed_by: str | None = None) -> QcFailed:
         findings=case.findings,
         inspector_id=case.inspector_id,
         reviewed_by=reviewed_by,
+        host_id=case.host_id,
+        sku_ids=list(dict.fromkeys(str(item["sku_id"]) for item in case.items or [] if item.get("sku_id"))),
     )
 
 

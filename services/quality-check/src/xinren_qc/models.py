@@ -77,6 +77,8 @@ class QcCase(QcTable, table=True):
     aftersale_case_id: str | None = Field(default=None, sa_column=Column(String(ID)))
     buyer_id: str = Field(sa_column=Column(String(ID), nullable=False))
     shop_id: str = Field(sa_column=Column(String(ID), nullable=False))
+    # The live room's host who sold the order (order.paid; None: no host), told with a final failure.
+    host_id: str | None = Field(default=None, sa_column=Column(String(ID)))
     category: str = Field(sa_column=Column(String(100), nullable=False))
     items: list[dict[str, Any]] = Field(sa_column=Column(JSONB, nullable=False))
     paid_fen: int = Field(sa_column=Column(BigInteger, nullable=False))

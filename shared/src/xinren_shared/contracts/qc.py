@@ -63,6 +63,10 @@ class QcFailed(QcEvent):
     inspector_id: str | None = None  # who gave the final verdict
     # Set when a review upheld the failure (then equal to inspector_id; the first verdict stays in the QC case).
     reviewed_by: str | None = None
+    # What order.paid told of the item, so that a consumer that has not (yet) seen the order's own events can still
+    # charge the failure to the live room's host who sold it (None: no host) and count it against its products.
+    host_id: str | None = None
+    sku_ids: list[str] = []
 
 
 @event("xinren.qc.dispatched", TOPIC)

@@ -65,6 +65,7 @@ async def on_order_paid(session: AsyncSession, event: OrderPaid, ctx: EventConte
         order_id=event.order_id,
         buyer_id=event.buyer_id,
         shop_id=event.shop_id,
+        host_id=event.host_id,
         category=category,
         items=[item.model_dump(mode="json") for item in event.items],
         paid_fen=event.paid_fen,

@@ -57,6 +57,7 @@ async def on_replacement_shipped(
                 aftersale_case_id=event.case_id,
                 buyer_id=event.buyer_id or (original.buyer_id if original else ""),
                 shop_id=event.shop_id or (original.shop_id if original else ""),
+                host_id=original.host_id if original else None,
                 category=category,
                 items=replacement_items(original.items if original else [], event.items, category),
                 paid_fen=original.paid_fen if original else 0,

@@ -128,6 +128,7 @@ _NEW_CASE_COLUMNS = (
     "order_id",
     "buyer_id",
     "shop_id",
+    "host_id",
     "category",
     "items",
     "paid_fen",

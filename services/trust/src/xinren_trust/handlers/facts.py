@@ -64,17 +64,26 @@ async def _remember(session: AsyncSession, event: oe.OrderPaid) -> OrderFact:
 
 
 async def _rescore(
-    session: AsyncSession, ctx: Ctx, fact: OrderFact | None, shop_id: str | None, *, products: bool
+    session: AsyncSession,
+    ctx: Ctx,
+    fact: OrderFact | None,
+    shop_id: str | None,
+    *,
+    products: bool,
+    host_id: str | None = None,
+    sku_ids: list[str] | None = None,
 ) -> None:
-    """Recomputes the shop, then the host, then the products (always in this order: locks in one order)."""
+    """Recomputes the shop, then the host, then the products (always in this order: locks in one order): the
+    order's, as its fact knows them, else as the event told them (`host_id`, `sku_ids`)."""
     at = _when(ctx)
     if shop_id:
         await recompute(session, ctx.runtime, SHOP, shop_id, now=at)
-    if fact is not None and fact.host_id:
-        await recompute(session, ctx.runtime, HOST, fact.host_id, now=at)
-    if fact is not None and products:
-        for sku in fact.sku_ids:
-            await recompute(session, ctx.runtime, PRODUCT, sku, now=at, shop_id=fact.shop_id)
+    host = (fact.host_id if fact else None) or host_id
+    if host:
+        await recompute(session, ctx.runtime, HOST, host, now=at)
+    if products:
+        for sku in (fact.sku_ids if fact else None) or sku_ids or []:
+            await recompute(session, ctx.runtime, PRODUCT, sku, now=at, shop_id=fact.shop_id if fact else shop_id)
 
 
 # Every order's order.created, hundreds a second in a flash sale: the facts of each run of them a consumer batch
@@ -194,15 +203,19 @@ async def on_qc_passed(session: AsyncSession, event: qe.QcPassed, ctx: Ctx) -> N
 
 
 async def on_qc_failed(session: AsyncSession, event: qe.QcFailed, ctx: Ctx) -> None:
-    """A failed verdict; a counterfeit is a finding against the shop and its host and climbs both ladders."""
+    """A failed verdict; a counterfeit is a finding against the shop and its host and climbs both ladders. The
+    verdict names the host and products (from order.paid) itself: it may be consumed before the order's own events
+    (another topic)."""
     fact, at, order_id = await _fact(session, event.order_id), _when(ctx), event.order_id
     shop_id = event.shop_id or (fact.shop_id if fact else None)
     if not shop_id:
         return
+    host = (fact.host_id if fact else None) or event.host_id
+    skus = (fact.sku_ids if fact else None) or event.sku_ids
     await observe(
         session, SHOP, shop_id, "qc_pass_rate", at=at, num=1, den=1, source=f"qc:{event.case_id}", order_id=order_id
     )
-    for sku in fact.sku_ids if fact else []:
+    for sku in skus:
         await observe(
             session,
             PRODUCT,
@@ -235,8 +248,7 @@ async def on_qc_failed(session: AsyncSession, event: qe.QcFailed, ctx: Ctx) -> N
             order_id=order_id,
             shop_id=shop_id,
         )
-        if fact is not None and fact.host_id:
-            host = fact.host_id
+        if host:
             await observe(
                 session,
                 HOST,
@@ -259,7 +271,7 @@ async def on_qc_failed(session: AsyncSession, event: qe.QcFailed, ctx: Ctx) -> N
                 shop_id=shop_id,
                 host_id=host,
             )
-    await _rescore(session, ctx, fact, shop_id, products=True)
+    await _rescore(session, ctx, fact, shop_id, products=True, host_id=host, sku_ids=skus)
 
 
 async def on_qc_expired(session: AsyncSession, event: qe.QcExpired, ctx: Ctx) -> None:
