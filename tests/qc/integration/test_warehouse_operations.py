@@ -317,3 +317,45 @@ async def test_admin_changes_a_warehouse_and_staff_see_its_queue_and_figures(qc_
     assert elsewhere.status_code == 403
     metrics = (await qc_ops.client.get("/metrics")).text
     assert f'xinren_qc_warehouse_pass_rate{{warehouse="{wid}"}} 1.0' in metrics
+
+
+async def test_the_queue_gauges_count_each_lane_in_the_database_as_the_queue_shows_it(qc_ops):
+    """The gauges' round counts every lane of every warehouse with one grouped read (it runs in every worker every
+    30 s, and a warehouse holds thousands of open cases: loading each one stalled the consumer on the same loop),
+    and its counts are the lanes the staff's queue shows."""
+    from xinren_qc import workqueue
+    from xinren_shared.testing.roundtrips import RoundTrips
+
+    wid = await _jade_warehouse(qc_ops)
+    staff = qc_ops.staff(wid)
+    for _ in range(2):  # two parcels on their way
+        order = paid(rid("ord"), "jade", buyer_id=rid("u"), shop_id=rid("shop"), warehouse_id=wid)
+        await qc_ops.deliver(order)
+        await qc_ops.case_in(order.order_id, "AWAITING_INBOUND")
+    await jade_case_in_inspection(qc_ops, wid)  # arrived, nobody assigned
+    assigned = await jade_case_in_inspection(qc_ops, wid)
+    r = await qc_ops.client.post(
+        f"/v1/qc/cases/{assigned['case_id']}/assign", json={"inspector_id": "i-1"}, headers=staff
+    )
+    assert r.status_code == 200, r.text
+    judged = await jade_case_in_inspection(qc_ops, wid)
+    inspector = qc_ops.inspector(wid, sub=rid("insp"))
+    body = passing(await photos(qc_ops, inspector, 2))
+    r = await qc_ops.client.post(f"/v1/qc/cases/{judged['case_id']}/verdict", json=body, headers=inspector)
+    assert r.status_code == 200, r.text
+
+    runtime = qc_ops.runtime
+    with RoundTrips(runtime.engine.sync_engine) as rec:
+        since = rec.mark()
+        await workqueue.refresh_metrics(runtime)
+    sent = rec.trips[since:]
+    assert any("GROUP BY qc_case.warehouse_id" in t for t in sent), sent  # the lanes counted by the database
+    assert not any(t.startswith("SELECT qc_case.case_id") for t in sent), sent  # no case loaded
+    metrics = (await qc_ops.client.get("/metrics")).text
+    queue = (await qc_ops.client.get(f"/v1/warehouses/{wid}/queue", headers=staff)).json()
+    expected = {"inbound": 2, "arrived": 1, "awaiting_verdict": 1, "awaiting_dispatch": 1}
+    for lane, n in expected.items():
+        assert f'xinren_qc_warehouse_queue{{lane="{lane}",warehouse="{wid}"}} {float(n)}' in metrics, lane
+        assert len(queue[lane]) == n, (lane, queue[lane])
+    oldest = f'xinren_qc_warehouse_queue_oldest_seconds{{lane="inbound",warehouse="{wid}"}}'
+    assert float(next(line for line in metrics.splitlines() if line.startswith(oldest)).split()[-1]) > 0

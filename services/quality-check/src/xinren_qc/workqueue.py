@@ -7,8 +7,9 @@ import asyncio
 import logging
 from datetime import datetime, timedelta
 
+import sqlalchemy as sa
 from prometheus_client import Gauge
-from sqlalchemy import DateTime, Float, cast, func, select
+from sqlalchemy import DateTime, Float, cast, func, null, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
@@ -77,19 +78,29 @@ async def _warehouse(session: AsyncSession, warehouse_id: str) -> Warehouse:
     return warehouse
 
 
-def _lane(case: QcCase) -> tuple[str, datetime | None, datetime | None]:
-    """The lane a case waits in, since when, and the deadline that runs there."""
-    status = CaseStatus(case.status)
-    if status in (S.AWAITING_INBOUND, S.IN_TRANSIT):
-        return "inbound", case.created_at, case.inbound_deadline
-    if status is S.IN_INSPECTION:
-        lane = "awaiting_verdict" if case.assigned_inspector_id else "arrived"
-        return lane, case.arrived_at, None
-    if status is S.APPEALED:
-        return "awaiting_verdict", case.updated_at, None
-    # PASSED, or FAILED (a failure still open to appeal leaves once its window closes).
-    since = case.verdict_final_at or case.verdict_at
-    return "awaiting_dispatch", since, None if case.verdict_final_at else case.appeal_due_at
+# The lane a case waits in, since when, and the deadline that runs there, as SQL over its row: the queue reads them
+# with its cases, the gauges count them without loading any case.
+_STATUS = col(QcCase.status)
+_INBOUND = _STATUS.in_([S.AWAITING_INBOUND.value, S.IN_TRANSIT.value])
+_INSPECTING, _APPEALED = _STATUS == S.IN_INSPECTION.value, _STATUS == S.APPEALED.value
+LANE = sa.case(
+    (_INBOUND, "inbound"),
+    (_INSPECTING, sa.case((col(QcCase.assigned_inspector_id).is_(None), "arrived"), else_="awaiting_verdict")),
+    (_APPEALED, "awaiting_verdict"),
+    else_="awaiting_dispatch",  # PASSED, or FAILED (a failure still open to appeal leaves once its window closes)
+).label("lane")
+SINCE = sa.case(
+    (_INBOUND, col(QcCase.created_at)),
+    (_INSPECTING, col(QcCase.arrived_at)),
+    (_APPEALED, col(QcCase.updated_at)),
+    else_=func.coalesce(col(QcCase.verdict_final_at), col(QcCase.verdict_at)),
+).label("since")
+DUE = sa.case(
+    (_INBOUND, col(QcCase.inbound_deadline)),
+    (or_(_INSPECTING, _APPEALED, col(QcCase.verdict_final_at).is_not(None)), null()),
+    else_=col(QcCase.appeal_due_at),
+).label("due")
+_OPEN = _STATUS.in_([str(s) for s in OPEN])
 
 
 async def warehouse_queue(runtime: QcRuntime, principal: Principal, warehouse_id: str) -> WarehouseQueue:
@@ -99,9 +110,9 @@ async def warehouse_queue(runtime: QcRuntime, principal: Principal, warehouse_id
     async with runtime.snapshot() as session:
         await _warehouse(session, warehouse_id)
         cases = (
-            await session.scalars(
-                select(QcCase)
-                .where(col(QcCase.warehouse_id) == warehouse_id, col(QcCase.status).in_([str(s) for s in OPEN]))
+            await session.execute(
+                select(QcCase, LANE, SINCE, DUE)
+                .where(col(QcCase.warehouse_id) == warehouse_id, _OPEN)
                 .order_by(col(QcCase.updated_at))
                 .limit(4 * LANE_LIMIT)
             )
@@ -115,8 +126,7 @@ async def warehouse_queue(runtime: QcRuntime, principal: Principal, warehouse_id
                 .limit(LANE_LIMIT)
             )
         ).all()
-    for case in cases:
-        lane, since, due = _lane(case)
+    for case, lane, since, due in cases:
         since = since or case.updated_at or now
         lanes[lane].append(
             QueueItem(
@@ -203,26 +213,21 @@ async def refresh_metrics(runtime: QcRuntime) -> None:
         now = utcnow()
         for warehouse in warehouses:
             _export(await _stats(session, warehouse, now - window, window))
-            cases = (
-                await session.scalars(
-                    select(QcCase).where(
-                        col(QcCase.warehouse_id) == warehouse.warehouse_id,
-                        col(QcCase.status).in_([str(s) for s in OPEN]),
-                    )
-                )
-            ).all()
-            lanes: dict[str, list[float]] = {
-                "inbound": [],
-                "arrived": [],
-                "awaiting_verdict": [],
-                "awaiting_dispatch": [],
-            }
-            for case in cases:
-                lane, since, _ = _lane(case)
-                lanes[lane].append((now - (since or now)).total_seconds())
-            for lane, ages in lanes.items():
-                QUEUE.labels(warehouse.warehouse_id, lane).set(len(ages))
-                OLDEST.labels(warehouse.warehouse_id, lane).set(max(ages, default=0.0))
+        # Each warehouse's lanes counted by the database: a warehouse holds thousands of open cases, and loading each
+        # of them here (every worker, every round) kept the event loop, and the consumer on it, from running.
+        waiting = (
+            await session.execute(
+                select(col(QcCase.warehouse_id), LANE, func.count(), func.min(SINCE))
+                .where(col(QcCase.warehouse_id).is_not(None), _OPEN)
+                .group_by(col(QcCase.warehouse_id), LANE)
+            )
+        ).all()
+    counted = {(wid, lane): (n, oldest) for wid, lane, n, oldest in waiting}
+    for warehouse in warehouses:
+        for lane in ("inbound", "arrived", "awaiting_verdict", "awaiting_dispatch"):
+            n, oldest = counted.get((warehouse.warehouse_id, lane), (0, None))
+            QUEUE.labels(warehouse.warehouse_id, lane).set(n)
+            OLDEST.labels(warehouse.warehouse_id, lane).set(max(0.0, (now - (oldest or now)).total_seconds()))
 
 
 async def metrics_loop(runtime: QcRuntime) -> None:
