@@ -199,3 +199,21 @@ def test_compensation_sources():
 )  # fmt: skip
 def test_account_names(name, ok):
     assert domain.is_account(name) is ok
+
+
+def test_only_reactions_that_concern_every_event_and_start_from_one_status_are_one_statement():
+    from datetime import UTC, datetime
+
+    from xinren_shared.contracts import qc as qe
+
+    ids = {"order_id": "o", "case_id": "c", "shop_id": "s", "buyer_id": "b", "warehouse_id": "w"}
+    opened = qe.QcCaseOpened(**ids, warehouse_address="a", inbound_deadline=datetime.now(UTC))
+    move = REACTIONS[qe.QcCaseOpened].in_one_statement(opened)
+    assert move is not None and (move.from_status, move.to, move.qc_to) == (
+        "PAID",
+        "AWAITING_QC_INBOUND",
+        "AWAITING_INBOUND",
+    )
+    assert REACTIONS[qe.QcItemReceived].in_one_statement(qe.QcItemReceived(**ids)) is None  # two statuses to start from
+    dispatched = qe.QcDispatched(**ids, to="BUYER", carrier="SF", tracking_no="SF1")
+    assert REACTIONS[qe.QcDispatched].in_one_statement(dispatched) is None  # concerns some events, and does more

@@ -33,6 +33,10 @@ S = OrderStatus
 Hook = Callable[[AsyncSession, SalesOrder, Any, EventContext[OrderSettings], datetime], Awaitable[None]]
 
 
+def _every_event(event: Any) -> bool:
+    return True
+
+
 @dataclass(frozen=True)
 class QcReaction:
     # Each from-state may move to `to` (tests hold the table to the state machine).
@@ -40,16 +44,16 @@ class QcReaction:
     to: OrderStatus
     reason: Callable[[Any], str]
     # Events that concern the order at all (a dispatch back to the seller does not move it).
-    concerns: Callable[[Any], bool] = lambda event: True
+    concerns: Callable[[Any], bool] = _every_event
     # What the move also records on the order (its columns, from the event), and what else it does or publishes.
     notes: Callable[[Any], dict[str, Any]] = lambda event: {}
     then: Hook | None = None
     qc_orders_only: bool = False
 
     def in_one_statement(self, event: qe.QcEvent) -> QcMove | None:
-        """The move as one statement (`repository.move_by_qc`), for a reaction that starts from one status and
-        does nothing beyond its notes; None for the others, which load the order."""
-        if self.then is not None or len(self.from_states) != 1:
+        """The move as one statement (`repository.move_by_qc`), for a reaction that concerns every event of its
+        type, starts from one status and does nothing beyond its notes; None for the others, which load the order."""
+        if self.then is not None or self.concerns is not _every_event or len(self.from_states) != 1:
             return None
         qc_from, qc_to = QC_CASE_MOVES[type(event).__name__]
         (from_status,) = self.from_states
