@@ -81,7 +81,7 @@ async def lock_compensation(
 async def upsert_view(s: AsyncSession, order_id: str, values: Mapping[str, Any]) -> OrderView:
     """The order's view, locked, in one statement: created with `values` if the order is new here, an existing one
     keeping its own (ON CONFLICT … DO UPDATE locks it as FOR UPDATE would, on its latest version)."""
-    stmt = _upsert(tuple(sorted(values)), ())
+    stmt = _upsert(tuple(sorted(values)))
     row = (await s.execute(stmt, _bound(order_id, values, {}), execution_options={"populate_existing": True})).one()
     view: OrderView = row[0]
     return view
@@ -103,10 +103,10 @@ def _bound(order_id: str, values: Mapping[str, Any], news: Mapping[str, Any]) ->
 
 
 @functools.cache
-def _upsert(values: tuple[str, ...], news: tuple[str, ...]) -> Executable:
-    """The view's upsert for one shape of its values and news (one per caller), built once: each event binds its
-    own values (`v_<column>`), so that handling one is not building, and hashing anew, the statement."""
-    return _upsert_core(values, news).returning(OrderView)
+def _upsert(values: tuple[str, ...]) -> Executable:
+    """The view's upsert for one shape of its values (one per caller), built once: each call binds its own values
+    (`v_<column>`), so that handling one is not building, and hashing anew, the statement."""
+    return _upsert_core(values, ()).returning(OrderView)
 
 
 @functools.cache

@@ -34,15 +34,23 @@ async def routing_lock(session: AsyncSession, *, exclusive: bool) -> None:
     await session.execute(text(f"SELECT {fn}(:k)"), {"k": _ROUTING_LOCK})
 
 
-async def _inspecting(session: AsyncSession, category: str) -> list[Warehouse]:
-    rows = await session.execute(select(Warehouse).where(col(Warehouse.categories).contains([category])))
-    return list(rows.scalars().all())
+def _inspecting(found: list[Warehouse], category: str) -> list[Warehouse]:
+    """Of the warehouses found for a category, those listing it, else those inspecting any."""
+    listing = [w for w in found if category in w.categories]
+    return listing or [w for w in found if domain.ANY_CATEGORY in w.categories]
+
+
+def _either(category: Any) -> Any:
+    """The category or "any", as an array to match a warehouse's categories against (&&)."""
+    return array([category, literal(domain.ANY_CATEGORY, String)])
 
 
 async def choose_warehouse(session: AsyncSession, category: str, hint: str | None) -> Warehouse | None:
     """A warehouse inspecting the category (else one inspecting any), the hint when it fits, else the least loaded."""
-    inspecting = await _inspecting(session, category) or await _inspecting(session, domain.ANY_CATEGORY)
-    return await _least_loaded(session, inspecting, hint)
+    categories = Warehouse.__table__.c.categories  # type: ignore[attr-defined]
+    query = select(Warehouse).where(categories.overlap(_either(category)))
+    found = list((await session.execute(query)).scalars().all())
+    return await _least_loaded(session, _inspecting(found, category), hint)
 
 
 @dataclass(frozen=True)
@@ -63,8 +71,7 @@ async def new_case(session: AsyncSession, order_id: str, category: str) -> NewCa
     and asks `choose_warehouse` again)."""
     rows = await _NEW_CASE.fetch(await sql.driver(session), {"order_id": order_id, "category": category})
     found = [Warehouse(**{name: row[name] for name in _WAREHOUSE_COLUMNS}) for row in rows if row["warehouse_id"]]
-    listing = [w for w in found if category in w.categories]
-    return NewCase(rows[0]["has_case"], listing or [w for w in found if domain.ANY_CATEGORY in w.categories])
+    return NewCase(rows[0]["has_case"], _inspecting(found, category))
 
 
 _WAREHOUSE_COLUMNS = ("warehouse_id", "name", "address", "categories", "capacity")
@@ -74,9 +81,8 @@ def _new_case() -> Select[Any]:
     case, warehouse = QcCase.__table__, Warehouse.__table__  # type: ignore[attr-defined]
     own = exists().where(case.c.order_id == bindparam("order_id"), case.c.aftersale_case_id.is_(None))
     held = select(own.label("has_case")).subquery("held")
-    wanted = array([bindparam("category", type_=String), literal(domain.ANY_CATEGORY, String)])
     columns = [warehouse.c[name] for name in _WAREHOUSE_COLUMNS]
-    inspecting = held.outerjoin(warehouse, warehouse.c.categories.overlap(wanted))
+    inspecting = held.outerjoin(warehouse, warehouse.c.categories.overlap(_either(bindparam("category", type_=String))))
     return select(held.c.has_case, *columns).select_from(inspecting)
 
 
