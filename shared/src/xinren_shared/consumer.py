@@ -31,7 +31,7 @@ from aiokafka.errors import KafkaError
 from aiokafka.structs import ConsumerRecord
 from opentelemetry.trace import Span, SpanKind
 from pydantic import ValidationError
-from sqlalchemy import BigInteger, Integer, String, Table, bindparam, func, select
+from sqlalchemy import BigInteger, Integer, String, Table, Text, bindparam, func, select
 from sqlalchemy.dialects.postgresql import ARRAY, insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -383,9 +383,9 @@ class IdempotentConsumer:
         t = self.inbox
         lines = (
             func.unnest(
-                bindparam("event_ids", type_=ARRAY(String)),
-                bindparam("types", type_=ARRAY(String)),
-                bindparam("topics", type_=ARRAY(String)),
+                bindparam("event_ids", type_=ARRAY(Text)),
+                bindparam("types", type_=ARRAY(Text)),
+                bindparam("topics", type_=ARRAY(Text)),
                 bindparam("partitions", type_=ARRAY(Integer)),
                 bindparam("offsets", type_=ARRAY(BigInteger)),
             )

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
 import weakref
 from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 from typing import Any
 
 import asyncpg
@@ -106,6 +107,30 @@ def make_engine(
     if isinstance(pool, MeteredPool):
         pool.database = make_url(url).database or ""
     return engine
+
+
+# Array types asyncpg has no built-in codec for (text[] it has: the services bind their lists of strings as text[]).
+# It looks such a type up in the catalog the first time a statement of a connection uses it: a slow recursive query
+# (5-25 ms here) and two more round trips that turn JIT off and on around it. A connection opened at start asks for
+# all of them at once, so that no request pays that on it.
+_ARRAY_TYPES = ("varchar[]", "bigint[]", "integer[]", "jsonb[]", "uuid[]", "timestamptz[]", "boolean[]")
+_KNOW_ARRAY_TYPES = "SELECT " + ", ".join(f"${i}::{t}" for i, t in enumerate(_ARRAY_TYPES, 1))
+
+
+async def open_pool(engine: AsyncEngine, connections: int) -> None:
+    """Opens `connections` of the engine's pool now and gives them back to it. Opening one costs a new server process,
+    its codecs and its first statements' preparation: a pool that opens them only under a burst (the first seconds
+    of a flash sale after a start) pays that when the database is busiest, and the requests queued meanwhile ask for
+    more. Measured at 670 orders/s from a fresh start: p99 0.5-1 s, with every connection opened during the burst."""
+
+    async def open_one(held: AsyncExitStack) -> None:
+        connection = await held.enter_async_context(engine.connect())
+        driver: asyncpg.Connection = (await connection.get_raw_connection()).driver_connection
+        await driver.prepare(_KNOW_ARRAY_TYPES)
+
+    async with AsyncExitStack() as held, asyncio.TaskGroup() as opening:
+        for _ in range(connections):
+            opening.create_task(open_one(held))
 
 
 def make_session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from . import migrate
 from .consistency import Check, ConsistencyChecker
 from .consumer import Batched, Handler, IdempotentConsumer
-from .db import database_unavailable, make_engine, make_session_factory
+from .db import database_unavailable, make_engine, make_session_factory, open_pool
 from .events import Event
 from .kafka import catalog_topics, ensure_topics, kafka_reachable, make_producer
 from .listen import Announcer
@@ -144,6 +144,7 @@ class ServiceRuntime(Generic[SettingsT]):
         s = self.settings
         if s.run_migrations:
             await migrate.upgrade_async(self.spec.package, s.database_url)
+        await open_pool(self.engine, min(s.db_pool_open_at_start, s.db_pool_size + max(s.db_max_overflow, 0)))
         await ensure_topics(
             s.kafka_bootstrap_servers,
             catalog_topics(),

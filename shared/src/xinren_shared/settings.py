@@ -81,6 +81,8 @@ class ServiceSettings(BaseSettings):
     # 0.8-1.2 s); with the same 30 connections kept, none was opened and the p99 stayed at 135-226 ms.
     db_pool_size: int = 30
     db_max_overflow: int = 0
+    # Of those, opened as the process starts (before it reports ready), rather than under the first burst.
+    db_pool_open_at_start: int = Field(default=10, ge=0)
     db_pool_timeout_seconds: float = 5.0
     # Rate limits (xinren_shared.ratelimit): each role's budget, e.g. "6000/minute"; a role missing or "" is not
     # limited. Spent per token, a partner's per partner. Counted in each process: N replicas allow N times as much.

@@ -9,7 +9,8 @@ the session's transaction, so these statements commit or roll back with everythi
 
 asyncpg caches the prepared statement per connection by its SQL, so after the first use a statement is one
 Bind/Execute round trip. Rows come back as asyncpg Records (JSON columns decoded by the codecs SQLAlchemy's dialect
-registers on every connection)."""
+registers on every connection). Lists of strings are bound as text[] (`ARRAY(Text)`), whose codec asyncpg has built
+in: a varchar[] it looks up in the catalog on each new connection (`db.open_pool`)."""
 
 from __future__ import annotations
 

@@ -30,7 +30,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, NotRequired, TypedDict, Unpack
 
-from sqlalchemy import CTE, BigInteger, Select, String, bindparam, func, select, text, true
+from sqlalchemy import CTE, BigInteger, Select, Text, bindparam, func, select, text, true
 from sqlalchemy.dialects.postgresql import ARRAY, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -109,7 +109,7 @@ def posting(prefix: str = "") -> tuple[CTE, CTE]:
     )
     line = (
         func.unnest(
-            bindparam(f"{prefix}accounts", type_=ARRAY(String)), bindparam(f"{prefix}amounts", type_=ARRAY(BigInteger))
+            bindparam(f"{prefix}accounts", type_=ARRAY(Text)), bindparam(f"{prefix}amounts", type_=ARRAY(BigInteger))
         )
         .table_valued("account", "amount_fen", with_ordinality="n")
         .render_derived(name=f"{prefix}line")

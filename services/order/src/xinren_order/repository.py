@@ -12,7 +12,7 @@ from typing import Any
 import sqlalchemy as sa
 from fastapi import Response
 from pydantic.fields import FieldInfo
-from sqlalchemy import JSON, String, any_, bindparam, func, literal, literal_column, type_coerce
+from sqlalchemy import JSON, String, Text, any_, bindparam, func, literal, literal_column, type_coerce
 from sqlalchemy.dialects.postgresql import ARRAY, aggregate_order_by
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import SQLModel, col, exists, select
@@ -203,7 +203,7 @@ def _intake_read(with_host: bool) -> sa.Select[Any]:
         columns.append(type_coerce(terms, JSON).label("host_terms"))
     # One row per product found, each with the shop's columns; one row of nulls when neither exists.
     one = sa.select(literal(1).label("one")).subquery("one")
-    skus = bindparam("skus", type_=ARRAY(String))
+    skus = bindparam("skus", type_=ARRAY(Text))
     joined = one.outerjoin(s, s.c.shop_id == bindparam("shop_id")).outerjoin(p, p.c.sku_id == any_(skus))
     return sa.select(*columns).select_from(joined)
 
@@ -406,7 +406,7 @@ def _qc_move(move: QcMove) -> sql.Statement:
     o = _ORDER
     ours = sa.true() if "qc_case_id" in move.notes else o.c.qc_case_id == bindparam("case_id")
     known = sorted(s for s in move.qc_from if s is not None)
-    applies = o.c.qc_status == any_(literal(known, ARRAY(String)))
+    applies = o.c.qc_status == any_(literal(known, ARRAY(Text)))
     if None in move.qc_from:
         applies = sa.or_(o.c.qc_status.is_(None), applies)
     where = [o.c.order_id == bindparam("order_id"), o.c.status == literal(move.from_status)]

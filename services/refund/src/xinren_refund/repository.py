@@ -12,7 +12,7 @@ import functools
 from collections.abc import Mapping
 from typing import Any
 
-from sqlalchemy import ARRAY, ColumnElement, Executable, String, bindparam, case, func, literal, or_
+from sqlalchemy import ARRAY, ColumnElement, Executable, Text, bindparam, case, func, literal, or_
 from sqlalchemy import select as sa_select
 from sqlalchemy.dialects.postgresql import Insert, insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -173,7 +173,7 @@ def _learn(paid: bool) -> sql.Statement:
     }
     if paid:
         # Positions count from 1: a status ranked below PAID, or one the view does not know (0), is at most PAID's rank.
-        position = func.coalesce(func.array_position(literal(list(VIEW_RANK), ARRAY(String)), v.c.status), 0)
+        position = func.coalesce(func.array_position(literal(list(VIEW_RANK), ARRAY(Text)), v.c.status), 0)
         update |= {
             "paid_fen": new.paid_fen,
             "paid_at": func.coalesce(v.c.paid_at, new.paid_at),

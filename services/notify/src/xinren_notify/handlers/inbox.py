@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import BindParameter, DateTime, String, bindparam, func, text, update
+from sqlalchemy import BindParameter, DateTime, String, Text, bindparam, func, text, update
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
@@ -87,7 +87,7 @@ def parties_of(type_: str, data: dict[str, Any]) -> Parties:
 
 
 def _varchars(*names: str) -> list[BindParameter[Any]]:
-    return [bindparam(name, type_=ARRAY(String)) for name in names]
+    return [bindparam(name, type_=ARRAY(Text)) for name in names]
 
 
 # The order view keeps what earlier events told (a value the event names wins, one it lacks is kept) and gives back
