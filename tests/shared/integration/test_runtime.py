@@ -192,17 +192,17 @@ async def _backend_of(rt: ServiceRuntime, statement) -> int:
         return (await session.execute(statement)).scalar_one()
 
 
+def pooled(world, kafka_bootstrap, size: int, opened_at_start: int) -> ServiceRuntime:
+    extra = {"db_pool_size": size, "db_pool_open_at_start": opened_at_start}
+    return runtime(world, kafka_bootstrap, f"rt{uuid.uuid4().hex[:6]}", settings_extra=extra)
+
+
 async def test_the_pool_opens_its_first_connections_as_the_service_starts(world, kafka_bootstrap):
     """Opened under the first burst instead (a flash sale after a start), each connection costs a new server process,
     its codecs and a catalog lookup per array type on its first statements, just when the database is busiest: at
     670 orders/s from a fresh start the p99 was 0.5-1 s. The connections opened at start know the array types the
     services use, so no request pays for that lookup."""
-    rt = runtime(
-        world,
-        kafka_bootstrap,
-        f"rt{uuid.uuid4().hex[:6]}",
-        settings_extra={"db_pool_size": 4, "db_pool_open_at_start": 3},
-    )
+    rt = pooled(world, kafka_bootstrap, size=4, opened_at_start=3)
     try:
         assert rt.engine.pool.checkedin() == 0  # nothing opened before the start
         await rt.start()
@@ -217,12 +217,7 @@ async def test_the_pool_opens_its_first_connections_as_the_service_starts(world,
 
 
 async def test_the_pool_opens_no_more_at_start_than_it_may_hold(world, kafka_bootstrap):
-    rt = runtime(
-        world,
-        kafka_bootstrap,
-        f"rt{uuid.uuid4().hex[:6]}",
-        settings_extra={"db_pool_size": 2, "db_pool_open_at_start": 10},
-    )
+    rt = pooled(world, kafka_bootstrap, size=2, opened_at_start=10)
     try:
         await asyncio.wait_for(rt.start(), 30)  # would wait for a third connection forever
         assert rt.engine.pool.checkedin() == 2
