@@ -130,6 +130,16 @@ class Run:
             await conn.close()
         return started
 
+    async def wal_segments(self) -> int:
+        """How many WAL segment files the server has (pg_wal): one more means a segment created and written whole
+        (16 MB of zeros, then synced) by a commit that needed it, which waited meanwhile; recycled ones are renamed."""
+        conn = await asyncpg.connect(to_plain_url(self.database_url))
+        try:
+            files: int = await conn.fetchval("SELECT count(*) FROM pg_ls_waldir() WHERE name ~ '^[0-9A-F]{24}$'")
+        finally:
+            await conn.close()
+        return files
+
     async def checkpoint(self) -> float:
         """Writes every buffer the server holds dirty to disk now (CHECKPOINT); the seconds it took."""
         conn = await asyncpg.connect(to_plain_url(self.database_url))
@@ -200,9 +210,10 @@ async def p1(run: Run) -> dict[str, Any]:
                 # As P2's half step: the open loop measures 70% of the peak as the system runs it, once the
                 # overloaded rounds' autovacuum is done and their dirty buffers are on disk (both waits reported).
                 waited, checkpointed = await run.vacuum_done(), await run.checkpoint()
-                before = await run.checkpoints()
+                before, segments = await run.checkpoints(), await run.wal_segments()
                 open_loop = await intake_open_loop(service.url, 0.7 * peak, s.seconds, stock)
                 open_loop["checkpoints_during"] = await run.checkpoints() - before
+                open_loop["wal_segments_created_during"] = await run.wal_segments() - segments
                 open_loop["waited_for_autovacuum_s"], open_loop["checkpoint_before_s"] = waited, checkpointed
                 result["open_loop_70pct"] = open_loop
             result.setdefault("gc_pauses", {})[str(n)] = await h.gc_pauses(service.url)
@@ -337,9 +348,10 @@ async def p2(run: Run, stack: dict[str, h.Service]) -> dict[str, Any]:
                     answered_wall[o["order_id"]] = time.time()
                     return status
 
-                checkpoints_before = await run.checkpoints()
+                checkpoints_before, segments_before = await run.checkpoints(), await run.wal_segments()
                 figures, planned = await h.open_loop(label, rate, s.seconds, pay_one, ok="200")
                 checkpoints = await run.checkpoints() - checkpoints_before
+                segments = await run.wal_segments() - segments_before
                 paid = list(sent_at)
                 # The path's throughput: the cases opened while the step offered its pays (past the rate the
                 # consumers sustain, pays are still answered, and their cases open later and later).
@@ -373,6 +385,7 @@ async def p2(run: Run, stack: dict[str, h.Service]) -> dict[str, Any]:
                     # PostgreSQL's checkpoints begun while the step ran (each writes the buffers dirtied since the
                     # last one, and the pages written first after it go to the WAL whole).
                     "checkpoints_during": checkpoints,
+                    "wal_segments_created_during": segments,
                     "keeps_up": keeps_up,
                     "path_ms": path(paid, sent_wall, answered_wall, watch.milestones),
                 }
