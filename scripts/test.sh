@@ -17,6 +17,8 @@ if [[ -z "${KAFKA_BOOTSTRAP_SERVERS:-}" || -z "${DATABASE_URL:-}" ]] && ! docker
   export XINREN_STATE_DIR="$state" KAFKA_PORT="$(free_port)" KAFKA_CONTROLLER_PORT="$(free_port)" PG_PORT="$(free_port)"
   # The suite's throw-away cluster trades durability for speed (fsync and synchronous_commit off); make run never does.
   export XINREN_PG_DURABLE=off
+  # Goes with every database the sessions make: they need not drop theirs (the plugin does on a server of one's own).
+  export XINREN_THROWAWAY_CLUSTER=1
   unset KAFKA_BOOTSTRAP_SERVERS DATABASE_URL
   trap 'env -u DATABASE_URL -u KAFKA_BOOTSTRAP_SERVERS bash infra/down.sh >/dev/null; rm -rf "$state"' EXIT
   if ! bash infra/up.sh; then

@@ -8,9 +8,10 @@ needs them errors with the reason: nothing is skipped.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -82,14 +83,31 @@ async def create_database(admin_url: str, prefix: str) -> str:
     return f"{base}/{name}"
 
 
+async def drop_databases(admin_url: str, database_urls: list[str]) -> None:
+    conn = await asyncpg.connect(to_plain_url(admin_url))
+    try:
+        for url in database_urls:
+            name = url.rpartition("/")[2]
+            await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await conn.close()
+
+
 @pytest.fixture(scope="session")
-def make_database(postgres_url: str) -> Callable[..., Awaitable[str]]:
-    """`url = await make_database("order")`: a fresh, empty database on the suite's server."""
+def make_database(postgres_url: str) -> Iterator[Callable[..., Awaitable[str]]]:
+    """`url = await make_database("order")`: a fresh, empty database on the suite's server. On a server of the
+    environment's (DATABASE_URL: a developer's own), the session drops the databases it made as it ends; one started
+    for the run (by the plugin, or by scripts/test.sh: XINREN_THROWAWAY_CLUSTER) goes with all of them."""
+    made: list[str] = []
 
     async def make(prefix: str = "xt") -> str:
-        return await create_database(postgres_url, f"xt_{prefix}")
+        url = await create_database(postgres_url, f"xt_{prefix}")
+        made.append(url)
+        return url
 
-    return make
+    yield make
+    if made and os.environ.get("DATABASE_URL") and not os.environ.get("XINREN_THROWAWAY_CLUSTER"):
+        asyncio.run(drop_databases(postgres_url, made))
 
 
 @pytest_asyncio.fixture(scope="session")
