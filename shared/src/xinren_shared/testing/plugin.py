@@ -18,6 +18,7 @@ from typing import Any
 import asyncpg
 import pytest
 import pytest_asyncio
+from aiokafka.admin import AIOKafkaAdminClient
 
 from ..events import Envelope, Event
 from ..settings import to_plain_url
@@ -43,10 +44,26 @@ def pytest_configure(config: pytest.Config) -> None:
     # On a broker shared with other runs, this session's topics get a namespace of their own, so that no other
     # run's services react to this run's events (and the other way round). A broker of its own needs none.
     if os.environ.get("KAFKA_BOOTSTRAP_SERVERS") and "XINREN_TOPIC_NAMESPACE" not in os.environ:
-        os.environ["XINREN_TOPIC_NAMESPACE"] = f"test-{uuid.uuid4().hex[:8]}."
+        os.environ["XINREN_TOPIC_NAMESPACE"] = _state["namespace"] = f"test-{uuid.uuid4().hex[:8]}."
+
+
+async def delete_topics(bootstrap: str, prefix: str) -> None:
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        ours = [t for t in await admin.list_topics() if t.startswith(prefix)]
+        if ours:
+            await admin.delete_topics(ours)
+    finally:
+        await admin.close()
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    # The session's own topics on a broker of one's own go with it (a broker started for the run goes whole); on a
+    # developer's broker every run left its tens of topics behind, thousands of partitions the broker kept serving.
+    namespace = _state.pop("namespace", None)
+    if isinstance(namespace, str) and not os.environ.get("XINREN_THROWAWAY_CLUSTER"):
+        asyncio.run(delete_topics(os.environ["KAFKA_BOOTSTRAP_SERVERS"], namespace))
     infra = _state.pop("infra", None)
     if infra is not None:
         infra.stop()  # type: ignore[attr-defined]
