@@ -111,7 +111,7 @@ class Announcer:
                 self.send(notes)
                 raise
             except Exception as exc:
-                if not database_unavailable(exc):  # refused (a payload too long, say): sending again would not help
+                if _refused(exc):  # by the server (a payload too long, say): sending again would not help
                     log.error("NOTIFY refused; %d notification(s) dropped", len(notes), exc_info=True)
                     self._drop(len(notes))
                     continue
@@ -141,6 +141,14 @@ class Announcer:
                 await asyncio.wait_for(conn.close(), 5)
             except (TimeoutError, OSError, asyncpg.PostgresError):
                 conn.terminate()
+
+
+def _refused(exc: BaseException) -> bool:
+    """The server refused the NOTIFY itself. Anything else failed on the way: the server gone or going, or the
+    connection left unusable by it (a connection ended by the server while idle can still be mid-way through
+    reading its last error, and asyncpg then refuses the next statement on it with an InternalClientError): the
+    notes go again on a new connection."""
+    return isinstance(exc, asyncpg.PostgresError) and not database_unavailable(exc)
 
 
 _ANNOUNCERS: weakref.WeakKeyDictionary[Engine, Announcer] = weakref.WeakKeyDictionary()

@@ -4,10 +4,12 @@ real PostgreSQL."""
 import asyncio
 import uuid
 
+import asyncpg
 import pytest
 from prometheus_client import REGISTRY
 from sqlalchemy import text
 
+from xinren_shared import listen
 from xinren_shared.db import make_engine
 from xinren_shared.listen import Announcer, notify_after_commit
 from xinren_shared.testing.announcing import announcing, listening
@@ -118,3 +120,25 @@ async def test_a_notification_the_server_refuses_is_dropped_and_the_next_ones_st
         async with world.sessions() as s, s.begin():
             notify_after_commit(s, ch, "next")
         assert await told(heard, 1) == ["next"]
+
+
+async def test_a_connection_left_unusable_by_its_end_is_replaced_and_nothing_is_dropped(world, monkeypatch):
+    """A connection the server ended while it was idle can still be reading the server's last error when the next
+    NOTIFY goes out: asyncpg then refuses that statement on the client ("another operation is in progress"), which is
+    not the server refusing the notification. The notes go again on a new connection (they were dropped, once)."""
+    ch = channel()
+    send = listen._NOTIFY_EACH.execute
+    failures = [asyncpg.InternalClientError("cannot switch to state 12; another operation (2) is in progress")]
+
+    async def failing_once(conn, params):
+        if failures:
+            raise failures.pop()
+        await send(conn, params)
+
+    monkeypatch.setattr(listen._NOTIFY_EACH, "execute", failing_once)
+    fast = announcing(world.url, world.engine, reconnect_seconds=0.05)
+    async with fast as announcer, listening(world.url, ch) as heard:
+        async with world.sessions() as s, s.begin():
+            notify_after_commit(s, ch, "sent again")
+        assert await told(heard, 1) == ["sent again"]
+        assert not failures and announcer.dropped == 0
