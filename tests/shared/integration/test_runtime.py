@@ -212,6 +212,9 @@ async def test_the_pool_opens_its_first_connections_as_the_service_starts(world,
             known = conn._protocol.get_settings()
             assert known.get_data_codec(varchar_array) is not None and known.get_data_codec(bigint_array) is not None
             assert await conn.fetchval("SELECT $1::varchar[]", ["甲", "乙"]) == ["甲", "乙"]
+        # One request after another uses the connection given back last, not each open one in turn.
+        backend = text("SELECT pg_backend_pid()")
+        assert len({await _backend_of(rt, backend) for _ in range(4)}) == 1
     finally:
         await rt.stop()
 
