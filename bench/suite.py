@@ -28,6 +28,8 @@ import subprocess
 import sys
 import time
 import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -46,7 +48,7 @@ from tqdm import tqdm
 from xinren_shared.events import Envelope, physical
 from xinren_shared.settings import to_plain_url
 from xinren_shared.testing.infra import provide
-from xinren_shared.testing.plugin import create_database
+from xinren_shared.testing.plugin import create_database, drop_databases
 
 RESULTS = h.ROOT / "bench" / "results"
 TOPICS = ("xinren.orders.v1", "xinren.qc.v1", "xinren.aftersales.v1")  # the services' events (catalog names)
@@ -83,21 +85,24 @@ class Run:
     async def database(self, name: str) -> str:
         return await create_database(self.database_url, f"bench_{name}_{self.tag}")
 
-    async def drop(self, database_url: str) -> None:
-        """A database a part has measured with and no longer needs: dropped, so that PostgreSQL's clean-up of its rows
-        (autovacuum of tens of thousands of orders) does not run during the parts after it."""
-        name = database_url.rpartition("/")[2].split("?")[0]
+    @asynccontextmanager
+    async def admin(self) -> AsyncIterator[asyncpg.Connection]:
+        """A connection to the server's admin database, closed after."""
         conn = await asyncpg.connect(to_plain_url(self.database_url))
         try:
-            await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            yield conn
         finally:
             await conn.close()
 
+    async def drop(self, database_url: str) -> None:
+        """A database a part has measured with and no longer needs: dropped, so that PostgreSQL's clean-up of its rows
+        (autovacuum of tens of thousands of orders) does not run during the parts after it."""
+        await drop_databases(self.database_url, [database_url])
+
     async def vacuum_done(self, within_s: float = 120.0) -> float:
         """Waits (at most `within_s`) until no autovacuum worker is running on the server; the seconds waited."""
-        conn = await asyncpg.connect(to_plain_url(self.database_url))
         started = time.perf_counter()
-        try:
+        async with self.admin() as conn:
             while time.perf_counter() - started < within_s:
                 running = await conn.fetchval(
                     "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'autovacuum worker'"
@@ -105,8 +110,6 @@ class Run:
                 if not running:
                     break
                 await asyncio.sleep(0.5)
-        finally:
-            await conn.close()
         return round(time.perf_counter() - started, 1)
 
     async def vacuum(self, database_urls: list[str]) -> float:
@@ -123,31 +126,22 @@ class Run:
 
     async def checkpoints(self) -> int:
         """How many checkpoints the server has begun (timed or requested) since its statistics were reset."""
-        conn = await asyncpg.connect(to_plain_url(self.database_url))
-        try:
+        async with self.admin() as conn:
             started: int = await conn.fetchval("SELECT checkpoints_timed + checkpoints_req FROM pg_stat_bgwriter")
-        finally:
-            await conn.close()
         return started
 
     async def wal_segments(self) -> int:
         """How many WAL segment files the server has (pg_wal): one more means a segment created and written whole
         (16 MB of zeros, then synced) by a commit that needed it, which waited meanwhile; recycled ones are renamed."""
-        conn = await asyncpg.connect(to_plain_url(self.database_url))
-        try:
+        async with self.admin() as conn:
             files: int = await conn.fetchval("SELECT count(*) FROM pg_ls_waldir() WHERE name ~ '^[0-9A-F]{24}$'")
-        finally:
-            await conn.close()
         return files
 
     async def checkpoint(self) -> float:
         """Writes every buffer the server holds dirty to disk now (CHECKPOINT); the seconds it took."""
-        conn = await asyncpg.connect(to_plain_url(self.database_url))
-        started = time.perf_counter()
-        try:
+        async with self.admin() as conn:
+            started = time.perf_counter()
             await conn.execute("CHECKPOINT")
-        finally:
-            await conn.close()
         return round(time.perf_counter() - started, 1)
 
     async def service(self, name: str, workers: int, namespace: str | None = None, **extra: str) -> h.Service:

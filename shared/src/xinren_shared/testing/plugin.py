@@ -104,7 +104,7 @@ async def drop_databases(admin_url: str, database_urls: list[str]) -> None:
     conn = await asyncpg.connect(to_plain_url(admin_url))
     try:
         for url in database_urls:
-            name = url.rpartition("/")[2]
+            name = url.rpartition("/")[2].split("?")[0]
             await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     finally:
         await conn.close()
