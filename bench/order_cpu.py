@@ -122,10 +122,10 @@ async def measure(
 
 
 def _commits(timed: RoundTrips, took: list[float]) -> list[float]:
-    """How long each commit took: the order takes its stock there (the deferred trigger), so this is the longest the
-    hot product row stays locked by one order, with the wait for the lock and the WAL flush. The order's write
-    commits on its own (no transaction: commands.OneStatement), so it is that statement, write included; a COMMIT if
-    the order was written in a transaction."""
+    """How long each commit took: the order takes its stock there (the deferred trigger), so this is the longest a
+    bucket of the hot product's stock stays locked by one order, with the wait for the lock and the WAL flush. The
+    order's write commits on its own (no transaction: commands.OneStatement), so it is that statement, write
+    included; a COMMIT if the order was written in a transaction."""
     commits = [elapsed for _, trip, _, elapsed in timed.completed if trip == "COMMIT"]
     writes = [elapsed for _, trip, _, elapsed in timed.completed if "INSERT INTO sales_order" in trip]
     took.extend(commits or writes)

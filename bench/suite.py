@@ -506,7 +506,7 @@ async def p4(run: Run, stack: dict[str, h.Service]) -> dict[str, Any]:
     conn = await asyncpg.connect(to_plain_url(order.database_url))
     try:
         rows = {r["order_id"] for r in await conn.fetch("SELECT order_id FROM sales_order WHERE shop_id = $1", shop_id)}
-        stock_left = await conn.fetchval("SELECT stock_available FROM product WHERE sku_id = $1", sku_id)
+        stock_left = await conn.fetchval("SELECT sum(available) FROM product_stock WHERE sku_id = $1", sku_id)
     finally:
         await conn.close()
     statuses: dict[str, int] = {}

@@ -203,7 +203,7 @@ async def test_stock_taken_by_another_order_meanwhile_refuses_it_and_writes_noth
     me = uid("u")
     r, waiting = await _while_held(
         quiet,
-        "UPDATE product SET stock_available = 0 WHERE sku_id = $1",
+        "UPDATE product_stock SET available = 0 WHERE sku_id = $1",
         sku,
         quiet.client.post("/v1/orders", json=body(shop.shop_id, (sku, 1)), headers=buyer(me)),
     )

@@ -1,9 +1,14 @@
-"""A flash sale: 200 concurrent orders through the app for a SKU with stock 50."""
+"""Stock: a flash sale of 200 concurrent orders through the app for a SKU with stock 50, multi-line orders, and the
+buckets a product's stock is held in."""
 
 import asyncio
 from collections import Counter
 
+import asyncpg
+
 from tests.order.conftest import ADDRESS, buyer, uid
+from xinren_order import stock
+from xinren_shared.settings import to_plain_url
 
 
 async def test_200_concurrent_orders_for_stock_50_create_exactly_50(api, event_collector):
@@ -85,3 +90,91 @@ async def test_concurrent_orders_naming_the_same_skus_in_any_order_never_deadloc
     assert Counter(r.status_code for r in responses) == {201: 20, 409: 20}
     for sku in (a, b):
         assert (await api.client.get(f"/v1/products/{sku}", headers=buyer("x"))).json()["stock_available"] == 0
+
+
+# --- The buckets (migration 0014): a product's stock is spread over a few rows --------------------------------------
+
+
+async def _buckets(api, sku: str) -> list[int]:
+    """The product's buckets' stock, in bucket order."""
+    conn = await asyncpg.connect(to_plain_url(api.app.state.runtime.settings.database_url))
+    try:
+        rows = await conn.fetch("SELECT available FROM product_stock WHERE sku_id = $1 ORDER BY bucket", sku)
+        return [r["available"] for r in rows]
+    finally:
+        await conn.close()
+
+
+async def _stock(api, sku: str) -> int:
+    return (await api.client.get(f"/v1/products/{sku}", headers=buyer("x"))).json()["stock_available"]
+
+
+async def _order(api, shop, sku: str, quantity: int):
+    body = {"shop_id": shop.shop_id, "items": [{"sku_id": sku, "quantity": quantity}], "shipping_address": ADDRESS}
+    return await api.client.post("/v1/orders", json=body, headers=buyer(uid("u")))
+
+
+async def test_an_order_takes_its_stock_from_a_bucket_no_other_commit_holds(api):
+    """A flash sale's orders of one product do not wait for each other's commit: while other transactions hold
+    seven of the product's eight buckets, an order is created from the eighth without waiting for any of them."""
+    shop = await api.shop()
+    sku = await api.product(shop, stock=80)
+    assert await _buckets(api, sku) == [10] * 8
+    holder = await asyncpg.connect(to_plain_url(api.app.state.runtime.settings.database_url))
+    try:
+        async with holder.transaction():
+            await holder.execute("SELECT 1 FROM product_stock WHERE sku_id = $1 AND bucket < 7 FOR UPDATE", sku)
+            r = await asyncio.wait_for(_order(api, shop, sku, 3), timeout=10)
+            assert r.status_code == 201, r.text
+    finally:
+        await holder.close()
+    assert await _buckets(api, sku) == [10] * 7 + [7]
+    assert await _stock(api, sku) == 77
+
+
+async def test_a_line_larger_than_any_bucket_takes_from_several_and_the_last_units_are_counted_together(api):
+    shop = await api.shop()
+    sku = await api.product(shop, stock=20)
+    assert await _buckets(api, sku) == [3, 3, 3, 3, 2, 2, 2, 2]
+    assert (r := await _order(api, shop, sku, 17)).status_code == 201, r.text
+    assert sum(await _buckets(api, sku)) == 3 and await _stock(api, sku) == 3
+    short = await _order(api, shop, sku, 4)
+    assert short.status_code == 409, short.text
+    assert short.json()["error"]["details"] == {"sku_id": sku, "requested": 4, "available": 3}
+    assert (r := await _order(api, shop, sku, 3)).status_code == 201, r.text
+    assert await _buckets(api, sku) == [0] * 8
+
+
+async def test_stock_given_back_goes_to_the_emptiest_bucket_and_a_restock_evens_them_out(api):
+    shop = await api.shop()
+    sku = await api.product(shop, stock=8)
+    taken = [(await _order(api, shop, sku, 1)).json() for _ in range(3)]
+    assert await _buckets(api, sku) == [0, 0, 0, 1, 1, 1, 1, 1]  # the fullest first, then the lowest bucket
+    r = await api.client.post(
+        f"/v1/orders/{taken[1]['order_id']}/cancel",
+        json={"reason": "changed my mind"},
+        headers=buyer(taken[1]["buyer_id"]),
+    )
+    assert r.status_code == 200, r.text
+    assert await _buckets(api, sku) == [1, 0, 0, 1, 1, 1, 1, 1]
+    r = await api.client.post(f"/v1/products/{sku}/stock", json={"quantity": 10}, headers=shop.headers)
+    assert r.status_code == 200 and r.json()["stock_available"] == 16, r.text
+    assert await _buckets(api, sku) == [2, 2, 2, 2, 2, 2, 2, 2]
+
+
+async def test_a_restock_beyond_the_limit_changes_no_bucket_and_taking_more_than_there_is_takes_what_there_is(api):
+    shop = await api.shop()
+    sku = await api.product(shop, stock=20)
+    async with api.app.state.runtime.transaction() as session:
+        assert await stock.restock(session, sku, 5, limit=24) is None
+    assert await _buckets(api, sku) == [3, 3, 3, 3, 2, 2, 2, 2]
+    async with api.app.state.runtime.transaction() as session:
+        assert await stock.restock(session, sku, 4, limit=24) == 24
+        assert await stock.take_upto(session, sku, 30) == 24
+    assert await _buckets(api, sku) == [0] * 8
+
+
+def test_stock_is_spread_as_evenly_as_can_be_the_larger_shares_first():
+    assert stock.spread(20) == [3, 3, 3, 3, 2, 2, 2, 2]
+    assert stock.spread(3) == [1, 1, 1, 0, 0, 0, 0, 0]
+    assert stock.spread(0, 2) == [0, 0] and stock.spread(7, 1) == [7]

@@ -14,6 +14,8 @@ from sqlalchemy import (
     Float,
     ForeignKey,
     Index,
+    Integer,
+    SmallInteger,
     String,
     Text,
     UniqueConstraint,
@@ -65,20 +67,38 @@ class Shop(OrderTable, table=True):
 
 
 class Product(OrderTable, table=True):
+    """A product for sale (one SKU); its stock is in `ProductStock`."""
+
     __tablename__ = "product"
-    __table_args__ = (CheckConstraint("stock_available >= 0", name="ck_product_stock_non_negative"),)
 
     sku_id: str = Field(primary_key=True, max_length=64)
     shop_id: str = Field(sa_column=Column(String(64), ForeignKey("shop.shop_id"), nullable=False, index=True))
     title: str = Field(max_length=200)
     category: str = Field(max_length=64)
     price_fen: int = _fen()
-    stock_available: int = 0
     qc_required: bool = False
     created_at: datetime | None = _created_at()
     # The variant group: products of a shop sharing a product_id are variants of one product (sizes of a bangle);
     # set at creation (default: the sku_id itself; None on rows from before variants: the sku is its own product).
     product_id: str | None = Field(default=None, sa_column=Column(String(64), nullable=True, index=True))
+
+
+class ProductStock(OrderTable, table=True):
+    """A product's stock, spread over a few buckets (`stock.BUCKETS`): orders of one product take theirs from
+    different rows, so a flash sale's orders do not each wait for the last one's commit (migration 0014). The
+    product's stock is the sum of its buckets."""
+
+    __tablename__ = "product_stock"
+    __table_args__ = (
+        CheckConstraint("available >= 0", name="ck_product_stock_available_non_negative"),
+        {"postgresql_with": {"fillfactor": 50}},
+    )
+
+    sku_id: str = Field(
+        sa_column=Column(String(64), ForeignKey("product.sku_id", ondelete="CASCADE"), primary_key=True)
+    )
+    bucket: int = Field(sa_column=Column(SmallInteger, primary_key=True, autoincrement=False))
+    available: int = Field(sa_column=Column(Integer, nullable=False))
 
 
 class TrustBand(OrderTable, table=True):

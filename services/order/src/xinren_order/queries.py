@@ -15,7 +15,7 @@ from xinren_shared.errors import Forbidden, Unprocessable
 from xinren_shared.pagination import keyset_page
 from xinren_shared.runtime import ServiceRuntime
 
-from . import domain, ledger, schemas
+from . import domain, ledger, schemas, stock
 from .access import COOPERATIONS, ORDERS, SHOP_STAFF, ShopRef
 from .cooperations import cooperation_public, host_for, host_public
 from .domain import OrderStatus
@@ -74,7 +74,8 @@ async def get_shop(runtime: Runtime, principal: Principal, shop_id: str) -> sche
 
 async def get_product(runtime: Runtime, sku_id: str) -> schemas.ProductPublic:
     async with runtime.snapshot() as session:
-        view = product_public(await product_for(session, sku_id), runtime.settings.qc_policy())
+        product = await product_for(session, sku_id)
+        view = product_public(product, runtime.settings.qc_policy(), (await stock.levels(session, [sku_id]))[sku_id])
         _with_band(view, (await trust_bands(session, skus={sku_id})).get(("PRODUCT", sku_id)))
         return view
 
@@ -88,7 +89,8 @@ async def list_products(
         query = select(Product).where(Product.shop_id == shop_id)
         rows, next_cursor = await keyset_page(session, query, [Product.sku_id], cursor, limit)
         bands = await trust_bands(session, skus={p.sku_id for p in rows})
-        views = [product_public(p, policy) for p in rows]
+        levels = await stock.levels(session, [p.sku_id for p in rows])
+        views = [product_public(p, policy, levels[p.sku_id]) for p in rows]
         for view in views:
             _with_band(view, bands.get(("PRODUCT", view.sku_id)))
         return views, next_cursor

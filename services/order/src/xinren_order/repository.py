@@ -25,7 +25,7 @@ from xinren_shared.events import Event
 from xinren_shared.outbox import insert_with
 from xinren_shared.timers import Timers
 
-from . import ledger
+from . import ledger, stock
 from .access import ORDERS, reports_delivery
 from .commission import CooperationStatus, Terms
 from .models import AfterSaleCase, OrderTimelineEntry, Product, SalesOrder, Shop, infra, metadata
@@ -183,7 +183,7 @@ class Intake:
 def _intake_read(with_host: bool) -> sa.Select[Any]:
     s, p = _SHOP, _PRODUCT
     columns: list[Any] = [s.c.status, s.c.trust_rights, p.c.sku_id, p.c.shop_id, p.c.title, p.c.category]
-    columns += [p.c.price_fen, p.c.stock_available]
+    columns += [p.c.price_fen, stock.total_of(p.c.sku_id).label("stock_available")]
     if with_host:
         c = _COOPERATION
         by_age = aggregate_order_by(

@@ -210,7 +210,7 @@ def shop_public(
     )
 
 
-def product_public(p: Product, policy: domain.QcPolicy) -> schemas.ProductPublic:
+def product_public(p: Product, policy: domain.QcPolicy, stock_available: int) -> schemas.ProductPublic:
     return schemas.ProductPublic(
         sku_id=p.sku_id,
         shop_id=p.shop_id,
@@ -218,7 +218,7 @@ def product_public(p: Product, policy: domain.QcPolicy) -> schemas.ProductPublic
         title=p.title,
         category=p.category,
         price_fen=p.price_fen,
-        stock_available=p.stock_available,
+        stock_available=stock_available,
         qc_required=p.qc_required,
         warehouse_hint=policy.warehouse_hint(p.category) if p.qc_required else None,
         created_at=p.created_at,

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import func, update
+from sqlalchemy import func
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
@@ -24,6 +24,7 @@ from xinren_shared.contracts import orders as oe
 from xinren_shared.contracts import qc as qe
 from xinren_shared.contracts.vocabulary import AfterSaleStatus, AfterSaleType
 
+from .. import stock
 from ..models import AfterSaleCase, AfterSaleTimelineEntry, Product, SalesOrder, Shop
 from ..repository import case_open, load_order
 from ..settings import OrderSettings
@@ -142,7 +143,7 @@ async def _stock_effects(
         case.restocked = True
         shop = await session.get(Shop, order.shop_id)
         if shop is None or shop.restock_returns:
-            await _add_stock(session, {i.sku_id: i.quantity for i in event.items})
+            await stock.give_back(session, {i.sku_id: i.quantity for i in event.items})
     elif event.type in _REPLACED and isinstance(event, ae.AfterSaleApproved | ae.AfterSaleOfferAccepted):
         if not case.replacement_reserved:
             wanted: dict[str, int] = {}
@@ -153,7 +154,7 @@ async def _stock_effects(
     elif isinstance(event, ae.AfterSaleReplacementShipped):
         case.replacement_shipped = True
     elif isinstance(event, ae.AfterSaleClosed) and case.replacement_reserved and not case.replacement_shipped:
-        await _add_stock(session, case.replacement_reserved)  # no replacement went out: the reservation goes back
+        await stock.give_back(session, case.replacement_reserved)  # no replacement went out: the reservation goes back
         case.replacement_reserved = {}
 
 
@@ -169,31 +170,19 @@ async def release_lines(session: AsyncSession, order: SalesOrder, quantities: di
         if n > 0:
             give[sku] = n
             released[sku] = released.get(sku, 0) + n
-    await _add_stock(session, give)
+    await stock.give_back(session, give)
     order.stock_released_items = released
-
-
-async def _add_stock(session: AsyncSession, quantities: dict[str, int]) -> None:
-    for sku, qty in sorted(quantities.items()):  # sku order, as every stock writer: no deadlock between them
-        await session.execute(
-            update(Product)
-            .where(col(Product.sku_id) == sku)
-            .values(stock_available=col(Product.stock_available) + qty)
-            .execution_options(synchronize_session=False)
-        )
 
 
 async def _reserve(session: AsyncSession, quantities: dict[str, int], shop_id: str) -> dict[str, int]:
     """Takes the replacement's quantities from stock, as much as there is (the seller may ship it anyway: the case
     is the buyer's right, the shortfall is the shop's to fix); only the order's shop's products."""
     taken: dict[str, int] = {}
-    for sku, qty in sorted(quantities.items()):
-        product = await session.get(Product, sku, with_for_update=True)
+    for sku, qty in sorted(quantities.items()):  # sku order, as every stock writer: no deadlock between them
+        product = await session.get(Product, sku)
         if product is None or product.shop_id != shop_id:
             continue
-        n = min(qty, product.stock_available)
-        if n > 0:
-            product.stock_available -= n
+        if n := await stock.take_upto(session, sku, qty):
             taken[sku] = n
     return taken
 

@@ -16,7 +16,7 @@ from xinren_shared.contracts import qc as qe
 from xinren_shared.errors import Conflict, Forbidden, Unprocessable
 from xinren_shared.ids import new_id, utcnow
 
-from .. import domain, ledger, schemas
+from .. import domain, ledger, schemas, stock
 from ..access import SHOP_STAFF
 from ..domain import ShopStatus
 from ..models import Product, Shop
@@ -119,14 +119,15 @@ async def add_product(
         title=body.title,
         category=body.category,
         price_fen=body.price_fen,
-        stock_available=body.stock,
         qc_required=policy.requires_qc(body.category, body.price_fen),
         created_at=uow.now,
         product_id=product_id,
     )
     session.add(product)
+    await session.flush()  # the product before its buckets, which refer to it
+    session.add_all(stock.stock_new(sku_id, body.stock))
     await session.flush()
-    return product_public(product, policy)
+    return product_public(product, policy, body.stock)
 
 
 async def _require_own_group(session: AsyncSession, shop_id: str, product_id: str) -> None:
@@ -148,11 +149,10 @@ async def add_stock(
     product = await product_for(uow.session, sku_id, lock=True)
     if not SHOP_STAFF.allows(principal, product):
         raise Forbidden("a seller manages only its own shop")
-    if product.stock_available + quantity > MAX_STOCK:
+    total = await stock.restock(uow.session, sku_id, quantity, limit=MAX_STOCK)
+    if total is None:
         raise Unprocessable(f"stock may not exceed {MAX_STOCK}", code="STOCK_TOO_HIGH")
-    product.stock_available += quantity
-    await uow.session.flush()
-    return product_public(product, uow.settings.qc_policy())
+    return product_public(product, uow.settings.qc_policy(), total)
 
 
 async def on_shop_suspended(session: AsyncSession, event: qe.QcShopSuspended, ctx: EventContext[OrderSettings]) -> None:

@@ -5,15 +5,13 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlmodel import col
 
 from xinren_shared.runtime import ServiceRuntime
 
-from .. import domain, events_out
+from .. import domain, events_out, stock
 from ..domain import ORDER, OrderStatus
-from ..models import OrderTimelineEntry, Product, SalesOrder
+from ..models import OrderTimelineEntry, SalesOrder
 from ..repository import case_open, unsaved_entry
 from ..settings import OrderSettings
 
@@ -69,17 +67,12 @@ async def release_stock(session: AsyncSession, order: SalesOrder) -> None:
     if order.stock_released:
         return
     released = dict(order.stock_released_items or {})
-    for item in sorted(order.items, key=lambda i: i["sku_id"]):
+    give: dict[str, int] = {}
+    for item in order.items:
         already = min(released.get(item["sku_id"], 0), int(item["quantity"]))
         released[item["sku_id"]] = released.get(item["sku_id"], 0) - already
-        if item["quantity"] - already <= 0:
-            continue
-        await session.execute(
-            update(Product)
-            .where(col(Product.sku_id) == item["sku_id"])
-            .values(stock_available=col(Product.stock_available) + item["quantity"] - already)
-            .execution_options(synchronize_session=False)
-        )
+        give[item["sku_id"]] = give.get(item["sku_id"], 0) + int(item["quantity"]) - already
+    await stock.give_back(session, give)
     order.stock_released = True
 
 
