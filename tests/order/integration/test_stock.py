@@ -2,6 +2,7 @@
 buckets a product's stock is held in."""
 
 import asyncio
+import random
 from collections import Counter
 
 import asyncpg
@@ -132,6 +133,47 @@ async def test_an_order_takes_its_stock_from_a_bucket_no_other_commit_holds(api)
     assert await _stock(api, sku) == 77
 
 
+async def test_when_every_bucket_is_held_an_order_waits_for_one_of_them_not_for_all(api):
+    """More orders in flight than buckets: an order waits for one bucket's commit, and goes through as soon as that
+    one ends, while the other seven are still held."""
+    shop = await api.shop()
+    sku = await api.product(shop, stock=80)
+    url = to_plain_url(api.app.state.runtime.settings.database_url)
+    holders = [await asyncpg.connect(url) for _ in range(8)]
+    watcher = await asyncpg.connect(url)
+    try:
+        for bucket, holder in enumerate(holders):
+            await holder.execute("BEGIN")
+            await holder.execute(
+                "SELECT 1 FROM product_stock WHERE sku_id = $1 AND bucket = $2 FOR UPDATE", sku, bucket
+            )
+        by_pid = {await h.fetchval("SELECT pg_backend_pid()"): h for h in holders}
+        request = asyncio.ensure_future(_order(api, shop, sku, 1))
+        blocking: list[int] = []
+        for _ in range(500):
+            assert not request.done(), (await request).text
+            blocking = (
+                await watcher.fetchval(
+                    "SELECT pg_blocking_pids(pid) FROM pg_stat_activity "
+                    "WHERE query LIKE '%INSERT INTO sales_order%' AND wait_event_type = 'Lock' "
+                    "AND pid <> pg_backend_pid()"
+                )
+                or []
+            )
+            if blocking:
+                break
+            await asyncio.sleep(0.02)
+        assert len(blocking) == 1 and blocking[0] in by_pid, blocking  # one bucket's holder, not all eight
+        await by_pid[blocking[0]].execute("COMMIT")
+        r = await asyncio.wait_for(request, timeout=10)  # the other seven are still held
+        assert r.status_code == 201, r.text
+    finally:
+        for holder in holders:
+            await holder.close()
+        await watcher.close()
+    assert await _stock(api, sku) == 79
+
+
 async def test_a_line_larger_than_any_bucket_takes_from_several_and_the_last_units_are_counted_together(api):
     shop = await api.shop()
     sku = await api.product(shop, stock=20)
@@ -178,3 +220,30 @@ def test_stock_is_spread_as_evenly_as_can_be_the_larger_shares_first():
     assert stock.spread(20) == [3, 3, 3, 3, 2, 2, 2, 2]
     assert stock.spread(3) == [1, 1, 1, 0, 0, 0, 0, 0]
     assert stock.spread(0, 2) == [0, 0] and stock.spread(7, 1) == [7]
+
+
+async def test_concurrent_orders_of_several_lines_and_quantities_near_the_last_units_never_deadlock(api):
+    """Every way an order takes stock at once (a free bucket, waiting for one, all of them for the last units), on two
+    products and lines of 1-5 units: each order is created or refused as out of stock, and the stock taken is
+    exactly what the created orders hold."""
+    shop = await api.shop()
+    skus = [await api.product(shop, stock=37), await api.product(shop, stock=23)]
+    rng = random.Random(12)
+
+    def lines() -> list[dict]:
+        chosen = rng.sample(skus, rng.choice([1, 2]))
+        return [{"sku_id": sku, "quantity": rng.randint(1, 5)} for sku in chosen]
+
+    async def place(items: list[dict]):
+        body = {"shop_id": shop.shop_id, "items": items, "shipping_address": ADDRESS}
+        return await api.client.post("/v1/orders", json=body, headers=buyer(uid("u")))
+
+    responses = await asyncio.gather(*(place(lines()) for _ in range(120)))
+    assert {r.status_code for r in responses} <= {201, 409}, Counter(r.status_code for r in responses)
+    taken = Counter[str]()
+    for r in responses:
+        if r.status_code == 201:
+            taken.update({i["sku_id"]: i["quantity"] for i in r.json()["items"]})
+    assert [await _stock(api, sku) for sku in skus] == [37 - taken[skus[0]], 23 - taken[skus[1]]]
+    assert [sum(await _buckets(api, sku)) for sku in skus] == [37 - taken[skus[0]], 23 - taken[skus[1]]]
+    assert taken[skus[0]] > 30 and taken[skus[1]] > 15  # nearly all sold: the last units were fought over

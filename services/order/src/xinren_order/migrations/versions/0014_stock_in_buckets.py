@@ -5,13 +5,14 @@ An order takes its stock as it commits (0011's deferred trigger), and a row it u
 commit is on disk. With one row, each order of the hot product waited for the previous one's WAL flush: the
 product's sales were a chain of flushes, one order each, whatever the cores and the disk could do. Now an order
 takes a line from one bucket that holds all of it and that no other commit holds (`FOR UPDATE SKIP LOCKED`, the
-fullest first), so up to eight orders of one product commit side by side and share a flush. When no such bucket is
-free (the last units, a line larger than any bucket), it locks every bucket of the product in bucket order, waiting
-for the commits that hold them, and takes the line from as many as it needs, or refuses it (XR409, as before) with
-the product's whole stock as `available`.
+fullest first), so up to eight orders of one product commit side by side and share a flush. When every such bucket
+is held, it waits for one of them chosen at random: more orders in flight than buckets queue evenly behind the
+eight, not all behind one. Only when no bucket holds the whole line (the last units, a line larger than any bucket)
+does it lock every bucket of the product in bucket order, waiting for the commits that hold them, and take the line
+from as many as it needs, or refuse it (XR409, as before) with the product's whole stock as `available`.
 
-Every writer follows the same order: products in sku order; within a product, either one bucket without waiting
-for it, or all of them in bucket order. No two writers can wait for each other.
+Every writer follows the same order: products in sku order; within a product, either one bucket (holding none of
+the product's others while it waits for it) or all of them in bucket order. No two writers can wait for each other.
 
 Revision ID: 0014
 Revises: 0013
@@ -26,12 +27,16 @@ depends_on = None
 
 BUCKETS = 8  # xinren_order.stock.BUCKETS, as of this revision
 
+# A block with an EXCEPTION clause runs as a subtransaction: leaving it by the exception `XR000` ("not this way")
+# undoes it, row locks included. A bucket locked on the way and found short (another commit took from it meanwhile) is
+# let go before the next way waits for anything, so no order ever waits while holding a bucket it does not use.
 TAKE_FROM_BUCKETS = """
 CREATE OR REPLACE FUNCTION xinren_order_takes_stock() RETURNS trigger LANGUAGE plpgsql
 SET plan_cache_mode = force_custom_plan AS $$
 DECLARE
     line record;
     held record;
+    chosen smallint;
     total bigint;
     remaining bigint;
 BEGIN
@@ -41,15 +46,45 @@ BEGIN
         GROUP BY 1
         ORDER BY 1
     LOOP
-        UPDATE product_stock SET available = available - line.quantity
-        WHERE (sku_id, bucket) = (
-            SELECT s.sku_id, s.bucket FROM product_stock AS s
+        -- 1. The fullest bucket that holds the line and that no other commit holds: no wait.
+        BEGIN
+            UPDATE product_stock SET available = available - line.quantity
+            WHERE (sku_id, bucket) = (
+                SELECT s.sku_id, s.bucket FROM product_stock AS s
+                WHERE s.sku_id = line.sku_id AND s.available >= line.quantity
+                ORDER BY s.available DESC, s.bucket
+                LIMIT 1
+                FOR UPDATE SKIP LOCKED
+            );
+            IF FOUND THEN
+                CONTINUE;
+            END IF;
+            RAISE SQLSTATE 'XR000';
+        EXCEPTION WHEN SQLSTATE 'XR000' THEN
+            NULL;
+        END;
+        -- 2. Each such bucket is held: wait for one of them, chosen at random, and take the line if it still can.
+        BEGIN
+            SELECT s.bucket INTO chosen FROM product_stock AS s
             WHERE s.sku_id = line.sku_id AND s.available >= line.quantity
-            ORDER BY s.available DESC, s.bucket
-            LIMIT 1
-            FOR UPDATE SKIP LOCKED
-        );
-        CONTINUE WHEN FOUND;
+            ORDER BY random()
+            LIMIT 1;
+            IF FOUND THEN
+                SELECT s.bucket, s.available INTO held FROM product_stock AS s
+                WHERE s.sku_id = line.sku_id AND s.bucket = chosen
+                FOR UPDATE;
+                IF held.available >= line.quantity THEN
+                    UPDATE product_stock SET available = available - line.quantity
+                    WHERE sku_id = line.sku_id AND bucket = chosen;
+                    CONTINUE;
+                END IF;
+            END IF;
+            RAISE SQLSTATE 'XR000';
+        EXCEPTION WHEN SQLSTATE 'XR000' THEN
+            NULL;
+        END;
+        -- 3. No bucket holds the whole line: all of them, locked in bucket order, and the line from as many as it
+        -- takes, or the order refused with the product's whole stock.
         SELECT coalesce(sum(locked.available), 0) INTO total FROM (
             SELECT s.available FROM product_stock AS s WHERE s.sku_id = line.sku_id ORDER BY s.bucket FOR UPDATE
         ) AS locked;
