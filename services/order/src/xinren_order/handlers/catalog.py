@@ -26,7 +26,7 @@ from ..views import product_public, shop_public
 
 log = logging.getLogger("xinren.order")
 
-MAX_STOCK = 2_000_000_000  # the column is a 32-bit integer
+MAX_STOCK = 2_000_000_000  # within one bucket's 32-bit integer, which may come to hold it all
 
 
 async def create_shop(
