@@ -46,6 +46,11 @@ BACKGROUND_RESTARTS = Counter(
     "Background tasks (relay, consumer, timers, ...) started again after a failure",
     ["service", "task"],
 )
+HOUSEKEEPING_DELETED = Counter(
+    "xinren_housekeeping_deleted_total",
+    "Rows of the infrastructure tables deleted past their retention (xinren_shared.housekeeping)",
+    ["service", "table"],
+)
 CONSUMED = Counter("xinren_events_consumed_total", "Events handled", ["service", "consumer", "type", "outcome"])
 DEAD_LETTERS = Counter(
     "xinren_dead_letters_total", "Events sent to a dead-letter topic", ["service", "consumer", "topic"]

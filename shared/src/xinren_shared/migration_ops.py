@@ -130,3 +130,15 @@ def create_infra_tables_v2() -> None:
 
 def drop_infra_tables_v2() -> None:
     drop_infra_tables_v1()
+
+
+def housekeeping_indexes_v1() -> None:
+    """BRIN indexes on the inbox's and the Idempotency-Key answers' time columns, along which housekeeping finds the
+    rows past their retention (xinren_shared.housekeeping)."""
+    op.create_index("ix_inbox_event_handled_at", "inbox_event", ["handled_at"], postgresql_using="brin")
+    op.create_index("ix_idempotency_key_created_at", "idempotency_key", ["created_at"], postgresql_using="brin")
+
+
+def drop_housekeeping_indexes_v1() -> None:
+    op.drop_index("ix_idempotency_key_created_at", table_name="idempotency_key")
+    op.drop_index("ix_inbox_event_handled_at", table_name="inbox_event")

@@ -21,6 +21,7 @@ from .consistency import Check, ConsistencyChecker
 from .consumer import Batched, Handler, IdempotentConsumer
 from .db import database_unavailable, make_engine, make_session_factory, open_pool
 from .events import Event
+from .housekeeping import Housekeeper
 from .kafka import catalog_topics, ensure_topics, kafka_reachable, make_producer
 from .listen import Announcer
 from .metrics import BACKGROUND_RESTARTS
@@ -105,6 +106,9 @@ class ServiceRuntime(Generic[SettingsT]):
             poll_seconds=settings.timer_poll_seconds,
         )
         self.consistency = ConsistencyChecker(self, spec.checks)
+        self.housekeeper = Housekeeper(
+            service=spec.name, tables=spec.tables, settings=settings, session_factory=self.session_factory
+        )
         self._tasks: list[asyncio.Task[Any]] = []
         self._failing: set[str] = set()  # background tasks waiting to be started again after a failure
         self._on_stop: list[Callable[[], Awaitable[None]]] = []
@@ -163,6 +167,8 @@ class ServiceRuntime(Generic[SettingsT]):
             self.spawn(self.timer_worker.run, "timers")
         if s.consistency_interval_seconds > 0:
             self.spawn(self.consistency.loop, "consistency")
+        if s.housekeeping_interval_seconds > 0:
+            self.spawn(self.housekeeper.run, "housekeeping")
         if s.exit_with_parent:
             self.spawn(exit_with_parent, "parent-watch")
 

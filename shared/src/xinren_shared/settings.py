@@ -66,6 +66,15 @@ class ServiceSettings(BaseSettings):
     # partition whose records are being handled is left out of the fetch sent meanwhile; its next records then
     # wait for that fetch to come back, up to this long.
     consumer_fetch_max_wait_ms: int = Field(default=100, ge=1, le=500)
+    # Housekeeping (xinren_shared.housekeeping): how long the infrastructure tables keep rows no longer needed, in
+    # hours (0: forever), how often each worker sweeps (0: never) and how many rows one transaction deletes. The
+    # inbox must keep its rows longer than the topics keep their records (Kafka's default: 7 days).
+    housekeeping_interval_seconds: float = Field(default=300.0, ge=0)
+    housekeeping_batch: int = Field(default=5_000, ge=1)
+    outbox_retention_hours: float = Field(default=168.0, ge=0)  # published events
+    inbox_retention_hours: float = Field(default=336.0, ge=0)  # ids of handled events
+    timer_retention_hours: float = Field(default=168.0, ge=0)  # fired or cancelled timers
+    idempotency_retention_hours: float = Field(default=168.0, ge=0)  # recorded answers to Idempotency-Keys
     exit_with_parent: bool = True  # a worker stops once its supervisor (uvicorn's main process) is gone
     # The garbage collector's thresholds once a worker has started and frozen what it holds (xinren_shared.gcpause):
     # the youngest generation collected after this many allocations (Python's default: 700), the older ones after
