@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import logging
 import os
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
@@ -63,6 +64,8 @@ R = TypeVar("R")
 HEADER = "idempotency-key"
 MAX_KEY_LENGTH = 200
 REPLAYED = "idempotent-replayed"
+
+log = logging.getLogger("xinren.commands")
 
 
 @dataclass(frozen=True)
@@ -316,19 +319,29 @@ class OneStatement(Generic[SettingsT]):
         the handler's would be; once committed, the listeners of `wakes` are told (the process's announcer)."""
         answer = self.render(result)
         recorded = _recorded(self.key, answer, prefix="k_") if self.key is not None else {}  # else k_key is null
-        try:
-            await statement.execute(self.conn, {**params, **recorded})
-        except asyncpg.UniqueViolationError as exc:
-            if exc.constraint_name == _KEY_CONSTRAINT:
-                raise _Lost from None  # the same key's first request committed meanwhile
-            raise
-        except asyncpg.PostgresError as exc:
-            raise refusal_of(exc) or exc from exc
+        for attempt in range(1, _WRITE_ATTEMPTS + 1):
+            try:
+                await statement.execute(self.conn, {**params, **recorded})
+                break
+            except asyncpg.UniqueViolationError as exc:
+                if exc.constraint_name == _KEY_CONSTRAINT:
+                    raise _Lost from None  # the same key's first request committed meanwhile
+                raise
+            except (asyncpg.DeadlockDetectedError, asyncpg.SerializationError):
+                # The database undid the whole statement to break a circle of waits it was in (or a conflict):
+                # nothing of it was written, and what it checks it checks again as it runs. Sent again, the other
+                # side having gone through meanwhile.
+                if attempt == _WRITE_ATTEMPTS:
+                    raise
+                log.info("the command's statement was chosen to break a deadlock; sending it again")
+            except asyncpg.PostgresError as exc:
+                raise refusal_of(exc) or exc from exc
         if wakes:
             self.runtime.announcer.send((channel, "") for channel in wakes)
         return answer
 
 
+_WRITE_ATTEMPTS = 3
 _ANSWERED = ("request_hash", "scope", "response_status", "response_headers", "response_body")
 _KEY_CONSTRAINT = "pk_idempotency_key"
 

@@ -247,3 +247,53 @@ async def test_concurrent_orders_of_several_lines_and_quantities_near_the_last_u
     assert [await _stock(api, sku) for sku in skus] == [37 - taken[skus[0]], 23 - taken[skus[1]]]
     assert [sum(await _buckets(api, sku)) for sku in skus] == [37 - taken[skus[0]], 23 - taken[skus[1]]]
     assert taken[skus[0]] > 30 and taken[skus[1]] > 15  # nearly all sold: the last units were fought over
+
+
+async def test_an_order_the_database_undoes_to_break_a_deadlock_is_sent_again_and_created_once(api):
+    """Another transaction holds every bucket of the order's second product while the order holds one of its first,
+    then waits for the first product's buckets too: the database breaks the circle by undoing the order's statement
+    (the one that waited first). Nothing of it was written; it is sent again, waits for the other transaction, and
+    the buyer gets the order once (before: a 500)."""
+    shop = await api.shop()
+    tag = uid("x")
+    first, second = f"a{tag}", f"b{tag}"  # sku order: the order takes the first product's stock first
+    for sku in (first, second):
+        r = await api.client.post(
+            f"/v1/shops/{shop.shop_id}/products",
+            json={"sku_id": sku, "title": "Item", "category": "snacks", "price_fen": 990, "stock": 8},
+            headers=shop.headers,
+        )
+        assert r.status_code == 201, r.text
+    url = to_plain_url(api.app.state.runtime.settings.database_url)
+    other, watcher = await asyncpg.connect(url), await asyncpg.connect(url)
+    try:
+        await other.execute("BEGIN")
+        await other.execute("SELECT 1 FROM product_stock WHERE sku_id = $1 FOR UPDATE", second)
+        other_pid = await other.fetchval("SELECT pg_backend_pid()")
+        body = {"shop_id": shop.shop_id, "items": [{"sku_id": first, "quantity": 1}, {"sku_id": second, "quantity": 1}]}
+        request = asyncio.ensure_future(
+            api.client.post("/v1/orders", json={**body, "shipping_address": ADDRESS}, headers=buyer(uid("u")))
+        )
+        for _ in range(500):  # the order holds a bucket of the first product and waits for the second's
+            assert not request.done(), (await request).text
+            waiting = "SELECT count(*) FROM pg_stat_activity WHERE $1 = ANY(pg_blocking_pids(pid))"
+            if await watcher.fetchval(waiting, other_pid):
+                break
+            await asyncio.sleep(0.02)
+        else:
+            raise AssertionError("the order never waited for the other transaction")
+        closing = asyncio.ensure_future(
+            other.execute("SELECT 1 FROM product_stock WHERE sku_id = $1 FOR UPDATE", first)
+        )
+        for _ in range(500):  # the database undoes the order's statement; the other gets the first product's buckets
+            if closing.done():
+                break
+            await asyncio.sleep(0.02)
+        await closing
+        await other.execute("COMMIT")
+        r = await asyncio.wait_for(request, timeout=20)
+    finally:
+        await other.close()
+        await watcher.close()
+    assert r.status_code == 201, r.text
+    assert (await _stock(api, first), await _stock(api, second)) == (7, 7)
