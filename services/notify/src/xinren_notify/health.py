@@ -133,8 +133,25 @@ async def release_backlog(session: AsyncSession, webhook_id: str, now: datetime,
 
 
 class BacklogCollector(Collector):
+    """The backlogs as each monitor of this process last counted them (one per app: a process that runs two, as
+    the tests do, shows both apps' subscriptions, neither hiding the other's until its next count)."""
+
     def __init__(self) -> None:
-        self.snapshot: dict[str, tuple[int, float | None]] = {}  # webhook id -> (backlog, oldest as unix time)
+        # monitor -> webhook id -> (backlog, oldest as unix time)
+        self.counted: dict[int, dict[str, tuple[int, float | None]]] = {}
+
+    def update(self, monitor: object, snapshot: dict[str, tuple[int, float | None]]) -> None:
+        self.counted[id(monitor)] = snapshot
+
+    def forget(self, monitor: object) -> None:
+        self.counted.pop(id(monitor), None)
+
+    @property
+    def snapshot(self) -> dict[str, tuple[int, float | None]]:
+        merged: dict[str, tuple[int, float | None]] = {}
+        for counted in list(self.counted.values()):
+            merged.update(counted)
+        return merged
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
         backlog = GaugeMetricFamily(
@@ -171,18 +188,21 @@ class HealthMonitor:
             await session.execute(DISABLE, {"window": self.settings.webhook_retry_window_seconds})
             probed = (await session.execute(PROBE, {"probe": self.settings.webhook_probe_seconds})).scalars().all()
             rows = (await session.execute(BACKLOG)).all()
-        BACKLOG_METRICS.snapshot = {
-            r.webhook_id: (r.backlog, r.oldest.timestamp() if r.oldest is not None else None) for r in rows
-        }
+        BACKLOG_METRICS.update(
+            self, {r.webhook_id: (r.backlog, r.oldest.timestamp() if r.oldest is not None else None) for r in rows}
+        )
         return list(probed)
 
     async def run(self, wake: Callable[[], None]) -> None:
-        while True:
-            try:
-                if await self.tick():
-                    wake()
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception("webhook health round failed; going on")
-            await asyncio.sleep(self.settings.webhook_probe_seconds)
+        try:
+            while True:
+                try:
+                    if await self.tick():
+                        wake()
+                except asyncio.CancelledError:
+                    raise
+                except Exception:
+                    log.exception("webhook health round failed; going on")
+                await asyncio.sleep(self.settings.webhook_probe_seconds)
+        finally:
+            BACKLOG_METRICS.forget(self)  # a stopped monitor's counts are no one's backlog
