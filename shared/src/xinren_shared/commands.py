@@ -54,6 +54,7 @@ from starlette.responses import JSONResponse, Response
 
 from . import sql
 from .auth import Principal, principal_from_request
+from .db import lock_conflict
 from .errors import DomainError, error_response, refusal_of
 from .ids import utcnow
 from .runtime import ServiceRuntime, SettingsT
@@ -327,14 +328,12 @@ class OneStatement(Generic[SettingsT]):
                 if exc.constraint_name == _KEY_CONSTRAINT:
                     raise _Lost from None  # the same key's first request committed meanwhile
                 raise
-            except (asyncpg.DeadlockDetectedError, asyncpg.SerializationError):
-                # The database undid the whole statement to break a circle of waits it was in (or a conflict):
-                # nothing of it was written, and what it checks it checks again as it runs. Sent again, the other
-                # side having gone through meanwhile.
-                if attempt == _WRITE_ATTEMPTS:
-                    raise
-                log.info("the command's statement was chosen to break a deadlock; sending it again")
             except asyncpg.PostgresError as exc:
+                # Undone to break a deadlock (or a conflict): nothing of it was written, and what it checks it checks
+                # again as it runs. Sent again, the other side having gone through meanwhile.
+                if lock_conflict(exc) and attempt < _WRITE_ATTEMPTS:
+                    log.info("the command's statement was chosen to break a deadlock; sending it again")
+                    continue
                 raise refusal_of(exc) or exc from exc
         if wakes:
             self.runtime.announcer.send((channel, "") for channel in wakes)

@@ -36,7 +36,7 @@ from sqlalchemy.dialects.postgresql import ARRAY, insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from . import sql, tracing
-from .db import causes, database_unavailable
+from .db import database_unavailable, lock_conflict
 from .events import REGISTRY, Envelope, Event, dlq_topic, logical, physical
 from .kafka import ensure_topics
 from .kafka_metrics import DeadLetterDepth
@@ -78,13 +78,6 @@ class Batched:
 
 
 _BATCH_ATTEMPTS = 3
-# A deadlock or a serialization failure: the database aborted the transaction for another one's sake; trying again
-# is expected to go through.
-_RETRYABLE_STATES = ("40P01", "40001")
-
-
-def _lock_conflict(exc: BaseException | None) -> bool:
-    return any(getattr(candidate, "sqlstate", None) in _RETRYABLE_STATES for candidate in causes(exc))
 
 
 class _Poison(Exception):
@@ -306,7 +299,7 @@ class IdempotentConsumer:
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
-                if _lock_conflict(exc) and attempt < _BATCH_ATTEMPTS:
+                if lock_conflict(exc) and attempt < _BATCH_ATTEMPTS:
                     # Another partition's batch locked the same rows in another order (the database aborted this
                     # one to break the deadlock): the other one goes through, this one again in a moment.
                     await asyncio.sleep(random.uniform(0.01, 0.05) * attempt)

@@ -172,6 +172,16 @@ def _closed(exc: BaseException) -> bool:
     return isinstance(exc, asyncpg.InterfaceError) and "connection is closed" in str(exc)
 
 
+# A deadlock or a serialization failure: the database aborted the transaction (or statement) for another one's sake,
+# and nothing of it was written; trying again is expected to go through.
+_LOCK_CONFLICT_STATES = ("40P01", "40001")
+
+
+def lock_conflict(exc: BaseException | None) -> bool:
+    """True when `exc` (or what caused it) is the database undoing the work to break a deadlock or a conflict."""
+    return any(getattr(candidate, "sqlstate", None) in _LOCK_CONFLICT_STATES for candidate in causes(exc))
+
+
 def database_unavailable(exc: BaseException | None) -> bool:
     """True when `exc` (or what caused it) says the database cannot be reached or cannot serve right now, as opposed
     to refusing what was asked: the work should wait and retry, not be judged a failure."""

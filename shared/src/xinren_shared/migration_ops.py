@@ -1,8 +1,13 @@
-"""Infrastructure tables every Xinren service database has (outbox, inbox, timers, idempotency keys).
+"""Infrastructure tables every Xinren service database has (outbox, inbox, timers, idempotency keys), and what
+the services' migrations share.
 
 Each version is frozen: a change to these tables is a new function here, a new migration in each existing service,
 and a new create_infra_tables_vN (everything so far) for the first migration of a new service.
 """
+
+import importlib.util
+from pathlib import Path
+from types import ModuleType
 
 import sqlalchemy as sa
 from alembic import op
@@ -142,3 +147,20 @@ def housekeeping_indexes_v1() -> None:
 def drop_housekeeping_indexes_v1() -> None:
     op.drop_index("ix_idempotency_key_created_at", table_name="idempotency_key")
     op.drop_index("ix_inbox_event_handled_at", table_name="inbox_event")
+
+
+def earlier_revision(here: str, filename: str) -> ModuleType:
+    """An earlier migration of the same history (`filename` beside `here`, the calling migration's `__file__`),
+    loaded from its file: the migrations are no package. What a downgrade restores is that revision's own text,
+    not a copy of it."""
+    path = Path(here).with_name(filename)
+    spec = importlib.util.spec_from_file_location(f"xinren_migration_{path.stem}", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def or_replace(create_function: str) -> str:
+    """A `CREATE FUNCTION` statement as one that replaces the function of that name (its triggers stay)."""
+    return create_function.replace("CREATE FUNCTION", "CREATE OR REPLACE FUNCTION", 1)

@@ -123,10 +123,8 @@ async def add_product(
         created_at=uow.now,
         product_id=product_id,
     )
-    session.add(product)
-    await session.flush()  # the product before its buckets, which refer to it
-    session.add_all(stock.stock_new(sku_id, body.stock))
-    await session.flush()
+    session.add_all([product, *stock.stock_new(sku_id, body.stock)])
+    await session.flush()  # the product's row first: its buckets refer to it
     return product_public(product, policy, body.stock)
 
 

@@ -19,10 +19,9 @@ Revision ID: 0007
 Revises: 0006
 """
 
-import importlib.util
-from pathlib import Path
-
 from alembic import op
+
+from xinren_shared.migration_ops import earlier_revision, or_replace
 
 revision = "0007"
 down_revision = "0006"
@@ -99,13 +98,8 @@ END
 
 def _as_0006_made_it() -> str:
     """0006's numbering function, from that migration itself (for the downgrade)."""
-    path = Path(__file__).with_name("0006_inbox_sequence_at_commit.py")
-    spec = importlib.util.spec_from_file_location("xinren_notify_migration_0006", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    created: str = module.NUMBER
-    return created.replace("CREATE FUNCTION", "CREATE OR REPLACE FUNCTION", 1)
+    created: str = earlier_revision(__file__, "0006_inbox_sequence_at_commit.py").NUMBER
+    return or_replace(created)
 
 
 def _number(body: str, settings: str) -> str:

@@ -20,6 +20,8 @@ Revises: 0013
 
 from alembic import op
 
+from xinren_shared.migration_ops import earlier_revision, or_replace
+
 revision = "0014"
 down_revision = "0013"
 branch_labels = None
@@ -114,39 +116,6 @@ END
 $$
 """
 
-TAKE_FROM_PRODUCT = """
-CREATE OR REPLACE FUNCTION xinren_order_takes_stock() RETURNS trigger LANGUAGE plpgsql
-SET plan_cache_mode = force_custom_plan AS $$
-DECLARE
-    line record;
-    left_over bigint;
-BEGIN
-    FOR line IN
-        SELECT item->>'sku_id' AS sku_id, sum((item->>'quantity')::bigint) AS quantity
-        FROM jsonb_array_elements(NEW.items) AS item
-        GROUP BY 1
-        ORDER BY 1
-    LOOP
-        UPDATE product SET stock_available = stock_available - line.quantity
-        WHERE sku_id = line.sku_id AND stock_available >= line.quantity;
-        IF NOT FOUND THEN
-            SELECT stock_available INTO left_over FROM product WHERE sku_id = line.sku_id;
-            RAISE EXCEPTION USING
-                ERRCODE = 'XR409',
-                MESSAGE = json_build_object(
-                    'code', 'OUT_OF_STOCK',
-                    'message', 'not enough stock of ' || line.sku_id,
-                    'details', json_build_object(
-                        'sku_id', line.sku_id, 'requested', line.quantity, 'available', coalesce(left_over, 0)
-                    )
-                )::text;
-        END IF;
-    END LOOP;
-    RETURN NULL;
-END
-$$
-"""
-
 
 def upgrade() -> None:
     # Updated often and only in `available`: room on each page for the new row versions (HOT updates).
@@ -178,5 +147,7 @@ def downgrade() -> None:
     )
     op.execute("ALTER TABLE product ALTER COLUMN stock_available DROP DEFAULT")
     op.execute("ALTER TABLE product ADD CONSTRAINT ck_product_stock_non_negative CHECK (stock_available >= 0)")
-    op.execute(TAKE_FROM_PRODUCT)
+    # 0011's function, as 0013 left it planned.
+    op.execute(or_replace(earlier_revision(__file__, "0011_stock_taken_at_commit.py").TAKE_STOCK))
+    earlier_revision(__file__, "0013_stock_planned_as_it_is.py").upgrade()
     op.execute("DROP TABLE product_stock")
