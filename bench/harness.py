@@ -230,6 +230,7 @@ class Figures:
     statuses: Counter[str] = field(default_factory=Counter)
     ok: str = "201"
     disk: dict[str, float | None] | None = None  # what the disks wrote meanwhile (an open loop's, on Linux)
+    machine: dict[str, float] | None = None  # how fast the machine was and how busy its cores (an open loop's)
 
     def summary(self, **extra: Any) -> dict[str, Any]:
         lat = sorted(self.latencies)
@@ -243,6 +244,7 @@ class Figures:
             "requests": len(lat),
             "statuses": dict(self.statuses),
             **({"disk": self.disk} if self.disk is not None else {}),
+            **({"machine": self.machine} if self.machine is not None else {}),
         }
 
 
@@ -304,6 +306,85 @@ class DiskWatch:
             "largest_half_second_mb": round(max(s for s, _ in steps) * megabytes, 1),
             "busiest_half_second_write_ms": max(w for _, w in steps),
         }
+
+
+class CpuWatch:
+    """How busy the machine's cores were while a step ran, half second by half second (Linux's /proc/stat; nothing
+    elsewhere), the load generator included. A p99 measured with the cores busy all along is queueing for the CPU,
+    whatever fraction of a peak was offered: a peak measured with 128 clients is served with larger batches (group
+    commits, fuller relay batches, more requests per event-loop turn) than the same rate of fewer requests at once.
+    `steal_cores` is the time the hypervisor gave the machine's cores to others (often 0 even when it did)."""
+
+    HALF_SECOND = 0.5
+
+    def __init__(self) -> None:
+        self.samples: list[tuple[float, int, int, int]] = []  # (time, busy, steal, total) in ticks
+        self._task: asyncio.Task[None] | None = None
+
+    @staticmethod
+    def _ticks() -> tuple[int, int, int] | None:
+        try:
+            with open("/proc/stat") as stat:
+                fields = [int(x) for x in stat.readline().split()[1:9]]
+        except (OSError, ValueError):
+            return None
+        user, nice, system, idle, iowait, irq, softirq, steal = fields
+        return user + nice + system + irq + softirq, steal, sum(fields)
+
+    def _take(self) -> None:
+        ticks = self._ticks()
+        if ticks is not None:
+            self.samples.append((time.perf_counter(), *ticks))
+
+    async def _sample(self) -> None:
+        while True:
+            await asyncio.sleep(self.HALF_SECOND)
+            self._take()
+
+    async def __aenter__(self) -> CpuWatch:
+        self._take()
+        if self.samples:
+            self._task = asyncio.create_task(self._sample())
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+            self._take()
+
+    def summary(self) -> dict[str, float] | None:
+        if len(self.samples) < 2:
+            return None
+        cores = os.cpu_count() or 1
+
+        def busy(a: tuple[float, int, int, int], b: tuple[float, int, int, int]) -> tuple[float, float]:
+            total = max(b[3] - a[3], 1)
+            return cores * (b[1] - a[1]) / total, cores * (b[2] - a[2]) / total
+
+        first, last = self.samples[0], self.samples[-1]
+        whole, steal = busy(first, last)
+        halves = [busy(a, b)[0] for a, b in zip(self.samples, self.samples[1:], strict=False)]
+        return {
+            "cores": cores,
+            "busy_cores": round(whole, 2),
+            "busiest_half_second_cores": round(max(halves), 2),
+            "steal_cores": round(steal, 2),
+        }
+
+
+def python_loop_ms(iterations: int = 1_000_000, tries: int = 3) -> float:
+    """How fast this machine runs Python now: the best of `tries` timings of a fixed loop, in ms (lower is faster).
+    A shared machine's cores are not always as fast: the same loop took 60 ms on some days here and 120 on others,
+    and every figure of a run moves with it; a ratio within one run does not."""
+    best = float("inf")
+    for _ in range(tries):
+        started = time.perf_counter()
+        total = 0
+        for i in range(iterations):
+            total += i
+        best = min(best, time.perf_counter() - started)
+    return round(best * 1000, 1)
 
 
 @contextmanager
@@ -372,6 +453,7 @@ async def open_loop(
     # in bursts during this step (it writes dirty pages once they are 30 s old) and stall its commits.
     inherited = dirty_mb()
     await asyncio.to_thread(os.sync)
+    speed = python_loop_ms()
     started = time.perf_counter()
     total = int(rate * seconds)
 
@@ -379,7 +461,7 @@ async def open_loop(
         figures.statuses[await request(i)] += 1
         figures.latencies.append(time.perf_counter() - at)
 
-    async with DiskWatch() as disk:
+    async with DiskWatch() as disk, CpuWatch() as cpu:
         with measuring(), _bar(label, seconds) as bar:
             ticker = asyncio.create_task(_ticker(bar, started, seconds, figures))
             try:
@@ -401,6 +483,8 @@ async def open_loop(
     summary = disk.summary()
     figures.disk = {**summary, "synced_before_mb": inherited} if summary is not None else None
     figures.seconds = max(seconds, time.perf_counter() - started)
+    after = python_loop_ms()  # once the step is over (the services may still be finishing its work)
+    figures.machine = {"python_loop_ms_before": speed, "python_loop_ms_after": after, **(cpu.summary() or {})}
     return figures, planned
 
 

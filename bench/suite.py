@@ -589,7 +589,12 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
         "started_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "quick": args.quick,
         "workers": args.workers,
-        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "load": os.getloadavg()},
+        "machine": {
+            "cpus": os.cpu_count(),
+            "python": platform.python_version(),
+            "load": os.getloadavg(),
+            "python_loop_ms_at_start": h.python_loop_ms(),
+        },
         "infra": infra.source,
         "sizes": sizes.__dict__,
     }
@@ -636,6 +641,7 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
             result["backbone"]["this_per_event"] = backbone(h.ROOT, events, env, "this-per-event", per_event=True)
     finally:
         infra.stop()
+    result["machine"]["python_loop_ms_at_end"] = h.python_loop_ms()
     return result
 
 
@@ -645,11 +651,10 @@ def save(result: dict[str, Any]) -> None:
     (RESULTS / "suite.json").write_text(json.dumps(result, indent=2, default=str) + "\n")
 
 
-def _disk(step: dict[str, Any]) -> dict[str, Any]:
-    """What the disks wrote while an open loop ran (harness.DiskWatch: its largest and busiest half second), to put
-    next to the p99 it may explain."""
-    disk = step.get("disk")
-    return {"disk": disk} if disk else {}
+def _conditions(step: dict[str, Any]) -> dict[str, Any]:
+    """What the disks wrote while an open loop ran (harness.DiskWatch: its largest and busiest half second) and how
+    fast and busy the machine was (harness.CpuWatch), to put next to the p99 they may explain."""
+    return {k: step[k] for k in ("disk", "machine") if step.get(k)}
 
 
 def acceptance(result: dict[str, Any], workers: int) -> dict[str, Any]:
@@ -666,7 +671,7 @@ def acceptance(result: dict[str, Any], workers: int) -> dict[str, Any]:
         out["p1_p99_ms_at_70pct_of_peak"] = {
             "value": p99,
             "holds": p99 is not None and p99 <= 100,
-            **_disk(p["open_loop_70pct"]),
+            **_conditions(p["open_loop_70pct"]),
         }
         two, one = p["workers"].get("2"), p["workers"].get("1")
         if one and two:
@@ -682,7 +687,7 @@ def acceptance(result: dict[str, Any], workers: int) -> dict[str, Any]:
             "keeps_up": half["keeps_up"],
             "holds": p99 is not None and p99 <= 250 and half["keeps_up"],
             "path_ms": half.get("path_ms", {}),
-            **_disk(half["pay"]),
+            **_conditions(half["pay"]),
         }
     if "p3" in result:
         out["p3_lifecycles_per_s"] = {"value": result["p3"]["ops_per_s"]}
