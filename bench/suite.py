@@ -285,7 +285,9 @@ class CaseWatch:
         await self.consumer.stop()
 
 
-async def p2(run: Run, stack: dict[str, h.Service]) -> dict[str, Any]:
+async def p2(run: Run, stack: dict[str, h.Service], only_rate: float | None = None) -> dict[str, Any]:
+    """The steps up to saturation, then one at half of it. With `only_rate`, only that one step (prepared as the half
+    step is): the same rate on another stack."""
     s = run.sizes
     order, qc = stack["order"].url, stack["qc"].url
     admin = h.token("admin", "ops")
@@ -384,13 +386,16 @@ async def p2(run: Run, stack: dict[str, h.Service]) -> dict[str, Any]:
                     "path_ms": path(paid, sent_wall, answered_wall, watch.milestones),
                 }
 
-            for rate in s.pay_rates:
+            for rate in s.pay_rates if only_rate is None else []:
                 steps.append(await step(rate, f"P2 pay {rate:.0f}/s"))
                 if not steps[-1]["keeps_up"]:
                     break
             # The saturation of pay → qc.case_opened: the most it carried in any step, pays answered and cases opened
             # alike (a step past it answers its pays faster than the cases open).
-            saturation = max(min(x["pay"]["ops_per_s"], x["case_opened"]["opened_per_s"]) for x in steps)
+            if only_rate is None:
+                saturation = max(min(x["pay"]["ops_per_s"], x["case_opened"]["opened_per_s"]) for x in steps)
+            else:
+                saturation = 2 * only_rate
             # The half step measures that rate as the system runs it, not the clean-up of the overload before it:
             # it starts once the overloaded steps' rows are vacuumed (autovacuum's work under way is waited for, the
             # rest done at once: it would otherwise start during the step) and the buffers they dirtied are on disk (a
@@ -398,12 +403,33 @@ async def p2(run: Run, stack: dict[str, h.Service]) -> dict[str, Any]:
             waited = await run.vacuum_done()
             vacuumed = await run.vacuum([service.database_url for service in stack.values()])
             checkpointed = await run.checkpoint()
-            half = await step(round(saturation / 2, 1), f"P2 pay {saturation / 2:.0f}/s (half)")
+            which = "half" if only_rate is None else f"{stack['order'].workers}w each"
+            label = f"P2 pay {saturation / 2:.0f}/s ({which})"
+            half = await step(round(saturation / 2, 1), label)
             half["waited_for_autovacuum_s"], half["vacuum_before_s"] = waited, vacuumed
             half["checkpoint_before_s"] = checkpointed
     finally:
         await watch.stop()
+    if only_rate is not None:
+        return half
     return {"steps": steps, "saturation_pay_per_s": saturation, "at_half_saturation": half}
+
+
+async def p2_one_worker_each(run: Run, rate: float) -> dict[str, Any]:
+    """P2's half step again, at the same rate, on the four services with one worker each (topics and databases of
+    their own). On this machine the four services' `workers` processes each share two cores with PostgreSQL, Kafka
+    and the load generator: the step shows what the second worker of each costs the path's latency at that rate."""
+    namespace = os.environ["XINREN_TOPIC_NAMESPACE"]
+    os.environ["XINREN_TOPIC_NAMESPACE"] = f"{namespace}p2-1w."  # the services started now, and this process's reads
+    try:
+        stack = {n: await run.service(n, 1) for n in ("order", "qc", "refund", "notify")}
+        try:
+            return await p2(run, stack, only_rate=rate)
+        finally:
+            for service in stack.values():
+                await service.stop()
+    finally:
+        os.environ["XINREN_TOPIC_NAMESPACE"] = namespace
 
 
 # The milestones of a pay's path to its case, in order, each timed from the pay's sending (wall clock, so the
@@ -628,6 +654,10 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
             finally:
                 for service in stack.values():
                     await service.stop()
+        if "p2" in parts and args.workers != 1:
+            half = result["p2"]["at_half_saturation"]["offered_per_s"]
+            result["p2"]["at_half_saturation_one_worker_each"] = await p2_one_worker_each(run, half)
+            save(result)
         if "bb" in parts:
             env = {
                 **os.environ,
@@ -689,6 +719,14 @@ def acceptance(result: dict[str, Any], workers: int) -> dict[str, Any]:
             "path_ms": half.get("path_ms", {}),
             **_conditions(half["pay"]),
         }
+        one = result["p2"].get("at_half_saturation_one_worker_each")
+        if one is not None:  # for comparison: not an acceptance figure
+            out["p2_p99_ms_at_the_same_rate_one_worker_each"] = {
+                "value": one["case_opened"]["p99_ms"],
+                "p50_ms": one["case_opened"]["p50_ms"],
+                "keeps_up": one["keeps_up"],
+                **_conditions(one["pay"]),
+            }
     if "p3" in result:
         out["p3_lifecycles_per_s"] = {"value": result["p3"]["ops_per_s"]}
     if "p4" in result:
