@@ -20,7 +20,7 @@ from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 import aiohttp
 import httpx
@@ -248,19 +248,46 @@ class Figures:
         }
 
 
-class DiskWatch:
+class _Watch:
+    """Samples something of the machine as a step starts, every half second while it runs, and as it ends (`_take`
+    appends a sample, or nothing where the machine cannot tell)."""
+
+    HALF_SECOND = 0.5
+
+    def __init__(self) -> None:
+        self._task: asyncio.Task[None] | None = None
+
+    def _take(self) -> bool:
+        raise NotImplementedError
+
+    async def _sample(self) -> None:
+        while True:
+            await asyncio.sleep(self.HALF_SECOND)
+            self._take()
+
+    async def __aenter__(self) -> Self:
+        if self._take():
+            self._task = asyncio.create_task(self._sample())
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+            self._take()
+
+
+class DiskWatch(_Watch):
     """What the machine's disks wrote while a step ran, half second by half second (Linux's /proc/diskstats; nothing
     elsewhere). A commit waits for its WAL's fsync, and an fsync waits behind whatever the disk is writing: a half
     second in which the kernel flushed a burst of dirty pages (tens of MB, from any process of the machine) is a stall
     of every commit then, which shows in the p99 of whatever was measured. `busiest_half_second_write_ms` adds up the
     time the writes of that half second spent at the disk: 1,000 means two of them waiting all along, on average."""
 
-    HALF_SECOND = 0.5
-
     def __init__(self) -> None:
+        super().__init__()
         self.disks = self._whole_disks()
         self.samples: list[tuple[int, int]] = []
-        self._task: asyncio.Task[None] | None = None
 
     @staticmethod
     def _whole_disks() -> set[str]:
@@ -280,21 +307,10 @@ class DiskWatch:
                     sectors, write_ms = sectors + int(fields[9]), write_ms + int(fields[10])
         return sectors, write_ms
 
-    async def _sample(self) -> None:
-        while True:
-            self.samples.append(self._written())
-            await asyncio.sleep(self.HALF_SECOND)
-
-    async def __aenter__(self) -> DiskWatch:
+    def _take(self) -> bool:
         if self.disks:
-            self._task = asyncio.create_task(self._sample())
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
             self.samples.append(self._written())
+        return bool(self.disks)
 
     def summary(self) -> dict[str, float] | None:
         if len(self.samples) < 2:
@@ -308,18 +324,16 @@ class DiskWatch:
         }
 
 
-class CpuWatch:
+class CpuWatch(_Watch):
     """How busy the machine's cores were while a step ran, half second by half second (Linux's /proc/stat; nothing
     elsewhere), the load generator included. A p99 measured with the cores busy all along is queueing for the CPU,
     whatever fraction of a peak was offered: a peak measured with 128 clients is served with larger batches (group
     commits, fuller relay batches, more requests per event-loop turn) than the same rate of fewer requests at once.
     `steal_cores` is the time the hypervisor gave the machine's cores to others (often 0 even when it did)."""
 
-    HALF_SECOND = 0.5
-
     def __init__(self) -> None:
+        super().__init__()
         self.samples: list[tuple[float, int, int, int]] = []  # (time, busy, steal, total) in ticks
-        self._task: asyncio.Task[None] | None = None
 
     @staticmethod
     def _ticks() -> tuple[int, int, int] | None:
@@ -331,27 +345,11 @@ class CpuWatch:
         user, nice, system, idle, iowait, irq, softirq, steal = fields
         return user + nice + system + irq + softirq, steal, sum(fields)
 
-    def _take(self) -> None:
+    def _take(self) -> bool:
         ticks = self._ticks()
         if ticks is not None:
             self.samples.append((time.perf_counter(), *ticks))
-
-    async def _sample(self) -> None:
-        while True:
-            await asyncio.sleep(self.HALF_SECOND)
-            self._take()
-
-    async def __aenter__(self) -> CpuWatch:
-        self._take()
-        if self.samples:
-            self._task = asyncio.create_task(self._sample())
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
-            self._take()
+        return ticks is not None
 
     def summary(self) -> dict[str, float] | None:
         if len(self.samples) < 2:

@@ -53,3 +53,13 @@ def test_python_loop_takes_the_best_of_its_tries(monkeypatch):
     monkeypatch.setattr(harness.time, "perf_counter", lambda: next(clock))
 
     assert harness.python_loop_ms(iterations=10, tries=3) == 20.0
+
+
+@pytest.mark.skipif(not harness.DiskWatch().disks, reason="no whole disk in /sys/block to watch")
+async def test_disk_watch_samples_as_the_step_starts_and_ends():
+    async with harness.DiskWatch() as watch:
+        pass
+
+    assert len(watch.samples) == 2  # as it started and as it ended: a step shorter than half a second still counts
+    summary = watch.summary()
+    assert summary is not None and summary["written_mb"] >= 0
