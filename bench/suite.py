@@ -386,16 +386,18 @@ async def p2(run: Run, stack: dict[str, h.Service], only_rate: float | None = No
                     "path_ms": path(paid, sent_wall, answered_wall, watch.milestones),
                 }
 
-            for rate in s.pay_rates if only_rate is None else []:
-                steps.append(await step(rate, f"P2 pay {rate:.0f}/s"))
-                if not steps[-1]["keeps_up"]:
-                    break
-            # The saturation of pay → qc.case_opened: the most it carried in any step, pays answered and cases opened
-            # alike (a step past it answers its pays faster than the cases open).
+            saturation = None
             if only_rate is None:
+                for rate in s.pay_rates:
+                    steps.append(await step(rate, f"P2 pay {rate:.0f}/s"))
+                    if not steps[-1]["keeps_up"]:
+                        break
+                # The saturation of pay → qc.case_opened: the most it carried in any step, pays answered and cases
+                # opened alike (a step past it answers its pays faster than the cases open).
                 saturation = max(min(x["pay"]["ops_per_s"], x["case_opened"]["opened_per_s"]) for x in steps)
+                rate, which = round(saturation / 2, 1), "half"
             else:
-                saturation = 2 * only_rate
+                rate, which = only_rate, f"{stack['order'].workers}w each"
             # The half step measures that rate as the system runs it, not the clean-up of the overload before it:
             # it starts once the overloaded steps' rows are vacuumed (autovacuum's work under way is waited for, the
             # rest done at once: it would otherwise start during the step) and the buffers they dirtied are on disk (a
@@ -403,14 +405,12 @@ async def p2(run: Run, stack: dict[str, h.Service], only_rate: float | None = No
             waited = await run.vacuum_done()
             vacuumed = await run.vacuum([service.database_url for service in stack.values()])
             checkpointed = await run.checkpoint()
-            which = "half" if only_rate is None else f"{stack['order'].workers}w each"
-            label = f"P2 pay {saturation / 2:.0f}/s ({which})"
-            half = await step(round(saturation / 2, 1), label)
+            half = await step(rate, f"P2 pay {rate:.0f}/s ({which})")
             half["waited_for_autovacuum_s"], half["vacuum_before_s"] = waited, vacuumed
             half["checkpoint_before_s"] = checkpointed
     finally:
         await watch.stop()
-    if only_rate is not None:
+    if saturation is None:
         return half
     return {"steps": steps, "saturation_pay_per_s": saturation, "at_half_saturation": half}
 
