@@ -48,7 +48,7 @@ from tqdm import tqdm
 from xinren_shared.events import Envelope, physical
 from xinren_shared.settings import to_plain_url
 from xinren_shared.testing.infra import provide
-from xinren_shared.testing.plugin import create_database, drop_databases
+from xinren_shared.testing.plugin import create_database, delete_topics, drop_databases
 
 RESULTS = h.ROOT / "bench" / "results"
 TOPICS = ("xinren.orders.v1", "xinren.qc.v1", "xinren.aftersales.v1")  # the services' events (catalog names)
@@ -428,6 +428,7 @@ async def p2_one_worker_each(run: Run, rate: float) -> dict[str, Any]:
         finally:
             for service in stack.values():
                 await service.stop()
+            await drop_databases(run.database_url, [service.database_url for service in stack.values()])
     finally:
         os.environ["XINREN_TOPIC_NAMESPACE"] = namespace
 
@@ -609,6 +610,9 @@ def _backbone(
 async def main_async(args: argparse.Namespace) -> dict[str, Any]:
     sizes = QUICK if args.quick else FULL
     parts = set(args.only or ["p1", "p2", "p3", "p4", "bb"])
+    # The run's topics go at its end on a broker of one's own (KAFKA_BOOTSTRAP_SERVERS); one started for it goes whole.
+    own_broker = bool(os.environ.get("KAFKA_BOOTSTRAP_SERVERS"))
+    delete_topics_at_end = own_broker and "XINREN_TOPIC_NAMESPACE" not in os.environ
     os.environ.setdefault("XINREN_TOPIC_NAMESPACE", f"bench-{uuid.uuid4().hex[:8]}.")
     infra = provide(h.ROOT, durable=True)
     result: dict[str, Any] = {
@@ -654,6 +658,7 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
             finally:
                 for service in stack.values():
                     await service.stop()
+                await drop_databases(run.database_url, [service.database_url for service in stack.values()])
         if "p2" in parts and args.workers != 1:
             half = result["p2"]["at_half_saturation"]["offered_per_s"]
             result["p2"]["at_half_saturation_one_worker_each"] = await p2_one_worker_each(run, half)
@@ -669,6 +674,8 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
             result["backbone"] = {name: backbone(tree, events, env, name) for name, tree in trees.items()}
             # This tree's consumer with a handler that waits for the database per event, as most services' do.
             result["backbone"]["this_per_event"] = backbone(h.ROOT, events, env, "this-per-event", per_event=True)
+        if delete_topics_at_end:  # tens of them: P1's services', the stacks', the backbone's
+            await delete_topics(infra.kafka_bootstrap, os.environ["XINREN_TOPIC_NAMESPACE"])
     finally:
         infra.stop()
     result["machine"]["python_loop_ms_at_end"] = h.python_loop_ms()
