@@ -4,6 +4,7 @@ buckets a product's stock is held in."""
 import asyncio
 import random
 from collections import Counter
+from typing import Any
 
 import asyncpg
 
@@ -115,6 +116,20 @@ async def _order(api, shop, sku: str, quantity: int):
     return await api.client.post("/v1/orders", json=body, headers=buyer(uid("u")))
 
 
+async def _waited_for_by_the_order(watcher: asyncpg.Connection, request: asyncio.Future[Any]) -> list[int]:
+    """Once the order's statement (`request`, under way) waits for a lock: the backends it waits for."""
+    for _ in range(500):
+        assert not request.done(), (await request).text
+        blocking = await watcher.fetchval(
+            "SELECT pg_blocking_pids(pid) FROM pg_stat_activity WHERE datname = current_database() "
+            "AND query LIKE '%INSERT INTO sales_order%' AND wait_event_type = 'Lock' AND pid <> pg_backend_pid()"
+        )
+        if blocking:
+            return list(blocking)
+        await asyncio.sleep(0.02)
+    raise AssertionError("the order never waited for a lock")
+
+
 async def test_an_order_takes_its_stock_from_a_bucket_no_other_commit_holds(api):
     """A flash sale's orders of one product do not wait for each other's commit: while other transactions hold
     seven of the product's eight buckets, an order is created from the eighth without waiting for any of them."""
@@ -149,20 +164,7 @@ async def test_when_every_bucket_is_held_an_order_waits_for_one_of_them_not_for_
             )
         by_pid = {await h.fetchval("SELECT pg_backend_pid()"): h for h in holders}
         request = asyncio.ensure_future(_order(api, shop, sku, 1))
-        blocking: list[int] = []
-        for _ in range(500):
-            assert not request.done(), (await request).text
-            blocking = (
-                await watcher.fetchval(
-                    "SELECT pg_blocking_pids(pid) FROM pg_stat_activity "
-                    "WHERE query LIKE '%INSERT INTO sales_order%' AND wait_event_type = 'Lock' "
-                    "AND pid <> pg_backend_pid()"
-                )
-                or []
-            )
-            if blocking:
-                break
-            await asyncio.sleep(0.02)
+        blocking = await _waited_for_by_the_order(watcher, request)
         assert len(blocking) == 1 and blocking[0] in by_pid, blocking  # one bucket's holder, not all eight
         await by_pid[blocking[0]].execute("COMMIT")
         r = await asyncio.wait_for(request, timeout=10)  # the other seven are still held
@@ -274,14 +276,8 @@ async def test_an_order_the_database_undoes_to_break_a_deadlock_is_sent_again_an
         request = asyncio.ensure_future(
             api.client.post("/v1/orders", json={**body, "shipping_address": ADDRESS}, headers=buyer(uid("u")))
         )
-        for _ in range(500):  # the order holds a bucket of the first product and waits for the second's
-            assert not request.done(), (await request).text
-            waiting = "SELECT count(*) FROM pg_stat_activity WHERE $1 = ANY(pg_blocking_pids(pid))"
-            if await watcher.fetchval(waiting, other_pid):
-                break
-            await asyncio.sleep(0.02)
-        else:
-            raise AssertionError("the order never waited for the other transaction")
+        # The order holds a bucket of the first product and waits for the second's.
+        assert other_pid in await _waited_for_by_the_order(watcher, request)
         # The database undoes the order's statement; the other gets the first product's buckets.
         await asyncio.wait_for(other.execute("SELECT 1 FROM product_stock WHERE sku_id = $1 FOR UPDATE", first), 20)
         await other.execute("COMMIT")

@@ -94,8 +94,8 @@ async def shop_for(session: AsyncSession, shop_id: str, *, lock: bool = False) -
     return shop
 
 
-async def product_for(session: AsyncSession, sku_id: str, *, lock: bool = False) -> Product:
-    product = await session.get(Product, sku_id, with_for_update=True if lock else None)
+async def product_for(session: AsyncSession, sku_id: str) -> Product:
+    product = await session.get(Product, sku_id)
     if product is None:
         raise NotFound(f"product {sku_id} not found")
     return product
