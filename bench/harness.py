@@ -199,6 +199,7 @@ async def start_service(
     cmd = [sys.executable, "-m", "uvicorn", "--factory", f"{package}.app:create_app"]
     cmd += ["--host", "127.0.0.1", "--port", str(port), "--workers", str(workers), "--no-access-log"]
     cmd += ["--timeout-keep-alive", "75"]  # as deploy/serve.sh: longer than any client's idle keep-alive
+    cmd += ["--loop", "uvloop", "--http", "httptools"]  # as deploy/serve.sh
     log.parent.mkdir(parents=True, exist_ok=True)
     with open(log, "ab") as out:  # noqa: ASYNC230 (opened once, before the process starts)
         proc = await asyncio.create_subprocess_exec(*cmd, cwd=tree, env=env, stdout=out, stderr=subprocess.STDOUT)

@@ -91,7 +91,7 @@ class Services:
             out.write(f"--- {time.strftime('%H:%M:%S')} starting {svc}\n".encode())
             self.procs[svc] = subprocess.Popen(
                 [sys.executable, "-m", "uvicorn", "--factory", APPS[svc], "--host", "127.0.0.1"]
-                + ["--port", str(self.ports[svc]), "--no-access-log"],
+                + ["--port", str(self.ports[svc]), "--no-access-log", "--loop", "uvloop", "--http", "httptools"],
                 cwd=ROOT,
                 env=self.env(svc),
                 stdout=out,

@@ -97,20 +97,27 @@ def test_shared_declares_its_runtime_imports_and_its_testing_extra():
     assert not _undeclared(source / "xinren_shared" / "testing", _declared(pyproject, "testing"))
 
 
-def _dockerfile(service: str) -> tuple[list[str], str]:
-    """The arguments of the Dockerfile's `pip install` and the uvicorn factory its CMD starts."""
+def _dockerfile(service: str) -> tuple[list[str], str, dict[str, str]]:
+    """The arguments of the Dockerfile's `pip install`, the uvicorn factory its CMD starts and the CMD's options."""
     text = (ROOT / "services" / service / "Dockerfile").read_text()
     install = re.search(r"^RUN pip install (.+)$", text, re.MULTILINE)
     cmd = re.search(r"^CMD (\[.+\])$", text, re.MULTILINE)
     assert install and cmd, f"services/{service}/Dockerfile: no 'RUN pip install' or no CMD"
     argv = ast.literal_eval(cmd.group(1))
     assert argv[:2] == ["uvicorn", "--factory"], argv
-    return shlex.split(install.group(1)), argv[2]
+    options = {}  # --name: value, or "" for a flag
+    for i, arg in enumerate(argv[3:], start=3):
+        if arg.startswith("--"):
+            following = argv[i + 1] if i + 1 < len(argv) else "--"
+            options[arg] = "" if following.startswith("--") else following
+    return shlex.split(install.group(1)), argv[2], options
 
 
 @pytest.mark.parametrize("service", SERVICES)
 def test_the_image_install_imports_and_builds_the_app(service, tmp_path):
-    install_args, factory = _dockerfile(service)
+    install_args, factory, options = _dockerfile(service)
+    # Named, not "auto", so that an image without them fails to start instead of serving on the slower defaults.
+    assert (options.get("--loop"), options.get("--http")) == ("uvloop", "httptools"), options
     uv = Path(sys.executable).parent / "uv"
     venv = tmp_path / "venv"
     subprocess.run([str(uv), "venv", "-q", "--python", sys.executable, str(venv)], check=True)
@@ -125,12 +132,16 @@ def test_the_image_install_imports_and_builds_the_app(service, tmp_path):
     assert done.returncode == 0, f"installing as services/{service}/Dockerfile does failed:\n{done.stderr}"
     probe = (
         "import asyncio\n"
+        "from uvicorn.config import HTTP_PROTOCOLS, LOOP_FACTORIES\n"
         "from uvicorn.importer import import_from_string\n"
-        "async def main():\n"  # as under uvicorn: the factory runs inside the event loop
+        f"import_from_string(HTTP_PROTOCOLS[{options['--http']!r}])\n"
+        f"new_loop = import_from_string(LOOP_FACTORIES[{options['--loop']!r}])()\n"
+        "async def main():\n"  # as under uvicorn: the factory runs inside the event loop the CMD names
         f"    app = import_from_string({factory!r})()\n"
         "    assert app.openapi()['paths'], 'the app has no routes'\n"
-        "    print(type(app).__name__)\n"
-        "asyncio.run(main())\n"
+        "    print(type(app).__name__, type(asyncio.get_running_loop()).__module__)\n"
+        "with asyncio.Runner(loop_factory=new_loop) as runner:\n"
+        "    runner.run(main())\n"
     )
     ran = subprocess.run(
         [str(venv / "bin" / "python"), "-c", probe],
@@ -141,4 +152,4 @@ def test_the_image_install_imports_and_builds_the_app(service, tmp_path):
         env={"PATH": "/usr/bin:/bin", "XINREN_ENV": "dev"},
     )
     assert ran.returncode == 0, f"{factory} does not start from the image's install:\n{ran.stderr}"
-    assert ran.stdout.strip() == "FastAPI"
+    assert ran.stdout.split() == ["FastAPI", "uvloop"]
