@@ -110,6 +110,7 @@ class ServiceRuntime(Generic[SettingsT]):
             service=spec.name, tables=spec.tables, settings=settings, session_factory=self.session_factory
         )
         self._tasks: list[asyncio.Task[Any]] = []
+        self._stopping = False
         self._failing: set[str] = set()  # background tasks waiting to be started again after a failure
         self._on_stop: list[Callable[[], Awaitable[None]]] = []
 
@@ -198,6 +199,11 @@ class ServiceRuntime(Generic[SettingsT]):
                 await run()
                 return
             except Exception:
+                if self._stopping:
+                    # Ended by the stop: aiokafka's getmany, which can swallow the cancellation, raises
+                    # ConsumerStoppedError once the consumer is stopped under it. Started again, it would rejoin.
+                    log.debug("background task %s ended by the stop", name, exc_info=True)
+                    return
                 if time.monotonic() - started > 300:
                     pause = 1.0  # it had run well for a while: a new failure, not the same one again
                 log.error("background task %s failed; starting it again in %.0f s", name, pause, exc_info=True)
@@ -215,6 +221,7 @@ class ServiceRuntime(Generic[SettingsT]):
 
     async def stop(self) -> None:
         # Each step is bounded: a stuck step (a broker that does not answer, say) is logged and the rest still runs.
+        self._stopping = True
         for task in self._tasks:
             task.cancel()
         if self._tasks:

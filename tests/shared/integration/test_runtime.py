@@ -2,6 +2,7 @@
 and PostgreSQL."""
 
 import asyncio
+import logging
 import os
 import signal
 import uuid
@@ -65,6 +66,34 @@ async def test_a_background_task_that_fails_is_started_again(world, kafka_bootst
         release.set()
         await rt.stop()
     assert runs == [1, 2]
+
+
+async def test_a_background_task_that_fails_as_the_service_stops_is_not_started_again(world, kafka_bootstrap, caplog):
+    """As aiokafka's getmany does: it swallows the stop's cancellation and fails once the consumer is stopped under
+    it. That failure is the stop: started again, the consumer would rejoin its group while the service stops."""
+    name = f"rt{uuid.uuid4().hex[:6]}"
+    rt = runtime(world, kafka_bootstrap, name)
+    runs: list[int] = []
+    consumer_stopped = asyncio.Event()
+
+    async def fetching() -> None:
+        runs.append(len(runs) + 1)
+        while not consumer_stopped.is_set():
+            try:
+                await consumer_stopped.wait()
+            except asyncio.CancelledError:
+                continue  # swallowed, as getmany may
+        raise RuntimeError("the consumer was stopped under its fetch")
+
+    rt.spawn(fetching, "fetching")
+    await wait_until(lambda: runs == [1])
+    stopping = asyncio.create_task(rt.stop())
+    await asyncio.sleep(0)  # the stop has cancelled the task, which waits on
+    consumer_stopped.set()
+    await stopping
+    assert runs == [1]
+    assert restarts(name, "fetching") == 0
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
 
 
 async def test_a_consumer_that_failed_rejoins_from_the_committed_offsets(world, kafka_bootstrap, publish):
