@@ -99,6 +99,10 @@ class _CommitOnRevoke(ConsumerRebalanceListener):  # type: ignore[misc]  # aioka
         return None
 
 
+class CommitsStuck(RuntimeError):
+    """The consumer handles records but none of its offset commits has gone through for too long."""
+
+
 class IdempotentConsumer:
     def __init__(
         self,
@@ -121,6 +125,8 @@ class IdempotentConsumer:
         dlq_depth_interval_seconds: float = 30.0,
         commit_interval_seconds: float = 1.0,
         fetch_max_wait_ms: int = 100,
+        commit_timeout_seconds: float = 10.0,
+        stuck_commits_seconds: float = 30.0,
     ):
         self.service = service
         self.name = name
@@ -148,6 +154,14 @@ class IdempotentConsumer:
         # Kafka's 500 ms, that was the slowest hop of a paid order's way to its quality-check case (p99 ~0.24-0.5 s).
         self.fetch_max_wait_ms = fetch_max_wait_ms
         self._commit_at = -math.inf  # the first batch's offsets are committed at once (monotonic time can be small)
+        self.commit_timeout_seconds = commit_timeout_seconds
+        # After a broker restart, aiokafka can lose its group coordinator for good: the lookup it holds a lock for
+        # never returns, so records are still handled but every commit waits out its timeout and fails (seen in the
+        # broker-restart fault scenario, the lag frozen at the last commit). Past this long without a commit that
+        # went through, `run` fails and the runtime starts the consumer again as a new member (what it reads twice,
+        # the inbox absorbs). A broker down for less than this costs no restart.
+        self.stuck_commits_seconds = stuck_commits_seconds
+        self._commits_failing_since: float | None = None
         self.consumer: AIOKafkaConsumer | None = None  # made in start(): an unstarted client would leak
         self._done: dict[TopicPartition, int] = {}
         self.runs = 0  # how many times run() was entered (the runtime starts it again after a failure)
@@ -169,14 +183,16 @@ class IdempotentConsumer:
         self.consumer.subscribe(self.topics, listener=_CommitOnRevoke(self))
         self._done.clear()  # a new member: it reads from the group's committed offsets
         self._committed.clear()
+        self._commits_failing_since = None
 
     async def stop(self) -> None:
-        if self.consumer is None:
+        client = self.consumer  # this member's: a stop left behind must not stop the next one (start replaces it)
+        if client is None:
             return
         try:
             await self.commit_done()
         finally:
-            await self.consumer.stop()
+            await client.stop()
 
     def _uncommitted(self, partitions: list[TopicPartition] | None = None) -> dict[TopicPartition, int]:
         return {
@@ -201,11 +217,14 @@ class IdempotentConsumer:
         if not offsets:
             return
         try:
-            await asyncio.wait_for(self.consumer.commit(offsets), 10)
+            await asyncio.wait_for(self.consumer.commit(offsets), self.commit_timeout_seconds)
             self._committed.update(offsets)
+            self._commits_failing_since = None
         except Exception:
             # Not fatal: the inbox makes a redelivery of these records harmless.
             log.warning("offset commit failed for %s", offsets, exc_info=True)
+            if self._commits_failing_since is None:
+                self._commits_failing_since = time.monotonic()
 
     async def run(self) -> None:
         assert self.consumer is not None, "start() first"
@@ -228,6 +247,9 @@ class IdempotentConsumer:
                 if time.monotonic() - self._commit_at >= self.commit_interval_seconds and self._uncommitted():
                     self._commit_at = time.monotonic()
                     await self.commit_done()
+                    failing = self._commits_failing_since
+                    if failing is not None and time.monotonic() - failing > self.stuck_commits_seconds:
+                        raise CommitsStuck(f"no offset commit has gone through for {time.monotonic() - failing:.0f} s")
                 if time.monotonic() - self._lag_at >= self.lag_interval_seconds:
                     try:
                         await self.record_lag()

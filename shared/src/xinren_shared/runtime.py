@@ -146,6 +146,7 @@ class ServiceRuntime(Generic[SettingsT]):
             yield session
 
     async def start(self) -> None:
+        self._stopping = False
         s = self.settings
         if s.run_migrations:
             await migrate.upgrade_async(self.spec.package, s.database_url)
@@ -177,8 +178,15 @@ class ServiceRuntime(Generic[SettingsT]):
         assert self.consumer is not None
         if self.consumer.runs:
             # Started again after a failure: a new member from the committed offsets, so records fetched but not
-            # handled before the failure are read again rather than skipped.
-            await self.consumer.stop()
+            # handled before the failure are read again rather than skipped. The old member is given 30 s to leave:
+            # one whose coordinator was lost (CommitsStuck) can wait on it forever, and is left behind.
+            leaving = asyncio.create_task(self.consumer.stop(), name=f"{self.spec.name}-consumer-leaving")
+            done, _ = await asyncio.wait({leaving}, timeout=30)
+            if not done:
+                leaving.cancel()
+                log.warning("the failed consumer did not stop within 30 s; starting a new one without it")
+            elif (error := leaving.exception()) is not None:
+                log.warning("stopping the failed consumer failed; starting a new one", exc_info=error)
             await self.consumer.start()
         await self.consumer.run()
 

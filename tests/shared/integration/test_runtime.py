@@ -8,6 +8,7 @@ import signal
 import uuid
 
 import pytest
+from aiokafka import AIOKafkaConsumer
 from prometheus_client import REGISTRY
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
@@ -127,6 +128,59 @@ async def test_a_consumer_that_failed_rejoins_from_the_committed_offsets(world, 
         second = Envelope.of(OrderCancelled(order_id=order_id, reason="y", by="buyer"), "/xinren/order")
         await publish(second)
         await wait_until(lambda: world.count(second.id))
+        assert rt.consumer.runs == 2
+        assert [await world.count(e.id) for e in (first, second)] == [1, 1]
+    finally:
+        await rt.stop()
+
+
+async def test_a_consumer_whose_commits_never_go_through_is_started_again(
+    world, kafka_bootstrap, publish, monkeypatch, caplog
+):
+    """After a broker restart aiokafka can lose its group coordinator for good: records are still handled, but every
+    offset commit waits on a coordinator lookup that never returns (the broker-restart fault scenario, its lag frozen
+    at the last commit). Past `stuck_commits_seconds` the consumer fails and is started again as a new member, whose
+    commits go through; each event is still handled once."""
+    name = f"rt{uuid.uuid4().hex[:6]}"
+    order_id = f"ord_{uuid.uuid4().hex}"
+
+    async def handler(session, event, ctx):
+        if event.order_id == order_id:
+            await world.bump(session, ctx.envelope.id)
+
+    lost: list[AIOKafkaConsumer] = []  # the first member: its coordinator lookup never returns
+    commit = AIOKafkaConsumer.commit
+
+    async def commit_lost_for_the_first(client, offsets=None):
+        if not lost:
+            lost.append(client)
+        if client is lost[0]:
+            await asyncio.Event().wait()
+        await commit(client, offsets)
+
+    monkeypatch.setattr(AIOKafkaConsumer, "commit", commit_lost_for_the_first)
+    rt = runtime(world, kafka_bootstrap, name, event_handlers={OrderCancelled: handler})
+    assert rt.consumer is not None
+    rt.consumer.commit_timeout_seconds, rt.consumer.stuck_commits_seconds = 0.5, 2.0
+
+    async def committed() -> bool:
+        client = rt.consumer.consumer
+        return client is not lost[0] and any([await client.committed(tp) is not None for tp in client.assignment()])
+
+    await rt.start()
+    try:
+        first = Envelope.of(OrderCancelled(order_id=order_id, reason="x", by="buyer"), "/xinren/order")
+        await publish(first)
+        await wait_until(lambda: world.count(first.id))
+        await wait_until(lambda: restarts(name, "consumer") == 1, timeout=30)
+        assert any(
+            "no offset commit has gone through" in r.getMessage() or "CommitsStuck" in (r.exc_text or "")
+            for r in caplog.records
+        ), [r.getMessage() for r in caplog.records]
+        second = Envelope.of(OrderCancelled(order_id=order_id, reason="y", by="buyer"), "/xinren/order")
+        await publish(second)
+        await wait_until(lambda: world.count(second.id))
+        await wait_until(committed)
         assert rt.consumer.runs == 2
         assert [await world.count(e.id) for e in (first, second)] == [1, 1]
     finally:
