@@ -619,8 +619,9 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
     sizes = QUICK if args.quick else FULL
     parts = set(args.only or ["p1", "p2", "p3", "p4", "bb"])
     # The run's topics go at its end on a broker of one's own (KAFKA_BOOTSTRAP_SERVERS); one started for it goes whole.
-    own_broker = bool(os.environ.get("KAFKA_BOOTSTRAP_SERVERS"))
-    delete_topics_at_end = own_broker and "XINREN_TOPIC_NAMESPACE" not in os.environ
+    delete_topics_at_end = (
+        bool(os.environ.get("KAFKA_BOOTSTRAP_SERVERS")) and "XINREN_TOPIC_NAMESPACE" not in os.environ
+    )
     os.environ.setdefault("XINREN_TOPIC_NAMESPACE", f"bench-{uuid.uuid4().hex[:8]}.")
     infra = provide(h.ROOT, durable=True)
     result: dict[str, Any] = {

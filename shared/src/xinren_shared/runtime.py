@@ -180,13 +180,7 @@ class ServiceRuntime(Generic[SettingsT]):
             # Started again after a failure: a new member from the committed offsets, so records fetched but not
             # handled before the failure are read again rather than skipped. The old member is given 30 s to leave:
             # one whose coordinator was lost (CommitsStuck) can wait on it forever, and is left behind.
-            leaving = asyncio.create_task(self.consumer.stop(), name=f"{self.spec.name}-consumer-leaving")
-            done, _ = await asyncio.wait({leaving}, timeout=30)
-            if not done:
-                leaving.cancel()
-                log.warning("the failed consumer did not stop within 30 s; starting a new one without it")
-            elif (error := leaving.exception()) is not None:
-                log.warning("stopping the failed consumer failed; starting a new one", exc_info=error)
+            await _bounded(self.consumer.stop(), "failed consumer", seconds=30.0)
             await self.consumer.start()
         await self.consumer.run()
 
@@ -280,12 +274,16 @@ async def exit_with_parent(poll_seconds: float = 1.0) -> None:
 
 
 async def _bounded(awaitable: Awaitable[Any], what: str, seconds: float = 15.0) -> None:
-    try:
-        await asyncio.wait_for(awaitable, seconds)
-    except TimeoutError:
+    """Awaits a step of a stop for `seconds` at most. One still running then is cancelled and left behind, not waited
+    for: a step that does not end on its cancellation (aiokafka's stop, waiting on a lost group coordinator) cannot
+    hold up the rest. A step that fails is logged; the rest still runs."""
+    step = asyncio.ensure_future(awaitable)
+    done, _ = await asyncio.wait({step}, timeout=seconds)
+    if not done:
+        step.cancel()
         log.warning("stopping the %s took over %.0fs; going on without it", what, seconds)
-    except Exception:
-        log.warning("stopping the %s failed; going on", what, exc_info=True)
+    elif not step.cancelled() and (error := step.exception()) is not None:
+        log.warning("stopping the %s failed; going on", what, exc_info=error)
 
 
 def _log_crash(task: asyncio.Task[Any]) -> None:
