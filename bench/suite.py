@@ -288,6 +288,12 @@ class CaseWatch:
             bootstrap_servers=kafka,
             group_id=None,
             auto_offset_reset="latest",
+            # As the services' own consumers read (ServiceSettings.consumer_fetch_max_wait_ms). aiokafka keeps one
+            # fetch in flight to a broker and leaves out of it the partitions whose records are not yet read: their
+            # next records wait for it to return, which the broker holds up to this long when nothing comes for the
+            # others. With Kafka's 500 ms, this reader could add up to half a second to a case it was late to see; a
+            # shorter wait would cost the broker's CPU, shared with the services measured, a fetch every few ms.
+            fetch_max_wait_ms=100,
         )
         self.task: asyncio.Task[None] | None = None
 
