@@ -18,6 +18,8 @@
 #   PG_DATABASES      databases to create (default "xinren_order xinren_refund xinren_qc xinren_notify xinren_trust")
 #   DATABASE_URL      use this server instead of a private cluster
 #   XINREN_STATE_DIR  runtime state (default <repo>/.run)
+#   XINREN_PG_DURABLE       "off" only for the test suite (fsync and synchronous_commit off)
+#   XINREN_PG_MAX_CONNECTIONS  max_connections (default 300; scripts/run.sh sets what its workers need)
 set -euo pipefail
 
 INFRA_TAG=postgres
@@ -32,6 +34,9 @@ PGSTATE="$XINREN_STATE_DIR/pg"
 PGDATA_DIR="$PGSTATE/data"
 PGSOCK_DIR="$PGSTATE/run"
 PGLOG="$PGSTATE/postgres.log"
+PG_MAX_CONNECTIONS="${XINREN_PG_MAX_CONNECTIONS:-300}"
+[[ "$PG_MAX_CONNECTIONS" =~ ^[0-9]+$ ]] && (( PG_MAX_CONNECTIONS >= 20 )) \
+  || die "XINREN_PG_MAX_CONNECTIONS must be a whole number of at least 20, not '$PG_MAX_CONNECTIONS'"
 
 # ---------------------------------------------------------------- external server
 
@@ -131,7 +136,7 @@ write_config() {
 listen_addresses = '127.0.0.1'
 port = $PG_PORT
 unix_socket_directories = '$PGSOCK_DIR'
-max_connections = 300
+max_connections = $PG_MAX_CONNECTIONS
 shared_buffers = 128MB
 $durability
 logging_collector = off
@@ -185,6 +190,23 @@ ensure_databases() {
   done
 }
 
+# settings_differ: what the running server has that this start would not give it (durability, max_connections,
+# which take a restart), as "fsync=off, max_connections=300"; nothing when it has what this start asks for. A
+# cluster left running by the test suite (durability off) must not serve make run as it is.
+settings_differ() {
+  local want_fsync=on want_sync=on have fsync sync conns out=()
+  if [[ "${XINREN_PG_DURABLE:-on}" == "off" ]]; then want_fsync=off; want_sync=off; fi
+  have="$("$PSQL" -h 127.0.0.1 -p "$PG_PORT" -U postgres -d postgres -XAtq -F ' ' \
+    -c "SELECT current_setting('fsync'), current_setting('synchronous_commit'), current_setting('max_connections')")" \
+    || { echo "settings it would not show"; return 0; }
+  read -r fsync sync conns <<<"$have"
+  [[ "$fsync" == "$want_fsync" ]] || out+=("fsync=$fsync")
+  [[ "$sync" == "$want_sync" ]] || out+=("synchronous_commit=$sync")
+  [[ "$conns" == "$PG_MAX_CONNECTIONS" ]] || out+=("max_connections=$conns")
+  local IFS=,
+  echo "${out[*]}" | sed 's/,/, /g'
+}
+
 cmd_start() {
   if [[ -n "${DATABASE_URL:-}" ]]; then
     external_check
@@ -199,12 +221,18 @@ cmd_start() {
   prepare_dirs
 
   if server_running; then
+    local differs
     if "$BINDIR/pg_isready" -q -U postgres -h 127.0.0.1 -p "$PG_PORT"; then
-      log "already running on 127.0.0.1:$PG_PORT"
-      ensure_databases
-      return 0
+      differs="$(settings_differ)"
+      if [[ -z "$differs" ]]; then
+        log "already running on 127.0.0.1:$PG_PORT"
+        ensure_databases
+        return 0
+      fi
+      log "running with $differs: restarting with the current settings"
+    else
+      log "running, but not on port $PG_PORT: restarting with the current settings"
     fi
-    log "running, but not on port $PG_PORT: restarting with the current settings"
     write_config
     as_owner "$BINDIR/pg_ctl" stop -D "$PGDATA_DIR" -m fast -w -t 30 >/dev/null \
       || die "could not stop the running cluster in $PGDATA_DIR"

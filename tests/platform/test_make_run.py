@@ -53,6 +53,14 @@ async def pg_settings(port: int, *names: str) -> dict[str, str]:
         await conn.close()
 
 
+def pool_max(port: int) -> int:
+    """The connections one worker's pool may open (`xinren_db_pool_max` of the worker that answers)."""
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as r:
+        lines = r.read().decode().splitlines()
+    (value,) = [float(line.rsplit(" ", 1)[1]) for line in lines if line.startswith("xinren_db_pool_max{")]
+    return int(value)
+
+
 def test_make_run_starts_everything_and_ctrl_c_stops_everything():
     state = tempfile.mkdtemp(prefix="xinren-make-run-")
     os.chmod(state, 0o755)
@@ -84,6 +92,12 @@ def test_make_run_starts_everything_and_ctrl_c_stops_everything():
         # What make run gives users is durable: an acknowledged commit survives a crash.
         settings = asyncio.run(pg_settings(int(env["PG_PORT"]), "fsync", "synchronous_commit", "full_page_writes"))
         assert settings == {"fsync": "on", "synchronous_commit": "on", "full_page_writes": "on"}
+        # Every worker's pool can open whole: the server allows them all, with each worker's own 3 connections (its
+        # LISTENs and announcer) and 20 for tools besides.
+        workers = int(env.get("XINREN_WORKERS") or os.cpu_count() or 1)
+        pools = {s: pool_max(ports[f"XINREN_{s}_PORT"]) for s in SERVICES}
+        allowed = int(asyncio.run(pg_settings(int(env["PG_PORT"]), "max_connections"))["max_connections"])
+        assert allowed >= 20 + sum(workers * (pool + 3) for pool in pools.values()), (allowed, workers, pools)
     finally:
         os.killpg(proc.pid, signal.SIGINT)  # what Ctrl-C in the terminal does
         try:
