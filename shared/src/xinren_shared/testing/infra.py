@@ -64,7 +64,9 @@ def start_containers(
         if pg_needed:
             from testcontainers.postgres import PostgresContainer
 
-            pg_container = PostgresContainer("postgres:16", driver=None).start()
+            # As many connections as the local cluster allows (infra/postgres.sh): the image's default is 100.
+            pg_container = PostgresContainer("postgres:16", driver=None).with_command("postgres -c max_connections=300")
+            pg_container = pg_container.start()
             stops.append(pg_container.stop)
             pg = pg_container.get_connection_url()
         if kafka_needed:
