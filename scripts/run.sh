@@ -26,8 +26,10 @@ for spec in ORDER QC REFUND NOTIFY TRUST; do
   pool=$(( (60 + workers - 1) / workers )); (( pool > 30 )) && pool=30; (( pool < 10 )) && pool=10
   export "$pool_var=${!pool_var:-$pool}"
   needed=$(( needed + workers * (${!pool_var} + ${!overflow_var:-0} + 3) ))
-  opened_var="XINREN_${spec}_DB_POOL_OPEN_AT_START"
-  opened="${!opened_var:-10}"; (( opened > ${!pool_var} )) && opened="${!pool_var}"
+  # What each opens before it is ready (db_pool_open_at_start: 10, the order service its whole pool), at most its pool.
+  opened_var="XINREN_${spec}_DB_POOL_OPEN_AT_START" opened=10
+  [[ "$spec" == ORDER ]] && opened="${!pool_var}"
+  opened="${!opened_var:-$opened}"; (( opened > ${!pool_var} )) && opened="${!pool_var}"
   at_start=$(( at_start + workers * (opened + 3) ))
 done
 export XINREN_PG_MAX_CONNECTIONS="${XINREN_PG_MAX_CONNECTIONS:-$(( needed > 300 ? needed : 300 ))}"

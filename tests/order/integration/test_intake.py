@@ -401,3 +401,12 @@ async def test_the_stock_trigger_is_planned_for_the_catalog_as_it_is(quiet):
     finally:
         await conn.close()
     assert "plan_cache_mode=force_custom_plan" in (config or []), config
+
+
+async def test_the_order_service_opens_its_whole_pool_before_it_is_ready(make_database, kafka_bootstrap):
+    """A flash sale's burst right after a start meets connections already open: a pool still growing under it queued
+    the first second's orders behind each new one (at 350/s: p50 142-758 ms against 39-278 ms opened whole)."""
+    app = create_app(order_settings(await make_database("order"), kafka_bootstrap, db_pool_size=12))
+    async with serve(app):
+        pool = app.state.runtime.engine.pool
+        assert pool.checkedin() + pool.checkedout() == 12  # the shared default opens 10
