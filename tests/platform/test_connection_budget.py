@@ -5,6 +5,7 @@ from a cluster of its state directory left running with other settings (the test
 import asyncio
 import os
 import shutil
+import signal
 import subprocess
 import tempfile
 from pathlib import Path
@@ -19,9 +20,23 @@ SERVICES = ("ORDER", "REFUND", "QC", "NOTIFY", "TRUST")
 
 
 def run_script(env: dict[str, str], timeout: float = 60) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        ["bash", "scripts/run.sh"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout
+    """scripts/run.sh to its end; should it start the services instead of refusing, they are stopped with it."""
+    proc = subprocess.Popen(
+        ["bash", "scripts/run.sh"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
     )
+    try:
+        out, err = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        out, err = proc.communicate()
+        raise AssertionError(f"scripts/run.sh did not end within {timeout} s:\n{out[-2000:]}{err[-2000:]}") from None
+    return subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
 
 
 def run_env(kafka_bootstrap: str, postgres_url: str, **extra: str) -> dict[str, str]:
