@@ -167,7 +167,7 @@ async def intake_round(url: str, label: str, concurrency: int, seconds: float, s
 
 
 async def raw_round(replay: rawbound.Replay, database_url: str, concurrency: int, seconds: float) -> dict[str, Any]:
-    # As many connections as clients, up to the service's own pool (20 + 10 overflow) per worker at most.
+    # As many connections as clients, up to one worker's own pool (30, no overflow) at most.
     pool = await rawbound.pool(database_url, min(concurrency, 30))
     try:
         return await raw_loop(replay, pool, concurrency, seconds)

@@ -94,7 +94,7 @@ def test_make_run_starts_everything_and_ctrl_c_stops_everything():
         assert settings == {"fsync": "on", "synchronous_commit": "on", "full_page_writes": "on"}
         # Every worker's pool can open whole: the server allows them all, with each worker's own 3 connections (its
         # LISTENs and announcer) and 20 for tools besides.
-        workers = int(env.get("XINREN_WORKERS") or os.cpu_count() or 1)
+        workers = int(env.get("XINREN_WORKERS") or len(os.sched_getaffinity(0)))  # make run's default: nproc
         pools = {s: pool_max(ports[f"XINREN_{s}_PORT"]) for s in SERVICES}
         allowed = int(asyncio.run(pg_settings(int(env["PG_PORT"]), "max_connections"))["max_connections"])
         assert allowed >= 20 + sum(workers * (pool + 3) for pool in pools.values()), (allowed, workers, pools)
