@@ -232,7 +232,15 @@ class ServiceRuntime(Generic[SettingsT]):
         # consumer's stop ends it.
         if self.consumer is not None and self.settings.run_consumers:
             await _bounded(self.consumer.stop(), "consumer")
-        await _bounded(asyncio.gather(*self._tasks, return_exceptions=True), "background tasks")
+        if self._tasks:
+            _, running = await asyncio.wait(self._tasks, timeout=BACKGROUND_STOP_SECONDS)
+            for task in running:  # left behind, as `_bounded` leaves a step; where it waits, for whoever looks into it
+                log.warning(
+                    "background task %s did not end within %g s of the stop; going on without it. It waits in:\n%s",
+                    task.get_name(),
+                    BACKGROUND_STOP_SECONDS,
+                    _awaiting(task),
+                )
         self._tasks.clear()
         for callback in self._on_stop:
             await _bounded(callback(), "on_stop callback")
@@ -273,6 +281,10 @@ async def exit_with_parent(poll_seconds: float = 1.0) -> None:
     os.kill(os.getpid(), signal.SIGTERM)
 
 
+# How long the stop waits for the cancelled background tasks to end before it goes on without them.
+BACKGROUND_STOP_SECONDS = 15.0
+
+
 async def _bounded(awaitable: Awaitable[Any], what: str, seconds: float = 15.0) -> None:
     """Awaits a step of a stop for `seconds` at most. One still running then is cancelled and left behind, not waited
     for: a step that does not end on its cancellation (aiokafka's stop, waiting on a lost group coordinator) cannot
@@ -284,6 +296,18 @@ async def _bounded(awaitable: Awaitable[Any], what: str, seconds: float = 15.0) 
         log.warning("stopping the %s took over %.0fs; going on without it", what, seconds)
     elif not step.cancelled() and (error := step.exception()) is not None:
         log.warning("stopping the %s failed; going on", what, exc_info=error)
+
+
+def _awaiting(task: asyncio.Task[Any]) -> str:
+    """The chain of coroutines `task` waits in, outermost first (`Task.print_stack` shows only the outermost)."""
+    lines: list[str] = []
+    awaited: Any = task.get_coro()
+    while awaited is not None and len(lines) < 40:
+        frame = getattr(awaited, "cr_frame", None) or getattr(awaited, "gi_frame", None)
+        if frame is not None:
+            lines.append(f'  File "{frame.f_code.co_filename}", line {frame.f_lineno}, in {frame.f_code.co_name}')
+        awaited = getattr(awaited, "cr_await", None) or getattr(awaited, "gi_yieldfrom", None)
+    return "\n".join(lines)
 
 
 def _log_crash(task: asyncio.Task[Any]) -> None:

@@ -99,6 +99,36 @@ async def test_a_background_task_that_fails_as_the_service_stops_is_not_started_
     assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
 
 
+async def test_the_stop_goes_on_without_a_task_that_does_not_end_and_says_where_it_waits(
+    world, kafka_bootstrap, monkeypatch, caplog
+):
+    """A background task that ignores its cancellation does not hold up the stop: past the wait, the stop goes on
+    and names the task with the stack it waits in (a warning, once), and asyncio reports nothing left unretrieved."""
+    monkeypatch.setattr(runtime_module, "BACKGROUND_STOP_SECONDS", 0.5)
+    name = f"rt{uuid.uuid4().hex[:6]}"
+    rt = runtime(world, kafka_bootstrap, name)
+    release, started = asyncio.Event(), asyncio.Event()
+
+    async def stubborn_wait() -> None:
+        started.set()
+        while not release.is_set():
+            try:
+                await release.wait()
+            except asyncio.CancelledError:
+                continue  # a step that does not end on its cancellation
+
+    rt.spawn(stubborn_wait, "stubborn")
+    await started.wait()
+    with caplog.at_level(logging.WARNING):
+        await asyncio.wait_for(rt.stop(), 20)
+        release.set()
+        await asyncio.sleep(0)  # the task ends now that it is released
+    warnings = [r.getMessage() for r in caplog.records if "did not end" in r.getMessage()]
+    assert len(warnings) == 1, warnings
+    assert f"{name}-stubborn" in warnings[0] and "stubborn_wait" in warnings[0]
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
+
+
 async def test_a_consumer_that_failed_rejoins_from_the_committed_offsets(world, kafka_bootstrap, publish):
     """The consumer's task failing (here: its offset commit after a batch, once) is started again as a new member
     of its group, from the committed offsets, and goes on handling events, each once."""
