@@ -14,6 +14,7 @@ from fastapi import Response
 from pydantic.fields import FieldInfo
 from sqlalchemy import JSON, String, Text, any_, bindparam, func, literal, literal_column, type_coerce
 from sqlalchemy.dialects.postgresql import ARRAY, aggregate_order_by
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import SQLModel, col, exists, select
 
@@ -78,6 +79,22 @@ async def status_of(cmd: OneStatement[Any], order_id: str) -> str | None:
     """The order's status as it is now (a statement of its own)."""
     status: str | None = await _STATUS.fetchval(cmd.conn, {"order_id": order_id})
     return status
+
+
+async def insert_new(session: AsyncSession, row: SQLModel) -> bool:
+    """Inserts `row` unless a row with its primary key exists, committed or being written by another transaction
+    (this one then waits for it): False then, and nothing written. Two requests creating the same id at once get
+    one row and one False, where checking first and then inserting gave the second a unique violation (a 500)."""
+    mapper = sa.inspect(type(row))
+    table = mapper.local_table
+    values = {attr.columns[0].name: getattr(row, attr.key) for attr in mapper.column_attrs}
+    statement = (
+        pg_insert(table)
+        .values(values)
+        .on_conflict_do_nothing(index_elements=list(table.primary_key.columns))
+        .returning(literal(True))
+    )
+    return bool(await session.scalar(statement))
 
 
 async def load_shop(session: AsyncSession, shop_id: str, *, lock: bool = False) -> Shop | None:

@@ -20,7 +20,7 @@ from .. import domain, ledger, schemas, stock
 from ..access import SHOP_STAFF
 from ..domain import ShopStatus
 from ..models import Product, Shop
-from ..repository import load_shop, product_for, shop_for
+from ..repository import insert_new, load_shop, product_for, shop_for
 from ..settings import OrderSettings
 from ..views import product_public, shop_public
 
@@ -33,8 +33,6 @@ async def create_shop(
     uow: UnitOfWork[OrderSettings], principal: Principal, body: schemas.ShopCreate
 ) -> schemas.ShopPublic:
     session, shop_id = uow.session, body.shop_id or new_id("shop")
-    if await load_shop(session, shop_id) is not None:
-        raise Conflict(f"shop {shop_id} already exists", code="SHOP_EXISTS")
     shop = Shop(
         shop_id=shop_id,
         name=body.name,
@@ -42,8 +40,8 @@ async def create_shop(
         return_address=body.return_address.model_dump() if body.return_address else None,
         created_at=uow.now,
     )
-    session.add(shop)
-    await session.flush()
+    if not await insert_new(session, shop):
+        raise Conflict(f"shop {shop_id} already exists", code="SHOP_EXISTS")
     if body.deposit_fen:
         await _deposit(session, shop_id, body.deposit_fen, key=f"deposit:{shop_id}:initial", memo="initial deposit")
     return shop_public(shop, principal, body.deposit_fen, 0)
@@ -108,8 +106,6 @@ async def add_product(
     session, policy = uow.session, uow.settings.qc_policy()
     sku_id = body.sku_id or new_id("sku")
     await shop_for(session, shop_id)
-    if await session.get(Product, sku_id) is not None:
-        raise Conflict(f"product {sku_id} already exists", code="PRODUCT_EXISTS")
     product_id = body.product_id or sku_id
     if body.product_id is not None:
         await _require_own_group(session, shop_id, body.product_id)
@@ -123,8 +119,10 @@ async def add_product(
         created_at=uow.now,
         product_id=product_id,
     )
-    session.add_all([product, *stock.stock_new(sku_id, body.stock)])
-    await session.flush()  # the product's row first: its buckets refer to it
+    if not await insert_new(session, product):  # the product's row first: its buckets refer to it
+        raise Conflict(f"product {sku_id} already exists", code="PRODUCT_EXISTS")
+    session.add_all(stock.stock_new(sku_id, body.stock))
+    await session.flush()
     return product_public(product, policy, body.stock)
 
 
