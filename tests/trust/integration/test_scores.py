@@ -1,9 +1,10 @@
 """Scores from events: late shipments and lost arbitrations drop a shop out of the FAST_REFUND band, announced
 once with trust.score_changed; events are counted once however often they arrive."""
 
-from tests.trust.support import ADMIN, ORDER, REFUND, eventually, paid, seller, shipped, uid
-from xinren_shared.contracts.aftersales import AfterSaleApproved, AfterSaleEscalated, AfterSaleRequested
+from tests.trust.support import ADMIN, ORDER, REFUND, eventually, host, paid, seller, shipped, uid
+from xinren_shared.contracts.aftersales import AfterSaleApproved, AfterSaleEscalated, AfterSaleItem, AfterSaleRequested
 from xinren_shared.contracts.vocabulary import AfterSaleReason, AfterSaleStatus, AfterSaleType
+from xinren_trust.models import CaseFact
 
 
 def case_event(cls, order, case_id, status):
@@ -66,3 +67,39 @@ def bearer_buyer():
     from xinren_shared.testing.http import bearer
 
     return bearer(SECRET, "buyer", uid("buyer"))
+
+
+async def test_a_case_consumed_before_the_orders_events_still_counts_against_its_host_and_product(trust, publish):
+    """aftersale.requested comes on another topic than the order's events: consumed first (while the service
+    catches up after an outage, say), it cannot name the order's host yet. Once order.paid arrives, the case counts
+    in the host's after-sales rate all the same, once; the product is known from the case's own lines."""
+    shop_id, host_id, sku = uid("shop"), uid("host"), uid("sku")
+    order = paid(shop_id, host_id=host_id, sku_id=sku)
+    case = case_event(AfterSaleRequested, order, uid("as"), AfterSaleStatus.REQUESTED).model_copy(
+        update={"items": [AfterSaleItem(sku_id=sku, quantity=1, amount_fen=600_000)]}
+    )
+    await publish(case, source=REFUND)
+
+    async def case_known():
+        async with trust.app.state.runtime.session_factory() as s:
+            return await s.get(CaseFact, case.case_id)
+
+    await eventually(case_known, what="the case remembered before the order is known")
+
+    async def indicator(path: str, name: str, headers) -> float | None:
+        view = await trust.get(path, headers)
+        return next((i["value"] for i in view["indicators"] if i["name"] == name), None)
+
+    product_rate = "product_quality_aftersales_rate"
+    assert await eventually(lambda: indicator(f"/v1/trust/products/{sku}", product_rate, ADMIN)) > 0
+    assert await indicator(f"/v1/trust/hosts/{host_id}", "host_aftersales_rate", host(host_id)) is None
+
+    await publish(order, source=ORDER)
+    await publish(order, source=ORDER)  # a redelivery counts once
+
+    async def host_rate():
+        rate = await indicator(f"/v1/trust/hosts/{host_id}", "host_aftersales_rate", host(host_id))
+        return rate if rate is not None and rate > 0 else None
+
+    assert await eventually(host_rate, what="the case in the host's after-sales rate") == 1.0  # 1 case of 1 order
+    assert await indicator(f"/v1/trust/products/{sku}", product_rate, ADMIN) == 1.0

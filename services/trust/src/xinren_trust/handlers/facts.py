@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import String, bindparam, column, func, select
 from sqlalchemy.dialects.postgresql import JSONB, insert
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from xinren_shared import sql
 from xinren_shared.consumer import EventContext
@@ -137,7 +138,31 @@ async def on_order_paid(session: AsyncSession, event: oe.OrderPaid, ctx: Ctx) ->
             source=f"paid:{order_id}:{sku}",
             order_id=order_id,
         )
+    if fact.host_id:
+        await _host_case_before_the_order(session, fact.host_id, order_id)
     await _rescore(session, ctx, fact, fact.shop_id, products=True)
+
+
+async def _host_case_before_the_order(session: AsyncSession, host_id: str, order_id: str) -> None:
+    """A buyer's case consumed before the order's own events (another topic, e.g. while the service catches up
+    after an outage) could not name the order's host then: it counts in the host's after-sales rate now, at the
+    time it was asked, as it would have (the same source: counted once either way)."""
+    asked = await session.scalar(
+        select(func.min(col(CaseFact.requested_at))).where(
+            col(CaseFact.order_id) == order_id, col(CaseFact.platform_case).is_(False)
+        )
+    )
+    if asked is not None:
+        await observe(
+            session,
+            HOST,
+            host_id,
+            "host_aftersales_rate",
+            at=asked,
+            num=1,
+            source=f"as:{order_id}:host",
+            order_id=order_id,
+        )
 
 
 async def on_order_shipped(session: AsyncSession, event: oe.OrderShipped, ctx: Ctx) -> None:
@@ -315,8 +340,10 @@ async def on_aftersale_requested(session: AsyncSession, event: ae.AfterSaleReque
             source=f"as:{order_id}:host",
             order_id=order_id,
         )
-    if fact is not None and event.reason in QUALITY_REASONS:
-        for sku in fact.sku_ids:
+    # The order's products as its fact knows them, else the lines the case names (the fact may come later).
+    skus = (fact.sku_ids if fact else None) or sorted({item.sku_id for item in event.items})
+    if event.reason in QUALITY_REASONS:
+        for sku in skus:
             await observe(
                 session,
                 PRODUCT,
@@ -327,7 +354,7 @@ async def on_aftersale_requested(session: AsyncSession, event: ae.AfterSaleReque
                 source=f"asq:{order_id}:{sku}",
                 order_id=order_id,
             )
-    await _rescore(session, ctx, fact, shop_id, products=event.reason in QUALITY_REASONS)
+    await _rescore(session, ctx, fact, shop_id, products=event.reason in QUALITY_REASONS, sku_ids=skus)
 
 
 async def on_aftersale_escalated(session: AsyncSession, event: ae.AfterSaleEscalated, ctx: Ctx) -> None:
