@@ -5,6 +5,7 @@ race for one SKU."""
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import uuid
 from collections import Counter
 from collections.abc import Awaitable
@@ -388,6 +389,34 @@ async def test_an_order_cancelled_while_it_is_being_paid_is_not_paid_and_nothing
     assert row.status == "CANCELLED" and row.paid_fen == 0 and row.payment_ref is None
     assert await quiet.balance(f"escrow:{order_id}") == 0
     await quiet.ledger_ok()
+    # The buyer's money captured for it went back: the order never held it.
+    assert quiet.app.state.payment_provider.voided.get(_sandbox_reference(order_id)) == order["total_fen"]
+
+
+def _sandbox_reference(order_id: str) -> str:
+    """The sandbox's capture reference of an order's payment (one capture per order)."""
+    return "sbx_" + hashlib.sha256(f"pay:{order_id}".encode()).hexdigest()[:24]
+
+
+async def test_a_payment_refused_because_another_paid_the_order_meanwhile_does_not_give_its_capture_back(quiet):
+    """Two payments of one order (two keys) make one capture, the provider's per order: the one refused because
+    the other paid the order meanwhile leaves that capture alone, since the order holds it."""
+    shop = await quiet.shop()
+    sku = await quiet.product(shop, stock=3)
+    me = uid("u")
+    order = await quiet.order(shop, sku, me)
+    order_id, reference = order["order_id"], _sandbox_reference(order["order_id"])
+    paid = {"amount_fen": order["total_fen"], "method": "SANDBOX"}
+    r, waiting = await _while_held(
+        quiet,
+        f"UPDATE sales_order SET status = 'PAID', payment_ref = '{reference}' WHERE order_id = $1",
+        order_id,
+        quiet.client.post(f"/v1/orders/{order_id}/pay", json=paid, headers={**buyer(me), "Idempotency-Key": uid("k")}),
+    )
+    assert "UPDATE sales_order" in waiting, waiting
+    assert r.status_code == 409, r.text
+    assert r.json()["error"]["details"] == {"current_status": "PAID", "requested_status": "PAID"}
+    assert reference not in quiet.app.state.payment_provider.voided
 
 
 async def test_the_stock_trigger_is_planned_for_the_catalog_as_it_is(quiet):

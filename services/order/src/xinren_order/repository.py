@@ -75,10 +75,11 @@ async def order_to_pay(
     return order, row["shop_return_address"], entries
 
 
-async def status_of(cmd: OneStatement[Any], order_id: str) -> str | None:
-    """The order's status as it is now (a statement of its own)."""
-    status: str | None = await _STATUS.fetchval(cmd.conn, {"order_id": order_id})
-    return status
+async def status_of(cmd: OneStatement[Any], order_id: str) -> tuple[str | None, str | None]:
+    """The order's status and payment reference as they are now (a statement of its own); (None, None) when the
+    order is not there."""
+    row = await _STATUS.fetchrow(cmd.conn, {"order_id": order_id})
+    return (row["status"], row["payment_ref"]) if row is not None else (None, None)
 
 
 async def insert_new(session: AsyncSession, row: SQLModel) -> bool:
@@ -291,7 +292,9 @@ def _pay_read() -> sa.Select[Any]:
 
 _ALL_ORDER_COLUMNS = tuple(c.name for c in _ORDER.columns)
 _PAY_READ = sql.Statement(with_key_answer(_pay_read(), infra.idempotency))
-_STATUS = sql.Statement(sa.select(_ORDER.c.status).where(_ORDER.c.order_id == bindparam("order_id")))
+_STATUS = sql.Statement(
+    sa.select(_ORDER.c.status, _ORDER.c.payment_ref).where(_ORDER.c.order_id == bindparam("order_id"))
+)
 # What paying changes on the order's row.
 PAID_SETS = (
     "status",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import timedelta
 
 from fastapi import Response
@@ -45,6 +46,8 @@ from .lifecycle import (
     start_auto_confirm,
 )
 from .settlement import complete
+
+log = logging.getLogger("xinren.order")
 
 
 class OutOfStock(Conflict):
@@ -214,7 +217,7 @@ async def pay_order(
             details={"total_fen": order.total_fen, "amount_fen": body.amount_fen},
         )
     # Captured before anything is written, nothing held meanwhile: the capture is idempotent per order, and the
-    # write below pays the order only if it is still in the status read.
+    # write below pays the order only if it is still in the status read (else the capture is given back).
     capture = await provider.capture(
         idempotency_key=f"pay:{order.order_id}", amount_fen=order.total_fen, method=body.method
     )
@@ -255,10 +258,21 @@ async def pay_order(
             shipping_late=late,
         )
     except DomainError as exc:
-        if exc.code != ORDER_MOVED:
-            raise
-        # Cancelled (say) since it was read: refused as it would have been, had it been read after.
-        ORDER.require((await status_of(cmd, order_id)) or previous, OrderStatus.PAID)
+        # Refused whole: nothing of the payment was written. Unless another payment of the order (another key, the
+        # same capture: it is one per order) paid it meanwhile, the order does not hold the buyer's money, and the
+        # capture goes back to the buyer before the refusal is answered.
+        status, payment_ref = await status_of(cmd, order_id)
+        if payment_ref != capture.reference:
+            await provider.void(capture, idempotency_key=f"void:{order.order_id}")
+            log.warning(
+                "payment %s of order %s refused after its capture (%s): the capture is voided",
+                capture.reference,
+                order_id,
+                exc.code,
+            )
+        if exc.code == ORDER_MOVED:
+            # Cancelled (say) since it was read: refused as it would have been, had it been read after.
+            ORDER.require(status or previous, OrderStatus.PAID)
         raise
 
 
