@@ -359,3 +359,24 @@ async def test_the_queue_gauges_count_each_lane_in_the_database_as_the_queue_sho
         assert len(queue[lane]) == n, (lane, queue[lane])
     oldest = f'xinren_qc_warehouse_queue_oldest_seconds{{lane="inbound",warehouse="{wid}"}}'
     assert float(next(line for line in metrics.splitlines() if line.startswith(oldest)).split()[-1]) > 0
+
+
+async def test_each_lane_of_the_queue_is_cut_on_its_own_and_counted_whole(qc_ops, monkeypatch):
+    """Many parcels on their way in do not crowd the arrived ones out of the staff's queue: each lane lists its
+    oldest cases up to the limit (here 1), and `counts` says how many it holds."""
+    from xinren_qc import workqueue
+
+    wid = await _jade_warehouse(qc_ops)
+    inbound = []
+    for _ in range(5):
+        order = paid(rid("ord"), "jade", buyer_id=rid("u"), shop_id=rid("shop"), warehouse_id=wid)
+        await qc_ops.deliver(order)
+        inbound.append((await qc_ops.case_in(order.order_id, "AWAITING_INBOUND"))["case_id"])
+    arrived = await jade_case_in_inspection(qc_ops, wid)
+    monkeypatch.setattr(workqueue, "LANE_LIMIT", 1)
+    r = await qc_ops.client.get(f"/v1/warehouses/{wid}/queue", headers=qc_ops.staff(wid))
+    assert r.status_code == 200, r.text
+    queue = r.json()
+    assert [x["case_id"] for x in queue["arrived"]] == [arrived["case_id"]]
+    assert [x["case_id"] for x in queue["inbound"]] == [inbound[0]]  # the one waiting longest
+    assert queue["counts"] == {"inbound": 5, "arrived": 1, "awaiting_verdict": 0, "awaiting_dispatch": 0}

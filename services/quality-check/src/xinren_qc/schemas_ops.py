@@ -59,6 +59,8 @@ class WarehouseQueue(BaseModel):
     awaiting_verdict: list[QueueItem]  # arrived and assigned, or appealed
     awaiting_dispatch: list[QueueItem]  # passed, or failed for good
     returns: list[ReturnPublic]  # certified items expected back
+    # How many cases each lane holds: a lane lists its oldest 500 (workqueue.LANE_LIMIT) at most.
+    counts: dict[str, int] = {}
 
 
 class WarehouseStats(BaseModel):

@@ -11,6 +11,7 @@ import sqlalchemy as sa
 from prometheus_client import Gauge
 from sqlalchemy import DateTime, Float, cast, func, null, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 from sqlmodel import col
 
 from xinren_shared.auth import Principal, Role
@@ -103,18 +104,32 @@ DUE = sa.case(
 _OPEN = _STATUS.in_([str(s) for s in OPEN])
 
 
+# A lane's cases in the order they entered it (the oldest first), and where each stands in its lane.
+_SINCE_OR_UPDATED = func.coalesce(SINCE.element, col(QcCase.updated_at))
+_PLACE = func.row_number().over(partition_by=LANE.element, order_by=(_SINCE_OR_UPDATED, col(QcCase.case_id)))
+_IN_LANE = func.count().over(partition_by=LANE.element)
+
+
 async def warehouse_queue(runtime: QcRuntime, principal: Principal, warehouse_id: str) -> WarehouseQueue:
+    """Each lane's oldest `LANE_LIMIT` cases, and how many each lane holds (`counts`): a lane is cut on its own,
+    so thousands of parcels on their way in never hide the few that arrived."""
     may_operate(principal, warehouse_id)
     now = utcnow()
     lanes: dict[str, list[QueueItem]] = {"inbound": [], "arrived": [], "awaiting_verdict": [], "awaiting_dispatch": []}
+    counts = dict.fromkeys(lanes, 0)
     async with runtime.snapshot() as session:
         await _warehouse(session, warehouse_id)
+        ranked = (
+            select(QcCase, LANE, SINCE, DUE, _PLACE.label("place"), _IN_LANE.label("in_lane"))
+            .where(col(QcCase.warehouse_id) == warehouse_id, _OPEN)
+            .subquery("ranked")
+        )
+        case = aliased(QcCase, ranked)
         cases = (
             await session.execute(
-                select(QcCase, LANE, SINCE, DUE)
-                .where(col(QcCase.warehouse_id) == warehouse_id, _OPEN)
-                .order_by(col(QcCase.updated_at))
-                .limit(4 * LANE_LIMIT)
+                select(case, ranked.c.lane, ranked.c.since, ranked.c.due, ranked.c.in_lane)
+                .where(ranked.c.place <= LANE_LIMIT)
+                .order_by(ranked.c.lane, ranked.c.place)
             )
         ).all()
         returns = (
@@ -126,25 +141,25 @@ async def warehouse_queue(runtime: QcRuntime, principal: Principal, warehouse_id
                 .limit(LANE_LIMIT)
             )
         ).all()
-    for case, lane, since, due in cases:
-        since = since or case.updated_at or now
+    for row, lane, since, due, in_lane in cases:
+        since = since or row.updated_at or now
+        counts[lane] = in_lane
         lanes[lane].append(
             QueueItem(
-                case_id=case.case_id,
-                order_id=case.order_id,
-                aftersale_case_id=case.aftersale_case_id,
-                category=case.category,
-                status=case.status,
+                case_id=row.case_id,
+                order_id=row.order_id,
+                aftersale_case_id=row.aftersale_case_id,
+                category=row.category,
+                status=row.status,
                 since=since,
                 age_seconds=max(0.0, (now - since).total_seconds()),
-                assigned_inspector_id=case.assigned_inspector_id,
+                assigned_inspector_id=row.assigned_inspector_id,
                 due_at=due,
             )
         )
-    for items in lanes.values():
-        items.sort(key=lambda i: i.since)
-        del items[LANE_LIMIT:]
-    return WarehouseQueue(warehouse_id=warehouse_id, returns=[return_public(r) for r in returns], **lanes)
+    return WarehouseQueue(
+        warehouse_id=warehouse_id, returns=[return_public(r) for r in returns], counts=counts, **lanes
+    )
 
 
 async def _stats(session: AsyncSession, warehouse: Warehouse, since: datetime, window: timedelta) -> WarehouseStats:
