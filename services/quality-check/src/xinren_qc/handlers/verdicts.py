@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import asdict
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
@@ -30,6 +30,10 @@ from .evidence import attach
 from .inspection import CaseBusy
 
 APPEAL_WINDOW = "qc_appeal_window"  # timer kind, key = case_id
+
+# A seal is given by one verdict at a time (the seal's hash is the lock's second key).
+_SEAL_LOCK_SPACE = 7_301_997
+_SEAL_LOCK = text("SELECT pg_advisory_xact_lock(:space, hashtext(:seal))")
 
 
 def _same_verdict(case: QcCase, principal: Principal, body: VerdictIn) -> bool:
@@ -62,8 +66,12 @@ async def _checked(uow: QcUnit, case: QcCase, body: VerdictIn) -> dict[str, Any]
 
 
 async def _seal_free(session: AsyncSession, case: QcCase, seal_id: str | None) -> None:
+    """Refuses a seal another item holds (SEAL_IN_USE). The seal's lock is taken first and held to the commit: of
+    verdicts giving one seal to several items at once, one certifies its item and the others, waiting, then find the
+    seal taken, where checking without it let them all on to the seal's unique index (a 500 for all but one)."""
     if seal_id is None:
         return
+    await session.execute(_SEAL_LOCK, {"space": _SEAL_LOCK_SPACE, "seal": seal_id})
     holder = (
         await session.execute(select(col(QcCase.case_id)).where(col(QcCase.seal_id) == seal_id))
     ).scalar_one_or_none()
