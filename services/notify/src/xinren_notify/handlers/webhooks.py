@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import NamedTuple
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
@@ -53,6 +53,11 @@ def subscribed_shops(principal: Principal, shop_id: str | None) -> list[str] | N
     return [shop_id]
 
 
+# An owner's subscriptions are created one at a time (the owner's hash is the lock's second key).
+_OWNER_LOCK_SPACE = 4_200_101
+_OWNER_LOCK = text("SELECT pg_advisory_xact_lock(:space, hashtext(:owner))")
+
+
 async def check_subscription(principal: Principal, body: WebhookCreate, settings: NotifySettings) -> None:
     """What can be refused before any transaction: the shops, the event types, and the URL (a DNS lookup)."""
     subscribed_shops(principal, body.shop_id)
@@ -67,8 +72,13 @@ async def check_subscription(principal: Principal, body: WebhookCreate, settings
 async def create_subscription(
     uow: UnitOfWork[NotifySettings], principal: Principal, body: WebhookCreate
 ) -> WebhookCreated:
-    """Call check_subscription first. The answer carries the signing secret, the only time it is shown."""
+    """Call check_subscription first. The answer carries the signing secret, the only time it is shown.
+
+    The owner's lock is held from the count to the commit: of subscriptions created at once for the owner's last
+    free place, one takes it and the others, counting after it, are refused (TOO_MANY_WEBHOOKS), where counting
+    without it let them all pass the quota."""
     settings = uow.settings
+    await uow.session.execute(_OWNER_LOCK, {"space": _OWNER_LOCK_SPACE, "owner": principal.actor})
     count = (
         await uow.session.execute(
             select(func.count()).where(
