@@ -3,6 +3,7 @@
 from datetime import UTC, datetime, timedelta
 
 from tests.order.conftest import ADDRESS, buyer, eventually, partner, uid
+from xinren_shared.contracts.aftersales import RefundRequested
 from xinren_shared.contracts.qc import (
     QcCaseOpened,
     QcDispatched,
@@ -189,3 +190,40 @@ async def test_the_seller_corrects_the_parcel_to_the_warehouse_until_it_arrives(
     )
     assert late.status_code == 409 and late.json()["error"]["code"] == "SHIPMENT_NOT_CORRECTABLE"
     assert (await api.get(oid))["shipment"]["tracking_no"] == "SF777"
+
+
+async def test_the_case_status_follows_a_verdict_consumed_after_the_refund_it_caused(api, publish):
+    """qc.failed (xinren.qc.v1) and the refund.requested the refund service sends because of it
+    (xinren.aftersales.v1) come on two topics: after an outage the refund may be consumed first. The order is then
+    REFUNDED straight from IN_QC and the verdict cannot move it; the QC case's status on the order screen still
+    follows the verdict and the dispatch back to the seller, once however often they arrive."""
+    shop = await api.shop()
+    sku = await api.product(shop, category="jade", price_fen=400_000, stock=1)
+    order = await api.paid_order(shop, sku, uid("u"))
+    oid = order["order_id"]
+    ids = {"order_id": oid, "case_id": uid("qc"), "buyer_id": order["buyer_id"], "shop_id": shop.shop_id}
+    deadline = datetime.now(UTC) + timedelta(days=5)
+    await publish(QcCaseOpened(**ids, warehouse_id="wh_x", warehouse_address="X", inbound_deadline=deadline), source=QC)
+    await publish(QcItemReceived(**ids), source=QC)
+    await api.wait_status(oid, "IN_QC")
+
+    refund = RefundRequested(
+        order_id=oid, case_id=uid("as"), amount_fen=400_000, buyer_id=order["buyer_id"], shop_id=shop.shop_id
+    )
+    await publish(refund, source="/xinren/refund")
+    refunded = await api.wait_status(oid, "REFUNDED")
+    assert refunded["qc"]["status"] == "IN_INSPECTION"
+
+    failed = QcFailed(**ids, reason="COUNTERFEIT", findings="resin, not jadeite")
+    await publish(failed, source=QC)
+
+    async def qc_status(status: str) -> bool:
+        return (await api.get(oid))["qc"]["status"] == status
+
+    await eventually(lambda: qc_status("FAILED"), what="the case's verdict on the refunded order")
+    back = QcDispatched(**ids, to="SELLER", carrier="SF", tracking_no="BACK7")
+    await publish(failed.model_copy(), back, back.model_copy(), source=QC)  # a redelivery in a new event, too
+    await eventually(lambda: qc_status("DISPATCHED"), what="the item's way back to the seller")
+    after = await api.get(oid)
+    assert after["status"] == "REFUNDED" and after["timeline"] == refunded["timeline"]
+    assert await api.balance(f"escrow:{oid}") == 0

@@ -1,8 +1,8 @@
 """How the order follows the quality-check service: one table (event -> from-states, to-state, reason) and one
-handler. An unknown order or a stale, out-of-order event changes nothing; the QC service's own event is the
-record of the move, so none is published here, except order.shipped when the warehouse dispatches to the buyer
+handler. An unknown order, or a stale or out-of-order event, does not move the order; the QC service's own event is
+the record of the move, so none is published here, except order.shipped when the warehouse dispatches to the buyer
 (which starts auto-confirm). The order also keeps the case's status as the QC service names it
-(domain.QC_CASE_MOVES), for the order screen."""
+(domain.QC_CASE_MOVES), for the order screen, whether the order moved or not."""
 
 from __future__ import annotations
 
@@ -127,11 +127,13 @@ async def on_qc_event(session: AsyncSession, event: qe.QcEvent, ctx: EventContex
         params |= {f"n_{name}": value for name, value in reaction.notes(event).items()}
         if not await move_by_qc(session, one, params):
             log.info(
-                "ignoring %s for order %s: unknown, or not %s (stale or out of order)",
-                event.TYPE,
+                "not moving order %s on %s: unknown, or not %s (stale or out of order)",
                 event.order_id,
+                event.TYPE,
                 one.from_status,
             )
+            if (order := await load_order(session, event.order_id, lock=True)) is not None:
+                _follow_case(order, event)
         return
     order = await load_order(session, event.order_id, lock=True)
     if order is None:
@@ -141,7 +143,8 @@ async def on_qc_event(session: AsyncSession, event: qe.QcEvent, ctx: EventContex
         _follow_case(order, event)  # a failed item dispatched back to the seller: the case moves, the order not
         return
     if order.status not in reaction.from_states or (reaction.qc_orders_only and not order.qc_required):
-        log.info("ignoring %s for order %s in %s (stale or out of order)", event.TYPE, order.order_id, order.status)
+        log.info("not moving order %s in %s on %s (stale or out of order)", order.order_id, order.status, event.TYPE)
+        _follow_case(order, event)
         return
     move(session, order, reaction.to, at=at, actor=actor, reason=reason)
     for name, value in reaction.notes(event).items():
@@ -152,7 +155,10 @@ async def on_qc_event(session: AsyncSession, event: qe.QcEvent, ctx: EventContex
 
 
 def _follow_case(order: SalesOrder, event: qe.QcEvent) -> None:
-    """The case's own status, for the order's case only (noted when it opened), and only along QC_CASE_MOVES."""
+    """The case's own status, for the order's case only (noted when it opened), and only along QC_CASE_MOVES. It
+    follows the case even when the order does not move: the refund a verdict causes comes on another topic
+    (xinren.aftersales.v1) and may be consumed first, leaving the order REFUNDED while its case goes on to FAILED
+    and DISPATCHED; a stale or repeated step is not along QC_CASE_MOVES and changes nothing."""
     if order.qc_case_id != event.case_id:
         return
     order.qc_status = next_qc_status(order.qc_status, type(event).__name__) or order.qc_status
