@@ -10,6 +10,7 @@ from xinren_notify.handlers.inbox import record_event
 from xinren_shared import sql
 from xinren_shared.contracts.orders import OrderDelivered, OrderItem, OrderPaid
 from xinren_shared.contracts.qc import QcCaseOpened, QcDispatched, QcPassed
+from xinren_shared.contracts.trust import ActionKind, TrustActionTaken, TrustSubject, Violation
 from xinren_shared.contracts.vocabulary import DispatchTarget
 from xinren_shared.events import Envelope
 from xinren_shared.settings import to_plain_url
@@ -369,3 +370,32 @@ async def test_the_numbering_is_planned_for_the_table_as_it_is_not_as_it_was_whe
         await conn.close()
     assert numbered == 8 + 3000 + 2
     assert after == before, (before, after)
+
+
+async def test_a_trust_action_reaches_its_subject_and_not_the_other_party_of_the_order(notify, publish):
+    """A shop's fine over an order of a live room goes to the shop, not to the room's host the order view knows;
+    a host's goes to the host, not to the shop the event also names."""
+    p = ids()
+    await publish(paid(p), source="/xinren/order")  # the order view learns the order's host
+    seller, host = notify.auth("seller", shop_id=p["shop_id"]), notify.auth("host", p["host_id"])
+    await wait_inbox(notify, host, 1)
+    common = {"shop_id": p["shop_id"], "host_id": p["host_id"], "order_id": p["order_id"], "step": 1}
+    shop_fine = TrustActionTaken(
+        subject_kind=TrustSubject.SHOP, subject_id=p["shop_id"], action_id=f"act_s_{p['order_id']}",
+        kind=ActionKind.FINE, violation=Violation.COUNTERFEIT, fine_fen=50_000, reason="counterfeit", **common,
+    )  # fmt: skip
+    host_warning = TrustActionTaken(
+        subject_kind=TrustSubject.HOST, subject_id=p["host_id"], action_id=f"act_h_{p['order_id']}",
+        kind=ActionKind.WARNING, violation=Violation.COUNTERFEIT, reason="counterfeit", **common,
+    )  # fmt: skip
+    fine, warning = (Envelope.of(e, "/xinren/trust") for e in (shop_fine, host_warning))
+    await publish(fine, warning)
+
+    # Each event's notifications are written in one statement: once one party has it, every party that will does.
+    async def holding(headers, event_id):
+        return any(i["event_id"] == event_id for i in await inbox(notify, headers)) or None
+
+    await eventually(lambda: holding(seller, fine.id), what="the shop's fine in the shop's inbox")
+    await eventually(lambda: holding(host, warning.id), what="the host's warning in the host's inbox")
+    assert not await holding(host, fine.id)  # the shop's fine: not the host's, though the order is the host's
+    assert not await holding(seller, warning.id)  # the host's warning: not the shop's, though the event names it

@@ -77,3 +77,15 @@ def test_formats():
 def test_a_missing_field_renders_blank_and_never_fails():
     rendered = templates.render("xinren.qc.passed", {"order_id": "o1"})
     assert rendered[Audience.BUYER].body_zh.startswith("好消息！订单 o1")
+
+
+@pytest.mark.parametrize(
+    ("kind", "audience"), [("SHOP", Audience.SHOP), ("HOST", Audience.HOST), ("PRODUCT", Audience.SHOP)]
+)
+@pytest.mark.parametrize("type_", sorted(t for t in REGISTRY if t.startswith("xinren.trust.")))
+def test_a_trust_event_speaks_to_its_subject_alone(type_, kind, audience):
+    """The event names the shop and the host alike: a shop's action is not the host's, nor a host's the shop's."""
+    rendered = templates.render(type_, {**example(type_), "subject_kind": kind})
+    assert set(rendered) <= {audience}, (type_, kind, set(rendered))
+    if audience in templates.TEMPLATES[type_]:
+        assert set(rendered) == {audience}

@@ -133,10 +133,22 @@ def templates_for(type_: str, data: dict[str, Any]) -> dict[Audience, Template]:
     return TEMPLATES.get(type_, {})
 
 
+# A trust event speaks to its subject alone: a shop's action to the shop, a host's to the host, a product's score
+# to its shop. The event names both the shop and the host, and the order view knows an order's host: addressed to
+# every party, a shop's fine over an order of a live room told the host "the platform took this action against
+# you", and a host's told the shop.
+_TRUST = "xinren.trust."
+_SUBJECT_AUDIENCE = {"SHOP": Audience.SHOP, "HOST": Audience.HOST, "PRODUCT": Audience.SHOP}
+
+
 def render(type_: str, data: dict[str, Any]) -> dict[Audience, Text]:
     """The text each concerned audience gets for one event; audiences without a template get nothing."""
     zh, en = context(data, zh=True), context(data, zh=False)
-    return {audience: t.render(zh, en) for audience, t in templates_for(type_, data).items()}
+    chosen = templates_for(type_, data)
+    if type_.startswith(_TRUST):
+        subject = _SUBJECT_AUDIENCE.get(_plain(data.get("subject_kind")))
+        chosen = {audience: t for audience, t in chosen.items() if audience is subject}
+    return {audience: t.render(zh, en) for audience, t in chosen.items()}
 
 
 def links(data: dict[str, Any]) -> dict[str, str]:
