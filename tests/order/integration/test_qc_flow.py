@@ -227,3 +227,51 @@ async def test_the_case_status_follows_a_verdict_consumed_after_the_refund_it_ca
     after = await api.get(oid)
     assert after["status"] == "REFUNDED" and after["timeline"] == refunded["timeline"]
     assert await api.balance(f"escrow:{oid}") == 0
+
+
+async def test_an_item_never_sent_to_the_warehouse_goes_back_on_sale_when_refunded_whichever_event_comes_first(
+    api, publish, event_collector
+):
+    """The seller never sent the item in: QC's expiry moves the order to QC_FAILED and the refund service refunds it
+    in full, on another topic. Read in either order, the refund puts the item back on sale, once; an item that was
+    sent in and failed stays off."""
+    shop = await api.shop()
+    sku = await api.product(shop, category="antiques", price_fen=300_000, stock=5)
+    expired_first, refunded_first, failed = [await api.paid_order(shop, sku, uid("u")) for _ in range(3)]
+
+    async def stock() -> int:
+        return (await api.client.get(f"/v1/products/{sku}", headers=buyer("x"))).json()["stock_available"]
+
+    assert await stock() == 2
+    for o in (expired_first, refunded_first, failed):
+        o["ids"] = {"order_id": o["order_id"], "case_id": uid("qc")}
+        opened = dict(warehouse_id="wh_bj", warehouse_address="Beijing", inbound_deadline=datetime.now(UTC))
+        await publish(QcCaseOpened(**o["ids"], **opened), source=QC)
+        await api.wait_status(o["order_id"], "AWAITING_QC_INBOUND")
+
+    def full_refund(o):
+        return RefundRequested(
+            order_id=o["order_id"], case_id=uid("as"), amount_fen=o["total_fen"], buyer_id=o["buyer_id"],
+            shop_id=o["shop_id"], refund_id=uid("rf"),
+        )  # fmt: skip
+
+    await publish(QcExpired(**expired_first["ids"]), source=QC)
+    await api.wait_status(expired_first["order_id"], "QC_FAILED")
+    await publish(full_refund(expired_first), full_refund(expired_first), source="/xinren/refund")  # and a repeat
+    await publish(full_refund(refunded_first), source="/xinren/refund")
+    await api.wait_status(refunded_first["order_id"], "REFUNDED")
+    await publish(QcExpired(**refunded_first["ids"]), source=QC)
+    await api.wait_status(expired_first["order_id"], "REFUNDED")
+    assert await stock() == 4  # both items back on sale, once each
+
+    r = await api.client.post(
+        f"/v1/orders/{failed['order_id']}/shipments", json={"carrier": "SF", "tracking_no": "SF7"}, headers=shop.headers
+    )
+    assert r.status_code == 201, r.text
+    await publish(QcItemReceived(**failed["ids"]), source=QC)
+    await publish(QcFailed(**failed["ids"], reason="COUNTERFEIT", findings="resin"), source=QC)
+    await api.wait_status(failed["order_id"], "QC_FAILED")
+    await publish(full_refund(failed), source="/xinren/refund")
+    await api.wait_status(failed["order_id"], "REFUNDED")
+    assert await stock() == 4  # the item sent in and failed is not back on sale
+    await api.ledger_ok()

@@ -164,7 +164,10 @@ async def _answer_again(
 async def _refunded_in_full(
     session: AsyncSession, ctx: EventContext[OrderSettings], order: SalesOrder, *, case_id: str
 ) -> None:
-    goods_never_left = order.status in (OrderStatus.PAID, OrderStatus.AWAITING_QC_INBOUND)
+    # Never shipped (to the buyer or to a QC warehouse): the goods are still the seller's to sell. Judged by the
+    # shipment, not the status: a QC expiry (the seller never sent the item in) moves the order to QC_FAILED, and
+    # its refund, on another topic, may be consumed before or after it.
+    goods_never_left = order.shipped_at is None
     move(
         session,
         order,
