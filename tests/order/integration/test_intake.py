@@ -398,6 +398,31 @@ def _sandbox_reference(order_id: str) -> str:
     return "sbx_" + hashlib.sha256(f"pay:{order_id}".encode()).hexdigest()[:24]
 
 
+async def test_a_capture_whose_void_fails_still_gets_the_refusal_and_is_logged_to_reconcile(quiet, monkeypatch, caplog):
+    """The provider failing to give a capture back does not turn the buyer's refusal into a 500: the refusal is the
+    answer, and an ERROR names the capture for the finance team to reconcile."""
+    shop = await quiet.shop()
+    sku = await quiet.product(shop, stock=3)
+    me = uid("u")
+    order = await quiet.order(shop, sku, me)
+    order_id = order["order_id"]
+
+    async def void_fails(capture, *, idempotency_key):
+        raise ConnectionError("the provider is unreachable")
+
+    monkeypatch.setattr(quiet.app.state.payment_provider, "void", void_fails)
+    paid = {"amount_fen": order["total_fen"], "method": "SANDBOX"}
+    r, _ = await _while_held(
+        quiet,
+        "UPDATE sales_order SET status = 'CANCELLED' WHERE order_id = $1",
+        order_id,
+        quiet.client.post(f"/v1/orders/{order_id}/pay", json=paid, headers={**buyer(me), "Idempotency-Key": uid("k")}),
+    )
+    assert r.status_code == 409 and r.json()["error"]["code"] == "ILLEGAL_TRANSITION", r.text
+    failed = [rec for rec in caplog.records if rec.levelname == "ERROR" and "void failed" in rec.getMessage()]
+    assert len(failed) == 1 and _sandbox_reference(order_id) in failed[0].getMessage()
+
+
 async def test_a_payment_refused_because_another_paid_the_order_meanwhile_does_not_give_its_capture_back(quiet):
     """Two payments of one order (two keys) make one capture, the provider's per order: the one refused because
     the other paid the order meanwhile leaves that capture alone, since the order holds it."""

@@ -263,13 +263,22 @@ async def pay_order(
         # capture goes back to the buyer before the refusal is answered.
         status, payment_ref = await status_of(cmd, order_id)
         if payment_ref != capture.reference:
-            await provider.void(capture, idempotency_key=f"void:{order.order_id}")
-            log.warning(
-                "payment %s of order %s refused after its capture (%s): the capture is voided",
-                capture.reference,
-                order_id,
-                exc.code,
-            )
+            try:
+                await provider.void(capture, idempotency_key=f"void:{order.order_id}")
+            except Exception:  # the refusal is still the answer; the capture is left to reconcile by its reference
+                log.exception(
+                    "payment %s of order %s refused after its capture (%s), and its void failed: reconcile it",
+                    capture.reference,
+                    order_id,
+                    exc.code,
+                )
+            else:
+                log.warning(
+                    "payment %s of order %s refused after its capture (%s): the capture is voided",
+                    capture.reference,
+                    order_id,
+                    exc.code,
+                )
         if exc.code == ORDER_MOVED:
             # Cancelled (say) since it was read: refused as it would have been, had it been read after.
             ORDER.require(status or previous, OrderStatus.PAID)
