@@ -14,6 +14,7 @@ import asyncpg
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 from sqlalchemy import exc as sa_exc
+from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.pool import AsyncAdaptedQueuePool, PoolProxiedConnection, QueuePool
@@ -146,6 +147,16 @@ async def transaction(factory: async_sessionmaker[AsyncSession]) -> AsyncIterato
     """One unit of work: commits when the block ends, rolls back on any exception."""
     async with factory() as session, session.begin():
         yield session
+
+
+_NAMED_LOCK = text("SELECT pg_advisory_xact_lock(:space, hashtext(:name))")
+
+
+async def lock_name(session: AsyncSession, space: int, name: str) -> None:
+    """Waits for, then holds to the end of the session's transaction, the lock of `name` among the names of `space`
+    (a number per kind of thing). Requests that check something and then write it (a seal not yet used, an owner's
+    quota) take turns on its name, so the second checks after the first has committed."""
+    await session.execute(_NAMED_LOCK, {"space": space, "name": name})
 
 
 # SQLSTATEs of a server that cannot serve now (connection exceptions, shutdown, start-up, too many connections).

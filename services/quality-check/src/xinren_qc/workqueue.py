@@ -120,7 +120,9 @@ async def warehouse_queue(runtime: QcRuntime, principal: Principal, warehouse_id
     async with runtime.snapshot() as session:
         await _warehouse(session, warehouse_id)
         ranked = (
-            select(QcCase, LANE, SINCE, DUE, _PLACE.label("place"), _IN_LANE.label("in_lane"))
+            select(
+                QcCase, LANE, _SINCE_OR_UPDATED.label("since"), DUE, _PLACE.label("place"), _IN_LANE.label("in_lane")
+            )
             .where(col(QcCase.warehouse_id) == warehouse_id, _OPEN)
             .subquery("ranked")
         )
@@ -142,7 +144,7 @@ async def warehouse_queue(runtime: QcRuntime, principal: Principal, warehouse_id
             )
         ).all()
     for row, lane, since, due, in_lane in cases:
-        since = since or row.updated_at or now
+        since = since or now
         counts[lane] = in_lane
         lanes[lane].append(
             QueueItem(

@@ -6,13 +6,14 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import NamedTuple
 
-from sqlalchemy import func, select, text, update
+from sqlalchemy import func, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from xinren_shared.auth import Principal
 from xinren_shared.commands import UnitOfWork
+from xinren_shared.db import lock_name
 from xinren_shared.errors import Conflict, Forbidden, Unprocessable
 from xinren_shared.events import REGISTRY, Envelope
 from xinren_shared.ids import new_id
@@ -53,9 +54,8 @@ def subscribed_shops(principal: Principal, shop_id: str | None) -> list[str] | N
     return [shop_id]
 
 
-# An owner's subscriptions are created one at a time (the owner's hash is the lock's second key).
+# An owner's subscriptions are created one at a time (db.lock_name, the owner's name in this space).
 _OWNER_LOCK_SPACE = 4_200_101
-_OWNER_LOCK = text("SELECT pg_advisory_xact_lock(:space, hashtext(:owner))")
 
 
 async def check_subscription(principal: Principal, body: WebhookCreate, settings: NotifySettings) -> None:
@@ -78,7 +78,7 @@ async def create_subscription(
     free place, one takes it and the others, counting after it, are refused (TOO_MANY_WEBHOOKS), where counting
     without it let them all pass the quota."""
     settings = uow.settings
-    await uow.session.execute(_OWNER_LOCK, {"space": _OWNER_LOCK_SPACE, "owner": principal.actor})
+    await lock_name(uow.session, _OWNER_LOCK_SPACE, principal.actor)
     count = (
         await uow.session.execute(
             select(func.count()).where(

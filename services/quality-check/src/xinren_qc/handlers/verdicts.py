@@ -6,12 +6,13 @@ from __future__ import annotations
 from dataclasses import asdict
 from typing import Any
 
-from sqlalchemy import select, text
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from xinren_shared.auth import Principal
 from xinren_shared.contracts.vocabulary import QcFailureReason
+from xinren_shared.db import lock_name
 from xinren_shared.errors import Conflict, Forbidden, IllegalTransition, NotFound, Unprocessable
 from xinren_shared.ids import utcnow
 from xinren_shared.runtime import ServiceRuntime
@@ -31,9 +32,8 @@ from .inspection import CaseBusy
 
 APPEAL_WINDOW = "qc_appeal_window"  # timer kind, key = case_id
 
-# A seal is given by one verdict at a time (the seal's hash is the lock's second key).
+# A seal is given by one verdict at a time (db.lock_name, the seal's name in this space).
 _SEAL_LOCK_SPACE = 7_301_997
-_SEAL_LOCK = text("SELECT pg_advisory_xact_lock(:space, hashtext(:seal))")
 
 
 def _same_verdict(case: QcCase, principal: Principal, body: VerdictIn) -> bool:
@@ -71,7 +71,7 @@ async def _seal_free(session: AsyncSession, case: QcCase, seal_id: str | None) -
     seal taken, where checking without it let them all on to the seal's unique index (a 500 for all but one)."""
     if seal_id is None:
         return
-    await session.execute(_SEAL_LOCK, {"space": _SEAL_LOCK_SPACE, "seal": seal_id})
+    await lock_name(session, _SEAL_LOCK_SPACE, seal_id)
     holder = (
         await session.execute(select(col(QcCase.case_id)).where(col(QcCase.seal_id) == seal_id))
     ).scalar_one_or_none()

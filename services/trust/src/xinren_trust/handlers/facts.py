@@ -153,16 +153,14 @@ async def _host_case_before_the_order(session: AsyncSession, host_id: str, order
         )
     )
     if asked is not None:
-        await observe(
-            session,
-            HOST,
-            host_id,
-            "host_aftersales_rate",
-            at=asked,
-            num=1,
-            source=f"as:{order_id}:host",
-            order_id=order_id,
-        )
+        await _case_against_host(session, host_id, order_id, asked)
+
+
+async def _case_against_host(session: AsyncSession, host_id: str, order_id: str, at: datetime) -> None:
+    """The order's buyer case in its host's after-sales rate, once per order (its source)."""
+    await observe(
+        session, HOST, host_id, "host_aftersales_rate", at=at, num=1, source=f"as:{order_id}:host", order_id=order_id
+    )
 
 
 async def on_order_shipped(session: AsyncSession, event: oe.OrderShipped, ctx: Ctx) -> None:
@@ -330,16 +328,7 @@ async def on_aftersale_requested(session: AsyncSession, event: ae.AfterSaleReque
         return
     await observe(session, SHOP, shop_id, "aftersales_rate", at=at, num=1, source=f"as:{order_id}", order_id=order_id)
     if fact is not None and fact.host_id:
-        await observe(
-            session,
-            HOST,
-            fact.host_id,
-            "host_aftersales_rate",
-            at=at,
-            num=1,
-            source=f"as:{order_id}:host",
-            order_id=order_id,
-        )
+        await _case_against_host(session, fact.host_id, order_id, at)
     # The order's products as its fact knows them, else the lines the case names (the fact may come later).
     skus = (fact.sku_ids if fact else None) or sorted({item.sku_id for item in event.items})
     if event.reason in QUALITY_REASONS:
